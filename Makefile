@@ -1,0 +1,56 @@
+# `make run` serves the appliance on its embedded default (SQLite, no other service);
+# `make test` installs what the tests need and runs them. Both work on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+
+# Debian packages the tests drive, as "command:package" pairs.
+TEST_TOOLS := dig:dnsutils named:bind9 ngircd:ngircd chromium:chromium chromedriver:chromium-driver \
+	dnsperf:dnsperf unbound:unbound redis-server:redis-server pg_ctlcluster:postgresql \
+	taskset:util-linux
+
+.PHONY: run test lint format bench clean
+
+run: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput --verbosity 0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py ensureadmin
+	DEBUG=$${DEBUG:-1} $(PY) manage.py serve
+
+test: $(STAMP) test-tools
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+.PHONY: test-tools
+test-tools:
+	@missing=""; for pair in $(TEST_TOOLS); do \
+		cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+bench: $(STAMP) test-tools
+	$(PY) bench/authoritative/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BotAdminConfig(AppConfig):
+    name = "botadmin"
+    verbose_name = "IRC bot"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DnsAdminConfig(AppConfig):
+    name = "dnsadmin"
+    verbose_name = "DNS"

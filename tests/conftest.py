@@ -1,0 +1,45 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter at the project root, with only ``env`` added."""
+    base = {k: v for k, v in os.environ.items() if k not in STRIPPED_VARIABLES}
+    base["APPLIANCE_ENV_FILE"] = os.devnull  # a developer's .env must not leak into tests
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**base, **(env or {})},
+        capture_output=True, text=True, timeout=60, **kwargs,
+    )
+
+
+# Settings read from the environment; removed so each test states what it sets.
+STRIPPED_VARIABLES = {
+    "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "REDIS_URL",
+    "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DJANGO_SETTINGS_MODULE", "APPLIANCE_VAR_DIR",
+}
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def user_client(client, django_user_model):
+    user = django_user_model.objects.create_user("viewer", password="pw")
+    client.force_login(user)
+    client.user = user
+    return client
