@@ -25,5 +25,6 @@ def ring(group: str, event_type: str, **payload: object) -> None:
     try:
         async_to_sync(layer.group_send)(group, {"type": event_type, **payload})
     except Exception:
-        logger.warning("could not send %s to %s; workers will reconcile", event_type, group,
-                       exc_info=True)
+        logger.warning(
+            "could not send %s to %s; workers will reconcile", event_type, group, exc_info=True
+        )

@@ -24,9 +24,9 @@ class WorkerStatus(models.Model):
         ordering = ["kind", "host", "pid"]
         verbose_name_plural = "worker statuses"
 
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.host} (pid {self.pid})"
+
     @property
     def is_alive(self) -> bool:
         return timezone.now() - self.last_seen < ALIVE_WITHIN
-
-    def __str__(self) -> str:
-        return f"{self.kind} on {self.host} (pid {self.pid})"

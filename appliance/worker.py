@@ -96,14 +96,21 @@ def heartbeat(scope: dict, details: dict) -> None:
     from appliance.models import WorkerStatus
 
     WorkerStatus.objects.update_or_create(
-        kind=scope["kind"], host=scope["host"], pid=scope["pid"],
+        kind=scope["kind"],
+        host=scope["host"],
+        pid=scope["pid"],
         defaults={"last_seen": timezone.now(), "details": details},
     )
 
 
 def worker_scope(kind: str, **options: Any) -> dict:
-    return {"type": "worker", "kind": kind, "host": socket.gethostname(), "pid": os.getpid(),
-            "options": options}
+    return {
+        "type": "worker",
+        "kind": kind,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "options": options,
+    }
 
 
 async def run_worker(
@@ -159,4 +166,3 @@ class _signals_set:
         loop = asyncio.get_running_loop()
         for signum in self.installed:
             loop.remove_signal_handler(signum)
-

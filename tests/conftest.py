@@ -12,20 +12,35 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_python(code: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+def run_python(
+    code: str, env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter at the project root, with only ``env`` added."""
     base = {k: v for k, v in os.environ.items() if k not in STRIPPED_VARIABLES}
     base["APPLIANCE_ENV_FILE"] = os.devnull  # a developer's .env must not leak into tests
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**base, **(env or {})},
-        capture_output=True, text=True, timeout=60, **kwargs,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kwargs,
     )
 
 
 # Settings read from the environment; removed so each test states what it sets.
 STRIPPED_VARIABLES = {
-    "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "REDIS_URL",
-    "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DJANGO_SETTINGS_MODULE", "APPLIANCE_VAR_DIR",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "DJANGO_SETTINGS_MODULE",
+    "APPLIANCE_VAR_DIR",
 }
 
 

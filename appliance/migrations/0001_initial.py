@@ -4,28 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='WorkerStatus',
+            name="WorkerStatus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=20)),
-                ('host', models.CharField(max_length=255)),
-                ('pid', models.PositiveIntegerField()),
-                ('started', models.DateTimeField(auto_now_add=True)),
-                ('last_seen', models.DateTimeField()),
-                ('details', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=20)),
+                ("host", models.CharField(max_length=255)),
+                ("pid", models.PositiveIntegerField()),
+                ("started", models.DateTimeField(auto_now_add=True)),
+                ("last_seen", models.DateTimeField()),
+                ("details", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'verbose_name_plural': 'worker statuses',
-                'ordering': ['kind', 'host', 'pid'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'host', 'pid'), name='unique_worker_process')],
+                "verbose_name_plural": "worker statuses",
+                "ordering": ["kind", "host", "pid"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "host", "pid"), name="unique_worker_process"
+                    )
+                ],
             },
         ),
     ]

@@ -91,19 +91,26 @@ def echo_route(monkeypatch):
         async def receive(self, text_data=None, bytes_data=None):
             await self.send(text_data=text_data)
 
-    monkeypatch.setattr(routing, "websocket_urlpatterns",
-                        [*routing.websocket_urlpatterns, path("ws/echo/", Echo.as_asgi())])
+    monkeypatch.setattr(
+        routing,
+        "websocket_urlpatterns",
+        [*routing.websocket_urlpatterns, path("ws/echo/", Echo.as_asgi())],
+    )
     # URLRouter copied the list at import; rebuild the application around the new routes.
     from channels.auth import AuthMiddlewareStack
     from channels.routing import URLRouter
     from channels.security.websocket import AllowedHostsOriginValidator
 
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns)))
+    return AllowedHostsOriginValidator(
+        AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns))
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_websocket_router_accepts_a_local_origin(echo_route):
-    communicator = WebsocketCommunicator(echo_route, "/ws/echo/", headers=[(b"origin", b"http://localhost")])
+    communicator = WebsocketCommunicator(
+        echo_route, "/ws/echo/", headers=[(b"origin", b"http://localhost")]
+    )
     connected, _ = await communicator.connect()
     assert connected
     await communicator.send_to(text_data="hi")

@@ -53,7 +53,9 @@ async def test_a_worker_hears_group_events_reconciles_and_shuts_down(recorder):
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(recorder, worker_scope("test"), stop=stop))
     await asyncio.wait_for(recorder.ready.wait(), 5)
-    await get_channel_layer().group_send("test.control", {"type": "zone.changed", "origin": "example.org."})
+    await get_channel_layer().group_send(
+        "test.control", {"type": "zone.changed", "origin": "example.org."}
+    )
     for _ in range(100):
         if "zone.changed example.org." in recorder.seen:
             break
@@ -136,8 +138,12 @@ WORKER_SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_sigterm_and_sigint_drain_the_worker_and_exit_cleanly(signum):
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WORKER_SCRIPT, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        WORKER_SCRIPT,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert (await asyncio.wait_for(process.stdout.readline(), 20)).strip() == b"started"
     process.send_signal(signum)

@@ -60,7 +60,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         for child in children:
             child.start()
-        self.stdout.write(f"Serving on http://{bind}:{port}/ ({', '.join(c.name for c in children)})")
+        self.stdout.write(
+            f"Serving on http://{bind}:{port}/ ({', '.join(c.name for c in children)})"
+        )
         while not stopping:
             self.supervise(children)
             time.sleep(0.5)
@@ -68,7 +70,16 @@ class Command(BaseCommand):
 
     def children(self, bind: str, port: int) -> list[Child]:
         manage = [sys.executable, "manage.py"]
-        web = [sys.executable, "-m", "daphne", "-b", bind, "-p", str(port), "appliance.asgi:application"]
+        web = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            bind,
+            "-p",
+            str(port),
+            "appliance.asgi:application",
+        ]
         available = get_commands()
         workers = [Child(name, [*manage, name]) for name in WORKER_COMMANDS if name in available]
         return [Child("web", web), *workers]
@@ -78,8 +89,9 @@ class Command(BaseCommand):
         for child in children:
             code = child.reap(now)
             if code is not None:
-                self.stderr.write(f"{child.name} exited with {code}; restarting in "
-                                  f"{child.restart_at - now:.0f}s")
+                self.stderr.write(
+                    f"{child.name} exited with {code}; restarting in {child.restart_at - now:.0f}s"
+                )
             elif child.process is None and now >= child.restart_at:
                 child.start()
 
