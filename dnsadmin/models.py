@@ -1,0 +1,230 @@
+"""Zones and records: the source of truth that `rundns` serves from memory."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from appliance.control import DNS_GROUP, ring
+from dnsadmin import rules
+
+SERIAL_MODULO = 2**32
+
+
+def next_serial(current: int, today: datetime.date) -> int:
+    """The next SOA serial in the YYYYMMDDnn scheme, never going backwards.
+
+    Serials compare by RFC 1982 arithmetic, so "greater" means within 2**31
+    ahead modulo 2**32. When today's date-based serial is not ahead of the
+    current one (more than 99 changes today, or an old serial from another
+    scheme that is larger), the serial just goes up by one.
+    """
+    dated = int(today.strftime("%Y%m%d")) * 100
+    if serial_gt(dated, current):
+        return dated
+    return (current + 1) % SERIAL_MODULO
+
+
+def serial_gt(a: int, b: int) -> bool:
+    """RFC 1982 §3.2: is serial ``a`` greater than serial ``b``?"""
+    return a != b and ((a - b) % SERIAL_MODULO) < 2**31
+
+
+def validate_origin(value: str) -> None:
+    try:
+        dns.name.from_text(value)
+    except dns.exception.DNSException as error:
+        raise ValidationError(f"Not a valid domain name: {error}") from None
+
+
+def validate_cidr_list(value: str) -> None:
+    for item in value.split():
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValidationError(f"{item!r} is not an IP address or network.") from None
+
+
+class Zone(models.Model):
+    origin = models.CharField(
+        max_length=255,
+        unique=True,
+        validators=[validate_origin],
+        help_text="The zone's name, e.g. example.org.",
+    )
+    enabled = models.BooleanField(default=True)
+    primary_ns = models.CharField(
+        "primary name server", max_length=255, help_text="SOA MNAME, e.g. ns1.example.org."
+    )
+    contact = models.CharField(max_length=255, help_text="SOA RNAME, e.g. hostmaster.example.org.")
+    serial = models.PositiveBigIntegerField(default=1)
+    refresh = models.PositiveIntegerField(default=3600)
+    retry = models.PositiveIntegerField(default=900)
+    expire = models.PositiveIntegerField(default=1209600)
+    minimum = models.PositiveIntegerField(
+        "negative TTL",
+        default=3600,
+        help_text="SOA MINIMUM: how long resolvers cache a negative answer.",
+    )
+    default_ttl = models.PositiveIntegerField("default TTL", default=3600)
+    transfer_acl = models.TextField(
+        "transfer ACL",
+        blank=True,
+        validators=[validate_cidr_list],
+        help_text="Addresses or networks allowed to AXFR, separated by spaces or lines. Empty: none.",
+    )
+    notify_targets = models.TextField(
+        blank=True,
+        validators=[validate_cidr_list],
+        help_text="Secondary servers to NOTIFY on change.",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["origin"]
+
+    def __str__(self) -> str:
+        return self.origin
+
+    def clean(self) -> None:
+        try:
+            self.origin = self.name.to_text().lower()
+        except dns.exception.DNSException:
+            return  # the field validator has already reported it
+        for field in ("primary_ns", "contact"):
+            try:
+                value = dns.name.from_text(getattr(self, field), origin=self.name)
+            except dns.exception.DNSException as error:
+                raise ValidationError({field: f"Not a valid domain name: {error}"}) from None
+            setattr(self, field, value.to_text())
+
+    @property
+    def name(self) -> dns.name.Name:
+        return dns.name.from_text(self.origin)
+
+    def soa_rdata(self) -> dns.rdata.Rdata:
+        return dns.rdtypes.ANY.SOA.SOA(
+            dns.rdataclass.IN,
+            dns.rdatatype.SOA,
+            dns.name.from_text(self.primary_ns),
+            dns.name.from_text(self.contact),
+            self.serial,
+            self.refresh,
+            self.retry,
+            self.expire,
+            self.minimum,
+        )
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        self.announce_change()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.announce_change()
+        return result
+
+    def bump_serial(self) -> None:
+        """Advance the serial in the database, inside the caller's transaction."""
+        locked = Zone.objects.select_for_update().only("serial").get(pk=self.pk)
+        self.serial = next_serial(locked.serial, timezone.now().date())
+        self.updated = timezone.now()
+        Zone.objects.filter(pk=self.pk).update(serial=self.serial, updated=self.updated)
+        self.announce_change()
+
+    def announce_change(self) -> None:
+        """Ring the DNS workers once the change is committed (they also reconcile)."""
+        origin = self.origin
+        transaction.on_commit(lambda: ring(DNS_GROUP, "zone.changed", origin=origin))
+
+    def rrset_keys(self, exclude_pk: int | None = None) -> set[rules.RecordKey]:
+        origin = self.name
+        rows = self.records.exclude(pk=exclude_pk).values_list("owner", "rdtype").distinct()
+        return {
+            rules.RecordKey(rules.parse_owner(owner, origin), dns.rdatatype.from_text(rdtype))
+            for owner, rdtype in rows
+        }
+
+
+class Record(models.Model):
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="records")
+    owner = models.CharField(
+        "name", max_length=255, help_text="Relative to the zone; @ for the zone itself."
+    )
+    rdtype = models.CharField("type", max_length=16)
+    ttl = models.PositiveIntegerField(
+        "TTL", null=True, blank=True, help_text="Empty: the zone's default TTL."
+    )
+    rdata = models.TextField("data")
+    wire = models.BinaryField(editable=False)
+    enabled = models.BooleanField(default=True)
+    comment = models.CharField(max_length=255, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["zone", "owner", "rdtype", "rdata"]
+        indexes = [models.Index(fields=["zone", "owner", "rdtype"])]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.effective_ttl} {self.rdtype} {self.rdata}"
+
+    @property
+    def effective_ttl(self) -> int:
+        return self.ttl if self.ttl is not None else self.zone.default_ttl
+
+    def clean(self) -> None:
+        """Canonicalise and check this record against the rest of its zone."""
+        origin = self.zone.name
+        errors: dict[str, str] = {}
+        try:
+            self.canonicalise(origin)
+            self.check_against_zone(origin)
+        except rules.RecordError as error:
+            errors[error.field] = str(error)
+        if errors:
+            raise ValidationError(errors)
+
+    def canonicalise(self, origin: dns.name.Name) -> None:
+        owner = rules.parse_owner(self.owner, origin)
+        rdtype = rules.parse_rdtype(self.rdtype)
+        rdata = rules.parse_rdata(rdtype, self.rdata, origin)
+        self.owner = rules.relative_owner(owner, origin)
+        self.rdtype = dns.rdatatype.to_text(rdtype)
+        self.rdata = rdata.to_text()
+        self.wire = rdata.to_wire()
+
+    def check_against_zone(self, origin: dns.name.Name) -> None:
+        key = rules.RecordKey(
+            rules.parse_owner(self.owner, origin), dns.rdatatype.from_text(self.rdtype)
+        )
+        rules.check_zone_data(origin, self.zone.rrset_keys(exclude_pk=self.pk) | {key})
+        siblings = self.zone.records.filter(owner=self.owner, rdtype=self.rdtype).exclude(
+            pk=self.pk
+        )
+        other_ttls = {record.effective_ttl for record in siblings}
+        rules.check_one_ttl({key: other_ttls | {self.effective_ttl}})
+        if siblings.filter(rdata=self.rdata).exists():
+            raise rules.RecordError("This record already exists.")
+
+    def save(self, *args, **kwargs) -> None:
+        """Validate and save, and bump the zone's serial in the same transaction."""
+        self.full_clean(exclude=["wire"])
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            self.zone.bump_serial()
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            result = super().delete(*args, **kwargs)
+            self.zone.bump_serial()
+        return result

@@ -1,0 +1,141 @@
+"""The rules every zone's data obeys, whoever writes it (admin, editor, API, import).
+
+They are checked on whole RRsets by owner, so one function serves a single
+record edit and a 100,000-record import alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+# Types that may share a name with a CNAME (RFC 2181 §10.1, RFC 4035 §2.5).
+CNAME_COMPANIONS = {dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3}
+# At and below a zone cut only glue addresses may appear; at the cut itself also
+# the delegation's NS, the parent-side DS and DNSSEC proof of absence.
+GLUE_TYPES = {dns.rdatatype.A, dns.rdatatype.AAAA}
+AT_CUT_TYPES = GLUE_TYPES | {
+    dns.rdatatype.NS,
+    dns.rdatatype.DS,
+    dns.rdatatype.NSEC,
+    dns.rdatatype.NSEC3,
+    dns.rdatatype.RRSIG,
+}
+# Types that describe the zone itself and live on the Zone row, not as records.
+ZONE_OWNED_TYPES = {dns.rdatatype.SOA}
+
+
+class RecordError(ValueError):
+    """A record breaks a rule; ``field`` says which input to point at."""
+
+    def __init__(self, message: str, field: str = "rdata") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    owner: dns.name.Name  # absolute
+    rdtype: int
+
+
+def parse_owner(owner: str, origin: dns.name.Name) -> dns.name.Name:
+    """An absolute owner name from '@', a relative or an absolute name inside the zone."""
+    text = owner.strip()
+    if not text:
+        raise RecordError("The name is empty; use @ for the zone apex.", "owner")
+    try:
+        name = dns.name.from_text(text, origin=origin)
+    except dns.exception.DNSException as error:
+        raise RecordError(f"Not a valid domain name: {error}", "owner") from None
+    if not name.is_subdomain(origin):
+        raise RecordError(f"{name} is outside the zone {origin}.", "owner")
+    return name
+
+
+def relative_owner(name: dns.name.Name, origin: dns.name.Name) -> str:
+    return "@" if name == origin else name.relativize(origin).to_text().lower()
+
+
+def parse_rdtype(text: str) -> int:
+    try:
+        rdtype = dns.rdatatype.from_text(text.strip().upper())
+    except dns.exception.DNSException:
+        raise RecordError(f"Unknown record type {text!r}.", "rdtype") from None
+    if dns.rdatatype.is_metatype(rdtype) or rdtype == dns.rdatatype.OPT:
+        raise RecordError(f"{text.upper()} is a query type, not a record type.", "rdtype")
+    if rdtype in ZONE_OWNED_TYPES:
+        raise RecordError("The SOA is edited with the zone's own settings.", "rdtype")
+    return rdtype
+
+
+def parse_rdata(rdtype: int, text: str, origin: dns.name.Name) -> dns.rdata.Rdata:
+    """Validate rdata with dnspython; relative names in it are taken against the origin."""
+    try:
+        return dns.rdata.from_text(
+            dns.rdataclass.IN, rdtype, text.strip(), origin=origin, relativize=False
+        )
+    except Exception as error:  # dnspython raises many kinds for bad rdata
+        message = str(error) or type(error).__name__
+        raise RecordError(f"Invalid {dns.rdatatype.to_text(rdtype)} data: {message}") from None
+
+
+def check_zone_data(origin: dns.name.Name, keys: Iterable[RecordKey]) -> None:
+    """Raise RecordError for the first rule the set of RRsets breaks."""
+    types_by_owner: dict[dns.name.Name, set[int]] = defaultdict(set)
+    for key in keys:
+        types_by_owner[key.owner].add(key.rdtype)
+    cuts = {
+        owner
+        for owner, types in types_by_owner.items()
+        if owner != origin and dns.rdatatype.NS in types
+    }
+    for owner, types in types_by_owner.items():
+        check_cname_alone(owner, types)
+        check_below_delegation(owner, types, cuts)
+
+
+def check_cname_alone(owner: dns.name.Name, types: set[int]) -> None:
+    if dns.rdatatype.CNAME in types and types - CNAME_COMPANIONS - {dns.rdatatype.CNAME}:
+        others = ", ".join(
+            sorted(
+                dns.rdatatype.to_text(t)
+                for t in types
+                if t not in CNAME_COMPANIONS | {dns.rdatatype.CNAME}
+            )
+        )
+        raise RecordError(
+            f"{owner} has a CNAME, which must be alone at its name (also has {others})."
+        )
+
+
+def check_below_delegation(owner: dns.name.Name, types: set[int], cuts: set[dns.name.Name]) -> None:
+    for cut in cuts:
+        if owner == cut:
+            extra = types - AT_CUT_TYPES
+        elif owner.is_subdomain(cut):
+            extra = types - GLUE_TYPES
+        else:
+            continue
+        if extra:
+            names = ", ".join(sorted(dns.rdatatype.to_text(t) for t in extra))
+            raise RecordError(
+                f"{owner} is at or below the delegation {cut}: only glue (A, AAAA) may be "
+                f"there, not {names}."
+            )
+
+
+def check_one_ttl(rrsets: dict[RecordKey, set[int]]) -> None:
+    for key, ttls in rrsets.items():
+        if len(ttls) > 1:
+            raise RecordError(
+                f"{key.owner} {dns.rdatatype.to_text(key.rdtype)} has several TTLs "
+                f"({', '.join(map(str, sorted(ttls)))}); an RRset has one.",
+                "ttl",
+            )

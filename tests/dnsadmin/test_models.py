@@ -1,0 +1,160 @@
+"""Zone and record rules, enforced on every save."""
+
+from __future__ import annotations
+
+import datetime
+
+import dns.rdatatype
+import pytest
+from django.core.exceptions import ValidationError
+
+from dnsadmin.models import Record, Zone, next_serial, serial_gt
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def zone():
+    return Zone.objects.create(
+        origin="example.org.",
+        primary_ns="ns1.example.org.",
+        contact="hostmaster.example.org.",
+        serial=2026010100,
+    )
+
+
+def add(zone: Zone, owner: str, rdtype: str, rdata: str, ttl: int | None = None) -> Record:
+    record = Record(zone=zone, owner=owner, rdtype=rdtype, rdata=rdata, ttl=ttl)
+    record.save()
+    return record
+
+
+def test_serials_follow_the_date_scheme():
+    today = datetime.date(2026, 11, 25)
+    assert next_serial(2026010100, today) == 2026112500
+    assert next_serial(2026112500, today) == 2026112501
+    assert next_serial(2026112599, today) == 2026112600  # 100 changes in a day still go up
+
+
+def test_serials_never_go_backwards_by_rfc1982_arithmetic():
+    today = datetime.date(2026, 11, 25)
+    assert next_serial(3000000000, today) == 3000000001  # ahead of the date scheme: count on
+    # 2**32-1 is *behind* 2026112500 modulo 2**32, so the date scheme resumes.
+    assert next_serial(2**32 - 1, today) == 2026112500
+    assert serial_gt(0, 2**32 - 1)
+    assert not serial_gt(2**31 + 5, 5)  # exactly half-way round is undefined, not greater
+    assert not serial_gt(5, 5)
+    assert serial_gt(2026112500, 2026010100)
+
+
+def test_a_record_is_stored_canonically_with_its_wire_form(zone):
+    record = add(zone, "WWW", "a", "192.0.2.1")
+    assert (record.owner, record.rdtype, record.rdata) == ("www", "A", "192.0.2.1")
+    assert bytes(record.wire) == bytes([192, 0, 2, 1])
+
+
+def test_relative_names_in_rdata_are_made_absolute(zone):
+    record = add(zone, "@", "MX", "10 mail")
+    assert record.rdata == "10 mail.example.org."
+
+
+def test_an_absolute_owner_inside_the_zone_is_made_relative(zone):
+    assert add(zone, "ftp.example.org.", "A", "192.0.2.2").owner == "ftp"
+
+
+def test_an_owner_outside_the_zone_is_refused(zone):
+    with pytest.raises(ValidationError) as error:
+        add(zone, "www.example.com.", "A", "192.0.2.1")
+    assert "outside the zone" in str(error.value.message_dict["owner"])
+
+
+def test_invalid_rdata_is_refused_with_the_reason(zone):
+    with pytest.raises(ValidationError) as error:
+        add(zone, "www", "A", "192.0.2.300")
+    assert "Invalid A data" in error.value.message_dict["rdata"][0]
+    assert not zone.records.exists()
+
+
+def test_every_type_dnspython_knows_is_accepted(zone):
+    add(zone, "@", "CAA", '0 issue "letsencrypt.org"')
+    add(zone, "_443._tcp", "TLSA", "3 1 1 " + "ab" * 32)
+    add(zone, "@", "HTTPS", "1 . alpn=h2")
+    add(zone, "x", "TYPE65280", r"\# 2 abcd")
+    assert zone.records.count() == 4
+
+
+def test_query_types_and_the_soa_are_not_records(zone):
+    for rdtype in ("ANY", "AXFR", "OPT", "SOA"):
+        with pytest.raises(ValidationError) as error:
+            add(zone, "@", rdtype, "x")
+        assert "rdtype" in error.value.message_dict
+
+
+def test_a_cname_must_be_alone_at_its_name(zone):
+    add(zone, "www", "CNAME", "web.example.net.")
+    with pytest.raises(ValidationError, match="must be alone"):
+        add(zone, "www", "A", "192.0.2.1")
+    add(zone, "mail", "A", "192.0.2.9")
+    with pytest.raises(ValidationError, match="must be alone"):
+        add(zone, "mail", "CNAME", "elsewhere.example.net.")
+
+
+def test_an_rrset_has_one_ttl(zone):
+    add(zone, "www", "A", "192.0.2.1", ttl=300)
+    with pytest.raises(ValidationError) as error:
+        add(zone, "www", "A", "192.0.2.2", ttl=600)
+    assert "ttl" in error.value.message_dict
+    add(zone, "www", "A", "192.0.2.2", ttl=300)
+
+
+def test_only_glue_may_sit_below_a_delegation(zone):
+    add(zone, "sub", "NS", "ns.sub.example.org.")
+    add(zone, "ns.sub", "A", "192.0.2.53")
+    add(zone, "sub", "DS", "12345 13 2 " + "ab" * 32)
+    with pytest.raises(ValidationError, match="delegation"):
+        add(zone, "www.sub", "TXT", '"hidden"')
+    with pytest.raises(ValidationError, match="delegation"):
+        add(zone, "sub", "MX", "10 mail.example.org.")
+
+
+def test_a_delegation_over_existing_data_is_refused(zone):
+    add(zone, "www.dept", "TXT", '"data"')
+    with pytest.raises(ValidationError, match="delegation"):
+        add(zone, "dept", "NS", "ns.example.net.")
+
+
+def test_duplicate_records_are_refused(zone):
+    add(zone, "www", "A", "192.0.2.1")
+    with pytest.raises(ValidationError, match="already exists"):
+        add(zone, "www", "A", "192.0.2.1")
+
+
+def test_every_committed_change_bumps_the_serial(zone):
+    before = zone.serial
+    record = add(zone, "www", "A", "192.0.2.1")
+    zone.refresh_from_db()
+    after_add = zone.serial
+    record.delete()
+    zone.refresh_from_db()
+    assert serial_gt(after_add, before) and serial_gt(zone.serial, after_add)
+
+
+def test_the_soa_is_built_from_the_zone_settings(zone):
+    soa = zone.soa_rdata()
+    assert soa.rdtype == dns.rdatatype.SOA
+    assert soa.serial == zone.serial
+    assert soa.mname.to_text() == "ns1.example.org."
+
+
+def test_zone_names_are_canonicalised_and_checked():
+    zone = Zone(origin="Example.COM", primary_ns="ns1", contact="hostmaster")
+    zone.full_clean()
+    assert (zone.origin, zone.primary_ns, zone.contact) == (
+        "example.com.",
+        "ns1.example.com.",
+        "hostmaster.example.com.",
+    )
+    with pytest.raises(ValidationError):
+        Zone(origin="bad..name", primary_ns="ns1", contact="h").full_clean()
+    with pytest.raises(ValidationError):
+        Zone(origin="x.org", primary_ns="ns1", contact="h", transfer_acl="10.0.0.300").full_clean()
