@@ -58,3 +58,22 @@ def user_client(client, django_user_model):
     client.force_login(user)
     client.user = user
     return client
+
+
+@pytest.fixture
+def worker_env(transactional_db, tmp_path) -> dict[str, str]:
+    """Environment for a worker subprocess that shares the test database."""
+    from django.db import connection
+
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "APPLIANCE_VAR_DIR": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def clean_environment(extra: dict[str, str]) -> dict[str, str]:
+    """This environment without the appliance's settings (nor a developer's .env), plus ``extra``."""
+    base = {k: v for k, v in os.environ.items() if k not in STRIPPED_VARIABLES}
+    return {**base, "APPLIANCE_ENV_FILE": os.devnull, **extra}

@@ -1,0 +1,69 @@
+from django.contrib import admin
+
+from botadmin.models import (
+    Channel,
+    Ignore,
+    LogLine,
+    Network,
+    Plugin,
+    PluginSetting,
+    Seen,
+    StoredValue,
+)
+
+
+class ChannelInline(admin.TabularInline):
+    model = Channel
+    extra = 0
+
+
+@admin.register(Network)
+class NetworkAdmin(admin.ModelAdmin):
+    list_display = ["name", "host", "port", "tls", "nick", "enabled"]
+    list_filter = ["enabled", "tls"]
+    inlines = [ChannelInline]
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "network", "public", "logged", "enabled"]
+    list_filter = ["network", "public", "logged", "enabled"]
+    search_fields = ["name"]
+
+
+@admin.register(Plugin)
+class PluginAdmin(admin.ModelAdmin):
+    list_display = ["name", "module", "available"]
+    readonly_fields = ["name", "module", "description", "settings_schema", "discovered"]
+
+
+@admin.register(PluginSetting)
+class PluginSettingAdmin(admin.ModelAdmin):
+    list_display = ["plugin", "scope", "enabled"]
+    list_filter = ["plugin", "enabled"]
+
+
+@admin.register(LogLine)
+class LogLineAdmin(admin.ModelAdmin):
+    list_display = ["time", "channel", "kind", "nick", "text"]
+    list_filter = ["kind", "channel__network"]
+    search_fields = ["nick", "text"]
+    list_select_related = ["channel__network"]
+    date_hierarchy = "time"
+
+
+@admin.register(StoredValue)
+class StoredValueAdmin(admin.ModelAdmin):
+    list_display = ["plugin", "key", "version", "updated"]
+    list_filter = ["plugin"]
+
+
+@admin.register(Seen)
+class SeenAdmin(admin.ModelAdmin):
+    list_display = ["display_nick", "network", "channel", "time"]
+    search_fields = ["nick"]
+
+
+@admin.register(Ignore)
+class IgnoreAdmin(admin.ModelAdmin):
+    list_display = ["mask", "network", "channel", "expires", "added_by"]

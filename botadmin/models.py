@@ -1,0 +1,220 @@
+"""The bot's configuration and what it records: networks, channels, plugins, logs."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+LOG_KINDS = [
+    (kind, kind.replace("_", " "))
+    for kind in (
+        "message",
+        "action",
+        "notice",
+        "join",
+        "part",
+        "quit",
+        "nick",
+        "topic",
+        "kick",
+        "mode",
+    )
+]
+
+channel_name = RegexValidator(
+    r"^[#&+!][^\s,\x07]{1,199}$",
+    "A channel name starts with # & + or ! and has no spaces or commas.",
+)
+nick_name = RegexValidator(
+    r"^[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]{0,29}$", "Not a valid IRC nick."
+)
+
+
+class Network(models.Model):
+    name = models.SlugField(
+        max_length=50, unique=True, help_text="Short name used in logs and URLs, e.g. libera."
+    )
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(
+        default=6697, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    tls = models.BooleanField("TLS", default=True)
+    nick = models.CharField(max_length=30, default="infobot", validators=[nick_name])
+    sasl_account = models.CharField("SASL account", max_length=100, blank=True)
+    sasl_password = models.CharField("SASL password", max_length=255, blank=True)
+    enabled = models.BooleanField(default=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.Model):
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=200, validators=[channel_name])
+    key = models.CharField(max_length=100, blank=True, help_text="The channel key (+k), if any.")
+    public = models.BooleanField(
+        default=True,
+        help_text="Public logs are published; private ones only to "
+        "signed-in users allowed to see them.",
+    )
+    logged = models.BooleanField(default=True)
+    enabled = models.BooleanField(default=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["network", "name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "network", name="unique_channel_per_network")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.network}"
+
+
+class Plugin(models.Model):
+    """A plugin the bot discovered, so it can be enabled per scope."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    module = models.CharField(max_length=255)
+    settings_schema = models.JSONField(default=list, blank=True)
+    available = models.BooleanField(default=True, help_text="Found at the bot's last start.")
+    discovered = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PluginSetting(models.Model):
+    """A plugin's enabled flag and configuration for one scope; the most specific wins."""
+
+    plugin = models.CharField(max_length=100)
+    network = models.ForeignKey(Network, null=True, blank=True, on_delete=models.CASCADE)
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE)
+    enabled = models.BooleanField(default=True)
+    config = models.JSONField(default=dict, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["plugin", "network", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                "plugin",
+                condition=Q(network=None, channel=None),
+                name="one_global_setting_per_plugin",
+            ),
+            models.UniqueConstraint(
+                "plugin",
+                "network",
+                condition=Q(channel=None),
+                name="one_network_setting_per_plugin",
+            ),
+            models.UniqueConstraint(
+                "plugin",
+                "channel",
+                condition=~Q(channel=None),
+                name="one_channel_setting_per_plugin",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plugin} ({self.scope})"
+
+    @property
+    def scope(self) -> str:
+        if self.channel_id:
+            return str(self.channel)
+        return str(self.network) if self.network_id else "global"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.channel_id:
+            self.network_id = self.channel.network_id  # a channel setting belongs to its network
+        super().save(*args, **kwargs)
+
+
+class LogLine(models.Model):
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="lines")
+    time = models.DateTimeField(help_text="Server time when the server sent it.")
+    nick = models.CharField(max_length=64)
+    account = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=10, choices=LOG_KINDS)
+    text = models.TextField(blank=True)
+    msgid = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["time", "id"]
+        indexes = [
+            models.Index(fields=["channel", "time"]),
+            models.Index(fields=["channel", "msgid"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.time:%Y-%m-%d %H:%M:%S}] {self.nick}: {self.text[:60]}"
+
+
+class StoredValue(models.Model):
+    """The Storage component: a JSON value per plugin and key, versioned."""
+
+    plugin = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    version = models.PositiveIntegerField(default=1)
+    value = models.JSONField(null=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["plugin", "key"]
+        constraints = [models.UniqueConstraint("plugin", "key", name="unique_stored_key")]
+
+    def __str__(self) -> str:
+        return f"{self.plugin}/{self.key} v{self.version}"
+
+
+class Seen(models.Model):
+    """When and where a nick last spoke, for the seen plugin and page."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE)
+    nick = models.CharField(max_length=64, help_text="Case-folded.")
+    display_nick = models.CharField(max_length=64)
+    channel = models.CharField(max_length=200)
+    public = models.BooleanField(default=True)
+    time = models.DateTimeField()
+    kind = models.CharField(max_length=10, choices=LOG_KINDS, default="message")
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-time"]
+        verbose_name_plural = "seen"
+        constraints = [models.UniqueConstraint("network", "nick", name="unique_seen_nick")]
+
+    def __str__(self) -> str:
+        return f"{self.display_nick} on {self.network}"
+
+
+class Ignore(models.Model):
+    """A mask the bot ignores: nick!user@host glob or $a:account; global, network or channel."""
+
+    mask = models.CharField(max_length=255)
+    network = models.ForeignKey(Network, null=True, blank=True, on_delete=models.CASCADE)
+    channel = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Empty: every channel of the network (or every network).",
+    )
+    expires = models.DateTimeField(null=True, blank=True)
+    added_by = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["mask"]
+
+    def __str__(self) -> str:
+        return self.mask
