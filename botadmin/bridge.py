@@ -1,0 +1,191 @@
+"""Database-backed implementations of the bot engine's storage interfaces.
+
+The engine (botadmin.infobot) knows only the protocols in infobot.stores and
+infobot.logwriter; these classes keep its data in the Django models. Every call
+runs the ORM in a worker thread, never on the bot's event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from botadmin.infobot.config import ChannelConfig, NetworkConfig, PluginSetting
+from botadmin.infobot.logwriter import LogRecord
+from botadmin.infobot.protocol import fold
+from botadmin.infobot.stores import IgnoreEntry, SeenEntry, StaleVersion, Stored
+from botadmin.models import Channel, Ignore, LogLine, Network, Seen, StoredValue
+from botadmin.models import PluginSetting as PluginSettingRow
+
+
+class DatabaseStorage:
+    """The Storage component: versioned JSON values in StoredValue."""
+
+    @database_sync_to_async
+    def get(self, plugin: str, key: str) -> Stored | None:
+        row = StoredValue.objects.filter(plugin=plugin, key=key).first()
+        return Stored(row.value, row.version) if row else None
+
+    @database_sync_to_async
+    def put(self, plugin: str, key: str, value: Any, version: int = 0) -> int:
+        if version == 0:
+            try:
+                with transaction.atomic():
+                    StoredValue.objects.create(plugin=plugin, key=key, value=value, version=1)
+            except IntegrityError:
+                raise StaleVersion(f"{plugin}/{key} exists already") from None
+            return 1
+        updated = StoredValue.objects.filter(plugin=plugin, key=key, version=version).update(
+            value=value, version=version + 1
+        )
+        if not updated:
+            raise StaleVersion(f"{plugin}/{key}: version {version} is stale")
+        return version + 1
+
+
+class DatabaseSeenStore:
+    @database_sync_to_async
+    def get(self, network: str, nick: str) -> SeenEntry | None:
+        row = Seen.objects.filter(network__name=network, nick=fold(nick)).first()
+        if row is None:
+            return None
+        return SeenEntry(
+            network, row.display_nick, row.channel, row.time, row.text, row.kind, row.public
+        )
+
+    @database_sync_to_async
+    def put(self, entries: list[SeenEntry]) -> None:
+        networks = dict(Network.objects.values_list("name", "id"))
+        with transaction.atomic():
+            for entry in entries:
+                if entry.network not in networks:
+                    continue
+                Seen.objects.update_or_create(
+                    network_id=networks[entry.network],
+                    nick=fold(entry.nick),
+                    defaults={
+                        "display_nick": entry.nick,
+                        "channel": entry.channel,
+                        "public": entry.public,
+                        "time": entry.time,
+                        "kind": entry.kind,
+                        "text": entry.text,
+                    },
+                )
+
+
+class DatabaseIgnoreStore:
+    @database_sync_to_async
+    def load(self) -> list[IgnoreEntry]:
+        rows = Ignore.objects.select_related("network")
+        return [
+            IgnoreEntry(
+                row.mask,
+                row.network.name if row.network else None,
+                row.channel or None,
+                row.expires,
+                row.added_by,
+            )
+            for row in rows
+        ]
+
+    @database_sync_to_async
+    def add(self, entry: IgnoreEntry) -> None:
+        network = Network.objects.filter(name=entry.network).first() if entry.network else None
+        with transaction.atomic():
+            self._same_scope(entry).delete()
+            Ignore.objects.create(
+                mask=entry.mask,
+                network=network,
+                channel=entry.channel or "",
+                expires=entry.expires,
+                added_by=entry.added_by,
+            )
+
+    @database_sync_to_async
+    def remove(self, entry: IgnoreEntry) -> bool:
+        deleted, _ = self._same_scope(entry).delete()
+        return bool(deleted)
+
+    @staticmethod
+    def _same_scope(entry: IgnoreEntry):
+        network = Q(network=None) if entry.network is None else Q(network__name=entry.network)
+        return Ignore.objects.filter(
+            network, mask__iexact=entry.mask, channel__iexact=entry.channel or ""
+        )
+
+
+class DatabaseLogSink:
+    """Writes batches of log lines; channels are looked up once and then remembered."""
+
+    def __init__(self) -> None:
+        self._channels: dict[tuple[str, str], int | None] = {}
+
+    @database_sync_to_async
+    def write(self, records: list[LogRecord]) -> None:
+        rows = []
+        for record in records:
+            channel_id = self._channel_id(record.network, record.channel)
+            if channel_id is not None:
+                rows.append(
+                    LogLine(
+                        channel_id=channel_id,
+                        time=record.time,
+                        nick=record.nick,
+                        account=record.account or "",
+                        kind=record.kind,
+                        text=record.text,
+                        msgid=record.msgid or "",
+                    )
+                )
+        LogLine.objects.bulk_create(rows, batch_size=500)
+
+    def _channel_id(self, network: str, channel: str) -> int | None:
+        key = (network, fold(channel))
+        if key not in self._channels:
+            row = Channel.objects.filter(network__name=network, name__iexact=channel).first()
+            self._channels[key] = row.pk if row else None
+        return self._channels[key]
+
+
+def load_networks(only: list[str] | None = None) -> list[NetworkConfig]:
+    """Enabled networks with their enabled channels, as the engine's configuration."""
+    networks = Network.objects.filter(enabled=True).prefetch_related("channels")
+    if only:
+        networks = networks.filter(name__in=only)
+    return [network_config(network) for network in networks]
+
+
+def network_config(network: Network) -> NetworkConfig:
+    channels = [
+        ChannelConfig(c.name, c.key or None, c.public, c.logged)
+        for c in network.channels.all()
+        if c.enabled
+    ]
+    return NetworkConfig(
+        name=network.name,
+        host=network.host,
+        port=network.port,
+        tls=network.tls,
+        nick=network.nick,
+        sasl_account=network.sasl_account or None,
+        sasl_password=network.sasl_password or None,
+        channels=channels,
+    )
+
+
+def load_plugin_settings() -> list[PluginSetting]:
+    rows = PluginSettingRow.objects.select_related("network", "channel")
+    return [
+        PluginSetting(
+            row.plugin,
+            row.enabled,
+            row.config,
+            row.network.name if row.network else None,
+            row.channel.name if row.channel else None,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,13 @@
+"""Where new log lines are announced on the channel layer, for live tails."""
+
+from __future__ import annotations
+
+import hashlib
+
+from botadmin.infobot.protocol import fold
+
+
+def log_group(network: str, channel: str) -> str:
+    """A channel-layer group name for one IRC channel (IRC names are not valid group names)."""
+    digest = hashlib.sha1(f"{network}\0{fold(channel)}".encode()).hexdigest()[:20]
+    return f"irclog.{digest}"
