@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 
@@ -74,10 +75,9 @@ class BotWorker(WorkerConsumer):
 
     def publish(self, record: LogRecord) -> None:
         """Called by the log writer for each new line; must never block the bot."""
-        try:
+        # When full, live tails fall back to reading the database by cursor.
+        with contextlib.suppress(asyncio.QueueFull):
             self.published.put_nowait(record)
-        except asyncio.QueueFull:
-            pass  # live tails fall back to reading the database by cursor
 
     async def publish_forever(self) -> None:
         while True:
