@@ -228,3 +228,58 @@ class Record(models.Model):
             result = super().delete(*args, **kwargs)
             self.zone.bump_serial()
         return result
+
+
+RESOLVER_SOURCES = [
+    (s, s) for s in ("authority", "cache", "recursive", "forwarder", "hosts", "none")
+]
+
+
+class CacheEntry(models.Model):
+    """A worker's cached RRset (or negative answer), written behind for the web and restarts."""
+
+    name = models.CharField(max_length=255, db_index=True)
+    rdtype = models.CharField("type", max_length=16)
+    negative = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="Empty for data; NXDOMAIN or NODATA for negative answers.",
+    )
+    rdata = models.TextField(blank=True, help_text="The RRset in presentation format.")
+    expires = models.DateTimeField(db_index=True)
+    source = models.CharField(max_length=20, choices=RESOLVER_SOURCES, default="recursive")
+    worker = models.CharField(max_length=255, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "rdtype"]
+        constraints = [models.UniqueConstraint("name", "rdtype", name="unique_cache_entry")]
+        verbose_name_plural = "cache entries"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.rdtype}"
+
+    @property
+    def ttl_left(self) -> int:
+        return max(0, int((self.expires - timezone.now()).total_seconds()))
+
+
+class QueryLogEntry(models.Model):
+    """One answered query, written in batches by rundns off the packet path."""
+
+    time = models.DateTimeField(db_index=True)
+    client = models.GenericIPAddressField()
+    name = models.CharField(max_length=255)
+    rdtype = models.CharField("type", max_length=16)
+    rcode = models.CharField(max_length=10)
+    source = models.CharField(max_length=20, choices=RESOLVER_SOURCES)
+    latency_ms = models.FloatField("latency (ms)")
+    transport = models.CharField(max_length=3, default="udp")
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["name", "time"]), models.Index(fields=["client", "time"])]
+        verbose_name_plural = "query log"
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.name} {self.rdtype} {self.rcode}"
