@@ -283,3 +283,25 @@ class QueryLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} {self.name} {self.rdtype} {self.rcode}"
+
+
+class QueryStats(models.Model):
+    """Queries answered per minute by rcode and source: the dashboard's figures.
+
+    Counted for every query, unlike the query log, which is capped per second.
+    """
+
+    minute = models.DateTimeField()
+    rcode = models.CharField(max_length=10)
+    source = models.CharField(max_length=20, choices=RESOLVER_SOURCES)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-minute"]
+        constraints = [
+            models.UniqueConstraint("minute", "rcode", "source", name="unique_stats_bucket")
+        ]
+        verbose_name_plural = "query statistics"
+
+    def __str__(self) -> str:
+        return f"{self.minute:%H:%M} {self.rcode} {self.source}: {self.count}"
