@@ -172,6 +172,11 @@ X_FRAME_OPTIONS = "DENY"
 # propagation mechanism when no cross-process channel layer exists.
 RECONCILE_INTERVAL = float(env_int("RECONCILE_INTERVAL_MS", 1000, minimum=50)) / 1000
 
+# rundns: the query log keeps at most this many entries a second (0: statistics only),
+# for this many days.
+QUERY_LOG_MAX_PER_SECOND = env_int("QUERY_LOG_MAX_PER_SECOND", 1000, minimum=0)
+QUERY_LOG_RETENTION_DAYS = env_int("QUERY_LOG_RETENTION_DAYS", 7, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,11 +9,13 @@ from channels.db import database_sync_to_async
 
 from appliance.control import DNS_GROUP
 from appliance.worker import WorkerConsumer
-from dnsadmin import snapshot
+from dnsadmin import querylog, snapshot
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.server import DNSServer
+from dnsadmin.querylog import QueryRecorder
 
 logger = logging.getLogger(__name__)
+PRUNE_EVERY = 600.0  # seconds
 
 
 class DNSWorker(WorkerConsumer):
@@ -28,7 +30,10 @@ class DNSWorker(WorkerConsumer):
         self.versions: snapshot.Versions = {}
         self.reload_lock = asyncio.Lock()
         await self.reconcile()
-        self.server = DNSServer(self.catalog)
+        self.recorder = QueryRecorder(options.get("query_log_per_second", 1000))
+        self.retention_days = options.get("query_log_days", 7)
+        self.next_prune = 0.0
+        self.server = DNSServer(self.catalog, on_query=self.recorder)
         await self.server.start(
             options["addresses"], options["port"], reuse_port=options.get("reuse_port", False)
         )
@@ -50,6 +55,20 @@ class DNSWorker(WorkerConsumer):
             for origin in changed:
                 await self.reload(origin)
             self.versions = current
+        if hasattr(self, "recorder"):
+            await self.write_behind()
+
+    async def write_behind(self) -> None:
+        """Write the queries answered since the last round; prune old ones now and then."""
+        drained = self.recorder.drain()
+        if drained.entries or drained.stats:
+            await database_sync_to_async(querylog.write)(drained)
+        if drained.dropped:
+            logger.debug("query log: %d entries over the per-second cap", drained.dropped)
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self.next_prune:
+            self.next_prune = loop.time() + PRUNE_EVERY
+            await database_sync_to_async(querylog.prune)(self.retention_days)
 
     async def reload(self, origin: str) -> None:
         try:
@@ -70,6 +89,7 @@ class DNSWorker(WorkerConsumer):
         server = getattr(self, "server", None)
         if server is not None:
             await server.stop()
+            await self.write_behind()
 
     def status(self) -> dict:
         server = getattr(self, "server", None)

@@ -128,3 +128,19 @@ def test_a_port_in_use_is_a_clear_error(rundns, worker_env):
     )
     assert result.returncode != 0
     assert f"cannot listen on port {rundns.port}" in result.stderr
+
+
+def test_answered_queries_reach_the_query_log_and_statistics(rundns):
+    from dnsadmin.models import QueryLogEntry, QueryStats
+
+    rundns.dig("www.example.org", "A")
+    rundns.dig("+tcp", "missing.example.org", "AAAA")
+    assert wait_for(lambda: QueryLogEntry.objects.count() >= 2, 3)
+    entry = QueryLogEntry.objects.get(name="missing.example.org.")
+    assert (entry.rdtype, entry.rcode, entry.source, entry.transport) == (
+        "AAAA",
+        "NXDOMAIN",
+        "authority",
+        "tcp",
+    )
+    assert QueryStats.objects.filter(rcode="NOERROR").exists()

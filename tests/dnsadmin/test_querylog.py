@@ -1,0 +1,78 @@
+"""The query log and statistics: counted on the packet path, written behind in batches."""
+
+from __future__ import annotations
+
+import datetime
+
+import dns.rcode
+import dns.rdatatype
+import pytest
+from django.utils import timezone
+
+from dnsadmin import querylog
+from dnsadmin.models import QueryLogEntry, QueryStats
+from dnsadmin.names.server import QueryEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def event(
+    name: str = "www.example.org.", rcode: int = dns.rcode.NOERROR, source: str = "authority"
+) -> QueryEvent:
+    return QueryEvent("127.0.0.1", name, dns.rdatatype.A, rcode, source, 0.000125, "udp")
+
+
+def test_every_query_is_counted_and_logged_up_to_the_cap():
+    recorder = querylog.QueryRecorder(max_per_second=3)
+    for _ in range(5):
+        recorder(event())
+    recorder(event(rcode=dns.rcode.REFUSED, source="none"))
+    drained = recorder.drain()
+    assert len(drained.entries) <= 3 + 3  # at most the cap per wall-clock second
+    assert sum(drained.stats.values()) == 6
+    assert recorder.drain().stats == {}
+
+
+def test_a_drained_batch_is_written_as_log_entries_and_minute_buckets():
+    recorder = querylog.QueryRecorder()
+    recorder(event())
+    recorder(event())
+    recorder(event("nope.example.org.", dns.rcode.NXDOMAIN))
+    querylog.write(recorder.drain())
+    recorder(event())
+    querylog.write(recorder.drain())
+    entry = QueryLogEntry.objects.filter(rcode="NXDOMAIN").get()
+    assert (entry.name, entry.rdtype, entry.source, entry.latency_ms) == (
+        "nope.example.org.",
+        "A",
+        "authority",
+        0.125,
+    )
+    counts = {(s.rcode, s.source): s.count for s in QueryStats.objects.all()}
+    assert counts[("NOERROR", "authority")] == 3 and counts[("NXDOMAIN", "authority")] == 1
+
+
+def test_old_entries_are_pruned():
+    old = timezone.now() - datetime.timedelta(days=10)
+    QueryLogEntry.objects.create(
+        time=old,
+        client="127.0.0.1",
+        name="a.",
+        rdtype="A",
+        rcode="NOERROR",
+        source="authority",
+        latency_ms=1,
+    )
+    QueryLogEntry.objects.create(
+        time=timezone.now(),
+        client="127.0.0.1",
+        name="b.",
+        rdtype="A",
+        rcode="NOERROR",
+        source="authority",
+        latency_ms=1,
+    )
+    QueryStats.objects.create(minute=old, rcode="NOERROR", source="authority", count=1)
+    querylog.prune(log_days=7)
+    assert list(QueryLogEntry.objects.values_list("name", flat=True)) == ["b."]
+    assert not QueryStats.objects.exists()
