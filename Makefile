@@ -19,8 +19,11 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py ensureadmin
 	DEBUG=$${DEBUG:-1} $(PY) manage.py serve
 
+# The suite runs twice: on the embedded default (SQLite, in-memory channel layer), then
+# against real PostgreSQL and Redis servers started for the run (tests/services.py).
 test: $(STAMP) test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) tests/services.py -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

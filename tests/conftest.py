@@ -63,17 +63,31 @@ def user_client(client, django_user_model):
 @pytest.fixture
 def worker_env(transactional_db, tmp_path) -> dict[str, str]:
     """Environment for a worker subprocess that shares the test database."""
+    from django.conf import settings
     from django.db import connection
 
-    return {
+    env = {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(connection.settings_dict),
         "APPLIANCE_VAR_DIR": str(tmp_path),
         "PYTHONUNBUFFERED": "1",
     }
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    return env
 
 
 def clean_environment(extra: dict[str, str]) -> dict[str, str]:
     """This environment without the appliance's settings (nor a developer's .env), plus ``extra``."""
     base = {k: v for k, v in os.environ.items() if k not in STRIPPED_VARIABLES}
     return {**base, "APPLIANCE_ENV_FILE": os.devnull, **extra}
+
+
+def database_url(settings: dict) -> str:
+    """A DATABASE_URL naming the test database, for processes the tests start."""
+    if settings["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or ""
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    host = f"{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}"
+    return f"postgres://{user}{password}@{host}/{settings['NAME']}"

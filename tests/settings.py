@@ -16,6 +16,7 @@ WHITENOISE_AUTOREFRESH = True
 # share the test database; one per test process, since several may run at once.
 import tempfile  # noqa: E402
 
-DATABASES["default"]["TEST"] = {  # noqa: F405
-    "NAME": os.path.join(tempfile.gettempdir(), f"appliance-test-{os.getpid()}.sqlite3")
-}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"appliance-test-{os.getpid()}.sqlite3")
+    }

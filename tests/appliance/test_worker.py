@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 
 from appliance.models import WorkerStatus
 from appliance.worker import WorkerConsumer, run_worker, worker_scope
-from tests.conftest import ROOT
+from tests.conftest import ROOT, clean_environment
 
 
 class Recorder(WorkerConsumer):
@@ -136,16 +136,22 @@ WORKER_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-async def test_sigterm_and_sigint_drain_the_worker_and_exit_cleanly(signum):
+async def test_sigterm_and_sigint_drain_the_worker_and_exit_cleanly(signum, worker_env):
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         WORKER_SCRIPT,
         cwd=ROOT,
+        env=clean_environment(worker_env),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert (await asyncio.wait_for(process.stdout.readline(), 20)).strip() == b"started"
+    try:
+        first = await asyncio.wait_for(process.stdout.readline(), 20)
+    except TimeoutError:
+        process.kill()
+        raise AssertionError((await process.communicate())[1].decode()) from None
+    assert first.strip() == b"started"
     process.send_signal(signum)
     out, err = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 0, err.decode()

@@ -1,0 +1,45 @@
+"""The IRC bot engine: connections, plugin host, components, scheduler, log writer.
+
+Imports no Django (directly or not); the Django side adapts its models to the storage
+protocols defined in ``stores`` and ``logwriter``.
+"""
+
+from .bot import Bot
+from .config import ChannelConfig, NetworkConfig, PluginSetting, Timing
+from .connection import NetworkStatus
+from .host import discover
+from .logwriter import LogRecord, LogSink, MemoryLogSink
+from .plugin import (
+    CommandInfo,
+    Discriminating,
+    Incoming,
+    Plugin,
+    Setting,
+    Source,
+    command,
+    every,
+    on,
+    rule,
+)
+from .scheduler import DAILY, HOURLY, MINUTELY, WEEKLY, Scheduler
+from .stores import (
+    IgnoreEntry,
+    IgnoreStore,
+    MemoryIgnoreStore,
+    MemorySeenStore,
+    MemoryStorage,
+    SeenEntry,
+    SeenStore,
+    StaleVersion,
+    Storage,
+    Stored,
+)
+
+__all__ = [
+    "DAILY", "HOURLY", "MINUTELY", "WEEKLY",
+    "Bot", "ChannelConfig", "CommandInfo", "Discriminating", "IgnoreEntry", "IgnoreStore",
+    "Incoming", "LogRecord", "LogSink", "MemoryIgnoreStore", "MemoryLogSink", "MemorySeenStore",
+    "MemoryStorage", "NetworkConfig", "NetworkStatus", "Plugin", "PluginSetting", "Scheduler",
+    "SeenEntry", "SeenStore", "Setting", "Source", "StaleVersion", "Storage", "Stored", "Timing",
+    "command", "discover", "every", "on", "rule",
+]  # fmt: skip

@@ -1,0 +1,62 @@
+"""Periodic and delayed jobs on the running loop, cancelled together on unload.
+
+irc's own scheduler is thread-based, so the bot keeps its own on asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+MINUTELY = 60.0
+HOURLY = 3600.0
+DAILY = 86400.0
+WEEKLY = 604800.0
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Scheduler:
+    """One per plugin: ``cancel_all`` at teardown stops every job it started."""
+
+    def __init__(self, owner: str = "") -> None:
+        self.owner = owner
+        self._tasks: set[asyncio.Task] = set()
+
+    def every(self, period: float, job: Job, *, delay: float | None = None) -> asyncio.Task:
+        """Run job every period seconds (first run after ``delay``, default one period)."""
+        return self._spawn(self._repeat(period, job, period if delay is None else delay))
+
+    def later(self, delay: float, job: Job) -> asyncio.Task:
+        return self._spawn(self._once(delay, job))
+
+    def cancel_all(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _repeat(self, period: float, job: Job, delay: float) -> None:
+        await asyncio.sleep(delay)
+        while True:
+            await self._run(job)
+            await asyncio.sleep(period)
+
+    async def _once(self, delay: float, job: Job) -> None:
+        await asyncio.sleep(delay)
+        await self._run(job)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await job()
+        except Exception:
+            # A failing job must neither kill its schedule nor the bot.
+            log.exception("scheduled job %r of %s failed", job, self.owner or "bot")

@@ -1,0 +1,91 @@
+"""seen: when and where a nick last spoke, and what it said."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from botadmin.infobot import Incoming, Plugin, SeenEntry, SeenStore, Setting, command, every, on
+from botadmin.infobot.protocol import fold
+
+FLUSH_PERIOD = 2.0
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """A short human duration like "3h 12m ago"."""
+    seconds = max(0, int((now - then).total_seconds()))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(parts[:2]) + " ago"
+
+
+class Seen(Plugin):
+    """Remembers when each nick last spoke in a channel."""
+
+    settings = (
+        Setting(
+            "reveal_private",
+            bool,
+            False,
+            "Say that a nick was seen in a private channel (never where or what).",
+        ),
+    )
+
+    async def setup(self) -> None:
+        self.store = self.context.component(SeenStore)
+        # Lines are held here and written in batches: no database write per IRC line.
+        self.pending: dict[tuple[str, str], SeenEntry] = {}
+
+    async def teardown(self) -> None:
+        await self.flush()
+
+    @on("message", "action")
+    async def remember(self, msg: Incoming) -> None:
+        if msg.channel is None:
+            return
+        entry = SeenEntry(
+            msg.network, msg.nick, msg.channel, msg.time, msg.text, msg.kind, msg.public
+        )
+        self.pending[(msg.network, fold(msg.nick))] = entry
+
+    @every(FLUSH_PERIOD)
+    async def flush(self) -> None:
+        if self.pending and self.store is not None:
+            batch, self.pending = list(self.pending.values()), {}
+            try:
+                await self.store.put(batch)
+            except Exception:
+                for entry in batch:  # keep them, unless something newer came meanwhile
+                    self.pending.setdefault((entry.network, fold(entry.nick)), entry)
+                raise
+
+    async def last(self, network: str, nick: str) -> SeenEntry | None:
+        entry = self.pending.get((network, fold(nick)))
+        if entry is None and self.store is not None:
+            entry = await self.store.get(network, nick)
+        return entry
+
+    @command("seen")
+    async def seen(self, msg: Incoming, args: str) -> None:
+        """seen NICK: when and where NICK last spoke, and what they said."""
+        nick = args.split()[0] if args.split() else ""
+        if not nick:
+            await msg.reply("Usage: seen NICK")
+            return
+        entry = await self.last(msg.network, nick)
+        await msg.reply(self.describe(nick, entry, msg))
+
+    def describe(self, nick: str, entry: SeenEntry | None, msg: Incoming) -> str:
+        if entry is None:
+            return f"I have not seen {nick}."
+        when = ago(entry.time, datetime.now(UTC))
+        same_place = msg.channel is not None and fold(msg.channel) == fold(entry.channel)
+        if entry.public or same_place:
+            said = f"* {entry.nick} {entry.text}" if entry.kind == "action" else entry.text
+            return f"{entry.nick} was last seen in {entry.channel} {when}, saying: {said}"
+        # A private channel's name and text never leave it.
+        if self.config(msg.network, msg.channel)["reveal_private"]:
+            return f"{entry.nick} was last seen {when}, somewhere I cannot say."
+        return f"I have not seen {nick}."

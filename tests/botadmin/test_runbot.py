@@ -1,0 +1,117 @@
+"""`manage.py runbot` against a real ngircd: logs to the database, follows configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from botadmin.models import Channel, LogLine, Network, Plugin, Seen
+from tests.conftest import ROOT, clean_environment
+from tests.infobot.conftest import Human, Ngircd
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def ircd(tmp_path):
+    server = Ngircd(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def network(ircd, transactional_db):
+    network = Network.objects.create(
+        name="local", host="127.0.0.1", port=ircd.port, tls=False, nick="applbot"
+    )
+    Channel.objects.create(network=network, name="#test")
+    return network
+
+
+@pytest.fixture
+def runbot(network, worker_env):
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runbot"],
+        cwd=ROOT,
+        env=clean_environment(worker_env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+async def eventually(check, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await sync_to_async(check)():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s: {check.__doc__ or check}")
+
+
+async def joined(human: Human, channel: str) -> None:
+    await human.send(f"JOIN {channel}")
+    await human.expect(" 366 ")
+
+
+async def bot_is_in(human: Human, channel: str, nick: str = "applbot", seconds: float = 20) -> None:
+    """Ask NAMES until the bot is listed: it may have joined before or after the human."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await human.send(f"NAMES {channel}")
+        names = await human.expect(" 353 ")
+        if nick in names.split(":", 2)[-1].replace("@", "").split():
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"{nick} did not join {channel}")
+
+
+async def test_the_bot_logs_a_channel_to_the_database_and_answers(ircd, runbot):
+    human = await Human("alice").connect(ircd.port)
+    try:
+        await joined(human, "#test")
+        await bot_is_in(human, "#test")
+        await human.send("PRIVMSG #test :hello from alice", "PRIVMSG #test :!seen alice")
+        await human.expect("PRIVMSG #test :", timeout=15)
+
+        def logged() -> bool:
+            """alice's line is in the log"""
+            return LogLine.objects.filter(nick="alice", text="hello from alice").exists()
+
+        await eventually(logged)
+        line = await LogLine.objects.select_related("channel").aget(text="hello from alice")
+        assert (line.channel.name, line.kind) == ("#test", "message")
+        assert await LogLine.objects.filter(nick="applbot").aexists()  # its own replies too
+        assert await Plugin.objects.filter(name="seen", available=True).aexists()
+    finally:
+        await human.close()
+    runbot.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(runbot.wait, 20) == 0
+    assert await Seen.objects.filter(nick="alice").aexists()  # flushed on the way out
+
+
+async def test_a_channel_added_in_the_database_is_joined_without_a_restart(ircd, network, runbot):
+    human = await Human("bob").connect(ircd.port)
+    try:
+        await joined(human, "#later")
+        await sync_to_async(Channel.objects.create)(network=network, name="#later")
+        await bot_is_in(human, "#later")
+        await human.send("PRIVMSG #later :logged now")
+
+        def logged() -> bool:
+            """the line in the new channel is logged"""
+            return LogLine.objects.filter(channel__name="#later", text="logged now").exists()
+
+        await eventually(logged)
+    finally:
+        await human.close()
