@@ -82,6 +82,8 @@ async def test_queued_lines_go_out_in_order_and_own_messages_become_events(fake_
         for i in range(8):
             connection.say("#a", f"line {i}")
         await until(lambda: len([e for e in events if e.own]) == 8)
+        # An own event is made when the line is written; the server reads it a moment later.
+        await until(lambda: sum(line.startswith("PRIVMSG") for line in server.received) == 8)
         said = [line for line in server.received if line.startswith("PRIVMSG")]
         assert said == [f"PRIVMSG #a :line {i}" for i in range(8)]
         assert [e.text for e in events if e.own] == [f"line {i}" for i in range(8)]
