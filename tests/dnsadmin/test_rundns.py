@@ -144,3 +144,37 @@ def test_answered_queries_reach_the_query_log_and_statistics(rundns):
         "tcp",
     )
     assert QueryStats.objects.filter(rcode="NOERROR").exists()
+
+
+@pytest.fixture
+def redis_layer(settings, tmp_path):
+    """A real Redis server and the web side's channel layer pointed at it."""
+    from tests.services import redis
+
+    with redis(tmp_path) as url:
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [url]},
+            }
+        }
+        yield url
+
+
+def test_with_redis_an_edit_reaches_rundns_at_once_through_the_channel_layer(
+    redis_layer, worker_env, tmp_path
+):
+    zone_file = tmp_path / "example.org.zone"
+    zone_file.write_text(ZONE)
+    call_command("loadzone", str(zone_file))
+    # Reconciling only once a minute: only the zone.changed event can carry the edit in time.
+    server = start_rundns(
+        {**worker_env, "REDIS_URL": redis_layer, "RECONCILE_INTERVAL_MS": "60000"}
+    )
+    try:
+        assert server.short("www.example.org", "A") == "192.0.2.80"
+        zone = Zone.objects.get()
+        Record(zone=zone, owner="pushed", rdtype="A", rdata="192.0.2.8").save()
+        assert wait_for(lambda: server.short("pushed.example.org", "A") == "192.0.2.8", 5)
+    finally:
+        stop(server)
