@@ -63,6 +63,7 @@ class LogWriter:
         self.pending: list[LogRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopping = False
 
     def add(self, record: LogRecord) -> None:
         self.pending.append(record)
@@ -76,10 +77,11 @@ class LogWriter:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="infobot-log-writer")
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
@@ -99,7 +101,10 @@ class LogWriter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            # Not cancelled: a batch cancelled mid-write may still commit in its thread,
+            # and writing it again here would store it twice.
+            self._stopping = True
+            self._wake.set()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if not await self.flush():

@@ -73,3 +73,27 @@ async def test_it_publishes_each_line_and_survives_a_failing_hook():
     writer.add(record("b"))
     assert seen == ["a", "b"]
     assert len(writer.pending) == 2
+
+
+class ThreadedSink(MemoryLogSink):
+    """Writes from a thread, as the database sink does: a write, once begun, completes."""
+
+    async def write(self, records: list[LogRecord]) -> None:
+        def slow_write() -> None:
+            import time
+
+            time.sleep(0.2)
+            self.records.extend(records)
+
+        await asyncio.to_thread(slow_write)
+
+
+async def test_stopping_during_a_write_stores_each_line_once():
+    sink = ThreadedSink()
+    writer = LogWriter(sink, batch_size=2, interval=0.01)
+    writer.start()
+    for text in ("one", "two", "three"):
+        writer.add(record(text))
+    await asyncio.sleep(0.05)  # the first batch is being written
+    await writer.stop()
+    assert [r.text for r in sink.records] == ["one", "two", "three"]
