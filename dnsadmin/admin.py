@@ -1,6 +1,10 @@
-from django.contrib import admin
+from __future__ import annotations
 
-from dnsadmin.models import Record, Zone
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from dnsadmin.changes import RecordData, RecordRef, apply_changes, plan_record_change
+from dnsadmin.models import ApiToken, Record, RRsetChange, Zone, ZoneChange
 
 
 @admin.register(Zone)
@@ -13,7 +17,75 @@ class ZoneAdmin(admin.ModelAdmin):
 
 @admin.register(Record)
 class RecordAdmin(admin.ModelAdmin):
+    """Record edits go through the change service, so they get the rules and the history."""
+
     list_display = ["owner", "zone", "rdtype", "ttl", "rdata", "enabled"]
     list_filter = ["rdtype", "enabled", "zone"]
     search_fields = ["owner", "rdata", "comment"]
     list_select_related = ["zone"]
+
+    def save_model(self, request: HttpRequest, obj: Record, form, change: bool) -> None:
+        old = None
+        if change:
+            stored = Record.objects.get(pk=obj.pk)
+            old = RecordRef(stored.owner, stored.rdtype, stored.rdata)
+        new = (obj.owner, obj.rdtype, RecordData.from_record(obj))
+        batch = plan_record_change(obj.zone, {}, old=old, new=new)
+        apply_changes(obj.zone, batch.values(), request.user, source="admin")
+        # The admin links to the saved object next; a new record's row is found by its data.
+        obj.pk = obj.zone.records.get(owner=obj.owner, rdtype=obj.rdtype, rdata=obj.rdata).pk
+
+    def delete_model(self, request: HttpRequest, obj: Record) -> None:
+        batch = plan_record_change(obj.zone, {}, old=RecordRef(obj.owner, obj.rdtype, obj.rdata))
+        apply_changes(obj.zone, batch.values(), request.user, source="admin")
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        """One change per zone, each applied atomically with one serial bump."""
+        by_zone: dict[Zone, list[Record]] = {}
+        for record in queryset.select_related("zone"):
+            by_zone.setdefault(record.zone, []).append(record)
+        for zone, records in by_zone.items():
+            batch: dict = {}
+            for record in records:
+                ref = RecordRef(record.owner, record.rdtype, record.rdata)
+                batch = plan_record_change(zone, batch, old=ref)
+            apply_changes(zone, batch.values(), request.user, source="admin")
+
+
+class RRsetChangeInline(admin.TabularInline):
+    model = RRsetChange
+    fields = ["owner", "rdtype", "before", "after"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(ZoneChange)
+class ZoneChangeAdmin(admin.ModelAdmin):
+    """The history is a record of what happened: readable here, never edited."""
+
+    list_display = ["zone", "serial_before", "serial_after", "username", "source", "created"]
+    list_filter = ["source", "zone"]
+    inlines = [RRsetChangeInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created", "last_used"]
+    fields = ["user", "name"]
+    list_select_related = ["user"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return ["user"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+        if not change:
+            key = obj.set_new_key()
+            messages.warning(request, f"The token's key (shown only this once): {key}")
+        super().save_model(request, obj, form, change)

@@ -1,4 +1,7 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
+from django.http import HttpRequest
 
 
 class DnsAdminConfig(AppConfig):
@@ -9,4 +12,18 @@ class DnsAdminConfig(AppConfig):
         from appliance.dashboard import register_panel
         from dnsadmin.operations import query_stats_panel
 
+        register_panel(zones_panel)
         register_panel(query_stats_panel)
+
+
+def zones_panel(request: HttpRequest):
+    """The dashboard's DNS panel: how many zones and records there are."""
+    from appliance.dashboard import Panel
+    from dnsadmin.models import Record, Zone
+
+    context = {
+        "zones": Zone.objects.count(),
+        "disabled": Zone.objects.filter(enabled=False).count(),
+        "records": Record.objects.count(),
+    }
+    return Panel("DNS zones", "dnsadmin/panel.html", context)

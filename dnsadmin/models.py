@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
+import secrets
 
 import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -305,3 +308,103 @@ class QueryStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.minute:%H:%M} {self.rcode} {self.source}: {self.count}"
+
+
+class ZoneChange(models.Model):
+    """One applied batch of RRset changes: who, when, and the serials around it."""
+
+    SOURCES = [(s, s) for s in ("web", "api", "import", "admin", "revert", "settings")]
+
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="changes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept as text too, so the history still names the author after the account is gone.
+    username = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=16, choices=SOURCES, default="web")
+    summary = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    serial_before = models.PositiveBigIntegerField()
+    serial_after = models.PositiveBigIntegerField()
+    reverts = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reverted_by"
+    )
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.zone} {self.serial_before} -> {self.serial_after} by {self.username or '?'}"
+
+
+class RRsetChange(models.Model):
+    """An RRset before and after a change; each side a list of record dicts, empty if absent."""
+
+    change = models.ForeignKey(ZoneChange, on_delete=models.CASCADE, related_name="rrsets")
+    owner = models.CharField(max_length=255)
+    rdtype = models.CharField("type", max_length=16)
+    before = models.JSONField(default=list)
+    after = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["owner", "rdtype"])]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.rdtype}"
+
+    @property
+    def action(self) -> str:
+        if not self.before:
+            return "added"
+        return "deleted" if not self.after else "changed"
+
+
+class ApiToken(models.Model):
+    """A key for the JSON API. Only its SHA-256 is stored: the key is shown once, at creation.
+
+    Keys are 32 random bytes, so a plain hash (no salt, no stretching) cannot be
+    brute-forced, and it allows looking a token up by its hash.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dns_api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What uses this token, e.g. certbot.")
+    prefix = models.CharField(max_length=8, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["user", "name"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def set_new_key(self) -> str:
+        """Give this token a fresh key and return it: the only time it is ever readable."""
+        key = secrets.token_urlsafe(32)
+        self.prefix = key[:8]
+        self.key_hash = self.hash_key(key)
+        return key
+
+    @classmethod
+    def issue(cls, user, name: str) -> tuple[ApiToken, str]:
+        token = cls(user=user, name=name)
+        key = token.set_new_key()
+        token.save()
+        return token, key
+
+    @classmethod
+    def authenticate(cls, key: str) -> ApiToken | None:
+        token = cls.objects.select_related("user").filter(key_hash=cls.hash_key(key)).first()
+        if token is None or not token.user.is_active:
+            return None
+        cls.objects.filter(pk=token.pk).update(last_used=timezone.now())
+        return token

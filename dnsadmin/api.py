@@ -1,0 +1,291 @@
+"""The JSON API: zones and records over `Authorization: Token <key>`.
+
+Every write goes through the change service, like the pages: same rules, same
+conflict check (send an RRset's ``fingerprint`` to have it checked), same history.
+Errors are JSON: 400 {"errors": {field: [messages]}}, 401, 403, 404, 409 with
+the current data of the conflicting RRsets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from dnsadmin.changes import (
+    ChangeError,
+    ConflictError,
+    RecordData,
+    RecordRef,
+    RRsetEdit,
+    apply_changes,
+    create_zone,
+    plan_import,
+    plan_record_change,
+    zone_rows,
+)
+from dnsadmin.changes import record_settings_change as note_settings
+from dnsadmin.forms import ZoneCreateForm, ZoneSettingsForm
+from dnsadmin.models import ApiToken, Record, Zone
+from dnsadmin.zonefile import ZoneFileError, export_zone, parse_zone_text
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class BadRequest(Exception):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def problem(status: int, message: str, **extra) -> JsonResponse:
+    response = JsonResponse({"error": message, **extra}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Token realm="dns"'
+    return response
+
+
+def token_required(view: Callable) -> Callable:
+    """Token authentication only, so no cookie can act for a user and CSRF does not apply."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "token" or not key.strip():
+            return problem(401, "Authentication required: send Authorization: Token <key>.")
+        token = ApiToken.authenticate(key.strip())
+        if token is None:
+            return problem(401, "Invalid token.")
+        if request.method not in SAFE_METHODS and not token.user.is_staff:
+            return problem(403, "This token's user may read but not change zones.")
+        request.user = token.user
+        try:
+            return view(request, *args, **kwargs)
+        except BadRequest as error:
+            return JsonResponse({"errors": error.errors}, status=400)
+        except ChangeError as error:
+            return JsonResponse({"errors": {error.field: [str(error)]}}, status=400)
+        except ConflictError as conflict:
+            return problem(409, str(conflict), conflicts=conflicts_json(conflict))
+        except Http404:
+            return problem(404, "Not found.")
+
+    return wrapped
+
+
+def body(request: HttpRequest) -> dict:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest({"body": ["The body is not valid JSON."]}) from None
+    if not isinstance(data, dict):
+        raise BadRequest({"body": ["The body must be a JSON object."]})
+    return data
+
+
+def method_not_allowed(allowed: str) -> JsonResponse:
+    response = problem(405, "Method not allowed.")
+    response["Allow"] = allowed
+    return response
+
+
+def get_zone(origin: str) -> Zone:
+    name = origin.strip().lower()
+    try:
+        return Zone.objects.get(origin=name if name.endswith(".") else name + ".")
+    except Zone.DoesNotExist:
+        raise Http404 from None
+
+
+def zone_json(zone: Zone, record_count: int | None = None) -> dict:
+    fields = ("origin", "enabled", "serial", "primary_ns", "contact", "refresh", "retry")
+    fields += ("expire", "minimum", "default_ttl", "transfer_acl", "notify_targets")
+    data = {name: getattr(zone, name) for name in fields}
+    data["records"] = zone.records.count() if record_count is None else record_count
+    data["updated"] = zone.updated.isoformat()
+    return data
+
+
+def rrsets_json(zone: Zone) -> list[dict]:
+    """The zone's records grouped by RRset, each with the fingerprint to send back."""
+    rrsets: dict[tuple[str, str], dict] = {}
+    for row in zone_rows(zone):
+        record = row.record
+        rrset = rrsets.setdefault(
+            (record.owner, record.rdtype),
+            {"owner": record.owner, "type": record.rdtype, "fingerprint": row.fingerprint},
+        )
+        rrset.setdefault("records", []).append({"id": record.pk, **record_json(record)})
+    return list(rrsets.values())
+
+
+def record_json(record: Record) -> dict:
+    return RecordData.from_record(record).as_dict()
+
+
+def conflicts_json(conflict: ConflictError) -> list[dict]:
+    return [
+        {"owner": c.owner, "type": c.rdtype, "current": [r.as_dict() for r in c.current]}
+        for c in conflict.conflicts
+    ]
+
+
+def form_errors(form) -> dict[str, list[str]]:
+    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
+
+
+@token_required
+def zones(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return JsonResponse({"zones": [zone_json(zone) for zone in Zone.objects.all()]})
+    if request.method != "POST":
+        return method_not_allowed("GET, POST")
+    form = ZoneCreateForm(body(request))
+    if not form.is_valid():
+        raise BadRequest(form_errors(form))
+    zone = create_zone(form.instance, request.user, source="api")
+    return JsonResponse(zone_json(zone), status=201)
+
+
+@token_required
+def zone(request: HttpRequest, origin: str) -> HttpResponse:
+    found = get_zone(origin)
+    if request.method == "GET":
+        return JsonResponse(zone_json(found))
+    if request.method == "DELETE":
+        found.delete()
+        return HttpResponse(status=204)
+    if request.method != "PATCH":
+        return method_not_allowed("GET, PATCH, DELETE")
+    return update_settings(request, found)
+
+
+def update_settings(request: HttpRequest, found: Zone) -> JsonResponse:
+    current = {name: getattr(found, name) for name in ZoneSettingsForm.Meta.fields}
+    form = ZoneSettingsForm({**current, **body(request)}, instance=found)
+    if not form.is_valid():
+        raise BadRequest(form_errors(form))
+    if form.has_changed():
+        form.save()
+        note_settings(found, request.user, "Settings: " + ", ".join(form.changed_data))
+    return JsonResponse(zone_json(found))
+
+
+@token_required
+def records(request: HttpRequest, origin: str) -> HttpResponse:
+    found = get_zone(origin)
+    if request.method == "GET":
+        return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)})
+    if request.method == "POST":
+        data = body(request)
+        batch = plan_record_change(found, {}, new=new_record(data))
+        apply_changes(found, batch.values(), request.user, source="api")
+        return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)}, status=201)
+    if request.method != "PATCH":
+        return method_not_allowed("GET, POST, PATCH")
+    edits = [rrset_edit(item) for item in list_of(body(request), "rrsets")]
+    apply_changes(found, edits, request.user, source="api")
+    return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)})
+
+
+@token_required
+def record(request: HttpRequest, origin: str, pk: int) -> HttpResponse:
+    found = get_zone(origin)
+    try:
+        row = found.records.get(pk=pk)
+    except Record.DoesNotExist:
+        raise Http404 from None
+    old = RecordRef(row.owner, row.rdtype, row.rdata)
+    if request.method == "GET":
+        return JsonResponse(
+            {"id": row.pk, "owner": row.owner, "type": row.rdtype, **record_json(row)}
+        )
+    if request.method == "DELETE":
+        batch = plan_record_change(found, {}, old=old)
+    elif request.method in ("PUT", "PATCH"):
+        merged = {"owner": row.owner, "type": row.rdtype, **record_json(row), **body(request)}
+        batch = plan_record_change(found, {}, old=old, new=new_record(merged))
+    else:
+        return method_not_allowed("GET, PUT, PATCH, DELETE")
+    apply_changes(found, batch.values(), request.user, source="api")
+    return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)})
+
+
+def new_record(data: dict) -> tuple[str, str, RecordData]:
+    """A record from JSON, checking the JSON types (dnspython checks the values)."""
+    errors: dict[str, list[str]] = {}
+    for name in ("owner", "type", "rdata"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            errors[name] = ["This field is required (a string)."]
+    ttl = data.get("ttl")
+    if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0):
+        errors["ttl"] = ["A TTL is a whole number of seconds, or null for the zone's default."]
+    if errors:
+        raise BadRequest(errors)
+    record = RecordData(
+        data["rdata"],
+        ttl,
+        bool(data.get("enabled", True)),
+        str(data.get("comment", ""))[:255],
+    )
+    return data["owner"], data["type"], record
+
+
+def rrset_edit(item: dict) -> RRsetEdit:
+    """One PATCH item: {owner, type, ttl?, records: [{rdata, enabled?, comment?}], fingerprint?}."""
+    if not isinstance(item, dict):
+        raise BadRequest({"rrsets": ["Each RRset is a JSON object."]})
+    rrset = {"owner": item.get("owner"), "type": item.get("type"), "ttl": item.get("ttl")}
+    items = list_of(item, "records")
+    if not all(isinstance(r, dict) for r in items):
+        raise BadRequest({"records": ["Each record is a JSON object with its rdata."]})
+    records = tuple(new_record({**rrset, **r})[2] for r in items)
+    expected = item.get("fingerprint")
+    if expected is not None and not isinstance(expected, str):
+        raise BadRequest({"fingerprint": ["A fingerprint is a string from a GET."]})
+    if not records:
+        # Deleting needs its owner and type checked too; the service canonicalises them.
+        new_record({"owner": item.get("owner"), "type": item.get("type"), "rdata": "-"})
+    return RRsetEdit(item["owner"], item["type"], records, expected)
+
+
+def list_of(data: dict, name: str) -> list:
+    value = data.get(name)
+    if not isinstance(value, list):
+        raise BadRequest({name: ["A JSON list is required."]})
+    return value
+
+
+@token_required
+def zone_import(request: HttpRequest, origin: str) -> HttpResponse:
+    """POST {"text": BIND text, "mode": "merge" | "replace", "dry_run": false}."""
+    if request.method != "POST":
+        return method_not_allowed("POST")
+    found, data = get_zone(origin), body(request)
+    mode = data.get("mode", "merge")
+    if mode not in ("merge", "replace") or not isinstance(data.get("text"), str):
+        raise BadRequest({"mode": ["merge or replace"], "text": ["The zone file's text."]})
+    try:
+        parsed = parse_zone_text(data["text"], origin=found.origin, filename="text")
+    except ZoneFileError as error:
+        raise BadRequest({"text": [str(error)]}) from None
+    plan = plan_import(found, parsed, replace_all=mode == "replace")
+    preview = {
+        action: [f"{p.owner} {p.rdtype}" for p in plan.of(action)]
+        for action in ("add", "change", "remove")
+    }
+    if not data.get("dry_run"):
+        summary = f"Import ({mode}): {plan.summary}"
+        apply_changes(found, plan.edits(), request.user, source="import", summary=summary)
+    return JsonResponse({"serial": found.serial, "applied": not data.get("dry_run"), **preview})
+
+
+@token_required
+def zone_export(request: HttpRequest, origin: str) -> HttpResponse:
+    if request.method != "GET":
+        return method_not_allowed("GET")
+    return HttpResponse(export_zone(get_zone(origin)), content_type="text/plain; charset=utf-8")

@@ -1,0 +1,382 @@
+"""Forms for zones and records: typed fields for the common types, rdata text for the rest.
+
+Every typed form composes presentation-format rdata and has dnspython parse it,
+so the checks are dnspython's; errors land on the field the user typed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+from django import forms
+
+from dnsadmin import rules
+from dnsadmin.changes import RecordData
+from dnsadmin.models import Zone
+
+TTL_HELP = "Empty: the zone's default. One TTL applies to the whole RRset (RFC 2181 §5.2)."
+TXT_CHUNK = 255  # a character-string holds at most 255 octets (RFC 1035 §3.3)
+
+
+class ZoneCreateForm(forms.ModelForm):
+    class Meta:
+        model = Zone
+        fields = ["origin", "primary_ns", "contact", "default_ttl"]
+        help_texts = {"contact": "The zone's contact mailbox, e.g. hostmaster@example.org."}
+
+    def clean_origin(self) -> str:
+        origin = self.cleaned_data["origin"].strip()
+        return origin if origin.endswith(".") else origin + "."
+
+    def clean_contact(self) -> str:
+        """A mailbox as the SOA RNAME spells it (RFC 1035 §8): the local part's dots escaped."""
+        contact = self.cleaned_data["contact"].strip()
+        if "@" not in contact:
+            return contact
+        local, _, domain = contact.partition("@")
+        domain = domain if domain.endswith(".") else domain + "."
+        return local.replace(".", "\\.") + "." + domain
+
+
+class ZoneSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Zone
+        fields = [
+            "enabled",
+            "primary_ns",
+            "contact",
+            "refresh",
+            "retry",
+            "expire",
+            "minimum",
+            "default_ttl",
+            "transfer_acl",
+            "notify_targets",
+        ]
+        widgets = {
+            "transfer_acl": forms.Textarea(attrs={"rows": 2}),
+            "notify_targets": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class RecordFilterForm(forms.Form):
+    name = forms.CharField(required=False, help_text="Wildcards allowed: *.dev, www*")
+    type = forms.CharField(required=False)
+
+
+def domain_name(value: str) -> str:
+    try:
+        dns.name.from_text(value.strip(), origin=None)
+    except dns.exception.DNSException as error:
+        raise forms.ValidationError(f"Not a valid domain name: {error}") from None
+    return value.strip()
+
+
+class RecordForm(forms.Form):
+    """The fields every record has; subclasses add the rdata's own fields."""
+
+    rdtype = ""  # set by each typed form; the generic form has a field instead
+    main_field = "rdata"  # where whole-rdata errors from dnspython are shown
+
+    owner = forms.CharField(label="Name", initial="@", help_text="Relative to the zone; @ for it.")
+    ttl = forms.IntegerField(
+        label="TTL", required=False, min_value=0, max_value=2**31 - 1, help_text=TTL_HELP
+    )
+    comment = forms.CharField(required=False, max_length=255)
+    enabled = forms.BooleanField(required=False, initial=True)
+    fingerprint = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, zone: Zone, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        # Zone-file order: name, type, TTL, then the type's own data, then the extras.
+        extras = ["comment", "enabled", "fingerprint"]
+        data_fields = [
+            name for name in self.fields if name not in ("owner", "type", "ttl", *extras)
+        ]
+        self.order_fields(["owner", "type", "ttl", *data_fields, *extras])
+
+    def record_type(self) -> str:
+        return self.rdtype
+
+    def compose(self) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def initial_from(cls, rdata: dns.rdata.Rdata) -> dict:
+        return {"rdata": rdata.to_text()}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.parsed = rules.parse_rdata(
+                rules.parse_rdtype(self.record_type()), self.compose(), self.zone.name
+            )
+        except rules.RecordError as error:
+            self.add_error(self.main_field if error.field == "rdata" else None, str(error))
+        return data
+
+    def clean_owner(self) -> str:
+        try:
+            rules.parse_owner(self.cleaned_data["owner"], self.zone.name)
+        except rules.RecordError as error:
+            raise forms.ValidationError(str(error)) from None
+        return self.cleaned_data["owner"].strip()
+
+    def record(self) -> RecordData:
+        data = self.cleaned_data
+        return RecordData(self.parsed.to_text(), data["ttl"], data["enabled"], data["comment"])
+
+    def show_error(self, field: str, message: str) -> None:
+        """Put an error from the change service next to the input it is about."""
+        target = self.main_field if field == "rdata" else field
+        self.add_error(target if target in self.fields else None, message)
+
+
+class GenericRecordForm(RecordForm):
+    type = forms.CharField(label="Type", help_text="Any type dnspython knows, e.g. SSHFP, TLSA.")
+    rdata = forms.CharField(label="Data", widget=forms.TextInput(attrs={"class": "mono"}))
+
+    def record_type(self) -> str:
+        return self.cleaned_data["type"]
+
+    def clean_type(self) -> str:
+        try:
+            return dns.rdatatype.to_text(rules.parse_rdtype(self.cleaned_data["type"]))
+        except rules.RecordError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def compose(self) -> str:
+        return self.cleaned_data["rdata"]
+
+
+class AddressForm(RecordForm):
+    main_field = "address"
+    version = 4
+
+    address = forms.CharField()
+
+    def clean_address(self) -> str:
+        value = self.cleaned_data["address"].strip()
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            address = None
+        if address is None or address.version != self.version:
+            raise forms.ValidationError(f"Enter a valid IPv{self.version} address.")
+        return str(address)
+
+    def compose(self) -> str:
+        return self.cleaned_data["address"]
+
+    @classmethod
+    def initial_from(cls, rdata) -> dict:
+        return {"address": rdata.address}
+
+
+class AForm(AddressForm):
+    rdtype = "A"
+
+
+class AAAAForm(AddressForm):
+    rdtype = "AAAA"
+    version = 6
+
+
+class TargetForm(RecordForm):
+    main_field = "target"
+
+    target = forms.CharField(help_text="A name; relative names are completed with the zone.")
+
+    def clean_target(self) -> str:
+        return domain_name(self.cleaned_data["target"])
+
+    def compose(self) -> str:
+        return self.cleaned_data["target"]
+
+    @classmethod
+    def initial_from(cls, rdata) -> dict:
+        return {"target": rdata.target.to_text()}
+
+
+class CNAMEForm(TargetForm):
+    rdtype = "CNAME"
+
+
+class NSForm(TargetForm):
+    rdtype = "NS"
+
+
+class PTRForm(TargetForm):
+    rdtype = "PTR"
+
+
+class MXForm(RecordForm):
+    rdtype = "MX"
+    main_field = "exchange"
+
+    preference = forms.IntegerField(min_value=0, max_value=65535, initial=10)
+    exchange = forms.CharField(help_text="The mail server's name; '.' for no mail (RFC 7505).")
+
+    def clean_exchange(self) -> str:
+        return domain_name(self.cleaned_data["exchange"])
+
+    def compose(self) -> str:
+        return f"{self.cleaned_data['preference']} {self.cleaned_data['exchange']}"
+
+    @classmethod
+    def initial_from(cls, rdata) -> dict:
+        return {"preference": rdata.preference, "exchange": rdata.exchange.to_text()}
+
+
+class TXTForm(RecordForm):
+    rdtype = "TXT"
+    main_field = "text"
+
+    text = forms.CharField(
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Plain text; long text is split into 255-byte strings for you.",
+    )
+
+    def compose(self) -> str:
+        data = self.cleaned_data["text"].encode()
+        chunks = [data[i : i + TXT_CHUNK] for i in range(0, len(data), TXT_CHUNK)] or [b""]
+        return " ".join(f'"{escape_txt(chunk)}"' for chunk in chunks)
+
+    @classmethod
+    def initial_from(cls, rdata) -> dict:
+        return {"text": b"".join(rdata.strings).decode(errors="replace")}
+
+
+def escape_txt(chunk: bytes) -> str:
+    """RFC 1035 §5.1 quoting: backslash the quote and backslash, \\DDD for non-printables."""
+    out = []
+    for byte in chunk:
+        if byte in (0x22, 0x5C):
+            out.append("\\" + chr(byte))
+        elif 0x20 <= byte < 0x7F:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03d}")
+    return "".join(out)
+
+
+class SRVForm(RecordForm):
+    rdtype = "SRV"
+    main_field = "target"
+
+    priority = forms.IntegerField(min_value=0, max_value=65535, initial=10)
+    weight = forms.IntegerField(min_value=0, max_value=65535, initial=10)
+    port = forms.IntegerField(min_value=0, max_value=65535)
+    target = forms.CharField()
+
+    def clean_target(self) -> str:
+        return domain_name(self.cleaned_data["target"])
+
+    def clean_owner(self) -> str:
+        owner = super().clean_owner()
+        if not owner.startswith("_"):
+            raise forms.ValidationError("An SRV name is _service._proto, e.g. _sip._tcp.")
+        return owner
+
+    def compose(self) -> str:
+        d = self.cleaned_data
+        return f"{d['priority']} {d['weight']} {d['port']} {d['target']}"
+
+    @classmethod
+    def initial_from(cls, rdata) -> dict:
+        return {
+            "priority": rdata.priority,
+            "weight": rdata.weight,
+            "port": rdata.port,
+            "target": rdata.target.to_text(),
+        }
+
+
+class CAAForm(RecordForm):
+    rdtype = "CAA"
+    main_field = "value"
+
+    flags = forms.IntegerField(min_value=0, max_value=255, initial=0)
+    tag = forms.ChoiceField(choices=[(t, t) for t in ("issue", "issuewild", "iodef")])
+    value = forms.CharField(help_text="e.g. letsencrypt.org, or mailto:… for iodef.")
+
+    def compose(self) -> str:
+        d = self.cleaned_data
+        return f'{d["flags"]} {d["tag"]} "{escape_txt(d["value"].encode())}"'
+
+    @classmethod
+    def initial_from(cls, rdata) -> dict:
+        return {
+            "flags": rdata.flags,
+            "tag": rdata.tag.decode(),
+            "value": rdata.value.decode(errors="replace"),
+        }
+
+
+TYPED_FORMS: dict[str, type[RecordForm]] = {
+    form.rdtype: form
+    for form in (AForm, AAAAForm, CNAMEForm, MXForm, TXTForm, SRVForm, NSForm, PTRForm, CAAForm)
+}
+
+
+def form_class_for(rdtype: str) -> type[RecordForm]:
+    return TYPED_FORMS.get(rdtype.upper(), GenericRecordForm)
+
+
+def initial_for(record) -> dict:
+    """A form's initial values from a stored Record."""
+    form_class = form_class_for(record.rdtype)
+    rdtype = dns.rdatatype.from_text(record.rdtype)
+    rdata = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, bytes(record.wire), 0, len(record.wire))
+    initial = {
+        "owner": record.owner,
+        "ttl": record.ttl,
+        "comment": record.comment,
+        "enabled": record.enabled,
+    }
+    if form_class is GenericRecordForm:
+        initial.update(type=record.rdtype, rdata=record.rdata)
+    else:
+        initial.update(form_class.initial_from(rdata))
+    return initial
+
+
+class ImportForm(forms.Form):
+    MODES = [
+        ("merge", "Merge: replace the RRsets in the file, keep the others"),
+        ("replace", "Replace: the zone's records become exactly the file's"),
+    ]
+
+    file = forms.FileField(required=False, help_text="A BIND zone file.")
+    text = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 12, "class": "mono"}),
+        help_text="Or paste the zone here.",
+    )
+    mode = forms.ChoiceField(choices=MODES, initial="merge", widget=forms.RadioSelect)
+    expected = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload = data.get("file")
+        if upload:
+            try:
+                data["text"] = upload.read().decode()
+            except UnicodeDecodeError:
+                self.add_error("file", "The file is not UTF-8 text.")
+        if not data.get("text", "").strip() and not self.errors:
+            self.add_error("text", "Upload a file or paste the zone's text.")
+        return data
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What will use it, e.g. certbot on web1.")

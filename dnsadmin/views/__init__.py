@@ -1,0 +1,1 @@
+"""The DNS pages: zones, records, import/export, history and API tokens."""

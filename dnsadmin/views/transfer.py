@@ -1,0 +1,72 @@
+"""Import (preview, then apply) and export of BIND zone files."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from dnsadmin.changes import ChangeError, ConflictError, ImportPlan, apply_changes, plan_import
+from dnsadmin.forms import ImportForm
+from dnsadmin.models import Zone
+from dnsadmin.views.common import conflict_page, staff_required
+from dnsadmin.zonefile import ZoneFileError, export_zone, parse_zone_text
+
+
+def plan_from_form(zone: Zone, form: ImportForm) -> ImportPlan | None:
+    """Parse and plan the form's zone text; errors go on the form and give None."""
+    data = form.cleaned_data
+    upload = data.get("file")
+    filename = upload.name if upload else "pasted text"
+    try:
+        parsed = parse_zone_text(data["text"], origin=zone.origin, filename=filename)
+        return plan_import(zone, parsed, replace_all=data["mode"] == "replace")
+    except (ZoneFileError, ChangeError) as error:
+        form.add_error("file" if upload else "text", str(error))
+        return None
+
+
+@staff_required
+def zone_import(request: HttpRequest, pk: int) -> HttpResponse:
+    zone = get_object_or_404(Zone, pk=pk)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    plan = plan_from_form(zone, form) if request.method == "POST" and form.is_valid() else None
+    if plan is not None and "apply" in request.POST:
+        return apply_import(request, zone, form, plan)
+    context = {"zone": zone, "form": form, "plan": plan}
+    return render(request, "dnsadmin/zone_import.html", context, status=400 if form.errors else 200)
+
+
+def apply_import(request: HttpRequest, zone: Zone, form: ImportForm, plan: ImportPlan):
+    mode = form.cleaned_data["mode"]
+    try:
+        apply_changes(
+            zone,
+            plan.edits(),
+            request.user,
+            source="import",
+            summary=f"Import ({mode}): {plan.summary}",
+            expected_zone=form.cleaned_data["expected"] or plan.expected_zone,
+        )
+    except ConflictError as conflict:
+        return conflict_page(request, zone, conflict)
+    except ChangeError as error:
+        form.add_error("text", str(error))
+        return render(
+            request, "dnsadmin/zone_import.html", {"zone": zone, "form": form}, status=400
+        )
+    messages.success(request, f"Imported ({mode}): {plan.summary}; serial {zone.serial}.")
+    return redirect("dnsadmin:zone-detail", pk=zone.pk)
+
+
+@login_required
+def zone_export(request: HttpRequest, pk: int) -> HttpResponse:
+    zone = get_object_or_404(Zone, pk=pk)
+    response = HttpResponse(export_zone(zone), content_type="text/plain; charset=utf-8")
+    # A name may hold escaped quotes or spaces; the header gets a plain file name.
+    filename = re.sub(r"[^\w.-]", "_", zone.origin.rstrip(".")) or "root"
+    response["Content-Disposition"] = f'attachment; filename="{filename}.zone"'
+    return response

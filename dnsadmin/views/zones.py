@@ -1,0 +1,108 @@
+"""Zone list, creation, settings, deletion and the zone page with its records."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from dnsadmin.changes import ChangeError, ConflictError, apply_changes, create_zone, zone_rows
+from dnsadmin.changes import record_settings_change as note_settings
+from dnsadmin.forms import TYPED_FORMS, RecordFilterForm, ZoneCreateForm, ZoneSettingsForm
+from dnsadmin.models import Zone
+from dnsadmin.views.common import conflict_page, pending_batch, save_pending, staff_required
+
+ROWS_PER_PAGE = 250
+
+
+@login_required
+def zone_list(request: HttpRequest) -> HttpResponse:
+    zones = Zone.objects.annotate(record_count=Count("records"))
+    form = ZoneCreateForm() if request.user.is_staff else None
+    return render(request, "dnsadmin/zone_list.html", {"zones": zones, "form": form})
+
+
+@staff_required
+def zone_create(request: HttpRequest) -> HttpResponse:
+    form = ZoneCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        zone = create_zone(form.instance, request.user)
+        messages.success(request, f"Zone {zone.origin} created.")
+        return redirect("dnsadmin:zone-detail", pk=zone.pk)
+    zones = Zone.objects.annotate(record_count=Count("records"))
+    status = 400 if form.is_bound else 200
+    return render(request, "dnsadmin/zone_list.html", {"zones": zones, "form": form}, status=status)
+
+
+@login_required
+def zone_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    zone = get_object_or_404(Zone, pk=pk)
+    filters = RecordFilterForm(request.GET or None)
+    name = request.GET.get("name", "")
+    rows = zone_rows(zone, name, request.GET.get("type", ""))
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "zone": zone,
+        "filters": filters,
+        "page": page,
+        "pending": list(pending_batch(request, zone).values()),
+        "typed": list(TYPED_FORMS),
+        "record_count": zone.records.count(),
+    }
+    return render(request, "dnsadmin/zone_detail.html", context)
+
+
+@staff_required
+def zone_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    zone = get_object_or_404(Zone, pk=pk)
+    form = ZoneSettingsForm(request.POST or None, instance=zone)
+    if request.method == "POST" and form.is_valid():
+        if form.has_changed():
+            with transaction.atomic():
+                form.save()
+                note_settings(zone, request.user, "Settings: " + ", ".join(form.changed_data))
+            messages.success(request, f"Settings saved; serial {zone.serial}.")
+        return redirect("dnsadmin:zone-detail", pk=zone.pk)
+    return render(request, "dnsadmin/zone_settings.html", {"zone": zone, "form": form})
+
+
+@staff_required
+def zone_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    zone = get_object_or_404(Zone, pk=pk)
+    if request.method == "POST":
+        zone.delete()
+        messages.success(request, f"Zone {zone.origin} deleted.")
+        return redirect("dnsadmin:zone-list")
+    return render(request, "dnsadmin/zone_delete.html", {"zone": zone})
+
+
+@require_POST
+@staff_required
+def pending_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    zone = get_object_or_404(Zone, pk=pk)
+    batch = pending_batch(request, zone)
+    try:
+        change = apply_changes(zone, batch.values(), request.user)
+    except ConflictError as conflict:
+        return conflict_page(request, zone, conflict)
+    except ChangeError as error:
+        messages.error(request, f"Nothing was applied: {error}")
+        return redirect("dnsadmin:zone-detail", pk=zone.pk)
+    save_pending(request, zone, {})
+    if change is not None:
+        messages.success(request, f"{len(batch)} RRset changes applied; serial {zone.serial}.")
+    return redirect("dnsadmin:zone-detail", pk=zone.pk)
+
+
+@require_POST
+@staff_required
+def pending_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    zone = get_object_or_404(Zone, pk=pk)
+    save_pending(request, zone, {})
+    messages.info(request, "Pending changes discarded.")
+    return redirect("dnsadmin:zone-detail", pk=zone.pk)

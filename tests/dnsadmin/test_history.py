@@ -1,0 +1,107 @@
+"""History pages per zone and per RRset, and reverting a change from its entry."""
+
+from __future__ import annotations
+
+import pytest
+
+from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, fingerprint
+from dnsadmin.models import Zone, ZoneChange
+from dnsadmin.zonefile import import_zone, parse_zone_text
+
+ZONE = """\
+$ORIGIN example.org.
+$TTL 3600
+@    IN SOA ns1 hostmaster 2026010100 7200 900 1209600 300
+     IN NS  ns1
+ns1  IN A   192.0.2.53
+www  IN A   192.0.2.80
+"""
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def zone() -> Zone:
+    return import_zone(parse_zone_text(ZONE))
+
+
+@pytest.fixture
+def two_changes(zone, django_user_model) -> tuple[ZoneChange, ZoneChange]:
+    ann = django_user_model.objects.create_user("ann", is_staff=True)
+    first = apply_changes(zone, [RRsetEdit("www", "A", (RecordData("192.0.2.81"),))], ann)
+    second = apply_changes(zone, [RRsetEdit("mail", "A", (RecordData("192.0.2.25"),))], ann)
+    return first, second
+
+
+def test_the_zone_history_lists_every_change_with_author_and_serials(
+    user_client, zone, two_changes
+):
+    first, second = two_changes
+    page = user_client.get(f"/dns/zones/{zone.pk}/history/").content.decode()
+    assert page.count("by ann via web") == 2
+    assert f"{first.serial_before} → {first.serial_after}" in page
+    assert page.index("mail A") < page.index("www A")  # newest first
+    assert "192.0.2.80" in page and "192.0.2.81" in page
+
+
+def test_the_rrset_history_shows_only_that_rrset(user_client, zone, two_changes):
+    page = user_client.get(f"/dns/zones/{zone.pk}/history/?owner=www&type=A").content.decode()
+    assert "192.0.2.81" in page and "192.0.2.25" not in page
+
+
+def test_the_zone_page_links_each_record_to_its_history(user_client, zone):
+    page = user_client.get(f"/dns/zones/{zone.pk}/").content.decode()
+    assert f"/dns/zones/{zone.pk}/history/?owner=www&amp;type=A" in page
+
+
+def test_staff_revert_a_change_from_its_entry(staff_client, zone, two_changes):
+    first, _ = two_changes
+    page = staff_client.get(f"/dns/changes/{first.pk}/").content.decode()
+    assert "Revert this change" in page
+    response = staff_client.post(f"/dns/changes/{first.pk}/revert/")
+    assert response.status_code == 302
+    assert [r.rdata for r in current_rrset(zone, "www", "A")] == ["192.0.2.80"]
+    revert = ZoneChange.objects.first()
+    assert revert.reverts == first and revert.username == "staff"
+    assert "reverted" in staff_client.get(f"/dns/changes/{revert.pk}/").content.decode()
+
+
+def test_reverting_after_a_later_change_to_the_rrset_is_refused(staff_client, zone, two_changes):
+    first, _ = two_changes
+    www = current_rrset(zone, "www", "A")
+    apply_changes(zone, [RRsetEdit("www", "A", (RecordData("192.0.2.99"),), fingerprint(www))])
+    response = staff_client.post(f"/dns/changes/{first.pk}/revert/")
+    assert response.status_code == 409
+    assert "changed www A meanwhile" in response.content.decode()
+    assert [r.rdata for r in current_rrset(zone, "www", "A")] == ["192.0.2.99"]
+
+
+def test_non_staff_cannot_revert_and_see_no_revert_button(user_client, zone, two_changes):
+    first, _ = two_changes
+    assert "Revert this change" not in user_client.get(f"/dns/changes/{first.pk}/").content.decode()
+    assert user_client.post(f"/dns/changes/{first.pk}/revert/").status_code == 403
+    assert [r.rdata for r in current_rrset(zone, "www", "A")] == ["192.0.2.81"]
+
+
+def test_admin_record_edits_go_through_the_change_service(staff_client, zone, django_user_model):
+    django_user_model.objects.filter(username="staff").update(is_superuser=True)
+    record = zone.records.get(owner="www")
+    response = staff_client.post(
+        f"/admin/dnsadmin/record/{record.pk}/change/",
+        {
+            "zone": zone.pk,
+            "owner": "www",
+            "rdtype": "A",
+            "ttl": "",
+            "rdata": "192.0.2.5",
+            "enabled": "on",
+            "comment": "",
+        },
+    )
+    assert response.status_code == 302
+    change = ZoneChange.objects.get()
+    assert (change.source, change.username) == ("admin", "staff")
+    assert change.rrsets.get().after[0]["rdata"] == "192.0.2.5"
+    staff_client.post(f"/admin/dnsadmin/record/{record.pk}/delete/", {"post": "yes"})
+    assert not zone.records.filter(owner="www").exists()
+    assert ZoneChange.objects.count() == 2

@@ -1,0 +1,355 @@
+"""The zone list, zone page and record forms: validation, conflicts, batches, permissions."""
+
+from __future__ import annotations
+
+import re
+
+import dns.rdata
+import pytest
+
+from dnsadmin.changes import current_rrset, fingerprint
+from dnsadmin.models import Record, Zone, ZoneChange
+from dnsadmin.zonefile import import_zone, parse_zone_text
+
+ZONE = """\
+$ORIGIN example.org.
+$TTL 3600
+@    IN SOA ns1 hostmaster 2026010100 7200 900 1209600 300
+     IN NS  ns1
+ns1  IN A   192.0.2.53
+www  IN A   192.0.2.80
+"""
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def zone() -> Zone:
+    return import_zone(parse_zone_text(ZONE))
+
+
+def url(zone: Zone, suffix: str = "") -> str:
+    return f"/dns/zones/{zone.pk}/{suffix}"
+
+
+def record_post(**fields) -> dict:
+    return {"owner": "@", "ttl": "", "comment": "", "enabled": "on", "action": "apply", **fields}
+
+
+def rdatas(zone: Zone, owner: str, rdtype: str) -> set[str]:
+    return {r.rdata for r in current_rrset(zone, owner, rdtype)}
+
+
+def field_errors(html: str, field: str) -> str:
+    match = re.search(rf'id="id_{field}-errors">(.*?)</ul>', html, re.S)
+    return match.group(1) if match else ""
+
+
+def test_pages_need_login(client, zone):
+    for page in ("/dns/zones/", url(zone), url(zone, "history/"), url(zone, "export/")):
+        response = client.get(page)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_non_staff_may_look_but_not_change(user_client, zone):
+    page = user_client.get(url(zone)).content.decode()
+    assert "www" in page and "192.0.2.80" in page
+    assert "Add a record" not in page and "/edit/" not in page and "/toggle/" not in page
+    record = zone.records.get(owner="www")
+    for path in (
+        "/dns/zones/new/",
+        url(zone, "records/add/?type=A"),
+        url(zone, f"records/{record.pk}/edit/"),
+        url(zone, f"records/{record.pk}/delete/"),
+        url(zone, f"records/{record.pk}/toggle/"),
+        url(zone, "settings/"),
+        url(zone, "delete/"),
+        url(zone, "import/"),
+        url(zone, "pending/apply/"),
+    ):
+        assert user_client.post(path, record_post(address="192.0.2.1")).status_code == 403, path
+    assert rdatas(zone, "www", "A") == {"192.0.2.80"} and Zone.objects.count() == 1
+
+
+def test_the_zone_list_shows_serial_record_count_and_state(user_client, zone):
+    page = user_client.get("/dns/zones/").content.decode()
+    row = page[page.index("example.org.") :]
+    assert str(zone.serial) in row and "<td>3</td>" in row and "yes" in row
+    assert "New zone" not in page
+
+
+def test_staff_create_a_zone_with_its_soa_and_apex_ns(staff_client):
+    response = staff_client.post(
+        "/dns/zones/new/",
+        {
+            "origin": "New.Example",
+            "primary_ns": "ns1.new.example.",
+            "contact": "host.master@new.example",
+            "default_ttl": "300",
+        },
+    )
+    zone = Zone.objects.get(origin="new.example.")
+    assert response.status_code == 302 and response["Location"] == url(zone)
+    assert zone.soa_rdata().to_text().startswith("ns1.new.example. host\\.master.new.example.")
+    assert rdatas(zone, "@", "NS") == {"ns1.new.example."}
+    assert zone.changes.get().username == "staff"
+
+
+def test_a_bad_origin_is_shown_next_to_its_field_and_creates_nothing(staff_client):
+    response = staff_client.post(
+        "/dns/zones/new/",
+        {"origin": "bad..name", "primary_ns": "ns1", "contact": "x", "default_ttl": "300"},
+    )
+    assert response.status_code == 400
+    assert "Not a valid domain name" in field_errors(response.content.decode(), "origin")
+    assert not Zone.objects.exists()
+
+
+def test_adding_an_a_record_bumps_the_serial_and_is_attributed(staff_client, zone):
+    serial = zone.serial
+    response = staff_client.post(
+        url(zone, "records/add/?type=A"), record_post(owner="api", address="192.0.2.7")
+    )
+    assert response.status_code == 302
+    zone.refresh_from_db()
+    assert rdatas(zone, "api", "A") == {"192.0.2.7"} and zone.serial != serial
+    change = ZoneChange.objects.get()
+    assert (change.username, change.serial_before, change.serial_after) == (
+        "staff",
+        serial,
+        zone.serial,
+    )
+    assert str(zone.serial) in staff_client.get(url(zone)).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("rdtype", "fields", "field", "message"),
+    [
+        ("A", {"address": "192.0.2.300"}, "address", "valid IPv4"),
+        ("A", {"address": "2001:db8::1"}, "address", "valid IPv4"),
+        ("AAAA", {"address": "192.0.2.1"}, "address", "valid IPv6"),
+        ("MX", {"preference": "70000", "exchange": "mail"}, "preference", "less than or equal"),
+        ("CNAME", {"target": "a..b"}, "target", "Not a valid domain name"),
+        (
+            "SRV",
+            {"owner": "sip", "priority": "1", "weight": "1", "port": "5060", "target": "x"},
+            "owner",
+            "_service",
+        ),
+        ("A", {"owner": "www.example.com.", "address": "192.0.2.1"}, "owner", "outside the zone"),
+        ("A", {"ttl": "-5", "address": "192.0.2.1"}, "ttl", "greater than or equal"),
+        ("other", {"type": "SSHFP", "rdata": "1 1 zz"}, "rdata", "Invalid SSHFP data"),
+        ("other", {"type": "NOPE", "rdata": "x"}, "type", "Unknown record type"),
+        ("other", {"type": "SOA", "rdata": "x"}, "type", "edited with the zone"),
+    ],
+)
+def test_bad_values_are_shown_next_to_their_field_and_save_nothing(
+    staff_client, zone, rdtype, fields, field, message
+):
+    count = Record.objects.count()
+    response = staff_client.post(url(zone, f"records/add/?type={rdtype}"), record_post(**fields))
+    assert response.status_code == 400
+    assert message in field_errors(response.content.decode(), field)
+    assert Record.objects.count() == count and not ZoneChange.objects.exists()
+
+
+def test_a_cname_next_to_other_data_is_refused_inline(staff_client, zone):
+    response = staff_client.post(
+        url(zone, "records/add/?type=CNAME"), record_post(owner="www", target="ns1")
+    )
+    assert response.status_code == 400
+    assert "must be alone" in field_errors(response.content.decode(), "target")
+    assert rdatas(zone, "www", "CNAME") == set()
+
+
+@pytest.mark.parametrize(
+    ("rdtype", "fields", "owner", "stored"),
+    [
+        ("AAAA", {"address": "2001:DB8::1"}, "@", "2001:db8::1"),
+        ("MX", {"preference": "10", "exchange": "mail"}, "@", "10 mail.example.org."),
+        (
+            "SRV",
+            {"owner": "_sip._tcp", "priority": "1", "weight": "5", "port": "5060", "target": "sip"},
+            "_sip._tcp",
+            "1 5 5060 sip.example.org.",
+        ),
+        (
+            "CAA",
+            {"flags": "0", "tag": "issue", "value": "letsencrypt.org"},
+            "@",
+            '0 issue "letsencrypt.org"',
+        ),
+        ("PTR", {"target": "host.example.net."}, "@", "host.example.net."),
+        (
+            "other",
+            {"type": "sshfp", "rdata": "1 1 " + "0123456789abcdef" * 2 + "01234567"},
+            "@",
+            "1 1 " + "0123456789abcdef" * 2 + "01234567",
+        ),
+    ],
+)
+def test_each_typed_form_stores_canonical_rdata(staff_client, zone, rdtype, fields, owner, stored):
+    response = staff_client.post(url(zone, f"records/add/?type={rdtype}"), record_post(**fields))
+    assert response.status_code == 302
+    saved = zone.records.exclude(rdtype__in=["NS", "A"]).get()
+    assert (saved.owner, saved.rdata) == (owner, stored)
+
+
+def test_long_txt_is_split_into_255_byte_strings_and_quotes_survive(staff_client, zone):
+    text = 'say "hi" ' + "x" * 300
+    staff_client.post(url(zone, "records/add/?type=TXT"), record_post(owner="t", text=text))
+    record = zone.records.get(owner="t")
+    strings = dns.rdata.from_text("IN", "TXT", record.rdata).strings
+    assert [len(s) for s in strings] == [255, len(text) - 255]
+    assert b"".join(strings).decode() == text
+    edit = staff_client.get(url(zone, f"records/{record.pk}/edit/")).content.decode()
+    assert "say &quot;hi&quot; xxx" in edit
+
+
+def test_hostile_txt_is_escaped_everywhere(staff_client, zone):
+    staff_client.post(
+        url(zone, "records/add/?type=TXT"),
+        record_post(owner="x", text="<script>alert(1)</script>", comment="<b>c</b>"),
+    )
+    for page in (url(zone), url(zone, "history/"), f"/dns/changes/{ZoneChange.objects.get().pk}/"):
+        html = staff_client.get(page).content.decode()
+        assert "<script>alert" not in html and "<b>c</b>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_editing_a_record_replaces_it(staff_client, zone):
+    record = zone.records.get(owner="www")
+    form = staff_client.get(url(zone, f"records/{record.pk}/edit/")).content.decode()
+    shown = re.search(r'name="fingerprint" value="(\w+)"', form).group(1)
+    response = staff_client.post(
+        url(zone, f"records/{record.pk}/edit/"),
+        record_post(owner="www", address="192.0.2.81", ttl="60", fingerprint=shown),
+    )
+    assert response.status_code == 302
+    assert [(r.rdata, r.ttl) for r in current_rrset(zone, "www", "A")] == [("192.0.2.81", 60)]
+
+
+def test_the_second_of_two_edits_from_the_same_view_gets_a_conflict(staff_client, zone):
+    record = zone.records.get(owner="www")
+    shown = fingerprint(current_rrset(zone, "www", "A"))
+    edit = url(zone, f"records/{record.pk}/edit/")
+    first = staff_client.post(
+        edit, record_post(owner="www", address="192.0.2.1", fingerprint=shown)
+    )
+    assert first.status_code == 302
+    second = staff_client.post(
+        edit, record_post(owner="www", address="192.0.2.2", fingerprint=shown)
+    )
+    html = second.content.decode()
+    assert second.status_code == 409
+    assert "changed www A meanwhile" in html and "192.0.2.1" in html
+    assert rdatas(zone, "www", "A") == {"192.0.2.1"}
+    assert ZoneChange.objects.count() == 1
+
+
+def test_a_stale_delete_or_toggle_is_a_conflict(staff_client, zone):
+    record = zone.records.get(owner="www")
+    stale = fingerprint(current_rrset(zone, "www", "A"))
+    Record.objects.filter(pk=record.pk).update(comment="changed elsewhere")
+    for action in ("delete", "toggle"):
+        response = staff_client.post(
+            url(zone, f"records/{record.pk}/{action}/"), {"fingerprint": stale, "action": "apply"}
+        )
+        assert response.status_code == 409 and "changed elsewhere" in response.content.decode()
+    assert zone.records.get(pk=record.pk).enabled
+
+
+def test_delete_asks_first_then_deletes(staff_client, zone):
+    record = zone.records.get(owner="www")
+    page = staff_client.get(url(zone, f"records/{record.pk}/delete/")).content.decode()
+    shown = re.search(r'name="fingerprint" value="(\w+)"', page).group(1)
+    assert "Delete a record" in page and zone.records.filter(pk=record.pk).exists()
+    staff_client.post(
+        url(zone, f"records/{record.pk}/delete/"), {"fingerprint": shown, "action": "apply"}
+    )
+    assert not zone.records.filter(owner="www").exists()
+
+
+def test_a_record_can_be_disabled_and_enabled(staff_client, zone):
+    record = zone.records.get(owner="www")
+    for expected in (False, True):
+        shown = fingerprint(current_rrset(zone, "www", "A"))
+        staff_client.post(url(zone, f"records/{record.pk}/toggle/"), {"fingerprint": shown})
+        assert zone.records.get(owner="www").enabled is expected
+
+
+def test_pending_changes_are_applied_together_with_one_serial_bump(staff_client, zone):
+    serial = zone.serial
+    queue = record_post(action="queue")
+    staff_client.post(
+        url(zone, "records/add/?type=A"), {**queue, "owner": "a", "address": "192.0.2.1"}
+    )
+    staff_client.post(
+        url(zone, "records/add/?type=A"), {**queue, "owner": "a", "address": "192.0.2.2"}
+    )
+    staff_client.post(
+        url(zone, "records/add/?type=MX"), {**queue, "preference": "5", "exchange": "a"}
+    )
+    assert (
+        rdatas(zone, "a", "A") == set()
+        and "Pending changes" in staff_client.get(url(zone)).content.decode()
+    )
+    staff_client.post(url(zone, "pending/apply/"))
+    zone.refresh_from_db()
+    assert rdatas(zone, "a", "A") == {"192.0.2.1", "192.0.2.2"}
+    assert rdatas(zone, "@", "MX") == {"5 a.example.org."}
+    change = ZoneChange.objects.get()
+    assert change.serial_before == serial and change.rrsets.count() == 2
+    assert "Pending changes" not in staff_client.get(url(zone)).content.decode()
+
+
+def test_a_pending_batch_that_went_stale_is_refused_whole(staff_client, zone):
+    record = zone.records.get(owner="www")
+    shown = fingerprint(current_rrset(zone, "www", "A"))
+    queue = record_post(action="queue")
+    staff_client.post(
+        url(zone, "records/add/?type=A"), {**queue, "owner": "new", "address": "192.0.2.1"}
+    )
+    staff_client.post(
+        url(zone, f"records/{record.pk}/delete/"), {"fingerprint": shown, "action": "queue"}
+    )
+    Record.objects.filter(pk=record.pk).update(ttl=5)  # someone else's edit
+    response = staff_client.post(url(zone, "pending/apply/"))
+    assert response.status_code == 409
+    assert rdatas(zone, "new", "A") == set() and zone.records.filter(owner="www").exists()
+    staff_client.post(url(zone, "pending/discard/"))
+    assert "Apply all together" not in staff_client.get(url(zone)).content.decode()
+
+
+def test_settings_change_the_soa_and_bump_the_serial(staff_client, zone):
+    serial = zone.serial
+    data = {
+        "enabled": "on",
+        "primary_ns": "ns1.example.org.",
+        "contact": "hostmaster.example.org.",
+        "refresh": "100",
+        "retry": "50",
+        "expire": "100000",
+        "minimum": "60",
+        "default_ttl": "600",
+        "transfer_acl": "192.0.2.0/24",
+        "notify_targets": "",
+    }
+    assert staff_client.post(url(zone, "settings/"), data).status_code == 302
+    zone.refresh_from_db()
+    assert (zone.refresh, zone.default_ttl, zone.transfer_acl) == (100, 600, "192.0.2.0/24")
+    assert zone.serial != serial and ZoneChange.objects.get().source == "settings"
+    bad = staff_client.post(url(zone, "settings/"), {**data, "transfer_acl": "not-an-ip"})
+    assert "is not an IP address" in field_errors(bad.content.decode(), "transfer_acl")
+
+
+def test_deleting_a_zone_asks_first(staff_client, zone):
+    assert "Delete the zone" in staff_client.get(url(zone, "delete/")).content.decode()
+    assert Zone.objects.exists()
+    staff_client.post(url(zone, "delete/"))
+    assert not Zone.objects.exists()
+
+
+def test_the_dashboard_counts_zones_and_records(user_client, zone):
+    page = user_client.get("/").content.decode()
+    assert "DNS zones" in page and "1 zone</a>, 3 records" in page
