@@ -12,7 +12,8 @@ NAVIGATION: list[tuple[str, str, bool]] = [
     ("Zones", "dnsadmin:zone-list", False),
     ("Cache", "dnsadmin:cache", False),
     ("Queries", "dnsadmin:query-log", False),
-    ("Logs", "botadmin:log-index", False),
+    ("API tokens", "dnsadmin:token-list", True),
+    ("Logs", "logs:index", False),
     ("Bot", "botadmin:admin-home", True),
     ("Admin", "admin:index", True),
 ]
