@@ -1,0 +1,404 @@
+"""The resolver cache: RRsets learnt from other servers, positive and negative (RFC 2308).
+
+Only data from upstream servers, the hosts file or a reload of a snapshot enters it; our own
+zones are answered by the authority and never cached here. Two budgets (entries and bytes)
+bound it, one for data and a separate one for negative answers and failures, so a flood of
+random names cannot push useful data out.
+
+Answers are rendered once per question and kept as bytes with the offsets of their TTLs; a
+repeated question costs a dict lookup and a few four-byte patches that count the TTLs down.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rrset
+
+from . import wire
+from .render import Records
+from .zone import Key, lower_labels
+
+IN = dns.rdataclass.IN
+CNAME = dns.rdatatype.CNAME
+NS = dns.rdatatype.NS
+SOA = dns.rdatatype.SOA
+ANY = dns.rdatatype.ANY
+NX_KEY = -1  # the type under which an NXDOMAIN is kept: no real type, as it covers them all
+NOT_CACHED = frozenset(  # types answered by a zone's own servers only, never from a cache
+    {dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatype.OPT, dns.rdatatype.TSIG,
+     dns.rdatatype.TKEY, dns.rdatatype.MAILA, dns.rdatatype.MAILB}
+)  # fmt: skip
+ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
+
+POSITIVE, NXDOMAIN, NODATA, SERVFAIL = "", "NXDOMAIN", "NODATA", "SERVFAIL"
+
+MAX_TTL = 86400  # as BIND's max-cache-ttl would be set for an appliance: one day
+MAX_NEGATIVE_TTL = 3600  # RFC 2308 5 suggests one to three hours; BIND uses 3 h, we keep 1 h
+FAILURE_TTL = 5  # RFC 9520 3.2: cache resolution failures for at least 1 s
+MAX_FAILURE_TTL = 300  # ... and at most 5 minutes
+MAX_CHAIN = 16
+TTL = struct.Struct("!I")
+RR_FIXED = struct.Struct("!HHIH")
+
+
+@dataclass(slots=True)
+class Entry:
+    """One cached RRset, or a negative answer with the SOA that bounds its life."""
+
+    name: dns.name.Name
+    rdtype: int
+    negative: str
+    rdataset: dns.rdataset.Rdataset | None  # the data, or the SOA of a negative answer
+    soa_owner: dns.name.Name | None
+    expires: float
+    source: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRecord:
+    """An entry as plain values, to write behind to a table and load back at start.
+
+    rdata holds one rdata per line in presentation format; for a negative entry it holds one
+    line "<SOA owner> <SOA rdata>". An NXDOMAIN covers every type and has rdtype "ANY".
+    """
+
+    name: str
+    rdtype: str
+    ttl: int
+    negative: str
+    source: str
+    rdata: str
+
+
+@dataclass(slots=True)
+class Found:
+    """What the cache knows about a question: a whole answer, or a CNAME chain to continue."""
+
+    rcode: int = wire.NOERROR
+    answer: list[dns.rrset.RRset] = field(default_factory=list)
+    authority: list[dns.rrset.RRset] = field(default_factory=list)
+    pending: dns.name.Name | None = None  # a CNAME target the cache knows nothing about
+    expires: dict[tuple[Key, int], float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Rendered:
+    body: bytes  # the response without its ID
+    ttls: tuple[tuple[int, float], ...]  # (offset in body, expiry) of every TTL to count down
+    expires: float
+
+
+class Budget:
+    """Entries in insertion order, bounded in number and in bytes; the oldest go first."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.entries: dict[tuple[Key, int], Entry] = {}
+        self.bytes = 0
+
+    def put(self, key: tuple[Key, int], entry: Entry) -> None:
+        self.pop(key)
+        while self.entries and (
+            len(self.entries) >= self.max_entries or self.bytes + entry.size > self.max_bytes
+        ):
+            self.pop(next(iter(self.entries)))
+        if entry.size <= self.max_bytes and self.max_entries > 0:
+            self.entries[key] = entry
+            self.bytes += entry.size
+
+    def get(self, key: tuple[Key, int], now: float) -> Entry | None:
+        entry = self.entries.get(key)
+        if entry is not None and entry.expires <= now:
+            self.pop(key)
+            return None
+        return entry
+
+    def pop(self, key: tuple[Key, int]) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= entry.size
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.bytes = 0
+
+
+class Cache:
+    def __init__(
+        self,
+        *,
+        max_entries: int = 100_000,
+        max_bytes: int = 64 << 20,
+        max_negative_entries: int = 20_000,
+        max_negative_bytes: int = 8 << 20,
+        max_ttl: int = MAX_TTL,
+        max_negative_ttl: int = MAX_NEGATIVE_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.positive = Budget(max_entries, max_bytes)
+        self.negative = Budget(max_negative_entries, max_negative_bytes)
+        self.max_ttl = max_ttl
+        self.max_negative_ttl = max_negative_ttl
+        self.clock = clock
+        self.max_rendered = max_entries
+        self._rendered: dict[tuple[bool, bytes], Rendered] = {}
+
+    def __len__(self) -> int:
+        return len(self.positive.entries) + len(self.negative.entries)
+
+    # storing
+
+    def store_rrset(self, rrset: dns.rrset.RRset, *, source: str = "recursive") -> None:
+        """Keep an RRset for min(its TTL, max_ttl) seconds; TTL 0 means use once, never keep."""
+        ttl = min(rrset.ttl, self.max_ttl)
+        if ttl <= 0 or rrset.rdclass != IN:
+            return
+        entry = Entry(
+            rrset.name, rrset.rdtype, POSITIVE, _plain(rrset), None,
+            self.clock() + ttl, source, _size(rrset.name, rrset),
+        )  # fmt: skip
+        labels = lower_labels(rrset.name)
+        self.negative.pop((labels, rrset.rdtype))
+        self.negative.pop((labels, NX_KEY))
+        self.positive.put((labels, rrset.rdtype), entry)
+
+    def store_negative(
+        self, name: dns.name.Name, rdtype: int, soa: dns.rrset.RRset, *, nxdomain: bool,
+        source: str = "recursive",
+    ) -> None:  # fmt: skip
+        """RFC 2308 5: an NXDOMAIN (per name) or NODATA (per name and type) lives as long as
+        min(SOA TTL, SOA MINIMUM); without an SOA it is not cached at all (RFC 2308 5)."""
+        ttl = min(soa.ttl, soa[0].minimum, self.max_negative_ttl)
+        if ttl <= 0 or (rdtype == ANY and not nxdomain):
+            return  # an empty ANY answer says nothing about any one type
+        kind, key_type = (NXDOMAIN, NX_KEY) if nxdomain else (NODATA, rdtype)
+        rdataset = _plain(soa)
+        entry = Entry(
+            name, rdtype, kind, rdataset, soa.name, self.clock() + ttl, source,
+            _size(name, rdataset) + len(soa.name.to_wire()),
+        )  # fmt: skip
+        self.negative.put((lower_labels(name), key_type), entry)
+
+    def store_failure(self, name: dns.name.Name, rdtype: int, ttl: int = FAILURE_TTL) -> None:
+        """RFC 9520: remember that a question could not be resolved, briefly."""
+        ttl = min(ttl, MAX_FAILURE_TTL)
+        entry = Entry(name, rdtype, SERVFAIL, None, None, self.clock() + ttl, "recursive", 64)
+        self.negative.put((lower_labels(name), rdtype), entry)
+
+    # reading
+
+    def get(self, name: dns.name.Name, rdtype: int) -> Entry | None:
+        """The unexpired entry answering name/rdtype: data, NODATA, NXDOMAIN or a failure."""
+        now = self.clock()
+        labels = lower_labels(name)
+        return (
+            self.positive.get((labels, rdtype), now)
+            or self.negative.get((labels, rdtype), now)
+            or self.negative.get((labels, NX_KEY), now)
+        )
+
+    def rrset(self, name: dns.name.Name, rdtype: int) -> dns.rrset.RRset | None:
+        """The cached data for name/rdtype, with its remaining TTL."""
+        entry = self.positive.get((lower_labels(name), rdtype), self.clock())
+        if entry is None:
+            return None
+        return _with_ttl(name, entry.rdataset, self._left(entry))
+
+    def addresses(self, name: dns.name.Name, rdtypes: Iterable[int] = ADDRESS_TYPES) -> list[str]:
+        found = (self.rrset(name, rdtype) for rdtype in rdtypes)
+        return [rdata.address for rrset in found if rrset is not None for rdata in rrset]
+
+    def find(self, qname: dns.name.Name, qtype: int) -> Found | None:
+        """Follow qname through cached CNAMEs; None when the cache knows nothing of qname."""
+        found = Found()
+        name = qname
+        for _ in range(MAX_CHAIN):
+            entry = self.get(name, qtype)
+            if entry is None and qtype != CNAME:
+                entry = self.positive.get((lower_labels(name), CNAME), self.clock())
+            if entry is None:
+                found.pending = name
+                return found if found.answer else None
+            self._add(found, entry)
+            if entry.rdtype != CNAME or qtype == CNAME:
+                return found
+            name = entry.rdataset[0].target
+        return None  # a chain this long is better resolved afresh than trusted
+
+    def _add(self, found: Found, entry: Entry) -> None:
+        left = self._left(entry)
+        if entry.negative == SERVFAIL:
+            found.rcode = wire.SERVFAIL
+            return
+        rrset = _with_ttl(entry.soa_owner or entry.name, entry.rdataset, left)
+        found.expires[(lower_labels(rrset.name), rrset.rdtype)] = entry.expires
+        if entry.negative:
+            found.rcode = wire.NXDOMAIN if entry.negative == NXDOMAIN else wire.NOERROR
+            found.authority.append(rrset)
+        else:
+            found.answer.append(rrset)
+
+    def delegation(self, name: dns.name.Name) -> dns.rrset.RRset | None:
+        """The NS RRset of the closest enclosing zone cut the cache knows, if any."""
+        while True:
+            rrset = self.rrset(name, NS)
+            if rrset is not None or name == dns.name.root:
+                return rrset
+            name = name.parent()
+
+    def _left(self, entry: Entry) -> int:
+        return max(0, int(entry.expires - self.clock()))
+
+    # answering
+
+    def answer(self, query: bytes, *, tcp: bool = False) -> bytes | None:
+        """The response to query from the cache alone, or None when the cache cannot answer."""
+        key = (tcp, query[2:])
+        now = self.clock()
+        rendered = self._rendered.get(key)
+        if rendered is not None:
+            if rendered.expires > now:
+                return query[:2] + _count_down(rendered, now)
+            del self._rendered[key]
+        parsed = wire.parse_query(query)
+        if parsed is None or parsed.rcode or parsed.qclass != IN or parsed.qtype in NOT_CACHED:
+            return None
+        found = self.find(parsed.qname, parsed.qtype)
+        if found is None or found.pending is not None:
+            return None
+        response = render(parsed, found, tcp=tcp)
+        self._remember(key, response, found)
+        return response
+
+    def _remember(self, key: tuple[bool, bytes], response: bytes, found: Found) -> None:
+        if found.rcode == wire.SERVFAIL:
+            return  # a cached failure: cheap to rebuild, and it must not outlive its entry
+        if len(self._rendered) >= self.max_rendered:
+            del self._rendered[next(iter(self._rendered))]
+        ttls = tuple(_ttl_offsets(response, found.expires))
+        self._rendered[key] = Rendered(response[2:], ttls, min(found.expires.values()))
+
+    # administration
+
+    def flush(self) -> None:
+        self.positive.clear()
+        self.negative.clear()
+        self._rendered.clear()
+
+    def delete(self, name: dns.name.Name | str) -> int:
+        """Forget every entry owned by name; how many there were."""
+        if isinstance(name, str):
+            name = dns.name.from_text(name)
+        labels = lower_labels(name)
+        removed = 0
+        for budget in (self.positive, self.negative):
+            for key in [key for key in budget.entries if key[0] == labels]:
+                budget.pop(key)
+                removed += 1
+        self._rendered.clear()
+        return removed
+
+    def entries(self) -> Iterator[CacheRecord]:
+        """A snapshot of the unexpired entries (failures are transient and left out)."""
+        now = self.clock()
+        for budget in (self.positive, self.negative):
+            for entry in list(budget.entries.values()):
+                if entry.expires > now and entry.negative != SERVFAIL:
+                    yield _record(entry, int(entry.expires - now))
+
+    def load(self, records: Iterable[CacheRecord]) -> None:
+        """Take back entries from a snapshot; a malformed one is skipped, not fatal."""
+        for record in records:
+            try:
+                self._load(record)
+            except (ValueError, TypeError, IndexError, dns.exception.DNSException):
+                continue
+
+    def _load(self, record: CacheRecord) -> None:
+        name = dns.name.from_text(record.name)
+        rdtype = dns.rdatatype.from_text(record.rdtype)
+        if record.negative in (NXDOMAIN, NODATA):
+            owner, text = record.rdata.split(None, 1)
+            soa = dns.rrset.from_text(owner, record.ttl, IN, SOA, text)
+            nxdomain = record.negative == NXDOMAIN
+            self.store_negative(name, rdtype, soa, nxdomain=nxdomain, source=record.source)
+        elif not record.negative:
+            lines = record.rdata.splitlines()
+            rrset = dns.rrset.from_text_list(name, record.ttl, IN, rdtype, lines)
+            self.store_rrset(rrset, source=record.source)
+
+
+def render(parsed: wire.Query, found: Found, *, tcp: bool) -> bytes:
+    """The response to parsed made of what the cache (or a resolution) found."""
+    limit = wire.TCP_LIMIT if tcp else parsed.udp_limit()
+    answer = [owned(rrset) for rrset in found.answer]
+    authority = [owned(rrset) for rrset in found.authority]
+    return wire.render(parsed, wire.Sections(found.rcode, False, answer, authority), limit)
+
+
+def owned(rrset: dns.rrset.RRset) -> tuple[dns.name.Name, Records]:
+    """An RRset as the renderer takes it: owner, and rdatas in uncompressed wire form."""
+    return rrset.name, Records(rrset.rdtype, rrset.ttl, tuple(r.to_wire() for r in rrset))
+
+
+def _count_down(rendered: Rendered, now: float) -> bytes:
+    body = bytearray(rendered.body)
+    for offset, expires in rendered.ttls:
+        TTL.pack_into(body, offset, max(0, int(expires - now)))
+    return bytes(body)
+
+
+def _ttl_offsets(response: bytes, expires: dict[tuple[Key, int], float]) -> Iterator[tuple]:
+    """(offset in the body after the ID, expiry) for each record whose TTL counts down."""
+    _, _, qdcount, ancount, nscount, _ = wire.HEADER.unpack_from(response)
+    position = 12
+    for _ in range(qdcount):
+        position += dns.name.from_wire(response, position)[1] + 4
+    for _ in range(ancount + nscount):
+        owner, used = dns.name.from_wire(response, position)
+        position += used
+        rdtype, _, _, rdlength = RR_FIXED.unpack_from(response, position)
+        expiry = expires.get((lower_labels(owner), rdtype))
+        if expiry is not None:
+            yield position + 4 - 2, expiry
+        position += 10 + rdlength
+
+
+def _plain(rdataset: dns.rdataset.Rdataset) -> dns.rdataset.Rdataset:
+    plain = dns.rdataset.Rdataset(rdataset.rdclass, rdataset.rdtype)
+    plain.update(rdataset)
+    return plain
+
+
+def _with_ttl(name: dns.name.Name, rdataset: dns.rdataset.Rdataset, ttl: int) -> dns.rrset.RRset:
+    rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype)
+    rrset.update(rdataset)
+    rrset.ttl = ttl
+    return rrset
+
+
+def _size(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> int:
+    """Roughly the bytes the entry costs: its wire form plus a fixed overhead for the objects."""
+    data = sum(len(rdata.to_wire()) for rdata in rdataset)
+    return len(name.to_wire()) + data + 10 * len(rdataset) + 200
+
+
+def _record(entry: Entry, ttl: int) -> CacheRecord:
+    if entry.negative:
+        rdata = f"{entry.soa_owner} {entry.rdataset[0].to_text()}"
+    else:
+        rdata = "\n".join(rdata.to_text() for rdata in entry.rdataset)
+    rdtype = "ANY" if entry.negative == NXDOMAIN else dns.rdatatype.to_text(entry.rdtype)
+    return CacheRecord(entry.name.to_text(), rdtype, ttl, entry.negative, entry.source, rdata)

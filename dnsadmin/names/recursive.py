@@ -1,0 +1,398 @@
+"""Iterative resolution from the root hints (RFC 1034 5.3.3), with the usual guards.
+
+Only what the asked server may speak for is believed: answers and negative proofs owned inside
+the zone it serves, referrals to zones below it, and glue inside it (bailiwick, RFC 2181 5.4.1
+and RFC 5452). Loops and amplification are bounded: CNAME restarts, upstream sends per
+resolution, glueless name server lookups per referral (NXNSAttack), referral depth and an
+overall deadline, after which the client gets SERVFAIL and the failure is cached briefly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+
+from . import wire
+from .cache import Cache, Found
+from .upstream import (
+    UNREACHABLE_ERRORS,
+    Coalescer,
+    Overloaded,
+    Servers,
+    Unreachable,
+    exchange,
+    make_query,
+)
+from .zone import lower_labels
+
+log = logging.getLogger(__name__)
+
+ROOT_HINTS = Path(__file__).with_name("root.hints")
+MAX_RESTARTS = 11  # CNAME restarts, as BIND's max-restarts
+MAX_SENDS = 32  # upstream queries for one client question, glueless lookups included
+MAX_REFERRALS = 16  # zone cuts followed down for one name
+MAX_GLUELESS = 3  # NS names without glue resolved per referral (NXNSAttack, CVE-2020-8616)
+MAX_DEPTH = 2  # glueless lookups nested inside glueless lookups
+MAX_CHAIN = 16  # CNAMEs taken from one response
+DEADLINE = 4.0
+QUERY_TIMEOUT = 1.0
+
+IN = dns.rdataclass.IN
+A, AAAA, NS, SOA = dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.NS, dns.rdatatype.SOA
+CNAME, DS, ANY = dns.rdatatype.CNAME, dns.rdatatype.DS, dns.rdatatype.ANY
+
+Hints = Mapping[dns.name.Name, Sequence[str]]
+NameServers = list[tuple[dns.name.Name, list[str]]]
+
+
+class Exhausted(Exception):
+    """A resolution spent its budget of upstream queries."""
+
+
+class Unresolvable(Exception):
+    """One name cannot be resolved: a CNAME loop, too many restarts or referrals."""
+
+
+class Step(enum.Enum):
+    ANSWER = "answer"
+    CNAME = "cname"  # the answer is a CNAME chain whose end another server must resolve
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    REFERRAL = "referral"
+    LAME = "lame"  # nothing usable: ask the zone's next server
+
+
+@dataclass(slots=True)
+class Classified:
+    """What one response from a server of zone says about name/qtype, scrubbed."""
+
+    step: Step
+    answer: list[dns.rrset.RRset] = field(default_factory=list)
+    name: dns.name.Name | None = None  # the name the rcode speaks of: the chain's end
+    soa: dns.rrset.RRset | None = None
+    cut: dns.rrset.RRset | None = None
+    glue: list[dns.rrset.RRset] = field(default_factory=list)
+
+    def remember(self, cache: Cache, qtype: int, source: str) -> None:
+        """Cache what the step proved; answers keep the capped TTL the cache gives them."""
+        for rrset in self.answer:
+            rrset.ttl = min(rrset.ttl, cache.max_ttl)
+        for rrset in self.answer + self.glue + ([self.cut] if self.cut else []):
+            cache.store_rrset(rrset, source=source)
+        if self.soa is not None and self.step in (Step.NXDOMAIN, Step.NODATA):
+            nxdomain = self.step is Step.NXDOMAIN
+            cache.store_negative(self.name, qtype, self.soa, nxdomain=nxdomain, source=source)
+
+    def found(self) -> Found:
+        authority = [self.soa] if self.soa is not None else []
+        rcode = wire.NXDOMAIN if self.step is Step.NXDOMAIN else wire.NOERROR
+        pending = self.name if self.step is Step.CNAME else None
+        return Found(rcode, self.answer, authority, pending)
+
+
+@dataclass(slots=True)
+class Budget:
+    sends: int = 0
+
+    def spend(self) -> None:
+        if self.sends >= MAX_SENDS:
+            raise Exhausted(f"{MAX_SENDS} upstream queries")
+        self.sends += 1
+
+
+def read_hints(path: Path | str = ROOT_HINTS) -> dict[dns.name.Name, list[str]]:
+    """The root name servers and their addresses from a named.root style file.
+
+    A ValueError (or OSError) tells the operator what is wrong with the file.
+    """
+    try:
+        text = Path(path).read_text()
+        hints = dns.zone.from_text(text, dns.name.root, relativize=False, check_origin=False)
+    except dns.exception.DNSException as error:
+        raise ValueError(f"{path}: {error}") from error
+    servers: dict[dns.name.Name, list[str]] = {}
+    for rdata in hints.get_rdataset(dns.name.root, NS) or ():
+        node = hints.get_node(rdata.target)
+        rdatasets = node.rdatasets if node is not None else ()
+        servers[rdata.target] = [
+            r.address for rds in rdatasets if rds.rdtype in (A, AAAA) for r in rds
+        ]
+    if not servers:
+        raise ValueError(f"{path}: no root NS records")
+    return servers
+
+
+class Recursive:
+    """Resolves names from the root down, caching what it learns."""
+
+    source = "recursive"
+
+    def __init__(
+        self,
+        cache: Cache,
+        hints: Hints | None = None,
+        *,
+        port: int = 53,
+        deadline: float = DEADLINE,
+        query_timeout: float = QUERY_TIMEOUT,
+        ipv6: bool = True,
+        max_inflight: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cache = cache
+        self.hints = {name: list(addrs) for name, addrs in (hints or read_hints()).items()}
+        self.port = port
+        self.deadline = deadline
+        self.query_timeout = query_timeout
+        self.ipv6 = ipv6
+        self.servers = Servers(clock)
+        self.sent = 0  # upstream queries, for the statistics
+        self._coalescer: Coalescer[Found] = Coalescer(max_inflight)
+
+    async def resolve(self, qname: dns.name.Name, qtype: int) -> Found:
+        """The answer to qname/qtype; SERVFAIL (cached briefly) when it cannot be had."""
+        key = (lower_labels(qname), qtype)
+        try:
+            pending = self._coalescer.run(key, lambda: self._resolve(qname, qtype))
+        except Overloaded:
+            return Found(rcode=wire.SERVFAIL)  # shed load; not cached, unlike a failure
+        return await pending
+
+    async def close(self) -> None:
+        await self._coalescer.close()
+
+    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Found:
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self.follow(qname, qtype, Budget(), 0)
+        except (TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
+            log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
+        self.cache.store_failure(qname, qtype)
+        return Found(rcode=wire.SERVFAIL)
+
+    async def follow(self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int) -> Found:
+        """Resolve qname, restarting at each CNAME target the answers leave open."""
+        found = Found()
+        name = qname
+        seen = {lower_labels(qname)}
+        for _ in range(MAX_RESTARTS + 1):
+            step = self.cache.find(name, qtype) or await self._iterate(name, qtype, budget, depth)
+            found.rcode = step.rcode
+            found.answer += step.answer
+            found.authority = step.authority
+            if step.pending is None:
+                return found
+            name = step.pending
+            if lower_labels(name) in seen:
+                raise Unresolvable(f"CNAME loop at {name}")
+            seen.add(lower_labels(name))
+        raise Unresolvable(f"more than {MAX_RESTARTS} CNAME restarts")
+
+    async def _iterate(self, name: dns.name.Name, qtype: int, budget: Budget, depth: int) -> Found:
+        """Walk down the zone cuts from the closest known one to the servers of name."""
+        zone, nameservers = self._closest(name, qtype)
+        for _ in range(MAX_REFERRALS):
+            step = await self._ask(zone, nameservers, name, qtype, budget, depth)
+            step.remember(self.cache, qtype, self.source)
+            if step.step is not Step.REFERRAL:
+                return step.found()
+            zone, nameservers = step.cut.name, self._referred(step)
+        raise Unresolvable(f"more than {MAX_REFERRALS} referrals")
+
+    def _closest(self, name: dns.name.Name, qtype: int) -> tuple[dns.name.Name, NameServers]:
+        # DS lives in the parent zone (RFC 4035 3.1.4.1): start above the cut.
+        start = name.parent() if qtype == DS and name != dns.name.root else name
+        cut = self.cache.delegation(start)
+        if cut is None:
+            return dns.name.root, [(ns, self._usable(addrs)) for ns, addrs in self.hints.items()]
+        return cut.name, [(rdata.target, self._known(rdata.target)) for rdata in cut]
+
+    def _referred(self, step: Classified) -> NameServers:
+        glue: dict[dns.name.Name, list[str]] = {}
+        for rrset in step.glue:
+            glue.setdefault(rrset.name, []).extend(rdata.address for rdata in rrset)
+        return [
+            (rdata.target, self._usable(glue.get(rdata.target, ())) or self._known(rdata.target))
+            for rdata in step.cut
+        ]
+
+    def _known(self, target: dns.name.Name) -> list[str]:
+        return self._usable(self.cache.addresses(target) or self.hints.get(target, ()))
+
+    def _usable(self, addresses: Iterable[str]) -> list[str]:
+        return [address for address in addresses if self.ipv6 or ":" not in address]
+
+    async def _ask(
+        self, zone: dns.name.Name, nameservers: NameServers, name: dns.name.Name, qtype: int,
+        budget: Budget, depth: int,
+    ) -> Classified:  # fmt: skip
+        """The first usable reply from the servers of zone, fastest first."""
+        tried: set[str] = set()
+        async for address in self._candidates(nameservers, budget, depth):
+            if address in tried:
+                continue
+            tried.add(address)
+            response = await self._send(address, name, qtype, budget)
+            if response is not None:
+                step = classify(response, zone, name, qtype)
+                if step.step is not Step.LAME:
+                    return step
+        raise Unreachable(f"no server of {zone} answered {name}")
+
+    async def _candidates(
+        self, nameservers: NameServers, budget: Budget, depth: int
+    ) -> AsyncIterator[str]:
+        """Addresses to try: the known ones, then a few glueless names resolved on demand."""
+        for address in self.servers.order(a for _, addrs in nameservers for a in addrs):
+            yield address
+        if depth >= MAX_DEPTH:
+            return
+        glueless = [ns for ns, addrs in nameservers if not addrs][:MAX_GLUELESS]
+        for ns in glueless:
+            for address in self.servers.order(await self._addresses(ns, budget, depth + 1)):
+                yield address
+
+    async def _addresses(self, ns: dns.name.Name, budget: Budget, depth: int) -> list[str]:
+        for rdtype in (A, AAAA) if self.ipv6 else (A,):
+            try:
+                found = await self.follow(ns, rdtype, budget, depth)
+            except (Unreachable, Unresolvable):
+                continue  # this name server is out of reach; the budget is not spent yet
+            addresses = [
+                r.address for rrset in found.answer if rrset.rdtype == rdtype for r in rrset
+            ]
+            if addresses:
+                return addresses
+        return []
+
+    async def _send(
+        self, address: str, name: dns.name.Name, qtype: int, budget: Budget
+    ) -> dns.message.Message | None:
+        def spend() -> None:
+            budget.spend()
+            self.sent += 1
+
+        query = make_query(name, qtype, recursion=False)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            response = await exchange(query, address, self.port, self.query_timeout, spend)
+        except UNREACHABLE_ERRORS:
+            self.servers.timed_out(address)
+            return None
+        self.servers.answered(address, loop.time() - started)
+        return response
+
+
+def classify(
+    response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name, qtype: int
+) -> Classified:
+    """Sort a response from a server of zone, keeping only what that server may speak for."""
+    rcode = response.rcode()
+    if rcode not in (wire.NOERROR, wire.NXDOMAIN):
+        return Classified(Step.LAME)
+    answer, name, complete = _chain(response, zone, qname, qtype)
+    if complete:
+        return Classified(Step.ANSWER, answer, name)
+    if answer and not name.is_subdomain(zone):
+        return Classified(Step.CNAME, answer, name)  # the target's own servers must say
+    soa = _soa(response, zone, name)
+    if rcode == wire.NXDOMAIN:
+        return Classified(Step.NXDOMAIN, answer, name, soa)
+    cut = None if answer else _cut(response, zone, qname)
+    if cut is not None:
+        return Classified(Step.REFERRAL, cut=cut, glue=_glue(response, zone, cut))
+    if soa is not None or response.flags & dns.flags.AA:
+        return Classified(Step.NODATA, answer, name, soa)
+    if answer:
+        return Classified(Step.CNAME, answer, name)
+    return Classified(Step.LAME)
+
+
+def _chain(
+    response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name, qtype: int
+) -> tuple[list[dns.rrset.RRset], dns.name.Name, bool]:
+    """The answer's CNAME chain from qname, in bailiwick; its end; whether it reached data."""
+    chain: list[dns.rrset.RRset] = []
+    name = qname
+    for _ in range(MAX_CHAIN):
+        if not name.is_subdomain(zone):
+            break
+        final = _owned(response.answer, name, qtype)
+        if final:
+            return chain + final, name, True
+        cname = _owned(response.answer, name, CNAME) if qtype != CNAME else []
+        if not cname:
+            break
+        chain.append(cname[0])
+        name = cname[0][0].target
+    return chain, name, False
+
+
+def _owned(section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int) -> list:
+    return [
+        rrset
+        for rrset in section
+        if rrset.name == name
+        and rrset.rdclass == IN
+        and (rrset.rdtype == rdtype or (rdtype == ANY and rrset.rdtype != CNAME))
+    ]
+
+
+def _soa(response: dns.message.Message, zone: dns.name.Name, name: dns.name.Name):
+    """The SOA proving a negative answer: a zone's apex above name, inside the server's zone."""
+    for rrset in response.authority:
+        if (
+            rrset.rdtype == SOA
+            and rrset.rdclass == IN
+            and rrset.name.is_subdomain(zone)
+            and name.is_subdomain(rrset.name)
+        ):
+            # RFC 2308 3: a negative answer lives min(SOA TTL, MINIMUM), and says so.
+            soa = rrset.copy()
+            soa.ttl = min(rrset.ttl, rrset[0].minimum)
+            return soa
+    return None
+
+
+def _cut(response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name):
+    """A referral's NS RRset: strictly below zone and above qname (no upward referrals)."""
+    if response.flags & dns.flags.AA:
+        return None
+    for rrset in response.authority:
+        if (
+            rrset.rdtype == NS
+            and rrset.rdclass == IN
+            and rrset.name != zone
+            and rrset.name.is_subdomain(zone)
+            and qname.is_subdomain(rrset.name)
+        ):
+            return rrset
+    return None
+
+
+def _glue(response: dns.message.Message, zone: dns.name.Name, cut: dns.rrset.RRset) -> list:
+    """Addresses of the cut's name servers, from the additional section, inside zone only."""
+    targets = {rdata.target for rdata in cut}
+    return [
+        rrset
+        for rrset in response.additional
+        if rrset.rdtype in (A, AAAA)
+        and rrset.rdclass == IN
+        and rrset.name in targets
+        and rrset.name.is_subdomain(zone)
+    ]

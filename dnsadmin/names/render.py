@@ -1,0 +1,135 @@
+"""Writing DNS messages straight from stored rdata wire forms.
+
+dnspython's Renderer re-encodes every rdata and hashes Name objects for compression, which made
+an uncached answer cost over 100 microseconds. This writer copies the wire forms the zone keeps
+and compresses names (RFC 1035 4.1.4) with a dict of case-folded label suffixes.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import dns.name
+import dns.rdatatype
+
+HEADER = struct.Struct("!HHHHHH")
+RR_HEADER = struct.Struct("!HHIH")
+POINTER_REACH = 0x4000  # a compression pointer has 14 bits of offset
+IN = 1
+
+# RFC 3597 4: only names inside RFC 1035 types may be compressed. Layout: (bytes before the
+# first name, number of names); whatever follows the names is copied as is.
+COMPRESSIBLE = {
+    dns.rdatatype.NS: (0, 1),
+    dns.rdatatype.CNAME: (0, 1),
+    dns.rdatatype.PTR: (0, 1),
+    dns.rdatatype.MX: (2, 1),
+    dns.rdatatype.SOA: (0, 2),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """An RRset's type, TTL and rdatas in uncompressed wire form, owner aside."""
+
+    rdtype: int
+    ttl: int
+    wires: tuple[bytes, ...]
+
+    def __len__(self) -> int:
+        return len(self.wires)
+
+
+Labels = tuple[bytes, ...]
+
+
+def labels_at(wire: bytes, position: int) -> tuple[Labels, int]:
+    """The labels of the uncompressed name at position, and the position after it."""
+    labels = []
+    while True:
+        length = wire[position]
+        labels.append(wire[position + 1 : position + 1 + length])
+        position += length + 1
+        if length == 0:
+            return tuple(labels), position
+
+
+class MessageWriter:
+    """One message being written: whole RRsets are added while they fit in limit."""
+
+    def __init__(self, question: bytes, qname: dns.name.Name | None, limit: int) -> None:
+        self.buffer = bytearray(12)
+        self.limit = limit
+        self.counts = [0, 0, 0, 0]
+        self._suffixes: dict[Labels, int] = {}
+        self._added: list[Labels] = []
+        if qname is not None:
+            self.buffer += question
+            self.counts[0] = 1
+            self._remember(qname.labels, 12)
+
+    def _remember(self, labels: Labels, offset: int) -> None:
+        folded = tuple(label.lower() for label in labels)
+        for i in range(len(labels) - 1):
+            self._suffixes.setdefault(folded[i:], offset)
+            offset += len(labels[i]) + 1
+
+    def reserve(self, size: int) -> None:
+        self.limit -= size
+
+    def add(self, section: int, owner: dns.name.Name, records: Records) -> bool:
+        """Add the RRset to section if it fits; False, and nothing added, if it does not."""
+        buffer = self.buffer
+        mark = len(buffer)
+        self._added = []
+        owner_labels = owner.labels
+        for wire in records.wires:
+            self._name(owner_labels)
+            start = len(buffer)
+            buffer += RR_HEADER.pack(records.rdtype, IN, records.ttl, 0)
+            self._rdata(records.rdtype, wire)
+            buffer[start + 8 : start + 10] = (len(buffer) - start - 10).to_bytes(2, "big")
+        if len(buffer) > self.limit:
+            del buffer[mark:]
+            for suffix in self._added:
+                del self._suffixes[suffix]
+            return False
+        self.counts[section] += len(records.wires)
+        return True
+
+    def add_opt(self, payload: int, ttl: int) -> None:
+        """The OPT record (RFC 6891 6.1.2), in space set aside with reserve()."""
+        self.buffer += b"\x00" + RR_HEADER.pack(dns.rdatatype.OPT, payload, ttl, 0)
+        self.counts[3] += 1
+
+    def finish(self, qid: int, flags: int) -> bytes:
+        HEADER.pack_into(self.buffer, 0, qid, flags, *self.counts)
+        return bytes(self.buffer)
+
+    def _rdata(self, rdtype: int, wire: bytes) -> None:
+        layout = COMPRESSIBLE.get(rdtype)
+        if layout is None:
+            self.buffer += wire
+            return
+        position, names = layout
+        self.buffer += wire[:position]
+        for _ in range(names):
+            labels, position = labels_at(wire, position)
+            self._name(labels)
+        self.buffer += wire[position:]
+
+    def _name(self, labels: Labels) -> None:
+        buffer = self.buffer
+        folded = tuple(label.lower() for label in labels)
+        for i in range(len(labels) - 1):
+            offset = self._suffixes.get(folded[i:])
+            if offset is not None:
+                buffer += (0xC000 | offset).to_bytes(2, "big")
+                return
+            if len(buffer) < POINTER_REACH:
+                self._suffixes[folded[i:]] = len(buffer)
+                self._added.append(folded[i:])
+            buffer.append(len(labels[i]))
+            buffer += labels[i]
+        buffer.append(0)

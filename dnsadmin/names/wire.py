@@ -1,0 +1,211 @@
+"""Query parsing (strict where RFC 1035 and RFC 6891 ask for FORMERR) and response sizing.
+
+dnspython's full message parser is not used for queries: it is several times slower than
+reading a header and a question, and it would not tell FORMERR from NOTIMP the way a server
+must.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import dns.exception
+import dns.name
+import dns.rdatatype
+
+from .render import MessageWriter, Records
+
+HEADER = struct.Struct("!HHHHHH")
+RR_HEADER = struct.Struct("!HHIH")
+QUESTION = struct.Struct("!HH")
+
+QR = 0x8000
+AA = 0x0400
+TC = 0x0200
+ECHOED_FLAGS = 0x7910  # opcode, RD and CD are copied from the query (RFC 1035, RFC 6840 5.9)
+DO = 0x8000
+
+NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, YXDOMAIN = 0, 1, 2, 3, 4, 5, 6
+NOTAUTH = 9
+BADVERS = 16
+
+OUR_PAYLOAD = 1232  # the DNS Flag Day 2020 size, which avoids IP fragmentation
+MIN_PAYLOAD = 512
+TCP_LIMIT = 65535
+OPT_SIZE = 11  # root owner, type, class, TTL, empty rdata
+
+ANSWER, AUTHORITY, ADDITIONAL = 1, 2, 3
+
+Owned = tuple[dns.name.Name, Records]
+
+
+@dataclass(slots=True)
+class Query:
+    """A parsed query; rcode is non-zero when it must be answered with that error."""
+
+    id: int
+    flags: int
+    qname: dns.name.Name | None = None
+    qtype: int = 0
+    qclass: int = 0
+    edns: int = -1  # EDNS version, -1 when the query has no OPT record
+    ednsflags: int = 0
+    payload: int = MIN_PAYLOAD
+    rcode: int = NOERROR
+    question: bytes = b""  # as received, to echo the name's exact case (0x20)
+
+    def udp_limit(self) -> int:
+        """RFC 6891 6.2.5: sizes under 512 mean 512; we never send more than we advertise."""
+        if self.edns < 0:
+            return MIN_PAYLOAD
+        return min(max(self.payload, MIN_PAYLOAD), OUR_PAYLOAD)
+
+
+def parse_query(wire: bytes) -> Query | None:
+    """The query in wire, or None when nothing at all must be sent back (RFC 1035 4.1.1)."""
+    if len(wire) < 12:
+        return None
+    qid, flags, qdcount, ancount, nscount, arcount = HEADER.unpack_from(wire)
+    if flags & QR:
+        return None
+    query = Query(qid, flags)
+    try:
+        position = _read_question(wire, query) if qdcount else 12
+    except (dns.exception.DNSException, struct.error, ValueError, IndexError):
+        query.rcode = FORMERR
+        return query
+    if qdcount != 1:
+        query.qname = None  # only a single question can be echoed unambiguously
+    if (flags >> 11) & 0xF:
+        query.rcode = NOTIMP
+    elif qdcount != 1:
+        query.rcode = FORMERR
+    else:
+        query.rcode = _read_records(wire, position, ancount + nscount, arcount, query)
+    return query
+
+
+def _read_question(wire: bytes, query: Query) -> int:
+    qname, position = read_name(wire, 12)
+    query.qtype, query.qclass = QUESTION.unpack_from(wire, position)
+    query.qname = qname
+    if position - 12 == sum(len(label) + 1 for label in qname.labels):
+        query.question = wire[12 : position + 4]
+    else:
+        # A compression pointer in the question: echo it written out in full.
+        query.question = qname.to_wire() + wire[position : position + 4]
+    return position + 4
+
+
+def read_name(wire: bytes, position: int) -> tuple[dns.name.Name, int]:
+    """The name at position and the position after it; DNSException or IndexError if malformed.
+
+    Plain labels are read here, twice as fast as dnspython's parser, which takes over for
+    compression pointers (with its loop protection).
+    """
+    start = position
+    labels = []
+    while True:
+        length = wire[position]
+        if length == 0:
+            break
+        if length > 63:
+            if length >= 0xC0:
+                name, used = dns.name.from_wire(wire, start)
+                return name, start + used
+            raise dns.name.BadLabelType
+        labels.append(wire[position + 1 : position + 1 + length])
+        position += length + 1
+    labels.append(b"")
+    return dns.name.Name(labels), position + 1
+
+
+def _read_records(wire: bytes, position: int, others: int, arcount: int, query: Query) -> int:
+    """Walk the remaining records; the rcode the query deserves (0 when well formed)."""
+    try:
+        for _ in range(others):
+            position, rdtype, _ = _skip_record(wire, position)
+            if rdtype == dns.rdatatype.OPT:
+                return FORMERR
+        for _ in range(arcount):
+            start = position
+            position, rdtype, owner_is_root = _skip_record(wire, position)
+            if rdtype == dns.rdatatype.OPT:
+                if query.edns >= 0 or not owner_is_root:
+                    return FORMERR  # RFC 6891 6.1.1: one OPT, owned by the root
+                _read_opt(wire, start, position, query)
+    except (dns.exception.DNSException, struct.error, ValueError, IndexError):
+        return FORMERR
+    if position != len(wire):
+        return FORMERR
+    return BADVERS if query.edns > 0 else NOERROR
+
+
+def _skip_record(wire: bytes, position: int) -> tuple[int, int, bool]:
+    owner, position = read_name(wire, position)
+    rdtype, _, _, rdlength = RR_HEADER.unpack_from(wire, position)
+    end = position + 10 + rdlength
+    if end > len(wire):
+        raise ValueError("record data runs past the end of the message")
+    return end, rdtype, owner == dns.name.root
+
+
+def _read_opt(wire: bytes, start: int, end: int, query: Query) -> None:
+    position = start + 1
+    _, payload, ttl, _ = RR_HEADER.unpack_from(wire, position)
+    query.payload = payload
+    query.edns = (ttl >> 16) & 0xFF
+    query.ednsflags = ttl & 0xFFFF
+    position += 10
+    while position < end:
+        # Options are checked for framing only: unknown options are ignored, never echoed.
+        _, length = QUESTION.unpack_from(wire, position)
+        position += 4 + length
+    if position != end:
+        raise ValueError("EDNS option runs past its OPT record")
+
+
+@dataclass(slots=True)
+class Sections:
+    """What a response says besides its header."""
+
+    rcode: int = NOERROR
+    aa: bool = False
+    answer: tuple[Owned, ...] | list[Owned] = ()
+    authority: tuple[Owned, ...] | list[Owned] = ()
+    additional: tuple[tuple[Owned, bool], ...] | list[tuple[Owned, bool]] = ()
+
+
+def render(query: Query, sections: Sections, limit: int) -> bytes:
+    """The response to query, at most limit bytes, truncated per RFC 2181 9 and RFC 9471."""
+    writer = MessageWriter(query.question, query.qname, limit)
+    if query.edns >= 0:
+        writer.reserve(OPT_SIZE)
+    truncated = _add_sections(writer, sections)
+    if query.edns >= 0:
+        writer.add_opt(OUR_PAYLOAD, ((sections.rcode >> 4) << 24) | (query.ednsflags & DO))
+    flags = QR | (query.flags & ECHOED_FLAGS) | (sections.rcode & 0xF)
+    if sections.aa:
+        flags |= AA
+    if truncated:
+        flags |= TC
+    return writer.finish(query.id, flags)
+
+
+def _add_sections(writer: MessageWriter, sections: Sections) -> bool:
+    """Add whole RRsets while they fit; True when something required was left out."""
+    for section, rrsets in ((ANSWER, sections.answer), (AUTHORITY, sections.authority)):
+        for owner, records in rrsets:
+            if not writer.add(section, owner, records):
+                return True
+    truncated = False
+    for (owner, records), required in sections.additional:
+        if not writer.add(ADDITIONAL, owner, records):
+            truncated = truncated or required
+    return truncated
+
+
+def error(query: Query, rcode: int, limit: int) -> bytes:
+    """A response carrying only the question (when there is one) and an rcode."""
+    return render(query, Sections(rcode=rcode), limit)

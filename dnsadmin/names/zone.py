@@ -1,0 +1,328 @@
+"""In-memory authoritative zones and the RFC 1034 4.3.2 lookup inside one zone.
+
+Records are kept in the wire form they arrive in and copied into responses as they are, so a
+zone of 100,000 records builds in well under a second. dnspython rdatasets are decoded on first
+use only where the lookup needs a field (a CNAME, DNAME or NS target, the SOA's serial).
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.zone
+
+from .render import Records
+
+IN = dns.rdataclass.IN
+SOA = dns.rdatatype.SOA
+NS = dns.rdatatype.NS
+CNAME_TYPE = dns.rdatatype.CNAME
+DNAME = dns.rdatatype.DNAME
+DS = dns.rdatatype.DS
+ANY = dns.rdatatype.ANY
+ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
+
+Key = tuple[bytes, ...]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Owned = tuple[dns.name.Name, Records]
+
+
+def lower_labels(name: dns.name.Name) -> Key:
+    """The case-folded labels of a name: DNS names compare ASCII-case-insensitively."""
+    return tuple(label.lower() for label in name.labels)
+
+
+class Node:
+    """The RRsets at one owner name; an empty node is an empty non-terminal."""
+
+    __slots__ = ("_labels", "_name", "_raw", "_records", "_decoded")
+
+    def __init__(self, labels: tuple[bytes, ...]) -> None:
+        # Absolute labels as written in the zone; the Name is made on first use, as building
+        # 100,000 dnspython Names would take most of a large zone's load time.
+        self._labels = labels
+        self._name: dns.name.Name | None = None
+        self._raw: dict[int, tuple[int, list[bytes]]] = {}
+        self._records: dict[int, Records] = {}
+        self._decoded: dict[int, dns.rdataset.Rdataset] = {}
+
+    @property
+    def name(self) -> dns.name.Name:
+        if self._name is None:
+            self._name = dns.name.Name(self._labels)
+        return self._name
+
+    def add_wire(self, rdtype: int, ttl: int, wire: bytes) -> None:
+        ttl_now, wires = self._raw.setdefault(rdtype, (ttl, []))
+        wires.append(wire)
+        if ttl < ttl_now:
+            # RFC 2181 5.2: one TTL per RRset; the smallest is the safe choice.
+            self._raw[rdtype] = (ttl, wires)
+
+    def types(self) -> list[int]:
+        return sorted(self._raw)
+
+    def __bool__(self) -> bool:
+        return bool(self._raw)
+
+    def __contains__(self, rdtype: int) -> bool:
+        return rdtype in self._raw
+
+    def records(self, rdtype: int) -> Records | None:
+        """The RRset of rdtype in wire form, as responses are written."""
+        records = self._records.get(rdtype)
+        if records is None and rdtype in self._raw:
+            ttl, wires = self._raw[rdtype]
+            # dict.fromkeys: an RRset is a set (RFC 2181 5), duplicates are dropped.
+            records = self._records[rdtype] = Records(rdtype, ttl, tuple(dict.fromkeys(wires)))
+        return records
+
+    def get(self, rdtype: int) -> dns.rdataset.Rdataset | None:
+        """The RRset of rdtype decoded, for the names inside it (targets, SOA fields)."""
+        rdataset = self._decoded.get(rdtype)
+        if rdataset is None and rdtype in self._raw:
+            rdataset = self._decode(rdtype)
+        return rdataset
+
+    def replace(self, rdataset: dns.rdataset.Rdataset) -> None:
+        """Serve rdataset instead of the records of its type given at build time."""
+        self._raw[rdataset.rdtype] = (rdataset.ttl, [rdata.to_wire() for rdata in rdataset])
+        self._records.pop(rdataset.rdtype, None)
+        self._decoded[rdataset.rdtype] = rdataset
+
+    def _decode(self, rdtype: int) -> dns.rdataset.Rdataset:
+        records = self.records(rdtype)
+        rdataset = dns.rdataset.Rdataset(IN, rdtype)
+        for wire in records.wires:
+            rdataset.add(dns.rdata.from_wire(IN, rdtype, wire, 0, len(wire)), records.ttl)
+        self._decoded[rdtype] = rdataset
+        return rdataset
+
+
+class Kind(enum.Enum):
+    ANSWER = "answer"
+    ALIAS = "alias"  # CNAME or DNAME: the answer continues at .target
+    NODATA = "nodata"
+    NXDOMAIN = "nxdomain"
+    REFERRAL = "referral"
+    YXDOMAIN = "yxdomain"
+
+
+@dataclass(slots=True)
+class Lookup:
+    """What one zone says about one name: the building block of a response."""
+
+    kind: Kind
+    answer: list[Owned] = field(default_factory=list)
+    authority: list[Owned] = field(default_factory=list)
+    # (rrset, required): required glue that does not fit sets TC (RFC 9471).
+    additional: list[tuple[Owned, bool]] = field(default_factory=list)
+    target: dns.name.Name | None = None
+
+
+class Zone:
+    """One authoritative zone, immutable once built (the catalog swaps whole zones)."""
+
+    def __init__(
+        self,
+        origin: dns.name.Name,
+        nodes: dict[Key, Node],
+        transfer_acl: tuple[Network, ...],
+        serial: int | None,
+    ) -> None:
+        self.origin = origin
+        self.transfer_acl = transfer_acl
+        self._nodes = nodes
+        self._depth = len(origin.labels)
+        self._cuts = frozenset(k for k, n in nodes.items() if k and NS in n)
+        self._dnames = frozenset(k for k, n in nodes.items() if DNAME in n)
+        self.soa = self._apex_soa(serial)
+        self.serial: int = self.soa[0].serial
+        self.soa_records = nodes[()].records(SOA)
+        minimum = min(self.soa.ttl, self.soa[0].minimum)
+        # RFC 2308 3: the negative-caching TTL is min(SOA TTL, SOA MINIMUM).
+        self._negative_soa: Owned = (origin, Records(SOA, minimum, self.soa_records.wires))
+        # As BIND's zero-no-soa-ttl: a resolver asking for a SOA must not cache the SOA of a
+        # name error as if it were the answer.
+        self._zero_soa: Owned = (origin, Records(SOA, 0, self.soa_records.wires))
+
+    def _apex_soa(self, serial: int | None) -> dns.rdataset.Rdataset:
+        apex = self._nodes.get(())
+        soa = apex.get(SOA) if apex is not None else None
+        if soa is None or len(soa) != 1:
+            raise ValueError(f"zone {self.origin} needs exactly one SOA record at its apex")
+        if serial is not None and serial != soa[0].serial:
+            soa = dns.rdataset.from_rdata(soa.ttl, soa[0].replace(serial=serial))
+            apex.replace(soa)
+        return soa
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def allows_transfer(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(ip in network for network in self.transfer_acl)
+
+    def rrsets(self) -> Iterator[Owned]:
+        """Every RRset of the zone, apex SOA first (the order zone transfers want)."""
+        yield self.origin, self.soa_records
+        for key, node in self._nodes.items():
+            for rdtype in node.types():
+                if key or rdtype != SOA:
+                    yield node.name, node.records(rdtype)
+
+    def lookup(self, qname: dns.name.Name, qtype: int) -> Lookup:
+        """RFC 1034 4.3.2 step 3 for a qname at or below the origin."""
+        labels = lower_labels(qname)
+        rel = labels[: len(labels) - self._depth]
+        depth = len(rel)
+        if depth and () in self._dnames:
+            return self._dname(qname, (), qtype)
+        for k in range(1, depth + 1):
+            key = rel[depth - k :]
+            if key not in self._nodes:
+                return self._missing(qname, qtype, rel[depth - k + 1 :])
+            if key in self._cuts and not (k == depth and qtype == DS):
+                return self._referral(key)
+            if k < depth and key in self._dnames:
+                return self._dname(qname, key, qtype)
+        return self._exact(qname, self._nodes[rel], qtype)
+
+    def _exact(self, owner: dns.name.Name, node: Node, qtype: int) -> Lookup:
+        if not node:
+            return self._nodata()
+        if qtype == ANY:
+            # RFC 8482: one RRset is a complete answer to ANY.
+            return Lookup(Kind.ANSWER, [(owner, node.records(node.types()[0]))])
+        if CNAME_TYPE in node and qtype != CNAME_TYPE:
+            target = node.get(CNAME_TYPE)[0].target
+            return Lookup(Kind.ALIAS, [(owner, node.records(CNAME_TYPE))], target=target)
+        records = node.records(qtype)
+        if records is None:
+            return self._nodata()
+        return Lookup(Kind.ANSWER, [(owner, records)])
+
+    def _missing(self, qname: dns.name.Name, qtype: int, encloser: Key) -> Lookup:
+        wildcard = self._nodes.get((b"*", *encloser))
+        if wildcard is None:
+            soa = self._zero_soa if qtype == SOA else self._negative_soa
+            return Lookup(Kind.NXDOMAIN, authority=[soa])
+        # RFC 4592 3.3.1: the wildcard answers with the query name as owner.
+        return self._exact(qname, wildcard, qtype)
+
+    def _nodata(self) -> Lookup:
+        return Lookup(Kind.NODATA, authority=[self._negative_soa])
+
+    def _referral(self, key: Key) -> Lookup:
+        cut = self._nodes[key]
+        # No DS in the referral: without RRSIGs (we do not sign) it proves nothing.
+        lookup = Lookup(Kind.REFERRAL, authority=[(cut.name, cut.records(NS))])
+        for rdata in cut.get(NS):
+            lookup.additional.extend(self._glue(rdata.target, cut.name))
+        return lookup
+
+    def _glue(self, target: dns.name.Name, cut: dns.name.Name) -> list[tuple[Owned, bool]]:
+        if not target.is_subdomain(self.origin):
+            return []
+        node = self._nodes.get(lower_labels(target)[: len(target.labels) - self._depth])
+        if node is None:
+            return []
+        # RFC 9471: glue for in-domain name servers is required, sibling glue optional.
+        required = target.is_subdomain(cut)
+        found = (node.records(rdtype) for rdtype in ADDRESS_TYPES)
+        return [((node.name, records), required) for records in found if records is not None]
+
+    def _dname(self, qname: dns.name.Name, key: Key, qtype: int) -> Lookup:
+        node = self._nodes[key]
+        dname = node.get(DNAME)
+        prefix = qname.labels[: len(qname.labels) - len(node.name.labels)]
+        answer: list[Owned] = [(node.name, node.records(DNAME))]
+        try:
+            target = dns.name.Name(prefix + dname[0].target.labels)
+        except dns.name.NameTooLong:
+            return Lookup(Kind.YXDOMAIN, answer)
+        answer.append((qname, Records(CNAME_TYPE, dname.ttl, (target.to_wire(),))))
+        if qtype == CNAME_TYPE:
+            return Lookup(Kind.ANSWER, answer)
+        return Lookup(Kind.ALIAS, answer, target=target)
+
+
+def _owner_labels(owner: str, origin: dns.name.Name) -> tuple[bytes, ...]:
+    """The labels of owner relative to origin, in their original case."""
+    if owner in ("@", ""):
+        return ()
+    if "\\" in owner or owner.endswith(".") or not owner.isascii():
+        name = dns.name.from_text(owner, origin)
+        if not name.is_subdomain(origin):
+            raise ValueError(f"{name} is not in zone {origin}")
+        return name.labels[: len(name.labels) - len(origin.labels)]
+    # The common case, without dnspython's escape-aware parser and Name objects (5x faster).
+    labels = tuple(owner.encode("ascii").split(b"."))
+    if not all(0 < len(label) < 64 for label in labels):
+        raise ValueError(f"bad owner name {owner!r}")
+    return labels
+
+
+def _network(cidr: str) -> Network:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
+def build_zone(
+    origin: str,
+    records: Iterable[tuple[str, int, int, bytes]],
+    *,
+    serial: int | None = None,
+    transfer_acl: Iterable[str] = (),
+) -> Zone:
+    """A zone from (owner relative to origin or '@', TTL, rdtype, uncompressed rdata wire).
+
+    serial, when given, replaces the serial of the apex SOA record. Rdata is trusted to be
+    valid wire form (dnspython's to_wire() of a validated rdata): it is served as given.
+    """
+    origin_name = dns.name.from_text(origin)
+    nodes: dict[Key, Node] = {(): Node(origin_name.labels)}
+    room = 255 - len(origin_name.to_wire())
+    for owner, ttl, rdtype, wire in records:
+        relative = _owner_labels(owner, origin_name)
+        key = tuple(label.lower() for label in relative)
+        node = nodes.get(key)
+        if node is None:
+            if sum(len(label) + 1 for label in relative) > room:
+                raise ValueError(f"owner name {owner!r} is too long")
+            node = nodes[key] = Node(relative + origin_name.labels)
+            _add_empty_non_terminals(nodes, key, relative + origin_name.labels)
+        node.add_wire(rdtype, ttl, wire)
+    acl = tuple(_network(cidr) for cidr in transfer_acl)
+    return Zone(origin_name, nodes, acl, serial)
+
+
+def _add_empty_non_terminals(nodes: dict[Key, Node], key: Key, labels: tuple[bytes, ...]) -> None:
+    for cut in range(1, len(key)):
+        if key[cut:] in nodes:
+            return
+        nodes[key[cut:]] = Node(labels[cut:])
+
+
+def zone_from_text(text: str, origin: str, **kw) -> Zone:
+    """A zone from master-file text (tests, the standalone runner and the benchmark)."""
+    parsed = dns.zone.from_text(text, origin, relativize=False, check_origin=True)
+    return build_zone(origin, _records_of(parsed), **kw)
+
+
+def _records_of(parsed: dns.zone.Zone) -> Iterator[tuple[str, int, int, bytes]]:
+    for name, node in parsed.nodes.items():
+        owner = name.relativize(parsed.origin).to_text()
+        for rdataset in node.rdatasets:
+            for rdata in rdataset:
+                yield owner, rdataset.ttl, rdataset.rdtype, rdata.to_wire()

@@ -1,0 +1,176 @@
+"""Forwarding to upstream resolvers on loopback: scripted ones, and our own server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+
+from dnsadmin.names import wire
+from dnsadmin.names.cache import Cache
+from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.forwarder import Forwarder, parse_forwarder
+from dnsadmin.names.server import DNSServer
+from dnsadmin.names.zone import zone_from_text
+from tests.names.hierarchy import EXAMPLE_ZONE, Clock, Reply, ScriptedServer, forger, silent
+
+A, MX = dns.rdatatype.A, dns.rdatatype.MX
+
+
+def name(text: str) -> dns.name.Name:
+    return dns.name.from_text(text)
+
+
+def addresses(found) -> list[str]:
+    return sorted(r.address for rrset in found.answer if rrset.rdtype == A for r in rrset)
+
+
+def recursor(query: dns.message.Message) -> list[Reply]:
+    """An upstream resolver answering with a chain across zones, plus records off the chain."""
+    response = dns.message.make_response(query)
+    response.flags |= dns.flags.RA
+    qname = query.question[0].name
+    response.answer += [
+        dns.rrset.from_text(qname, 300, "IN", "CNAME", "www.elsewhere.test."),
+        dns.rrset.from_text("www.elsewhere.test.", 300, "IN", "A", "192.0.2.5"),
+        dns.rrset.from_text("bank.test.", 300, "IN", "A", "6.6.6.6"),
+    ]
+    return [Reply(response)]
+
+
+def edns_unaware(query: dns.message.Message) -> list[Reply]:
+    """An old server: FORMERR to anything with an OPT record (RFC 6891 7)."""
+    response = dns.message.make_response(query)
+    if query.edns >= 0:
+        response.set_rcode(dns.rcode.FORMERR)
+    else:
+        response.answer.append(
+            dns.rrset.from_text(query.question[0].name, 300, "IN", "A", "192.0.2.8")
+        )
+    return [Reply(response)]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[DNSServer]:
+    server = DNSServer(ZoneCatalog([zone_from_text(EXAMPLE_ZONE, "example.test.")]))
+    await server.start(["127.0.0.1"], 0)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[dict[str, ScriptedServer]]:
+    servers = {
+        handler.__name__: ScriptedServer("127.0.0.1", 0, handler)
+        for handler in (recursor, silent, forger, edns_unaware)
+    }
+    for server in servers.values():
+        await server.start()
+    yield servers
+    for server in servers.values():
+        await server.stop()
+
+
+def forwarder_to(*ports: int, clock: Clock, **kw) -> Forwarder:
+    return Forwarder(Cache(clock=clock), [f"127.0.0.1:{port}" for port in ports], clock=clock, **kw)
+
+
+async def test_it_forwards_with_recursion_desired_and_caches_the_answer(scripted, clock):
+    server = scripted["recursor"]
+    forwarder = forwarder_to(server.port, clock=clock)
+    found = await forwarder.resolve(name("www.example.test."), A)
+    assert addresses(found) == ["192.0.2.5"]
+    assert server.queries[0].flags & dns.flags.RD
+    await forwarder.resolve(name("www.example.test."), A)
+    assert forwarder.cache.find(name("www.example.test."), A).answer == found.answer
+    assert len(server.queries) == 1
+
+
+async def test_it_caches_only_the_chain_of_the_question(scripted, clock):
+    forwarder = forwarder_to(scripted["recursor"].port, clock=clock)
+    await forwarder.resolve(name("www.example.test."), A)
+    assert forwarder.cache.rrset(name("bank.test."), A) is None
+    assert forwarder.cache.rrset(name("www.elsewhere.test."), A) is not None
+
+
+async def test_it_caches_nxdomain_from_the_forwarder(upstream, clock):
+    forwarder = forwarder_to(upstream.port, clock=clock)
+    found = await forwarder.resolve(name("nothing.example.test."), A)
+    assert found.rcode == wire.NXDOMAIN
+    assert found.authority[0].rdtype == dns.rdatatype.SOA
+    again = await forwarder.resolve(name("nothing.example.test."), MX)
+    assert again.rcode == wire.NXDOMAIN
+    assert sum(upstream.stats.by_rcode.values()) == 1
+
+
+async def test_it_moves_on_when_a_forwarder_is_silent(scripted, upstream, clock):
+    forwarder = forwarder_to(scripted["silent"].port, upstream.port, clock=clock, query_timeout=0.2)
+    found = await forwarder.resolve(name("www.example.test."), A)
+    assert addresses(found) == ["192.0.2.1"]
+    forwarder.cache.flush()
+    await forwarder.resolve(name("www.example.test."), A)
+    assert len(scripted["silent"].queries) == 1  # backed off after its timeout
+
+
+async def test_it_gives_servfail_when_no_forwarder_answers(scripted, clock):
+    forwarder = forwarder_to(scripted["silent"].port, clock=clock, query_timeout=0.2)
+    found = await forwarder.resolve(name("www.example.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert forwarder.cache.find(name("www.example.test."), A).rcode == wire.SERVFAIL
+
+
+async def test_it_ignores_forged_replies(scripted, clock):
+    forwarder = forwarder_to(scripted["forger"].port, clock=clock)
+    found = await forwarder.resolve(name("www.example.test."), A)
+    assert addresses(found) == ["192.0.2.77"]
+
+
+async def test_it_asks_again_without_edns_a_server_that_does_not_know_it(scripted, clock):
+    server = scripted["edns_unaware"]
+    forwarder = forwarder_to(server.port, clock=clock)
+    found = await forwarder.resolve(name("www.example.test."), A)
+    assert addresses(found) == ["192.0.2.8"]
+    assert [query.edns for query in server.queries] == [0, -1]
+    assert server.queries[0].id != server.queries[1].id
+
+
+async def test_it_sends_one_query_for_identical_questions_in_flight(upstream, clock):
+    forwarder = forwarder_to(upstream.port, clock=clock)
+    await asyncio.gather(*(forwarder.resolve(name("www.example.test."), A) for _ in range(10)))
+    assert sum(upstream.stats.by_rcode.values()) == 1
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("192.0.2.1", ("192.0.2.1", 53)),
+        ("192.0.2.1:5353", ("192.0.2.1", 5353)),
+        ("[2001:db8::1]:5353", ("2001:db8::1", 5353)),
+        ("2001:db8::1", ("2001:db8::1", 53)),
+    ],
+)
+def test_it_reads_forwarder_addresses(text, expected):
+    assert parse_forwarder(text) == expected
+
+
+@pytest.mark.parametrize("text", ["dns.example.test", "192.0.2.1:0", "192.0.2.1:99999", ""])
+def test_it_rejects_bad_forwarder_addresses(text):
+    with pytest.raises(ValueError):
+        parse_forwarder(text)
+
+
+def test_it_needs_at_least_one_forwarder(clock):
+    with pytest.raises(ValueError):
+        Forwarder(Cache(clock=clock), [])

@@ -1,0 +1,406 @@
+"""Iterative resolution against a fake DNS tree on loopback (see hierarchy.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+
+from dnsadmin.names import wire
+from dnsadmin.names.cache import Cache
+from dnsadmin.names.recursive import MAX_SENDS, Recursive, Step, classify, read_hints
+from dnsadmin.names.upstream import Servers
+from tests.names.hierarchy import (
+    EVIL,
+    EXAMPLE,
+    FORGER,
+    MANY,
+    OTHER,
+    ROOT,
+    SILENT,
+    TLD,
+    Clock,
+    Hierarchy,
+    start_hierarchy,
+)
+
+A, MX, TXT, NS = dns.rdatatype.A, dns.rdatatype.MX, dns.rdatatype.TXT, dns.rdatatype.NS
+
+
+def name(text: str) -> dns.name.Name:
+    return dns.name.from_text(text)
+
+
+def addresses(found) -> list[str]:
+    return sorted(r.address for rrset in found.answer if rrset.rdtype == A for r in rrset)
+
+
+@pytest.fixture
+async def hierarchy() -> AsyncIterator[Hierarchy]:
+    tree = await start_hierarchy()
+    yield tree
+    await tree.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def resolver(hierarchy: Hierarchy, clock: Clock) -> AsyncIterator[Recursive]:
+    recursive = Recursive(
+        Cache(clock=clock), hierarchy.hints, port=hierarchy.port, ipv6=False,
+        query_timeout=0.3, deadline=2.0, clock=clock,
+    )  # fmt: skip
+    yield recursive
+    await recursive.close()
+
+
+async def test_it_resolves_a_name_from_the_root_down(resolver, hierarchy):
+    found = await resolver.resolve(name("www.example.test."), A)
+    assert found.rcode == wire.NOERROR
+    assert addresses(found) == ["192.0.2.1"]
+    assert [hierarchy.queries(a) for a in (ROOT, TLD, EXAMPLE)] == [1, 1, 1]
+
+
+async def test_it_answers_a_repeated_question_from_the_cache(resolver, hierarchy):
+    await resolver.resolve(name("www.example.test."), A)
+    before = hierarchy.total_queries()
+    found = await resolver.resolve(name("WWW.Example.TEST."), A)
+    assert addresses(found) == ["192.0.2.1"]
+    assert hierarchy.total_queries() == before
+
+
+async def test_it_starts_from_the_closest_zone_cut_it_knows(resolver, hierarchy):
+    await resolver.resolve(name("www.example.test."), A)
+    found = await resolver.resolve(name("www.other.test."), A)
+    assert addresses(found) == ["192.0.2.2"]
+    assert hierarchy.queries(ROOT) == 1
+    assert hierarchy.queries(TLD) == 2
+
+
+async def test_it_asks_again_once_the_ttl_has_run_out(resolver, hierarchy, clock):
+    await resolver.resolve(name("www.example.test."), A)
+    clock.advance(299)
+    await resolver.resolve(name("www.example.test."), A)
+    assert hierarchy.queries(EXAMPLE) == 1
+    clock.advance(2)
+    found = await resolver.resolve(name("www.example.test."), A)
+    assert addresses(found) == ["192.0.2.1"]
+    assert hierarchy.queries(EXAMPLE) == 2
+
+
+async def test_it_follows_a_cname_into_another_zone(resolver):
+    found = await resolver.resolve(name("alias.example.test."), A)
+    assert found.rcode == wire.NOERROR
+    assert [(r.name.to_text(), r.rdtype) for r in found.answer] == [
+        ("alias.example.test.", dns.rdatatype.CNAME),
+        ("www.other.test.", A),
+    ]
+
+
+async def test_it_resolves_the_addresses_of_glueless_name_servers(resolver):
+    found = await resolver.resolve(name("host.glueless.test."), A)
+    assert addresses(found) == ["192.0.2.3"]
+
+
+async def test_it_gets_past_servers_that_refuse_or_stay_silent(resolver):
+    found = await resolver.resolve(name("host.lame.test."), A)
+    assert addresses(found) == ["192.0.2.4"]
+
+
+async def test_it_prefers_servers_that_answer_over_those_that_timed_out(resolver, hierarchy):
+    await resolver.resolve(name("host.lame.test."), A)
+    silent_before = hierarchy.queries(SILENT)
+    resolver.cache.flush()
+    await resolver.resolve(name("host.lame.test."), A)
+    assert hierarchy.queries(SILENT) == silent_before
+
+
+async def test_it_retries_over_tcp_when_the_udp_answer_is_truncated(resolver):
+    found = await resolver.resolve(name("big.example.test."), A)
+    assert len(addresses(found)) == 100
+
+
+async def test_it_gives_servfail_within_the_deadline_when_no_server_answers(hierarchy, clock):
+    recursive = Recursive(
+        Cache(clock=clock), hierarchy.hints, port=hierarchy.port, ipv6=False,
+        query_timeout=30, deadline=1.0, clock=clock,
+    )  # fmt: skip
+    started = time.monotonic()
+    found = await recursive.resolve(name("host.dead.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert time.monotonic() - started < 1.9  # the per-query timeout alone would take 30 s
+    await recursive.close()
+
+
+async def test_it_caches_a_failure_briefly(resolver, hierarchy, clock):
+    await resolver.resolve(name("host.dead.test."), A)
+    asked = hierarchy.queries(SILENT)
+    found = await resolver.resolve(name("host.dead.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert hierarchy.queries(SILENT) == asked
+    clock.advance(6)
+    await resolver.resolve(name("host.dead.test."), A)
+    assert hierarchy.queries(SILENT) > asked
+
+
+async def test_it_caches_nxdomain_for_every_type_of_the_name(resolver, hierarchy, clock):
+    found = await resolver.resolve(name("nothing.example.test."), A)
+    assert found.rcode == wire.NXDOMAIN
+    [soa] = found.authority
+    assert (soa.name, soa.rdtype) == (name("example.test."), dns.rdatatype.SOA)
+    asked = hierarchy.queries(EXAMPLE)
+    clock.advance(10)
+    again = await resolver.resolve(name("nothing.example.test."), MX)
+    assert again.rcode == wire.NXDOMAIN
+    assert again.authority[0].ttl == 50  # min(SOA TTL 300, MINIMUM 60), 10 s later
+    assert hierarchy.queries(EXAMPLE) == asked
+
+
+async def test_it_caches_nodata_per_name_and_type(resolver, hierarchy):
+    found = await resolver.resolve(name("www.example.test."), MX)
+    assert (found.rcode, found.answer) == (wire.NOERROR, [])
+    assert found.authority[0].rdtype == dns.rdatatype.SOA
+    asked = hierarchy.queries(EXAMPLE)
+    await resolver.resolve(name("www.example.test."), MX)
+    assert hierarchy.queries(EXAMPLE) == asked
+    await resolver.resolve(name("www.example.test."), TXT)
+    assert hierarchy.queries(EXAMPLE) == asked + 1
+
+
+async def test_it_sends_one_query_for_identical_questions_in_flight(resolver, hierarchy):
+    answers = await asyncio.gather(
+        *(resolver.resolve(name("www.example.test."), A) for _ in range(10))
+    )
+    assert all(addresses(found) == ["192.0.2.1"] for found in answers)
+    assert [hierarchy.queries(a) for a in (ROOT, TLD, EXAMPLE)] == [1, 1, 1]
+
+
+async def test_it_gives_servfail_for_a_cname_loop_across_zones(resolver, hierarchy):
+    found = await resolver.resolve(name("loop.example.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert hierarchy.queries(EXAMPLE) + hierarchy.queries(OTHER) <= 3
+
+
+async def test_it_follows_eleven_cname_restarts(resolver):
+    found = await resolver.resolve(name("c1.other.test."), A)
+    assert addresses(found) == ["192.0.2.12"]
+    assert len(found.answer) == 12
+
+
+async def test_it_gives_up_after_eleven_cname_restarts(resolver):
+    found = await resolver.resolve(name("c0.example.test."), A)
+    assert found.rcode == wire.SERVFAIL
+
+
+async def test_it_sends_at_most_32_queries_for_one_question(resolver, hierarchy):
+    found = await resolver.resolve(name("host.many.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert resolver.sent == MAX_SENDS
+    assert hierarchy.total_queries() == MAX_SENDS
+    # The root once, the TLD twice: its referral to forty servers is truncated over UDP, and
+    # the retry over TCP counts against the limit too.
+    assert hierarchy.queries(TLD) == 2
+    assert hierarchy.queries(MANY[0]) == MAX_SENDS - 3
+
+
+async def test_it_resolves_at_most_three_glueless_name_servers_per_referral(resolver, hierarchy):
+    found = await resolver.resolve(name("host.nxns.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert hierarchy.queries(OTHER) == 3  # ten glueless NS names, all NXDOMAIN
+
+
+async def test_it_caches_nothing_outside_the_zone_of_the_server_asked(resolver, hierarchy):
+    found = await resolver.resolve(name("www.evil.test."), A)
+    assert addresses(found) == ["192.0.2.66"]
+    cache = resolver.cache
+    assert cache.rrset(name("www.example.test."), A) is None
+    assert cache.rrset(name("ns.example.test."), A) is None
+    assert cache.rrset(name("example.test."), NS) is None
+    truth = await resolver.resolve(name("www.example.test."), A)
+    assert addresses(truth) == ["192.0.2.1"]
+
+
+async def test_it_ignores_forged_replies_and_takes_the_real_one(resolver, hierarchy):
+    found = await resolver.resolve(name("www.forged.test."), A)
+    assert addresses(found) == ["192.0.2.77"]
+    assert addresses(resolver.cache.find(name("www.forged.test."), A)) == ["192.0.2.77"]
+    assert len(hierarchy.scripted[FORGER].queries) == 1
+
+
+async def test_it_uses_a_fresh_id_and_source_port_per_query(resolver, hierarchy):
+    await resolver.resolve(name("a.forged.test."), A)
+    await resolver.resolve(name("b.forged.test."), A)
+    scripted = hierarchy.scripted[FORGER]
+    assert len({query.id for query in scripted.queries}) == 2
+    assert len({port for _, port in scripted.sources}) == 2
+
+
+async def test_it_sends_iterative_queries_without_rd(resolver, hierarchy):
+    await resolver.resolve(name("www.evil.test."), A)
+    [query] = hierarchy.scripted[EVIL].queries
+    assert not query.flags & dns.flags.RD
+
+
+def test_it_reads_the_iana_root_hints():
+    hints = read_hints()
+    assert len(hints) == 13
+    assert hints[name("a.root-servers.net.")] == ["198.41.0.4", "2001:503:ba3e::2:30"]
+    assert all(len(addresses) == 2 for addresses in hints.values())
+
+
+def test_it_reads_root_hints_from_a_file(tmp_path: Path):
+    path = tmp_path / "hints"
+    path.write_text(f". 3600000 NS a.root-servers.test.\na.root-servers.test. 3600000 A {ROOT}\n")
+    assert read_hints(path) == {name("a.root-servers.test."): [ROOT]}
+
+
+@pytest.mark.parametrize(
+    "text", ["a.root-servers.test. 3600000 A 127.0.0.2\n", ". 3600000 NS (unbalanced\n"]
+)
+def test_it_refuses_a_hints_file_without_root_servers(tmp_path: Path, text: str):
+    path = tmp_path / "hints"
+    path.write_text(text)
+    with pytest.raises(ValueError):
+        read_hints(path)
+
+
+def response_to(qname: str, *, aa: bool = False, rcode: int = 0, **sections) -> dns.message.Message:
+    """A response to qname/A with sections given as lists of (owner, type, rdata) triples."""
+    response = dns.message.make_response(dns.message.make_query(qname, "A"))
+    response.set_rcode(rcode)
+    if aa:
+        response.flags |= dns.flags.AA
+    for section, records in sections.items():
+        for owner, rdtype, rdata in records:
+            getattr(response, section).append(dns.rrset.from_text(owner, 300, "IN", rdtype, rdata))
+    return response
+
+
+def test_a_referral_keeps_only_glue_inside_the_zone_of_the_server_asked():
+    response = response_to(
+        "www.example.test.",
+        authority=[
+            ("example.test.", "NS", "ns.example.test."),
+            ("example.test.", "NS", "ns.evil."),
+        ],
+        additional=[("ns.example.test.", "A", "127.0.0.4"), ("ns.evil.", "A", "6.6.6.6")],
+    )
+    step = classify(response, name("test."), name("www.example.test."), A)
+    assert step.step is Step.REFERRAL
+    assert [rrset.name for rrset in step.glue] == [name("ns.example.test.")]
+
+
+@pytest.mark.parametrize(
+    "cut", ["test.", "example.test.", "other.test.", "deeper.www.example.test."]
+)
+def test_a_referral_that_does_not_lead_down_towards_the_name_is_lame(cut):
+    response = response_to("www.example.test.", authority=[(cut, "NS", "ns.evil.")])
+    assert classify(response, name("example.test."), name("www.example.test."), A).step is Step.LAME
+
+
+def test_a_negative_answer_proved_by_another_zones_soa_is_not_cached():
+    soa = "ns.evil. hostmaster.evil. 1 1800 900 604800 86400"
+    response = response_to("www.example.test.", aa=True, rcode=3, authority=[("evil.", "SOA", soa)])
+    step = classify(response, name("example.test."), name("www.example.test."), A)
+    assert (step.step, step.soa) == (Step.NXDOMAIN, None)
+
+
+def test_answers_for_names_other_than_the_question_are_dropped():
+    response = response_to(
+        "www.example.test.", aa=True,
+        answer=[("www.example.test.", "A", "192.0.2.1"), ("mail.example.test.", "A", "6.6.6.6")],
+    )  # fmt: skip
+    step = classify(response, name("example.test."), name("www.example.test."), A)
+    assert [rrset.name for rrset in step.answer] == [name("www.example.test.")]
+
+
+def test_a_cname_leaving_the_zone_is_followed_by_asking_the_targets_servers():
+    response = response_to(
+        "alias.example.test.", aa=True,
+        answer=[("alias.example.test.", "CNAME", "www.bank.test."), ("www.bank.test.", "A", "6.6.6.6")],
+    )  # fmt: skip
+    step = classify(response, name("example.test."), name("alias.example.test."), A)
+    assert (step.step, step.name) == (Step.CNAME, name("www.bank.test."))
+    assert [rrset.rdtype for rrset in step.answer] == [dns.rdatatype.CNAME]
+
+
+@pytest.mark.parametrize("rcode", [dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.FORMERR])
+def test_an_error_from_a_server_is_lame(rcode):
+    response = response_to("www.example.test.", rcode=rcode)
+    assert classify(response, name("example.test."), name("www.example.test."), A).step is Step.LAME
+
+
+def test_a_negative_answer_lives_no_longer_than_the_soa_minimum():
+    soa = "ns.example.test. hostmaster.example.test. 1 1800 900 604800 60"
+    response = response_to(
+        "www.example.test.", aa=True, rcode=3, authority=[("example.test.", "SOA", soa)]
+    )
+    step = classify(response, name("example.test."), name("www.example.test."), A)
+    assert step.soa.ttl == 60
+
+
+def test_answers_passed_on_carry_the_ttl_the_cache_caps_them_at(clock):
+    response = response_to(
+        "www.example.test.", aa=True, answer=[("www.example.test.", "A", "192.0.2.1")]
+    )
+    step = classify(response, name("example.test."), name("www.example.test."), A)
+    step.remember(Cache(max_ttl=100, clock=clock), A, "recursive")
+    assert step.found().answer[0].ttl == 100
+
+
+async def test_it_asks_the_parent_zone_for_ds_records(resolver, hierarchy):
+    found = await resolver.resolve(name("example.test."), dns.rdatatype.DS)
+    assert (found.rcode, found.answer) == (wire.NOERROR, [])
+    assert found.authority[0].name == name("test.")
+    assert hierarchy.queries(EXAMPLE) == 0
+
+
+async def test_it_sheds_questions_beyond_its_limit_of_resolutions_in_flight(hierarchy, clock):
+    recursive = Recursive(
+        Cache(clock=clock), hierarchy.hints, port=hierarchy.port, ipv6=False,
+        query_timeout=0.3, deadline=1.0, max_inflight=1, clock=clock,
+    )  # fmt: skip
+    slow = asyncio.ensure_future(recursive.resolve(name("host.dead.test."), A))
+    await asyncio.sleep(0)
+    shed = await recursive.resolve(name("www.example.test."), A)
+    assert shed.rcode == wire.SERVFAIL
+    await slow
+    assert hierarchy.queries(EXAMPLE) == 0  # the shed question never went out
+    found = await recursive.resolve(name("www.example.test."), A)
+    assert addresses(found) == ["192.0.2.1"]  # shedding is not cached as a failure
+    await recursive.close()
+
+
+def test_servers_are_tried_fastest_first_and_those_that_timed_out_last(clock):
+    servers = Servers(clock)
+    servers.answered("slow", 0.5)
+    servers.answered("fast", 0.01)
+    servers.answered("dead", 0.001)
+    servers.timed_out("dead")
+    assert servers.order(["dead", "slow", "new", "fast", "fast"]) == ["fast", "new", "slow", "dead"]
+    clock.advance(5)
+    servers.answered("dead", 0.001)
+    assert servers.order(["dead", "slow", "new", "fast"]) == ["fast", "dead", "new", "slow"]
+
+
+def test_a_server_that_keeps_timing_out_is_skipped_for_longer_each_time(clock):
+    servers = Servers(clock)
+    servers.answered("slow", 2.0)
+    servers.timed_out("dead")
+    servers.timed_out("dead")
+    clock.advance(9)
+    assert servers.order(["dead", "slow"]) == ["slow", "dead"]
+    clock.advance(1)
+    assert servers.order(["dead", "slow"]) == ["dead", "slow"]

@@ -1,0 +1,290 @@
+"""The asyncio listeners against real clients: dig, dnspython, raw sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import dns.asyncquery
+import dns.flags
+import dns.message
+import dns.rcode
+import pytest
+
+from dnsadmin.names.authority import NOT_MINE
+from dnsadmin.names.server import DNSServer, QueryEvent
+
+pytestmark = pytest.mark.integration
+
+
+async def dig(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "dig", *args, "+time=2", "+tries=1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 20)
+    return out.decode()
+
+
+def answer_lines(output: str) -> list[str]:
+    section = output.split(";; ANSWER SECTION:\n", 1)[1].split("\n\n", 1)[0]
+    return section.splitlines()
+
+
+async def test_dig_gets_an_authoritative_answer_over_udp(loop_server):
+    out = await dig("@127.0.0.1", "-p", str(loop_server.port), "one.example.com.", "A", "+norec")
+    assert "status: NOERROR" in out
+    assert "flags: qr aa;" in out
+    assert answer_lines(out)[-1].split()[-1] == "192.0.2.10"
+    assert "(UDP)" in out
+
+
+async def test_dig_gets_a_large_answer_over_tcp(loop_server):
+    out = await dig("@127.0.0.1", "-p", str(loop_server.port), "+tcp", "big.example.com.", "A")
+    assert "(TCP)" in out
+    assert len(answer_lines(out)) == 60
+
+
+async def test_dig_retries_a_truncated_answer_over_tcp(loop_server):
+    out = await dig("@127.0.0.1", "-p", str(loop_server.port), "+noedns", "big.example.com.", "A")
+    assert "Truncated, retrying in TCP mode" in out
+    assert len(answer_lines(out)) == 60
+
+
+async def test_dig_sees_nxdomain_and_referrals(loop_server):
+    port = str(loop_server.port)
+    out = await dig("@127.0.0.1", "-p", port, "nothere.example.com.", "A")
+    assert "status: NXDOMAIN" in out
+    out = await dig("@127.0.0.1", "-p", port, "www.sub.example.com.", "A", "+norec")
+    assert "flags: qr;" in out
+    assert "ns.sub.example.com." in out.split(";; ADDITIONAL SECTION:")[1]
+
+
+async def test_it_listens_on_ipv6_and_ipv4_on_one_port(catalog):
+    server = DNSServer(catalog)
+    await server.start(["127.0.0.1", "::1"], 0)
+    try:
+        ports = {sock.getsockname()[1] for sock in server.sockets}
+        assert ports == {server.port}
+        out = await dig("@::1", "-p", str(server.port), "www.example.com.", "AAAA")
+        assert answer_lines(out)[0].split()[-1] == "2001:db8::10"
+        out = await dig("@::1", "-p", str(server.port), "+tcp", "www.example.com.", "AAAA")
+        assert "(TCP)" in out
+    finally:
+        await server.stop()
+
+
+def framed(query: dns.message.Message) -> bytes:
+    data = query.to_wire()
+    return struct.pack("!H", len(data)) + data
+
+
+async def read_framed(reader: asyncio.StreamReader) -> dns.message.Message:
+    length = struct.unpack("!H", await reader.readexactly(2))[0]
+    return dns.message.from_wire(await reader.readexactly(length))
+
+
+async def test_it_answers_pipelined_queries_on_one_connection(loop_server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", loop_server.port)
+    queries = [dns.message.make_query(f"{n}.example.com.", "A") for n in ("www", "one", "nope")]
+    writer.write(b"".join(framed(q) for q in queries))
+    responses = [await asyncio.wait_for(read_framed(reader), 5) for _ in queries]
+    writer.close()
+    by_id = {r.id: r for r in responses}
+    assert set(by_id) == {q.id for q in queries}
+    assert by_id[queries[2].id].rcode() == dns.rcode.NXDOMAIN
+
+
+async def test_it_closes_an_idle_connection(catalog):
+    server = DNSServer(catalog, tcp_idle_timeout=0.2)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_it_closes_connections_over_the_cap(catalog):
+    server = DNSServer(catalog, max_tcp_connections=1)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        first_reader, first = await asyncio.open_connection("127.0.0.1", server.port)
+        first.write(framed(dns.message.make_query("www.example.com.", "A")))
+        await read_framed(first_reader)
+        second_reader, second = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(second_reader.read(), 5) == b""
+        query = dns.message.make_query("one.example.com.", "A")
+        first.write(framed(query))
+        assert (await read_framed(first_reader)).id == query.id
+        first.close()
+        second.close()
+    finally:
+        await server.stop()
+
+
+async def test_it_counts_queries_by_rcode_and_transport(loop_server):
+    port = loop_server.port
+    await dns.asyncquery.udp(
+        dns.message.make_query("www.example.com.", "A"), "127.0.0.1", port=port
+    )
+    await dns.asyncquery.udp(dns.message.make_query("no.example.com.", "A"), "127.0.0.1", port=port)
+    await dns.asyncquery.tcp(
+        dns.message.make_query("www.example.org.", "A"), "127.0.0.1", port=port
+    )
+    assert loop_server.stats.by_transport == {"udp": 2, "tcp": 1}
+    assert loop_server.stats.by_rcode == {0: 1, 3: 1, 5: 1}
+
+
+async def test_on_query_reports_each_answer(catalog):
+    events: list[QueryEvent] = []
+    server = DNSServer(catalog, on_query=events.append)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        query = dns.message.make_query("WWW.example.com.", "AAAA")
+        await dns.asyncquery.udp(query, "127.0.0.1", port=server.port)
+    finally:
+        await server.stop()
+    (event,) = events
+    assert (event.client, event.qname, event.qtype, event.rcode) == (
+        "127.0.0.1", "WWW.example.com.", 28, 0,
+    )  # fmt: skip
+    assert (event.source, event.transport) == ("authority", "udp")
+    assert 0 <= event.latency < 5
+
+
+async def test_a_failing_on_query_callback_does_not_stop_the_listener(catalog):
+    def explode(event: QueryEvent) -> None:
+        raise RuntimeError("boom")
+
+    server = DNSServer(catalog, on_query=explode)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        for _ in range(2):
+            query = dns.message.make_query("www.example.com.", "A")
+            response = await dns.asyncquery.udp(query, "127.0.0.1", port=server.port, timeout=2)
+            assert response.rcode() == dns.rcode.NOERROR
+    finally:
+        await server.stop()
+
+
+class Canned:
+    """A resolver that answers every question it is asked with NXDOMAIN, after a delay."""
+
+    source = "canned"
+
+    def __init__(self, delay: float | None) -> None:
+        self.delay = delay
+        self.asked: list[str] = []
+
+    def resolve(self, query: bytes, *, tcp: bool):
+        message = dns.message.from_wire(query)
+        self.asked.append(message.question[0].name.to_text())
+        response = dns.message.make_response(message)
+        response.set_rcode(dns.rcode.NXDOMAIN)
+        if self.delay is None:
+            return response.to_wire()
+        return self._later(response.to_wire())
+
+    async def _later(self, wire: bytes) -> bytes:
+        await asyncio.sleep(self.delay)
+        return wire
+
+
+@pytest.mark.parametrize("delay", [None, 0.05])
+async def test_names_outside_the_catalog_go_to_the_next_resolver(catalog, delay):
+    canned = Canned(delay)
+    events: list[QueryEvent] = []
+    server = DNSServer(catalog, resolvers=[canned], on_query=events.append)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        outside = dns.message.make_query("www.example.org.", "A")
+        response = await dns.asyncquery.udp(outside, "127.0.0.1", port=server.port, timeout=2)
+        assert response.rcode() == dns.rcode.NXDOMAIN
+        inside = dns.message.make_query("www.example.com.", "A")
+        response = await dns.asyncquery.tcp(inside, "127.0.0.1", port=server.port, timeout=2)
+        assert response.rcode() == dns.rcode.NOERROR
+    finally:
+        await server.stop()
+    assert canned.asked == ["www.example.org."]
+    assert [e.source for e in events] == ["canned", "authority"]
+
+
+async def test_a_slow_answer_does_not_hold_up_later_ones_on_a_connection(catalog):
+    # RFC 7766 6.2.1.1: answers on one connection may come back out of order.
+    server = DNSServer(catalog, resolvers=[Canned(0.3)])
+    await server.start(["127.0.0.1"], 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        slow = dns.message.make_query("slow.example.org.", "A")
+        fast = dns.message.make_query("www.example.com.", "A")
+        writer.write(framed(slow) + framed(fast))
+        first, second = [await asyncio.wait_for(read_framed(reader), 5) for _ in range(2)]
+        assert (first.id, second.id) == (fast.id, slow.id)
+        writer.close()
+    finally:
+        await server.stop()
+
+
+def test_the_authority_says_not_mine_for_foreign_names_when_chained(catalog):
+    server = DNSServer(catalog)
+    query = dns.message.make_query("www.example.org.", "A").to_wire()
+    assert server.chain[0].resolve(query, tcp=False) is NOT_MINE
+
+
+class Broken:
+    """A resolver with a bug, failing at once or later."""
+
+    source = "broken"
+
+    def __init__(self, later: bool) -> None:
+        self.later = later
+
+    def resolve(self, query: bytes, *, tcp: bool):
+        if self.later:
+            return self._fail()
+        raise RuntimeError("resolver bug")
+
+    async def _fail(self) -> bytes:
+        raise RuntimeError("resolver bug, later")
+
+
+@pytest.mark.parametrize("later", [False, True])
+async def test_a_failing_resolver_costs_a_servfail_not_the_listener(catalog, later, caplog):
+    server = DNSServer(catalog, resolvers=[Broken(later)])
+    await server.start(["127.0.0.1"], 0)
+    try:
+        query = dns.message.make_query("www.example.org.", "A")
+        response = await dns.asyncquery.udp(query, "127.0.0.1", port=server.port, timeout=2)
+        assert response.rcode() == dns.rcode.SERVFAIL
+        assert response.question == query.question
+        query = dns.message.make_query("www.example.com.", "A")
+        response = await dns.asyncquery.udp(query, "127.0.0.1", port=server.port, timeout=2)
+        assert response.rcode() == dns.rcode.NOERROR
+    finally:
+        await server.stop()
+    assert "resolver bug" in caplog.text
+
+
+async def test_two_servers_share_a_port_with_reuse_port(catalog):
+    first, second = DNSServer(catalog), DNSServer(catalog)
+    await first.start(["127.0.0.1"], 0, reuse_port=True)
+    try:
+        await second.start(["127.0.0.1"], first.port, reuse_port=True)
+        assert second.port == first.port
+        await second.stop()
+    finally:
+        await first.stop()
+
+
+async def test_stop_closes_open_connections(catalog):
+    server = DNSServer(catalog, tcp_idle_timeout=30)
+    await server.start(["127.0.0.1"], 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(framed(dns.message.make_query("www.example.com.", "A")))
+    await read_framed(reader)
+    await asyncio.wait_for(server.stop(), 5)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert server.stats.tcp_connections == 0

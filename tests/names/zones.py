@@ -1,0 +1,196 @@
+"""Test zones and helpers shared by the DNS engine tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import dns.exception
+import dns.message
+import dns.query
+
+from dnsadmin.names.authority import answer
+from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.server import DNSServer
+from dnsadmin.names.zone import zone_from_text
+
+BIG_RRSET = "\n".join(f"big IN A 198.51.100.{i}" for i in range(1, 61))
+
+EXAMPLE_COM = f"""
+$TTL 300
+@        3600 IN SOA ns1 hostmaster 2024010101 7200 900 1209600 600
+@             IN NS    ns1
+@             IN NS    ns2.example.net.
+@             IN MX    10 mail
+ns1           IN A     192.0.2.1
+mail          IN A     192.0.2.25
+www           IN A     192.0.2.10
+www           IN AAAA  2001:db8::10
+www           IN TXT   "hello"
+one           IN CNAME two
+two           IN CNAME www
+ext           IN CNAME www.elsewhere.test.
+cross         IN CNAME host.example.net.
+crossnx       IN CNAME missing.example.net.
+loop1         IN CNAME loop2
+loop2         IN CNAME loop1
+*.wild        IN A     192.0.2.99
+*.wild        IN TXT   "wildcard"
+deep.wild     IN A     192.0.2.98
+*.wc          IN CNAME www
+a.b.c         IN A     192.0.2.5
+sub           IN NS    ns.sub
+sub           IN NS    ns1
+sub           IN DS    12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE31B5D3E1C8A8F5B5C1D2E3F4
+ns.sub        IN A     192.0.2.53
+ns.sub        IN AAAA  2001:db8::53
+away          IN NS    ns.elsewhere.test.
+dn       1234 IN DNAME c.example.com.
+dnx           IN DNAME example.net.
+_sip._udp     IN SRV   10 5 5060 www
+{BIG_RRSET}
+"""
+
+EXAMPLE_NET = """
+$TTL 120
+@        600 IN SOA ns1.example.com. hostmaster.example.com. 7 7200 900 1209600 60
+@            IN NS ns1.example.com.
+host         IN A  203.0.113.7
+"""
+
+ZONES = {"example.com.": EXAMPLE_COM, "example.net.": EXAMPLE_NET}
+
+
+def make_catalog(transfer_acl: tuple[str, ...] = ("127.0.0.1/32",)) -> ZoneCatalog:
+    return ZoneCatalog(
+        [zone_from_text(text, origin, transfer_acl=transfer_acl) for origin, text in ZONES.items()]
+    )
+
+
+def ask(catalog: ZoneCatalog, qname: str, rdtype: str = "A", *, tcp: bool = False, **kw):
+    """Our answer, parsed, to a query built by dnspython."""
+    query = dns.message.make_query(qname, rdtype, **kw)
+    return dns.message.from_wire(answer(query.to_wire(), catalog, tcp=tcp))
+
+
+def rrsets_of(section) -> set[tuple[str, int, int, frozenset[str]]]:
+    """A section as comparable RRsets: order and case do not matter.
+
+    Case is folded in rdata too: name compression may borrow the query's case (0x20).
+    """
+    return {
+        (
+            rrset.name.to_text().lower(),
+            rrset.rdtype,
+            rrset.ttl,
+            frozenset(r.to_text().lower() for r in rrset),
+        )
+        for rrset in section
+    }
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 at the time of asking."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+def query_server(port: int, query: dns.message.Message, *, tcp: bool = False):
+    if tcp:
+        return dns.query.tcp(query, "127.0.0.1", port=port, timeout=5)
+    return dns.query.udp(query, "127.0.0.1", port=port, timeout=5)
+
+
+class ThreadedServer:
+    """Our DNSServer running in its own event loop thread, for synchronous clients."""
+
+    def __init__(self, catalog: ZoneCatalog, **kw) -> None:
+        self.server = DNSServer(catalog, **kw)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self) -> None:
+        self.thread.start()
+        start = self.server.start(["127.0.0.1"], 0)
+        asyncio.run_coroutine_threadsafe(start, self.loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+NAMED_CONF = """
+options {{
+    directory "{directory}";
+    pid-file "{directory}/named.pid";
+    session-keyfile "{directory}/session.key";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    minimal-responses yes;
+    dnssec-validation no;
+}};
+controls {{ }};
+{zones}
+"""
+
+
+class Bind:
+    """BIND 9 (named -g) serving ZONES from directory on an ephemeral port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.log = directory / "named.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        zones = []
+        for origin, text in ZONES.items():
+            (self.directory / origin).write_text(text)
+            zones.append(f'zone "{origin}" {{ type primary; file "{origin}"; }};')
+        conf = self.directory / "named.conf"
+        conf.write_text(
+            NAMED_CONF.format(directory=self.directory, port=self.port, zones="\n".join(zones))
+        )
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                ["named", "-g", "-n", "1", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+            )
+        self._wait_until_answering()
+
+    def _wait_until_answering(self) -> None:
+        query = dns.message.make_query("example.com.", "SOA")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"named exited: {self.log.read_text()[-2000:]}")
+            try:
+                dns.query.udp(query, "127.0.0.1", port=self.port, timeout=0.5)
+                return
+            except (dns.exception.Timeout, OSError):
+                time.sleep(0.1)
+        raise RuntimeError(f"named did not answer: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
