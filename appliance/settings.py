@@ -172,6 +172,14 @@ X_FRAME_OPTIONS = "DENY"
 # propagation mechanism when no cross-process channel layer exists.
 RECONCILE_INTERVAL = float(env_int("RECONCILE_INTERVAL_MS", 1000, minimum=50)) / 1000
 
+# rundns: the resolver chain behind the zones (the command's options override these).
+DNS_RECURSION = env_bool("DNS_RECURSION", default=True)
+DNS_ALLOW_RECURSION = env_list("DNS_ALLOW_RECURSION", ["127.0.0.0/8", "::1/128"])
+DNS_FORWARDERS = env_list("DNS_FORWARDERS")
+DNS_HOSTS_FILE = env_str("DNS_HOSTS_FILE")
+DNS_ROOT_HINTS = env_str("DNS_ROOT_HINTS")
+DNS_RESOLVER_ORDER = env_list("DNS_RESOLVER_ORDER", ["authority", "hosts", "cache", "recursive"])
+
 # rundns: the query log keeps at most this many entries a second (0: statistics only),
 # for this many days.
 QUERY_LOG_MAX_PER_SECOND = env_int("QUERY_LOG_MAX_PER_SECOND", 1000, minimum=0)

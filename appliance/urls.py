@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from appliance import views
+from botadmin.views.robots import robots_txt
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -12,4 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("dns/", include("dnsadmin.urls")),
     path("bot/", include("botadmin.urls")),
+    path("logs/", include("botadmin.log_urls")),
+    path("robots.txt", robots_txt, name="robots-txt"),
 ]

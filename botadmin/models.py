@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -218,3 +220,69 @@ class Ignore(models.Model):
 
     def __str__(self) -> str:
         return self.mask
+
+
+# -- Published logs: who may read a private channel, and whose lines are hidden ---------
+
+
+class ChannelGrant(models.Model):
+    """Lets one user, or every member of one group, read a private channel's logs."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
+    )
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True)
+                | Q(user__isnull=True, group__isnull=False),
+                name="grant_is_for_a_user_or_a_group",
+            ),
+            models.UniqueConstraint("channel", "user", name="one_grant_per_channel_user"),
+            models.UniqueConstraint("channel", "group", name="one_grant_per_channel_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.group} may read {self.channel}"
+
+
+class RedactedNick(models.Model):
+    """A nick whose lines on one network are published as "[redacted]" (privacy requests)."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="redactions")
+    nick = models.CharField(max_length=64, help_text="Case-folded.")
+    display_nick = models.CharField(max_length=64)
+    reason = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["network", "nick"]
+        constraints = [
+            models.UniqueConstraint("network", "nick", name="one_redaction_per_network_nick")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_nick} on {self.network}"
+
+
+class OutboundMessage(models.Model):
+    """A line the web asked the bot to say; the bot worker sends pending rows and sets sent."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="outbound")
+    channel = models.CharField(max_length=200, validators=[channel_name])
+    text = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    sent = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [models.Index(fields=["sent", "created"])]
+
+    def __str__(self) -> str:
+        return f"say to {self.channel} on {self.network}: {self.text[:40]}"

@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from botadmin.consumers import LogTailConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/logs/<int:channel_id>/", LogTailConsumer.as_asgi()),
+]

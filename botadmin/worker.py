@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import logging
+from pathlib import Path
 
 from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
 
 from appliance.control import BOT_GROUP
 from appliance.worker import WorkerConsumer
@@ -16,9 +20,10 @@ from botadmin.infobot.bot import Bot
 from botadmin.infobot.host import discover
 from botadmin.infobot.logwriter import LogRecord
 from botadmin.live import log_group
-from botadmin.models import Plugin
+from botadmin.models import OutboundMessage, Plugin
 
 logger = logging.getLogger(__name__)
+OUTBOUND_MAX_AGE = datetime.timedelta(minutes=5)
 
 
 class BotWorker(WorkerConsumer):
@@ -52,13 +57,24 @@ class BotWorker(WorkerConsumer):
             self.config = config
             await self.bot.apply_config(*config)
             logger.info("configuration reloaded")
+        await self.send_pending()
 
     async def bot_reload(self, message: dict) -> None:
         await self.reconcile()
 
     async def irc_say(self, message: dict) -> None:
-        if message.get("network") in self.bot.connections:
-            await self.bot.say(message["network"], message["channel"], message["text"])
+        await self.send_pending()
+
+    async def send_pending(self) -> None:
+        """Say what the web asked for on the networks this worker is connected to."""
+        connected = [name for name, status in self.bot.status().items() if status.connected]
+        if not connected:
+            return
+        for network, channel, text in await database_sync_to_async(claim_outbound)(connected):
+            try:
+                await self.bot.say(network, channel, text)
+            except Exception:
+                logger.exception("could not say %r in %s on %s", text, channel, network)
 
     async def shutdown(self) -> None:
         bot = getattr(self, "bot", None)
@@ -100,8 +116,31 @@ class BotWorker(WorkerConsumer):
                 logger.warning("could not publish a log line", exc_info=True)
 
 
+def journal_path(only: list[str] | None) -> Path:
+    """One journal per shard, so two shards on one host never replay each other's lines."""
+    shard = "-".join(sorted(only)) if only else "all"
+    return Path(settings.VAR_DIR) / f"bot-journal-{shard}.jsonl"
+
+
 def load_config(only: list[str] | None) -> tuple[list, list]:
     return bridge.load_networks(only), bridge.load_plugin_settings()
+
+
+def claim_outbound(networks: list[str]) -> list[tuple[str, str, str]]:
+    """Take the pending lines for these networks; each is claimed once, by one worker.
+
+    Lines older than OUTBOUND_MAX_AGE are left unsent: a bot that was down for an
+    hour should not come back saying stale things.
+    """
+    since = timezone.now() - OUTBOUND_MAX_AGE
+    pending = OutboundMessage.objects.filter(
+        sent=None, created__gte=since, network__name__in=networks
+    ).select_related("network")
+    claimed = []
+    for message in pending:
+        if OutboundMessage.objects.filter(pk=message.pk, sent=None).update(sent=timezone.now()):
+            claimed.append((message.network.name, message.channel, message.text))
+    return claimed
 
 
 def register_plugins(plugins: list) -> None:

@@ -408,3 +408,25 @@ class ApiToken(models.Model):
             return None
         cls.objects.filter(pk=token.pk).update(last_used=timezone.now())
         return token
+
+
+class CacheCommand(models.Model):
+    """A flush or delete asked for in the web, applied by every DNS worker.
+
+    The `cache.flush`/`cache.delete` events ring the workers at once; this row is
+    what they read, then or at their next reconcile, so none misses it.
+    """
+
+    FLUSH, DELETE = "flush", "delete"
+    action = models.CharField(max_length=10, choices=[(FLUSH, "flush"), (DELETE, "delete")])
+    name = models.CharField(max_length=255, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.name}".strip()

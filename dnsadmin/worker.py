@@ -4,36 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 
 from channels.db import database_sync_to_async
 
 from appliance.control import DNS_GROUP
 from appliance.worker import WorkerConsumer
-from dnsadmin import querylog, snapshot
+from dnsadmin import cachesync, querylog, snapshot
 from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.chain import ResolverChain
 from dnsadmin.names.server import DNSServer
 from dnsadmin.querylog import QueryRecorder
 
 logger = logging.getLogger(__name__)
-PRUNE_EVERY = 600.0  # seconds
+PRUNE_EVERY = 600.0  # seconds between query log prunes
+CACHE_WRITE_EVERY = 10.0  # seconds between cache write-behinds
 
 
 class DNSWorker(WorkerConsumer):
-    """One `rundns` process: listeners, the zone catalog, and reconciliation."""
+    """One `rundns` process: listeners, the zone catalog, the cache, and reconciliation."""
 
     group = DNS_GROUP
 
     async def startup(self) -> None:
         options = self.scope["options"]
         self.reconcile_interval = options.get("reconcile_interval", self.reconcile_interval)
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.catalog = ZoneCatalog()
         self.versions: snapshot.Versions = {}
         self.reload_lock = asyncio.Lock()
-        await self.reconcile()
+        await self.reload_zones()
+        self.chain = ResolverChain(self.catalog, **options.get("resolver", {}))
+        await self.restore_cache()
         self.recorder = QueryRecorder(options.get("query_log_per_second", 1000))
         self.retention_days = options.get("query_log_days", 7)
-        self.next_prune = 0.0
-        self.server = DNSServer(self.catalog, on_query=self.recorder)
+        loop = asyncio.get_running_loop()
+        self.next_prune, self.next_cache_write = loop.time(), loop.time() + CACHE_WRITE_EVERY
+        self.server = DNSServer(self.catalog, on_query=self.recorder, router=self.chain)
         await self.server.start(
             options["addresses"], options["port"], reuse_port=options.get("reuse_port", False)
         )
@@ -45,6 +53,11 @@ class DNSWorker(WorkerConsumer):
         )
 
     async def reconcile(self) -> None:
+        await self.reload_zones()
+        await self.apply_cache_commands()
+        await self.write_behind()
+
+    async def reload_zones(self) -> None:
         """Reload zones whose serial or settings changed; drop deleted or disabled ones."""
         async with self.reload_lock:
             current = await database_sync_to_async(snapshot.zone_versions)()
@@ -55,20 +68,6 @@ class DNSWorker(WorkerConsumer):
             for origin in changed:
                 await self.reload(origin)
             self.versions = current
-        if hasattr(self, "recorder"):
-            await self.write_behind()
-
-    async def write_behind(self) -> None:
-        """Write the queries answered since the last round; prune old ones now and then."""
-        drained = self.recorder.drain()
-        if drained.entries or drained.stats:
-            await database_sync_to_async(querylog.write)(drained)
-        if drained.dropped:
-            logger.debug("query log: %d entries over the per-second cap", drained.dropped)
-        loop = asyncio.get_running_loop()
-        if loop.time() >= self.next_prune:
-            self.next_prune = loop.time() + PRUNE_EVERY
-            await database_sync_to_async(querylog.prune)(self.retention_days)
 
     async def reload(self, origin: str) -> None:
         try:
@@ -82,14 +81,58 @@ class DNSWorker(WorkerConsumer):
             self.catalog.replace(zone)
             logger.info("zone %s loaded, serial %s", origin, zone.serial)
 
+    # the cache ----------------------------------------------------------------------
+
+    async def restore_cache(self) -> None:
+        records = await database_sync_to_async(cachesync.load_snapshot)()
+        self.chain.cache.load(records)
+        self.last_command = await database_sync_to_async(cachesync.last_command_id)()
+        if records:
+            logger.info("cache: %d entries restored", len(records))
+
+    async def apply_cache_commands(self) -> None:
+        commands = await database_sync_to_async(cachesync.commands_after)(self.last_command)
+        for command_id, action, name in commands:
+            if action == "flush":
+                self.chain.cache.flush()
+            else:
+                self.chain.cache.delete(name)
+            self.last_command = command_id
+            logger.info("cache: %s %s", action, name)
+
+    # events from the web ------------------------------------------------------------
+
     async def zone_changed(self, message: dict) -> None:
-        await self.reconcile()
+        await self.reload_zones()
+
+    async def cache_flush(self, message: dict) -> None:
+        await self.apply_cache_commands()
+
+    async def cache_delete(self, message: dict) -> None:
+        await self.apply_cache_commands()
+
+    # written behind -----------------------------------------------------------------
+
+    async def write_behind(self, final: bool = False) -> None:
+        """The queries answered since the last round; now and then the cache and pruning."""
+        drained = self.recorder.drain()
+        if drained.entries or drained.stats:
+            await database_sync_to_async(querylog.write)(drained)
+        now = asyncio.get_running_loop().time()
+        if final or now >= self.next_cache_write:
+            self.next_cache_write = now + CACHE_WRITE_EVERY
+            entries = list(self.chain.cache.entries())
+            await database_sync_to_async(cachesync.write_snapshot)(entries, self.name)
+        if now >= self.next_prune:
+            self.next_prune = now + PRUNE_EVERY
+            await database_sync_to_async(querylog.prune)(self.retention_days)
 
     async def shutdown(self) -> None:
         server = getattr(self, "server", None)
         if server is not None:
             await server.stop()
-            await self.write_behind()
+            await self.chain.close()
+            await self.write_behind(final=True)
 
     def status(self) -> dict:
         server = getattr(self, "server", None)
@@ -99,4 +142,5 @@ class DNSWorker(WorkerConsumer):
             "serials": {origin: serial for origin, (serial, _) in self.versions.items()},
             "port": server.port if server else None,
             "queries": sum(stats.by_rcode.values()) if stats else 0,
+            "cache_entries": len(self.chain.cache) if hasattr(self, "chain") else 0,
         }

@@ -9,7 +9,7 @@ import ssl
 from .config import DEFAULT_TIMING, ChannelConfig, NetworkConfig, PluginSetting, Timing
 from .connection import Connection, NetworkStatus
 from .host import PluginHost, discover
-from .logwriter import LogRecord, LogSink, LogWriter, Publish
+from .logwriter import LogJournal, LogRecord, LogSink, LogWriter, Publish
 from .plugin import Plugin
 from .session import Event
 from .stores import IgnoreStore, SeenStore, Storage
@@ -31,11 +31,12 @@ class Bot:
         plugins: list[type[Plugin]] | None = None,
         timing: Timing = DEFAULT_TIMING,
         ssl_context: ssl.SSLContext | None = None,
+        journal: LogJournal | None = None,
     ) -> None:
         self.timing = timing
         self.ssl_context = ssl_context
         self.plugin_settings = list(plugin_settings)
-        self.writer = LogWriter(log_sink, publish, timing.log_batch, timing.log_interval)
+        self.writer = LogWriter(log_sink, publish, timing.log_batch, timing.log_interval, journal)
         self.connections: dict[str, Connection] = {}
         self._configs = {n.name: n for n in networks}
         self._tasks: set[asyncio.Task] = set()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,55 @@ class MemoryLogSink:
         self.records.extend(records)
 
 
+class LogJournal:
+    """The lines received but not yet stored, in a file, so a crash loses none of them.
+
+    Each line is appended (and handed to the OS) when it arrives; after every
+    stored batch the file is rewritten with what is still pending. A process
+    that dies between the two leaves the lines for the next start to replay.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def replay(self) -> list[LogRecord]:
+        records = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                fields = json.loads(line)
+                records.append(
+                    LogRecord(**{**fields, "time": datetime.fromisoformat(fields["time"])})
+                )
+            except (ValueError, TypeError, KeyError):
+                log.warning("journal %s: skipping a damaged line", self.path)
+        return records
+
+    def append(self, record: LogRecord) -> None:
+        self._file.write(_journal_line(record))
+        self._file.flush()
+
+    def rewrite(self, pending: list[LogRecord]) -> None:
+        self._file.close()
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text("".join(map(_journal_line, pending)), encoding="utf-8")
+        temporary.replace(self.path)
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _journal_line(record: LogRecord) -> str:
+    return json.dumps({**asdict(record), "time": record.time.isoformat()}) + "\n"
+
+
 class LogWriter:
     """Buffers records and writes them in batches, on size or every ``interval`` seconds.
 
-    A failing sink keeps its batch pending: received lines are retried, never dropped.
+    A failing sink keeps its batch pending: received lines are retried, never dropped;
+    with a journal they also survive a crash of the process.
     """
 
     def __init__(
@@ -55,18 +102,24 @@ class LogWriter:
         publish: Publish | None = None,
         batch_size: int = 200,
         interval: float = 0.5,
+        journal: LogJournal | None = None,
     ) -> None:
         self.sink = sink
         self.publish = publish
         self.batch_size = batch_size
         self.interval = interval
-        self.pending: list[LogRecord] = []
+        self.journal = journal
+        self.pending: list[LogRecord] = journal.replay() if journal else []
+        if self.pending:
+            log.info("replaying %d log lines left by the last run", len(self.pending))
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
 
     def add(self, record: LogRecord) -> None:
         self.pending.append(record)
+        if self.journal is not None:
+            self.journal.append(record)
         if self.publish is not None:
             try:
                 self.publish(record)
@@ -97,6 +150,8 @@ class LogWriter:
                 log.exception("log sink failed; %d lines kept for retry", len(self.pending))
                 return False
             del self.pending[: len(batch)]
+            if self.journal is not None:
+                self.journal.rewrite(self.pending)
         return True
 
     async def stop(self) -> None:
@@ -108,4 +163,7 @@ class LogWriter:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if not await self.flush():
-            log.error("log sink still failing at shutdown; %d lines lost", len(self.pending))
+            kept = "kept in the journal" if self.journal else "lost"
+            log.error("log sink still failing at shutdown; %d lines %s", len(self.pending), kept)
+        if self.journal is not None:
+            self.journal.close()

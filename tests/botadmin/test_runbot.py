@@ -115,3 +115,22 @@ async def test_a_channel_added_in_the_database_is_joined_without_a_restart(ircd,
         await eventually(logged)
     finally:
         await human.close()
+
+
+async def test_a_line_asked_for_by_the_web_is_said_once_in_the_channel(ircd, network, runbot):
+    from botadmin.models import OutboundMessage
+
+    human = await Human("carol").connect(ircd.port)
+    try:
+        await joined(human, "#test")
+        await bot_is_in(human, "#test")
+        message = await OutboundMessage.objects.acreate(
+            network=network, channel="#test", text="hello from the web"
+        )
+        await human.expect(":applbot!", timeout=15)
+        assert "PRIVMSG #test :hello from the web" in human.lines[-1]
+        await message.arefresh_from_db()
+        assert message.sent is not None
+        assert not any("hello from the web" in line for line in await human.collect(3))
+    finally:
+        await human.close()

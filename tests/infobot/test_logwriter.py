@@ -97,3 +97,33 @@ async def test_stopping_during_a_write_stores_each_line_once():
     await asyncio.sleep(0.05)  # the first batch is being written
     await writer.stop()
     assert [r.text for r in sink.records] == ["one", "two", "three"]
+
+
+async def test_lines_received_before_a_crash_are_replayed_from_the_journal(tmp_path):
+    from botadmin.infobot.logwriter import LogJournal
+
+    failing = FlakySink(failures=1000)  # the database is down when the process dies
+    crashed = LogWriter(failing, journal=LogJournal(tmp_path / "journal.jsonl"))
+    for text in ("one", "two"):
+        crashed.add(record(text))
+    assert not await crashed.flush()
+    del crashed  # no stop(): the process died
+
+    sink = MemoryLogSink()
+    writer = LogWriter(sink, journal=LogJournal(tmp_path / "journal.jsonl"))
+    writer.start()
+    writer.add(record("three"))
+    await writer.stop()
+    assert [r.text for r in sink.records] == ["one", "two", "three"]
+    assert sink.records[0].time.tzinfo is not None
+    assert (tmp_path / "journal.jsonl").read_text() == ""
+
+
+async def test_a_stored_line_is_not_replayed(tmp_path):
+    from botadmin.infobot.logwriter import LogJournal
+
+    sink = MemoryLogSink()
+    writer = LogWriter(sink, journal=LogJournal(tmp_path / "journal.jsonl"))
+    writer.add(record("stored"))
+    assert await writer.flush()
+    assert LogWriter(sink, journal=LogJournal(tmp_path / "journal.jsonl")).pending == []

@@ -1,7 +1,8 @@
-"""manage.py rundns: serve every zone in the database over UDP and TCP."""
+"""manage.py rundns: serve the database's zones, with a cache and recursion behind them."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import ipaddress
 import signal
@@ -19,11 +20,21 @@ def address(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not an IP address") from None
+
+
+def network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an address or network") from None
 
 
 class Command(BaseCommand):
-    help = "Serve every enabled zone in the database over UDP and TCP (default 127.0.0.1:5300)."
+    help = (
+        "Serve every enabled zone in the database over UDP and TCP (default 127.0.0.1:5300), "
+        "with a cache and recursion (or forwarding) behind them for allowed clients."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -40,8 +51,39 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reuse-port",
             action="store_true",
-            help=("bind with SO_REUSEPORT so that several rundns processes can share the port"),
+            help="bind with SO_REUSEPORT so several rundns can share the port",
         )
+        parser.add_argument(
+            "--recursion",
+            action=argparse.BooleanOptionalAction,
+            default=settings.DNS_RECURSION,
+            help="resolve names outside our zones for allowed clients",
+        )
+        parser.add_argument(
+            "--allow-recursion",
+            action="append",
+            type=network,
+            metavar="CIDR",
+            help="clients allowed to recurse (repeatable; default loopback)",
+        )
+        parser.add_argument(
+            "--forwarder",
+            action="append",
+            dest="forwarders",
+            metavar="ADDR[:PORT]",
+            help="forward to this server instead of iterating (repeatable)",
+        )
+        parser.add_argument(
+            "--hosts-file",
+            default=settings.DNS_HOSTS_FILE or None,
+            help="answer A/AAAA/PTR from this /etc/hosts-style file",
+        )
+        parser.add_argument(
+            "--root-hints",
+            default=settings.DNS_ROOT_HINTS or None,
+            help="root hints file (default: the IANA hints shipped)",
+        )
+        parser.add_argument("--upstream-port", type=int, default=53, help=argparse.SUPPRESS)
 
     def handle(
         self,
@@ -61,23 +103,22 @@ class Command(BaseCommand):
             self.run_several(workers, addresses, port)
             return
         scope = worker_scope(
-            "dns",
-            addresses=addresses,
-            port=port,
-            reuse_port=reuse_port,
+            "dns", addresses=addresses, port=port, reuse_port=reuse_port,
             reconcile_interval=settings.RECONCILE_INTERVAL,
-        )
+            query_log_per_second=settings.QUERY_LOG_MAX_PER_SECOND,
+            query_log_days=settings.QUERY_LOG_RETENTION_DAYS, resolver=resolver_options(options),
+        )  # fmt: skip
         try:
             asyncio.run(run_worker(DNSWorker, scope))
+        except (ValueError, FileNotFoundError) as error:
+            raise CommandError(f"resolver configuration: {error}") from None
         except OSError as error:
             raise CommandError(f"cannot listen on port {port}: {error}") from None
 
     def run_several(self, workers: int, addresses: list[str], port: int) -> None:
         """Fork ``workers`` processes on one port; stop them all on SIGTERM/SIGINT."""
-        argv = [sys.executable, sys.argv[0], "rundns", "--port", str(port), "--reuse-port"]
-        for item in addresses:
-            argv += ["--address", item]
-        children = [subprocess.Popen(argv) for _ in range(workers)]
+        argv = [sys.executable, sys.argv[0], *without_option(sys.argv[1:], "--workers")]
+        children = [subprocess.Popen([*argv, "--reuse-port"]) for _ in range(workers)]
 
         def forward(signum: int, frame: object) -> None:
             for child in children:
@@ -88,3 +129,30 @@ class Command(BaseCommand):
         codes = [child.wait() for child in children]
         if any(codes):
             raise CommandError(f"a DNS worker failed (exit codes {codes})")
+
+
+def without_option(argv: list[str], option: str) -> list[str]:
+    """argv without ``option`` and its value (for re-running the command per worker)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            out.append(arg)
+    return out
+
+
+def resolver_options(options: dict) -> dict:
+    chain = {
+        "recursion": options["recursion"],
+        "allow_recursion": options["allow_recursion"] or settings.DNS_ALLOW_RECURSION,
+        "forwarders": options["forwarders"] or settings.DNS_FORWARDERS,
+        "hosts_file": options["hosts_file"],
+        "order": settings.DNS_RESOLVER_ORDER,
+        "port": options["upstream_port"],
+    }
+    if options["root_hints"]:
+        chain["root_hints"] = options["root_hints"]
+    return chain

@@ -1,0 +1,204 @@
+"""Forms of the log pages and of the staff bot administration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from botadmin.infobot.protocol import CHANNEL_PREFIXES, fold
+from botadmin.models import Channel, Network, OutboundMessage, RedactedNick, nick_name
+
+# IRC lines are at most 512 bytes with the prefix and command; leave room for both.
+SAY_MAX_LENGTH = 400
+
+
+class SeenForm(forms.Form):
+    network = forms.ModelChoiceField(Network.objects.filter(channels__public=True).distinct())
+    nick = forms.CharField(max_length=64, validators=[nick_name])
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Search", max_length=500, required=False)
+    network = forms.CharField(max_length=50, required=False)
+    channel = forms.CharField(max_length=200, required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
+    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+
+    def clean_channel(self) -> str:
+        channel = self.cleaned_data["channel"].strip()
+        if not channel or channel[0] in CHANNEL_PREFIXES:
+            return channel
+        return f"#{channel}"  # people type channels without the '#', as in the URLs
+
+    def clean(self) -> dict:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return data
+
+
+class NetworkForm(forms.ModelForm):
+    class Meta:
+        model = Network
+        fields = ["name", "host", "port", "tls", "nick", "sasl_account", "sasl_password", "enabled"]
+        widgets = {"sasl_password": forms.PasswordInput(render_value=False)}
+        help_texts = {"sasl_password": "Leave empty to keep the current password."}
+
+    def clean_sasl_password(self) -> str:
+        # A password field is never sent back to the browser, so empty means "unchanged".
+        return self.cleaned_data["sasl_password"] or self.instance.sasl_password
+
+
+class ChannelForm(forms.ModelForm):
+    readers = forms.ModelMultipleChoiceField(
+        get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False,
+        help_text="Users who may read this channel's logs when it is private.",
+    )
+    reader_groups = forms.ModelMultipleChoiceField(
+        Group.objects.order_by("name"),
+        required=False,
+        help_text="Groups whose members may read this channel's logs when it is private.",
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["name", "key", "public", "logged", "enabled"]
+
+    def __init__(self, *args: Any, network: Network, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.network = network
+        if self.instance.pk:
+            grants = self.instance.grants.all()
+            self.fields["readers"].initial = [g.user_id for g in grants if g.user_id]
+            self.fields["reader_groups"].initial = [g.group_id for g in grants if g.group_id]
+
+    def clean_name(self) -> str:
+        # The database constraint is case-insensitive; the form says so before it fails.
+        name = self.cleaned_data["name"]
+        others = Channel.objects.filter(network=self.instance.network, name__iexact=name)
+        if others.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("This network already has that channel.")
+        return name
+
+    def save(self) -> Channel:  # type: ignore[override]  # grants need the saved row
+        channel = super().save()
+        channel.grants.all().delete()
+        channel.grants.bulk_create(
+            [channel.grants.model(channel=channel, user=u) for u in self.cleaned_data["readers"]]
+            + [
+                channel.grants.model(channel=channel, group=g)
+                for g in self.cleaned_data["reader_groups"]
+            ]
+        )
+        return channel
+
+
+class SayForm(forms.Form):
+    text = forms.CharField(max_length=SAY_MAX_LENGTH, widget=forms.TextInput)
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"].strip()
+        if any(c in text for c in "\r\n\x00"):
+            raise forms.ValidationError("One line, please: no line breaks.")
+        if not text:
+            raise forms.ValidationError("Say something.")
+        return text
+
+    def save(self, channel: Channel, user: Any) -> OutboundMessage:
+        return OutboundMessage.objects.create(
+            network=channel.network,
+            channel=channel.name,
+            text=self.cleaned_data["text"],
+            requested_by=user,
+        )
+
+
+class RedactionForm(forms.ModelForm):
+    class Meta:
+        model = RedactedNick
+        fields = ["network", "display_nick", "reason"]
+        labels = {"display_nick": "Nick"}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        network, nick = data.get("network"), data.get("display_nick")
+        if network and nick:
+            self.instance.nick = fold(nick.strip())
+            if RedactedNick.objects.filter(network=network, nick=self.instance.nick).exists():
+                self.add_error("display_nick", "This nick is already redacted on that network.")
+        return data
+
+
+# -- Plugin configuration, generated from the plugin's declared settings -------------------
+
+INHERIT_HELP = "Empty: inherited from the wider scope, else the plugin's default"
+BOOL_CHOICES = [("", "inherited / default"), ("true", "yes"), ("false", "no")]
+
+
+def list_value(text: str) -> list[str]:
+    return [item.strip() for item in text.splitlines() if item.strip()]
+
+
+def setting_field(setting: dict) -> forms.Field:
+    """A form field for one entry of a plugin's settings_schema; empty always means inherit."""
+    kind, default = setting.get("type", "str"), setting.get("default")
+    help_text = f"{setting.get('help', '')} ({INHERIT_HELP}: {default!r})".strip()
+    if kind == "bool":
+        return forms.TypedChoiceField(
+            choices=BOOL_CHOICES,
+            coerce=lambda v: v == "true",
+            empty_value=None,
+            required=False,
+            help_text=help_text,
+        )
+    if kind == "int":
+        return forms.IntegerField(required=False, help_text=help_text)
+    if kind == "float":
+        return forms.FloatField(required=False, help_text=help_text)
+    if kind == "list":
+        return forms.CharField(
+            required=False,
+            widget=forms.Textarea({"rows": 3}),
+            help_text=f"One item per line. {help_text}",
+        )
+    return forms.CharField(required=False, help_text=help_text)
+
+
+def initial_value(kind: str, value: Any) -> Any:
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "list":
+        return "\n".join(str(item) for item in value or [])
+    return value
+
+
+class PluginSettingsForm(forms.Form):
+    """Enabled flag and configuration of one plugin in one scope (global, network, channel)."""
+
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, schema: list[dict], config: dict, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = {s["name"]: s for s in schema if isinstance(s, dict) and "name" in s}
+        for name, setting in self.schema.items():
+            self.fields[f"setting_{name}"] = field = setting_field(setting)
+            field.label = name.replace("_", " ")
+            if name in config:
+                field.initial = initial_value(setting.get("type", "str"), config[name])
+
+    def config(self) -> dict[str, Any]:
+        """The values set in this scope; the empty ones are left out so wider scopes show."""
+        values: dict[str, Any] = {}
+        for name, setting in self.schema.items():
+            value = self.cleaned_data[f"setting_{name}"]
+            if setting.get("type") == "list":
+                value = list_value(value) or None
+            if value not in (None, ""):
+                values[name] = value
+        return values

@@ -1,0 +1,33 @@
+"""Staff pages for redacted nicks: their lines are published as "[redacted]"."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from botadmin.forms import RedactionForm
+from botadmin.models import RedactedNick
+from botadmin.views.admin import staff_required
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def redactions(request: HttpRequest) -> HttpResponse:
+    form = RedactionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        redaction = form.save()
+        messages.success(request, f"{redaction} is redacted.")
+        return redirect("botadmin:redactions")
+    context = {"form": form, "redactions": RedactedNick.objects.select_related("network")}
+    return render(request, "botadmin/admin/redactions.html", context)
+
+
+@staff_required
+@require_POST
+def redaction_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    redaction = get_object_or_404(RedactedNick, pk=pk)
+    redaction.delete()
+    messages.success(request, f"{redaction} is no longer redacted.")
+    return redirect("botadmin:redactions")

@@ -1,0 +1,187 @@
+"""The published logs in real headless Chromium: live tail, permalinks, search, toggles."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from botadmin.models import Channel, LogLine, Network
+from tests.conftest import ROOT, clean_environment
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("daphne did not start listening")
+
+
+@pytest.fixture
+def daphne(worker_env, tmp_path: Path):
+    """The real ASGI server (HTTP and WebSockets) on the test database; stopped after the test."""
+    port = free_port()
+    env = clean_environment({**worker_env, "SECRET_KEY": "browser-" + "x" * 50})
+    env["SECURE_SSL_REDIRECT"] = "0"
+    log = (tmp_path / "daphne.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "appliance.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def channel() -> Channel:
+    network = Network.objects.create(name="libera", host="irc.example.org")
+    return Channel.objects.create(network=network, name="#python")
+
+
+def add_line(channel: Channel, text: str, when: datetime | None = None, **kw) -> LogLine:
+    return LogLine.objects.create(
+        channel=channel,
+        time=when or datetime.now(UTC),
+        nick=kw.pop("nick", "alice"),
+        kind=kw.pop("kind", "message"),
+        text=text,
+    )
+
+
+def test_a_new_line_appears_on_todays_page_without_reloading(daphne, browser_page, channel):
+    add_line(channel, "already there")
+    page = browser_page
+    page.goto(f"{daphne}/logs/libera/python/")
+    page.wait_for_selector("#log li:has-text('already there')")
+    page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
+    line = add_line(channel, "fresh <b>news</b> https://example.org/x")
+    arrived = page.wait_for_selector(f"#l{line.pk}", timeout=15000)
+    assert "fresh <b>news</b>" in arrived.inner_text()
+    assert arrived.query_selector("a[rel='nofollow noopener']") is not None
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    page.screenshot_as("live-tail")
+
+
+def test_a_permalink_opens_the_day_with_the_line_highlighted(live_server, browser_page, channel):
+    day = datetime(2024, 5, 17, tzinfo=UTC)
+    for i in range(30):
+        add_line(channel, f"filler {i}", when=day + timedelta(minutes=i))
+    target = add_line(channel, "the line to find", when=day + timedelta(hours=2))
+    page = browser_page
+    page.goto(f"{live_server.url}/logs/line/{target.pk}/")
+    assert page.url.endswith(f"/logs/libera/python/2024-05-17/?page=1#l{target.pk}")
+    highlighted = page.locator(f"#l{target.pk}")
+    colour = highlighted.evaluate("el => getComputedStyle(el).backgroundColor")
+    plain = page.locator("#log li").first.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert colour != plain
+    page.screenshot_as("permalink")
+
+
+def test_search_finds_the_line_and_links_to_it(live_server, browser_page, channel):
+    add_line(channel, "asyncio event loop question", when=datetime(2024, 5, 17, 9, tzinfo=UTC))
+    add_line(channel, "something else", when=datetime(2024, 5, 17, 10, tzinfo=UTC))
+    page = browser_page
+    page.goto(f"{live_server.url}/logs/libera/python/2024-05-17/")
+    page.fill("input[type=search]", '"event loop"')
+    page.press("input[type=search]", "Enter")
+    page.wait_for_selector(".results")
+    results = page.locator(".results > .result")
+    assert results.count() == 1
+    assert "asyncio event loop question" in results.first.inner_text()
+    page.screenshot_as("search")
+    results.first.locator("a.where").click()
+    page.wait_for_url("**/2024-05-17/**")
+    assert "asyncio event loop question" in page.locator(":target").inner_text()
+
+
+def test_the_join_part_toggle_is_remembered(live_server, browser_page, channel):
+    when = datetime(2024, 5, 17, 9, tzinfo=UTC)
+    add_line(channel, "", nick="bob", kind="join", when=when)
+    add_line(channel, "hello", when=when + timedelta(seconds=1))
+    page = browser_page
+    url = f"{live_server.url}/logs/libera/python/2024-05-17/"
+    page.goto(url)
+    assert page.locator("li.presence").is_visible()
+    page.check("#hide-presence")
+    assert not page.locator("li.presence").is_visible()
+    page.goto(url)
+    assert page.is_checked("#hide-presence")
+    assert not page.locator("li.presence").is_visible()
+    assert page.locator("li.k-message").is_visible()
+
+
+def test_the_bot_page_shows_a_networks_connection_as_it_changes(
+    live_server, browser_page, channel, django_user_model
+):
+    from django.conf import settings
+    from django.test import Client
+    from django.utils import timezone
+
+    from appliance.models import WorkerStatus
+
+    staff = django_user_model.objects.create_user("boss", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page = browser_page
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/bot/")
+    status = page.locator("section.network[data-network='libera'] [data-field='nick']")
+    assert status.inner_text() == "–"
+    state = {"connected": True, "nick": "infobot_7", "last_error": None, "lag": 0.1}
+    WorkerStatus.objects.create(
+        kind="bot",
+        host="box",
+        pid=1,
+        last_seen=timezone.now(),
+        details={"networks": {"libera": {**state, "name": "libera", "channels": []}}},
+    )
+    page.wait_for_function(
+        "document.querySelector(\"section.network [data-field='nick']\").textContent"
+        " === 'infobot_7'",
+        timeout=15000,
+    )
+    assert "connected" in page.locator("[data-field='connected']").inner_text()
+    page.screenshot_as("bot-status")
