@@ -1,20 +1,26 @@
-"""Operations pages: the query log, and the query statistics on the dashboard."""
+"""Operations pages: the cache browser, the query log, and the dashboard's query statistics."""
 
 from __future__ import annotations
 
 import datetime
 
+import dns.exception
+import dns.name
 import dns.rcode
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from appliance.dashboard import Panel
-from dnsadmin.models import RESOLVER_SOURCES, QueryLogEntry, QueryStats
+from dnsadmin import cachesync
+from dnsadmin.models import RESOLVER_SOURCES, CacheEntry, QueryLogEntry, QueryStats
+from dnsadmin.views.common import staff_required
 
 RCODES = [("", "any")] + [(r.name, r.name) for r in dns.rcode.Rcode if r.value < 16]
 
@@ -90,3 +96,53 @@ def period_stats(label: str, since: datetime.datetime, seconds: float) -> dict:
         "by_rcode": by_rcode,
         "by_source": by_source,
     }
+
+
+class CacheSearch(forms.Form):
+    name = forms.CharField(
+        required=False, max_length=255, help_text="A name, or a suffix such as .example.org"
+    )
+
+
+@login_required
+def cache_browser(request: HttpRequest) -> HttpResponse:
+    form = CacheSearch(request.GET or None)
+    entries = CacheEntry.objects.filter(expires__gt=timezone.now())
+    if form.is_valid() and (name := form.cleaned_data["name"].strip().lower()):
+        absolute = name if name.endswith(".") else name + "."
+        lookup = "name__endswith" if absolute.startswith(".") else "name"
+        entries = entries.filter(**{lookup: absolute})
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request, "dnsadmin/cache.html", {"form": form, "page": page, "query": query.urlencode()}
+    )
+
+
+@require_POST
+@staff_required
+def cache_delete(request: HttpRequest) -> HttpResponse:
+    name = request.POST.get("name", "").strip()
+    try:
+        dns.name.from_text(name)
+    except (dns.exception.DNSException, ValueError):
+        messages.error(request, "That is not a domain name.")
+        return redirect("dnsadmin:cache")
+    cachesync.delete(name, request.user)
+    messages.success(request, f"{name} was removed from every DNS worker's cache.")
+    return redirect("dnsadmin:cache")
+
+
+@staff_required
+def cache_flush(request: HttpRequest) -> HttpResponse:
+    """GET asks for confirmation; POST flushes every worker's cache."""
+    if request.method == "POST":
+        cachesync.flush(request.user)
+        messages.success(request, "Every DNS worker's cache was flushed.")
+        return redirect("dnsadmin:cache")
+    return render(
+        request,
+        "dnsadmin/cache_flush.html",
+        {"entries": CacheEntry.objects.filter(expires__gt=timezone.now()).count()},
+    )

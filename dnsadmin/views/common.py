@@ -20,7 +20,7 @@ def staff_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_staff:
-            raise PermissionDenied("Only staff can change zones.")
+            raise PermissionDenied("Only staff can make changes.")
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)
