@@ -180,6 +180,9 @@ DNS_HOSTS_FILE = env_str("DNS_HOSTS_FILE")
 DNS_ROOT_HINTS = env_str("DNS_ROOT_HINTS")
 DNS_RESOLVER_ORDER = env_list("DNS_RESOLVER_ORDER", ["authority", "hosts", "cache", "recursive"])
 
+# runbot: how long a shard's hold on a network lasts unless renewed (every ~2 s).
+BOT_LEASE_SECONDS = env_int("BOT_LEASE_SECONDS", 15, minimum=3)
+
 # rundns: the query log keeps at most this many entries a second (0: statistics only),
 # for this many days.
 QUERY_LOG_MAX_PER_SECOND = env_int("QUERY_LOG_MAX_PER_SECOND", 1000, minimum=0)

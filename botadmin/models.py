@@ -286,3 +286,14 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"say to {self.channel} on {self.network}: {self.text[:40]}"
+
+
+class NetworkLease(models.Model):
+    """Which bot shard serves a network: renewed while it runs, taken over when it lapses."""
+
+    network = models.OneToOneField(Network, on_delete=models.CASCADE, related_name="lease")
+    holder = models.CharField(max_length=255, help_text="host:pid of the runbot process.")
+    expires = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.network} held by {self.holder}"

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from appliance.control import BOT_GROUP
 from appliance.worker import WorkerConsumer
-from botadmin import bridge
+from botadmin import bridge, leases
 from botadmin.infobot.bot import Bot
 from botadmin.infobot.host import discover
 from botadmin.infobot.logwriter import LogRecord
@@ -36,7 +36,9 @@ class BotWorker(WorkerConsumer):
         self.only = self.scope["options"].get("networks") or None
         plugins = discover()
         await database_sync_to_async(register_plugins)(plugins)
-        self.config = await database_sync_to_async(load_config)(self.only)
+        self.holder = f"{self.scope['host']}:{self.scope['pid']}"
+        self.lease_seconds = self.scope["options"].get("lease_seconds", 15.0)
+        self.config = await self.load_config()
         self.published: asyncio.Queue[LogRecord] = asyncio.Queue(maxsize=10000)
         self.publisher = asyncio.create_task(self.publish_forever())
         self.bot = Bot(
@@ -52,12 +54,15 @@ class BotWorker(WorkerConsumer):
         logger.info("bot started on %s", ", ".join(n.name for n in self.config[0]) or "no network")
 
     async def reconcile(self) -> None:
-        config = await database_sync_to_async(load_config)(self.only)
+        config = await self.load_config()
         if config != self.config:
             self.config = config
             await self.bot.apply_config(*config)
             logger.info("configuration reloaded")
         await self.send_pending()
+
+    async def load_config(self) -> tuple[list, list]:
+        return await database_sync_to_async(load_config)(self.only, self.holder, self.lease_seconds)
 
     async def bot_reload(self, message: dict) -> None:
         await self.reconcile()
@@ -80,6 +85,7 @@ class BotWorker(WorkerConsumer):
         bot = getattr(self, "bot", None)
         if bot is not None:
             await bot.stop()
+            await database_sync_to_async(leases.release)(self.holder)
         if getattr(self, "publisher", None):
             self.publisher.cancel()
 
@@ -122,8 +128,11 @@ def journal_path(only: list[str] | None) -> Path:
     return Path(settings.VAR_DIR) / f"bot-journal-{shard}.jsonl"
 
 
-def load_config(only: list[str] | None) -> tuple[list, list]:
-    return bridge.load_networks(only), bridge.load_plugin_settings()
+def load_config(only: list[str] | None, holder: str, lease_seconds: float) -> tuple[list, list]:
+    """The networks this shard may serve and holds the lease of, and the plugin settings."""
+    networks = bridge.load_networks(only)
+    held = leases.claim([network.name for network in networks], holder, lease_seconds)
+    return [n for n in networks if n.name in held], bridge.load_plugin_settings()
 
 
 def claim_outbound(networks: list[str]) -> list[tuple[str, str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from appliance.worker import run_worker, worker_scope
@@ -28,4 +29,7 @@ class Command(BaseCommand):
             known = set(Network.objects.filter(name__in=networks).values_list("name", flat=True))
             if unknown := sorted(set(networks) - known):
                 raise CommandError(f"No such network: {', '.join(unknown)}")
-        asyncio.run(run_worker(BotWorker, worker_scope("bot", networks=networks or [])))
+        scope = worker_scope(
+            "bot", networks=networks or [], lease_seconds=settings.BOT_LEASE_SECONDS
+        )
+        asyncio.run(run_worker(BotWorker, scope))
