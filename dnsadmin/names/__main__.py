@@ -29,7 +29,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--address", action="append", help="repeatable; default 127.0.0.1")
     serve.add_argument("--port", type=int, default=5300)
     serve.add_argument("--reuse-port", action="store_true")
-    serve.add_argument("--allow-transfer", action="append", default=[], metavar="CIDR")
+    serve.add_argument(
+        "--allow-transfer",
+        action="append",
+        default=[],
+        metavar="[ORIGIN=]CIDR",
+        help="who may AXFR: every zone, or only ORIGIN (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
@@ -43,7 +49,11 @@ def _zone_spec(text: str) -> tuple[str, Path]:
 def load_catalog(zones: list[tuple[str, Path]], transfer_acl: list[str]) -> ZoneCatalog:
     catalog = ZoneCatalog()
     for origin, path in zones:
-        catalog.replace(zone_from_text(path.read_text(), origin, transfer_acl=transfer_acl))
+        acl = [cidr for cidr in transfer_acl if "=" not in cidr] + [
+            cidr for zone, _, cidr in (e.partition("=") for e in transfer_acl if "=" in e)
+            if zone.rstrip(".").lower() == origin.rstrip(".").lower()
+        ]  # fmt: skip
+        catalog.replace(zone_from_text(path.read_text(), origin, transfer_acl=acl))
     return catalog
 
 

@@ -108,7 +108,7 @@ def respond(query: Query, catalog: ZoneCatalog, *, tcp: bool) -> Sections | NotM
     if qtype in TRANSFER_TYPES:
         # Transfers need the client's address; the server sends them (see transfer.py).
         return Sections(rcode=wire.REFUSED)
-    return resolve(query.qname, qtype, zone, catalog)
+    return resolve(query.qname, qtype, zone, catalog, every_any=tcp)
 
 
 def _zone_for(query: Query, catalog: ZoneCatalog) -> Zone | None:
@@ -122,11 +122,13 @@ def _zone_for(query: Query, catalog: ZoneCatalog) -> Zone | None:
     return zone
 
 
-def resolve(qname: dns.name.Name, qtype: int, zone: Zone, catalog: ZoneCatalog) -> Sections:
+def resolve(
+    qname: dns.name.Name, qtype: int, zone: Zone, catalog: ZoneCatalog, *, every_any: bool = False
+) -> Sections:
     """Follow CNAMEs and DNAMEs through the catalog's zones (RFC 1034 4.3.2 step 3.a)."""
     answer: list = []
     seen = {lower_labels(qname)}
-    lookup = zone.lookup(qname, qtype)
+    lookup = zone.lookup(qname, qtype, every_any=every_any)
     aa = lookup.kind is not Kind.REFERRAL
     for _ in range(MAX_CHAIN):
         answer.extend(lookup.answer)
@@ -137,7 +139,7 @@ def resolve(qname: dns.name.Name, qtype: int, zone: Zone, catalog: ZoneCatalog) 
         if zone is None or lower_labels(target) in seen:
             break  # the chain leaves our data, or loops: the client takes it from here
         seen.add(lower_labels(target))
-        lookup = zone.lookup(target, qtype)
+        lookup = zone.lookup(target, qtype, every_any=every_any)
     return Sections(wire.NOERROR, aa, answer)
 
 

@@ -349,14 +349,23 @@ async def _resolve(
 
 
 async def _ask_each_server(resolver: Resolver, request: dns.message.Message) -> Result:
-    """Send ``request`` to each server in turn until one gives a definite answer."""
+    """Send ``request`` to each server in turn until one gives a definite answer.
+
+    ANY goes over TCP: RFC 8482 servers answer it with one RRset over UDP, all over TCP.
+    """
     failures: list[Result] = []
     last_error: Exception | None = None
+    over_tcp = request.question[0].rdtype == dns.rdatatype.ANY
     for address, port in resolver.servers:
         try:
-            response, _ = await dns.asyncquery.udp_with_fallback(
-                request, address, timeout=resolver.stub.timeout, port=port
-            )
+            if over_tcp:
+                response = await dns.asyncquery.tcp(
+                    request, address, timeout=resolver.stub.timeout, port=port
+                )
+            else:
+                response, _ = await dns.asyncquery.udp_with_fallback(
+                    request, address, timeout=resolver.stub.timeout, port=port
+                )
         except (OSError, dns.exception.DNSException) as error:
             last_error = error
             continue

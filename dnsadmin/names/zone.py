@@ -29,6 +29,8 @@ DNAME = dns.rdatatype.DNAME
 DS = dns.rdatatype.DS
 ANY = dns.rdatatype.ANY
 ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
+# RFC 1035 3.3.9/3.3.11, RFC 2782: answers of these types carry their targets' addresses.
+ADDITIONAL_TARGET = {dns.rdatatype.MX: "exchange", NS: "target", dns.rdatatype.SRV: "target"}
 
 Key = tuple[bytes, ...]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -182,8 +184,11 @@ class Zone:
                 if key or rdtype != SOA:
                     yield node.name, node.records(rdtype)
 
-    def lookup(self, qname: dns.name.Name, qtype: int) -> Lookup:
-        """RFC 1034 4.3.2 step 3 for a qname at or below the origin."""
+    def lookup(self, qname: dns.name.Name, qtype: int, *, every_any: bool = False) -> Lookup:
+        """RFC 1034 4.3.2 step 3 for a qname at or below the origin.
+
+        ``every_any``: answer ANY with every RRset (over TCP) instead of one (RFC 8482).
+        """
         labels = lower_labels(qname)
         rel = labels[: len(labels) - self._depth]
         depth = len(rel)
@@ -192,34 +197,42 @@ class Zone:
         for k in range(1, depth + 1):
             key = rel[depth - k :]
             if key not in self._nodes:
-                return self._missing(qname, qtype, rel[depth - k + 1 :])
+                return self._missing(qname, qtype, rel[depth - k + 1 :], every_any)
             if key in self._cuts and not (k == depth and qtype == DS):
                 return self._referral(key)
             if k < depth and key in self._dnames:
                 return self._dname(qname, key, qtype)
-        return self._exact(qname, self._nodes[rel], qtype)
+        return self._exact(qname, self._nodes[rel], qtype, every_any)
 
-    def _exact(self, owner: dns.name.Name, node: Node, qtype: int) -> Lookup:
+    def _exact(self, owner: dns.name.Name, node: Node, qtype: int, every_any: bool) -> Lookup:
         if not node:
             return self._nodata()
         if qtype == ANY:
-            # RFC 8482: one RRset is a complete answer to ANY.
-            return Lookup(Kind.ANSWER, [(owner, node.records(node.types()[0]))])
+            # RFC 8482: one RRset is a complete answer to ANY; TCP clients get them all.
+            types = node.types() if every_any else node.types()[:1]
+            return Lookup(Kind.ANSWER, [(owner, node.records(t)) for t in types])
         if CNAME_TYPE in node and qtype != CNAME_TYPE:
             target = node.get(CNAME_TYPE)[0].target
             return Lookup(Kind.ALIAS, [(owner, node.records(CNAME_TYPE))], target=target)
         records = node.records(qtype)
         if records is None:
             return self._nodata()
-        return Lookup(Kind.ANSWER, [(owner, records)])
+        lookup = Lookup(Kind.ANSWER, [(owner, records)])
+        if qtype in ADDITIONAL_TARGET:
+            targets = dict.fromkeys(getattr(r, ADDITIONAL_TARGET[qtype]) for r in node.get(qtype))
+            # Optional: addresses that do not fit are left out without setting TC.
+            lookup.additional.extend(
+                (found, False) for t in targets for found in self._addresses(t)
+            )
+        return lookup
 
-    def _missing(self, qname: dns.name.Name, qtype: int, encloser: Key) -> Lookup:
+    def _missing(self, qname: dns.name.Name, qtype: int, encloser: Key, every_any: bool) -> Lookup:
         wildcard = self._nodes.get((b"*", *encloser))
         if wildcard is None:
             soa = self._zero_soa if qtype == SOA else self._negative_soa
             return Lookup(Kind.NXDOMAIN, authority=[soa])
         # RFC 4592 3.3.1: the wildcard answers with the query name as owner.
-        return self._exact(qname, wildcard, qtype)
+        return self._exact(qname, wildcard, qtype, every_any)
 
     def _nodata(self) -> Lookup:
         return Lookup(Kind.NODATA, authority=[self._negative_soa])
@@ -233,15 +246,19 @@ class Zone:
         return lookup
 
     def _glue(self, target: dns.name.Name, cut: dns.name.Name) -> list[tuple[Owned, bool]]:
+        # RFC 9471: glue for in-domain name servers is required, sibling glue optional.
+        required = target.is_subdomain(cut)
+        return [(found, required) for found in self._addresses(target)]
+
+    def _addresses(self, target: dns.name.Name) -> list[Owned]:
+        """The A and AAAA RRsets of ``target`` when this zone has them."""
         if not target.is_subdomain(self.origin):
             return []
         node = self._nodes.get(lower_labels(target)[: len(target.labels) - self._depth])
         if node is None:
             return []
-        # RFC 9471: glue for in-domain name servers is required, sibling glue optional.
-        required = target.is_subdomain(cut)
         found = (node.records(rdtype) for rdtype in ADDRESS_TYPES)
-        return [((node.name, records), required) for records in found if records is not None]
+        return [(node.name, records) for records in found if records is not None]
 
     def _dname(self, qname: dns.name.Name, key: Key, qtype: int) -> Lookup:
         node = self._nodes[key]

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -153,16 +154,45 @@ def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) 
     pytest.fail(f"named did not serve {ZONE} within 30 s:\n{log.read_text()}")
 
 
-@pytest.fixture(name="named", scope="module")
-def named_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Named]:
-    """BIND 9, authoritative only, serving the test zones on an ephemeral loopback port."""
-    directory = tmp_path_factory.mktemp("named")
-    port = free_port()
+def _server_command(kind: str, directory: Path, port: int) -> list[str]:
+    """BIND 9, or the appliance's own server (its engine's runner), on the same zone files."""
     conf = _write_named_files(directory, port)
-    log = directory / "named.log"
+    if kind == "bind":
+        return ["named", "-g", "-n", "1", "-c", str(conf)]
+    zones = {ZONE: "forward.zone", REVERSE_V4: "reverse-v4.zone", REVERSE_V6: "reverse-v6.zone"}
+    command = [
+        sys.executable,
+        "-m",
+        "dnsadmin.names",
+        "serve",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--allow-transfer",
+        f"{ZONE}=127.0.0.0/8",
+        "--allow-transfer",
+        f"{REVERSE_V6}=127.0.0.0/8",
+    ]  # as named.conf: not REVERSE_V4
+    for origin, file in zones.items():
+        command += ["--zone", f"{origin}={directory / file}"]
+    return command
+
+
+@pytest.fixture(name="named", scope="module", params=["bind", "appliance"])
+def named_fixture(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Named]:
+    """An authoritative server on an ephemeral loopback port serving the test zones: every
+    client test runs against BIND 9 and against the appliance's own server."""
+    directory = tmp_path_factory.mktemp(request.param)
+    port = free_port()
+    command = _server_command(request.param, directory, port)
+    log = directory / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            ["named", "-g", "-n", "1", "-c", str(conf)], stdout=output, stderr=subprocess.STDOUT
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
         )
     try:
         _wait_until_serving(process, port, log)
@@ -178,10 +208,13 @@ def named_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Named]:
 
 @pytest.fixture(name="silent_server")
 def silent_server_fixture() -> Iterator[tuple[str, int]]:
-    """A UDP socket that takes queries and never answers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()
+    """A server that takes queries and never answers, over UDP and TCP (connections are
+    accepted by the kernel's backlog and then left unanswered)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+        udp.bind(("127.0.0.1", 0))
+        tcp.bind(udp.getsockname())
+        tcp.listen(8)
+        yield udp.getsockname()
 
 
 # A scripted server's behaviour: the response to a query, told whether it came over TCP.
