@@ -5,27 +5,34 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-# (label, url name, staff only). An entry whose URL does not resolve is left
+PUBLIC, SIGNED_IN, STAFF = "public", "signed in", "staff"
+
+# (label, url name, who sees it). An entry whose URL does not resolve is left
 # out, so the menu only ever shows pages that are really there.
-NAVIGATION: list[tuple[str, str, bool]] = [
-    ("Dashboard", "dashboard", False),
-    ("Zones", "dnsadmin:zone-list", False),
-    ("Cache", "dnsadmin:cache", False),
-    ("Queries", "dnsadmin:query-log", False),
-    ("API tokens", "dnsadmin:token-list", True),
-    ("Logs", "logs:index", False),
-    ("Bot", "botadmin:admin-home", True),
-    ("Admin", "admin:index", True),
+NAVIGATION: list[tuple[str, str, str]] = [
+    ("Dashboard", "dashboard", SIGNED_IN),
+    ("Zones", "dnsadmin:zone-list", SIGNED_IN),
+    ("Cache", "dnsadmin:cache", SIGNED_IN),
+    ("Queries", "dnsadmin:query-log", SIGNED_IN),
+    ("API tokens", "dnsadmin:token-list", STAFF),
+    ("Logs", "logs:index", PUBLIC),
+    ("Bot", "botadmin:admin-home", STAFF),
+    ("Admin", "admin:index", STAFF),
 ]
+
+
+def may_see(user, audience: str) -> bool:
+    if audience == PUBLIC:
+        return True
+    signed_in = user is not None and user.is_authenticated
+    return signed_in and (audience == SIGNED_IN or user.is_staff)
 
 
 def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {"navigation": []}
     items = []
-    for label, url_name, staff_only in NAVIGATION:
-        if staff_only and not user.is_staff:
+    for label, url_name, audience in NAVIGATION:
+        if not may_see(user, audience):
             continue
         try:
             url = reverse(url_name)

@@ -129,3 +129,10 @@ async def test_the_websocket_router_rejects_a_foreign_origin():
 
 async def test_the_asgi_application_routes_http_and_websocket():
     assert set(application.application_mapping) == {"http", "websocket"}
+
+
+@pytest.mark.django_db
+def test_anonymous_readers_see_only_the_public_logs_in_the_menu(client):
+    page = client.get("/accounts/login/").content.decode()
+    assert 'href="/logs/"' in page
+    assert 'href="/dns/zones/"' not in page and 'href="/admin/"' not in page
