@@ -1,0 +1,371 @@
+"""What the DNS benchmarks share: the bench zone, query files, servers under test, dnsperf.
+
+Every benchmark runs our server (`manage.py rundns` on a fresh SQLite database) and a reference
+(BIND 9, Unbound) in the same run, one at a time, alternating rounds so that load from elsewhere
+on a shared machine falls on both, and prints each server's figures as a ratio to the reference
+of the same round.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+ORIGIN = "bench.example."
+NAMES = 10_000
+READY = re.compile(r"serving \d+ zones? on ")
+
+
+def zone_text() -> str:
+    lines = [
+        "$TTL 300",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300",
+        "@ IN NS ns1",
+        "ns1 IN A 192.0.2.1",
+        "sub IN NS ns1.sub",
+        "sub IN NS ns.elsewhere.example.",
+        "ns1.sub IN A 192.0.2.53",
+        "*.wild IN A 192.0.2.99",
+    ]
+    for i in range(NAMES):
+        kind = i % 5
+        if kind == 0:
+            lines.append(f"h{i} IN A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
+            lines.append(f"h{i} IN AAAA 2001:db8::{i:x}")
+        elif kind == 1:
+            lines.append(f"h{i} IN MX 10 h{i - 1}")
+        elif kind == 2:
+            lines.append(f'h{i} IN TXT "host number {i}"')
+        elif kind == 3:
+            lines.append(f"h{i} IN CNAME h{i - 3}")
+        else:
+            lines.append(f"_sip._udp.h{i} IN SRV 10 5 5060 h{i - 4}")
+            lines.append(f"h{i} IN A 10.9.{i >> 8 & 255}.{i & 255}")
+    return "\n".join(lines) + "\n"
+
+
+def question(rng: random.Random) -> tuple[str, str]:
+    """One question of the mix, and its kind (what the authority answers)."""
+    i = rng.randrange(NAMES)
+    roll = rng.random()
+    base = i - i % 5
+    if roll < 0.45:
+        return f"h{base}.{ORIGIN} {rng.choice(['A', 'AAAA'])}", "positive"
+    if roll < 0.55:
+        return f"h{base + 1}.{ORIGIN} MX", "positive"
+    if roll < 0.60:
+        return f"h{base + 2}.{ORIGIN} TXT", "positive"
+    if roll < 0.70:
+        return f"h{base + 3}.{ORIGIN} A", "cname"
+    if roll < 0.75:
+        return f"_sip._udp.h{base + 4}.{ORIGIN} SRV", "positive"
+    if roll < 0.85:
+        return f"nx{i}.{ORIGIN} A", "nxdomain"
+    if roll < 0.90:
+        return f"h{base}.{ORIGIN} TXT", "nodata"
+    if roll < 0.95:
+        return f"x{i}.wild.{ORIGIN} A", "wildcard"
+    return f"host{i}.sub.{ORIGIN} A", "referral"
+
+
+def queries(count: int = 20_000, seed: int = 1, kinds: Sequence[str] | None = None) -> str:
+    """dnsperf input: the mix of positive, CNAME, NXDOMAIN, NODATA, wildcard and referral
+    questions, or only the given kinds of it."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    while len(out) < count:
+        text, kind = question(rng)
+        if kinds is None or kind in kinds:
+            out.append(text)
+    return "\n".join(out) + "\n"
+
+
+def unique_lines(text: str) -> str:
+    """Each question once, in first-seen order (one pass warms a cache)."""
+    return "\n".join(dict.fromkeys(text.splitlines())) + "\n"
+
+
+def free_port() -> int:
+    """A port free for UDP and TCP on 127.0.0.1 (dnsperf speaks UDP; servers bind both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+def pinned(cpus: str | None, command: list[str]) -> list[str]:
+    return ["taskset", "-c", cpus, *command] if cpus else command
+
+
+def named_conf(directory: Path, port: int, zone_file: Path) -> str:
+    """BIND as an authoritative-only server of the bench zone."""
+    return f"""
+options {{
+    directory "{directory}";
+    pid-file "{directory}/named-{port}.pid";
+    session-keyfile "{directory}/session-{port}.key";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    minimal-responses yes;
+    dnssec-validation no;
+}};
+controls {{ }};
+zone "{ORIGIN}" {{ type primary; file "{zone_file}"; }};
+"""
+
+
+def named_command(conf: Path, threads: int) -> list[str]:
+    return ["named", "-g", "-n", str(threads), "-c", str(conf)]
+
+
+# dnsperf -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measurement:
+    qps: float
+    latency: float  # seconds, average
+    lost: int
+    rcodes: str  # dnsperf's "Response codes" line: a fast server of errors shows there
+
+    def __str__(self) -> str:
+        return (
+            f"{self.qps:.0f} q/s, {self.latency * 1000:.3f} ms average, {self.lost} lost; "
+            f"{self.rcodes}"
+        )
+
+
+@dataclass(frozen=True)
+class Load:
+    """How dnsperf drives a server: its cores, clients (sockets), threads, queries in flight."""
+
+    cpus: str | None
+    clients: int = 4
+    threads: int = 1
+    outstanding: int = 200
+
+    def arguments(self) -> list[str]:
+        return ["-c", str(self.clients), "-T", str(self.threads), "-q", str(self.outstanding)]
+
+
+def dnsperf(port: int, query_file: Path, load: Load, *, seconds: int = 0) -> Measurement:
+    """Run dnsperf for ``seconds``, or once through the file when seconds is 0."""
+    limit = ["-l", str(seconds)] if seconds else ["-n", "1"]
+    command = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file)]
+    out = subprocess.run(
+        pinned(load.cpus, [*command, *limit, *load.arguments()]),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return Measurement(
+        qps=float(_field(out, r"Queries per second:\s+([\d.]+)")),
+        latency=float(_field(out, r"Average Latency \(s\):\s+([\d.]+)")),
+        lost=int(_field(out, r"Queries lost:\s+(\d+)")),
+        rcodes=_field(out, r"Response codes:\s+(.*)"),
+    )
+
+
+def _field(output: str, pattern: str) -> str:
+    found = re.search(pattern, output)
+    if found is None:
+        raise RuntimeError(f"dnsperf printed no {pattern!r}:\n{output}")
+    return found.group(1).strip()
+
+
+# servers -------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """One server under test, started fresh for each measurement.
+
+    ready_lines: how many "serving N zones" lines rundns must log (one per worker) before it
+    counts as ready; 0 for servers that only have to answer.
+    """
+
+    name: str
+    command: list[str]
+    port: int
+    env: dict[str, str] | None = None
+    ready_lines: int = 0
+    warm_file: Path | None = None
+    startup_times: list[float] = field(default_factory=list)
+
+
+@contextmanager
+def running(server: Server, work: Path) -> Iterator[subprocess.Popen]:
+    """The server, up and answering; stopped with its whole process group afterwards.
+
+    A new session, so that workers forked by `rundns --workers N` are stopped with it and
+    nothing else on the (shared) machine is touched.
+    """
+    log = work / f"{server.name}.log"
+    started = time.monotonic()
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            server.command, cwd=work, env=server.env, stdout=subprocess.DEVNULL,
+            stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_ready(server, process, log)
+        server.startup_times.append(time.monotonic() - started)
+        yield process
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    # Forked workers may outlive their parent by a moment: the group goes with certainty.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def wait_ready(server: Server, process: subprocess.Popen, log: Path, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {process.returncode}:\n{tail(log)}")
+        logged = len(READY.findall(log.read_text(errors="replace")))
+        if logged >= server.ready_lines and answers(server.port):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{server.name} did not come up:\n{tail(log)}")
+
+
+def answers(port: int) -> bool:
+    probe = subprocess.run(
+        ["dig", "@127.0.0.1", "-p", str(port), f"ns1.{ORIGIN}", "A", "+time=1", "+tries=1"],
+        capture_output=True,
+        text=True,
+    )
+    return "status: NOERROR" in probe.stdout
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# the Django site behind rundns ---------------------------------------------------------
+
+
+class Site:
+    """A fresh SQLite database with the bench zone loaded, as an operator would set it up."""
+
+    def __init__(self, work: Path, zone_file: Path) -> None:
+        self.work = work
+        self.base_env = {
+            key: value for key, value in os.environ.items() if not key.startswith("REDIS")
+        }
+        self.base_env.update(
+            DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
+            DEBUG="1",
+            APPLIANCE_VAR_DIR=str(work),
+            DJANGO_SETTINGS_MODULE="appliance.settings",
+        )
+        self.manage(["migrate", "--noinput", "-v", "0"])
+        started = time.monotonic()
+        self.manage(["loadzone", str(zone_file), "--origin", ORIGIN])
+        self.loadzone_seconds = time.monotonic() - started
+
+    def manage(self, arguments: list[str]) -> None:
+        subprocess.run(
+            [PYTHON, "manage.py", *arguments], cwd=ROOT, env=self.base_env, check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        return {**self.base_env, **overrides}
+
+    def rundns(self, port: int, *options: str) -> list[str]:
+        """The command line; manage.py's path is absolute since servers run in the work dir."""
+        return [PYTHON, str(ROOT / "manage.py"), "rundns", "--port", str(port), *options]
+
+
+def rundns_servers(
+    site: Site, cpus: str | None, workers: int = 1, options: Sequence[str] = ()
+) -> list[Server]:
+    """rundns as an operator gets it (query log capped at 1000 entries/s) and with the log off."""
+    options = [*options, "--workers", str(workers)] if workers > 1 else list(options)
+    servers = []
+    for name, per_second in (("rundns", "1000"), ("rundns-nolog", "0")):
+        port = free_port()
+        servers.append(
+            Server(
+                name, pinned(cpus, site.rundns(port, *options)), port,
+                env=site.env(QUERY_LOG_MAX_PER_SECOND=per_second), ready_lines=workers,
+            )
+        )  # fmt: skip
+    return servers
+
+
+# rounds and the report -----------------------------------------------------------------
+
+Measure = Callable[[Server], Measurement]
+
+
+def rounds(servers: Sequence[Server], count: int, measure: Measure) -> dict[str, list]:
+    """Each server measured once per round, rounds one after the other."""
+    results: dict[str, list[Measurement]] = {server.name: [] for server in servers}
+    for number in range(1, count + 1):
+        for server in servers:
+            print(f"round {number}, {server.name}: {shlex.join(server.command)}", flush=True)
+            result = measure(server)
+            print(f"    {result}", flush=True)
+            results[server.name].append(result)
+    return results
+
+
+def report(title: str, results: dict[str, list[Measurement]], reference: str) -> dict:
+    """A table of medians and of ratios to the reference of the same round (a round's
+    servers ran seconds apart, under similar outside load); returns the median ratios."""
+    print(f"\n{title}")
+    print(f"{'server':<16}{'q/s':>10}{'avg ms':>10}   ratio to {reference} (median; rounds)")
+    medians = {}
+    for name, runs in results.items():
+        ratios = [run.qps / ref.qps for run, ref in zip(runs, results[reference], strict=True)]
+        medians[name] = statistics.median(ratios)
+        median_qps = statistics.median(run.qps for run in runs)
+        median_ms = statistics.median(run.latency for run in runs) * 1000
+        each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(f"{name:<16}{median_qps:>10.0f}{median_ms:>10.3f}   {medians[name]:.2f} ({each})")
+    return medians
+
+
+def startup_report(site: Site, servers: Sequence[Server]) -> None:
+    print(f"\nloadzone (zone file into SQLite): {site.loadzone_seconds:.2f} s")
+    for server in servers:
+        if server.startup_times:
+            times = ", ".join(f"{seconds:.2f}" for seconds in server.startup_times)
+            print(f"{server.name}: process start to answering: {times} s")
