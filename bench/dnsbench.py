@@ -19,8 +19,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,7 +202,8 @@ class Server:
     """One server under test, started fresh for each measurement.
 
     ready_lines: how many "serving N zones" lines rundns must log (one per worker) before it
-    counts as ready; 0 for servers that only have to answer.
+    counts as ready; 0 for servers that only have to answer. warm_file: questions asked once
+    before measuring (a resolver's cache). client_cpus: where dnsperf runs against it.
     """
 
     name: str
@@ -211,6 +212,7 @@ class Server:
     env: dict[str, str] | None = None
     ready_lines: int = 0
     warm_file: Path | None = None
+    client_cpus: str | None = None
     startup_times: list[float] = field(default_factory=list)
 
 
@@ -246,10 +248,8 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     # Forked workers may outlive their parent by a moment: the group goes with certainty.
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def wait_ready(server: Server, process: subprocess.Popen, log: Path, timeout: float = 60.0):
@@ -330,9 +330,61 @@ def rundns_servers(
     return servers
 
 
+def prepare(work: Path) -> Site:
+    """The zone file, the query mix, and a database with the zone loaded, under work."""
+    (work / "zone").write_text(zone_text())
+    (work / "queries").write_text(queries())
+    return Site(work, work / "zone")
+
+
+def single_core_servers(
+    site: Site, cores: tuple[str, str], *, standalone: bool = False
+) -> list[Server]:
+    """Benchmark 1's contenders: ours pinned to the first core and BIND 9 (one thread) to the
+    second, dnsperf on the other one; the engine's standalone runner (no Django) if asked."""
+    ours, theirs = cores
+    servers = rundns_servers(site, ours)
+    if standalone:
+        port = free_port()
+        command = [
+            PYTHON,
+            "-m",
+            "dnsadmin.names",
+            "serve",
+            "--zone",
+            f"{ORIGIN}={site.work / 'zone'}",
+        ]
+        servers.append(
+            Server("standalone", pinned(ours, [*command, "--port", str(port)]), port,
+                   env=site.env(PYTHONPATH=str(ROOT)))
+        )  # fmt: skip
+    for server in servers:
+        server.client_cpus = theirs
+    port = free_port()
+    conf = site.work / "named.conf"
+    conf.write_text(named_conf(site.work, port, site.work / "zone"))
+    bind = Server("bind", pinned(theirs, named_command(conf, 1)), port, client_cpus=ours)
+    return [*servers, bind]
+
+
 # rounds and the report -----------------------------------------------------------------
 
 Measure = Callable[[Server], Measurement]
+
+
+def throughput(work: Path, query_file: Path, seconds: int, load: Load) -> Measure:
+    """Start the server, warm it if it has a warm file, and drive it for ``seconds``."""
+
+    def measure(server: Server) -> Measurement:
+        with running(server, work):
+            if server.warm_file is not None:
+                # Gently, so that warming measures nothing and loses nothing.
+                warming = Load(server.client_cpus or load.cpus, clients=1, outstanding=20)
+                print(f"    warming: {dnsperf(server.port, server.warm_file, warming)}")
+            driving = replace(load, cpus=server.client_cpus or load.cpus)
+            return dnsperf(server.port, query_file, driving, seconds=seconds)
+
+    return measure
 
 
 def rounds(servers: Sequence[Server], count: int, measure: Measure) -> dict[str, list]:

@@ -4,7 +4,7 @@ Imports no Django (directly or not); the Django side adapts its models to the st
 protocols defined in ``stores`` and ``logwriter``.
 """
 
-from .bot import Bot
+from .bot import Bot, Networks
 from .config import ChannelConfig, NetworkConfig, PluginSetting, Timing
 from .connection import NetworkStatus
 from .host import discover
@@ -39,7 +39,7 @@ __all__ = [
     "DAILY", "HOURLY", "MINUTELY", "WEEKLY",
     "Bot", "ChannelConfig", "CommandInfo", "Discriminating", "IgnoreEntry", "IgnoreStore",
     "Incoming", "LogRecord", "LogSink", "MemoryIgnoreStore", "MemoryLogSink", "MemorySeenStore",
-    "MemoryStorage", "NetworkConfig", "NetworkStatus", "Plugin", "PluginSetting", "Scheduler",
+    "MemoryStorage", "NetworkConfig", "NetworkStatus", "Networks", "Plugin", "PluginSetting", "Scheduler",
     "SeenEntry", "SeenStore", "Setting", "Source", "StaleVersion", "Storage", "Stored", "Timing",
     "command", "discover", "every", "on", "rule",
 ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from typing import Protocol
 
 from .config import DEFAULT_TIMING, ChannelConfig, NetworkConfig, PluginSetting, Timing
 from .connection import Connection, NetworkStatus
@@ -15,6 +16,12 @@ from .session import Event
 from .stores import IgnoreStore, SeenStore, Storage
 
 log = logging.getLogger(__name__)
+
+
+class Networks(Protocol):
+    """The component plugins ask for to see which links are up (the Bot itself)."""
+
+    def status(self) -> dict[str, NetworkStatus]: ...
 
 
 class Bot:
@@ -32,6 +39,7 @@ class Bot:
         timing: Timing = DEFAULT_TIMING,
         ssl_context: ssl.SSLContext | None = None,
         journal: LogJournal | None = None,
+        components: dict[type, object] | None = None,
     ) -> None:
         self.timing = timing
         self.ssl_context = ssl_context
@@ -42,7 +50,9 @@ class Bot:
         self._tasks: set[asyncio.Task] = set()
         self.host = PluginHost(
             discover() if plugins is None else plugins,
-            {Storage: storage, SeenStore: seen, IgnoreStore: ignores},
+            # Extra components (e.g. the zone news feed) are the caller's to give.
+            {Storage: storage, SeenStore: seen, IgnoreStore: ignores, Networks: self}
+            | (components or {}),
             say=self._say,
             nick=self._nick,
             channel_config=self._channel_config,

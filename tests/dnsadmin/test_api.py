@@ -8,23 +8,9 @@ import pytest
 
 from dnsadmin.changes import current_rrset
 from dnsadmin.models import ApiToken, Zone, ZoneChange
-from dnsadmin.zonefile import import_zone, parse_zone_text
-
-ZONE = """\
-$ORIGIN example.org.
-$TTL 3600
-@    IN SOA ns1 hostmaster 2026010100 7200 900 1209600 300
-     IN NS  ns1
-ns1  IN A   192.0.2.53
-www  IN A   192.0.2.80
-"""
+from tests.dnsadmin.conftest import ZONE
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def zone() -> Zone:
-    return import_zone(parse_zone_text(ZONE))
 
 
 @pytest.fixture

@@ -13,15 +13,7 @@ from django.core.management import call_command
 
 from dnsadmin.models import Record, Zone
 from tests.conftest import ROOT, clean_environment
-
-ZONE = """\
-$ORIGIN example.org.
-$TTL 3600
-@    IN SOA ns1 hostmaster 2026010100 7200 900 1209600 300
-     IN NS  ns1
-ns1  IN A   192.0.2.53
-www  IN A   192.0.2.80
-"""
+from tests.dnsadmin.conftest import ZONE
 
 
 class RunningDNS:

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from appliance.models import WorkerStatus
 from dnsadmin.models import Record, Zone
 from tests.conftest import ROOT, clean_environment
-from tests.dnsadmin.test_rundns import ZONE, RunningDNS, wait_for
+from tests.dnsadmin.conftest import ZONE
+from tests.dnsadmin.test_rundns import RunningDNS, wait_for
 from tests.services import free_port
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import free_port
+
 NGIRCD_CONF = """\
 [Global]
 Name = irc.test.local
@@ -34,12 +36,6 @@ DNS = no
 Ident = no
 PAM = no
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Ngircd:

@@ -25,6 +25,7 @@ import dns.reversename
 import pytest
 
 from dnsadmin.names import client
+from tests.services import free_port
 
 ZONE = "client.test."
 # Every type the client has a lookup for. "www.client.test" exists twice over (here and under
@@ -81,20 +82,6 @@ zone "{zone}" {{ type primary; file "forward.zone"; }};
 zone "{reverse_v4}" {{ type primary; file "reverse-v4.zone"; allow-transfer {{ none; }}; }};
 zone "{reverse_v6}" {{ type primary; file "reverse-v6.zone"; }};
 """
-
-
-def free_port() -> int:
-    """A loopback port free for both UDP and TCP right now."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 def _reverse_zone_text(address: str, origin: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import threading
 import time
@@ -17,6 +16,7 @@ from dnsadmin.names.authority import answer
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.server import DNSServer
 from dnsadmin.names.zone import zone_from_text
+from tests.services import free_port
 
 BIG_RRSET = "\n".join(f"big IN A 198.51.100.{i}" for i in range(1, 61))
 
@@ -91,20 +91,6 @@ def rrsets_of(section) -> set[tuple[str, int, int, frozenset[str]]]:
         )
         for rrset in section
     }
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 at the time of asking."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 def query_server(port: int, query: dns.message.Message, *, tcp: bool = False):

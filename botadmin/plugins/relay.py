@@ -1,0 +1,157 @@
+"""relay: links channels across networks, whatever they are called on each side.
+
+Loops are cut three ways: the bot never sees its own lines (the engine does not
+dispatch them), lines of other relay bots (by nick) are skipped, and so are lines that
+look relayed (``<nick@net> ...`` or ``* nick@net ...``). Each line reaches every other
+endpoint of its link group once, however the links are drawn (a triangle included).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+
+from botadmin.infobot import Incoming, Networks, Plugin, Setting, on
+from botadmin.infobot.protocol import fold
+
+log = logging.getLogger(__name__)
+RELAYED = re.compile(r"^(<[^\s<>]+@[^\s<>]+> |\* [^\s@]+@\S+ )")
+MEMBERSHIP = ("join", "part", "quit", "nick", "kick")
+
+Endpoint = tuple[str, str]  # network, folded channel
+
+
+def parse_endpoint(text: str) -> tuple[str, str] | None:
+    """ "libera/#dev" -> ("libera", "#dev"); None when it is not of that form."""
+    network, sep, channel = str(text).partition("/")
+    return (network, channel) if sep and network and channel else None
+
+
+def link_groups(links: list[list[str]]) -> dict[Endpoint, dict[Endpoint, str]]:
+    """Each endpoint's peers (the others reachable through any chain of links), with the
+    channel name as configured, so a line goes to each peer once."""
+    names: dict[Endpoint, str] = {}
+    adjacent: dict[Endpoint, set[Endpoint]] = {}
+    for link in links:
+        ends = [e for e in map(parse_endpoint, link) if e is not None]
+        keys = [(network, fold(channel)) for network, channel in ends]
+        names.update(zip(keys, (channel for _, channel in ends), strict=True))
+        for key in keys:
+            adjacent.setdefault(key, set()).update(keys)
+    return {
+        key: {peer: names[peer] for peer in _reach(key, adjacent) if peer != key}
+        for key in adjacent
+    }
+
+
+def _reach(start: Endpoint, adjacent: dict[Endpoint, set[Endpoint]]) -> set[Endpoint]:
+    seen, todo = {start}, [start]
+    while todo:
+        for peer in adjacent[todo.pop()] - seen:
+            seen.add(peer)
+            todo.append(peer)
+    return seen
+
+
+def render(msg: Incoming) -> str:
+    who = f"{msg.nick}@{msg.network}"
+    return {
+        "message": f"<{who}> {msg.text}",
+        "action": f"* {who} {msg.text}",
+        "join": f"* {who} has joined {msg.channel}",
+        "part": f"* {who} has left {msg.channel}" + (f" ({msg.text})" if msg.text else ""),
+        "quit": f"* {who} has quit" + (f" ({msg.text})" if msg.text else ""),
+        "nick": f"* {who} is now known as {msg.text}",
+        "kick": f"* {who} has kicked {msg.text.strip()}",
+    }[msg.kind]
+
+
+class Relay(Plugin):
+    """Relays channels between networks."""
+
+    settings = (
+        Setting("links", list, [], 'Linked channels, e.g. [["libera/#dev", "oftc/#project-dev"]].'),
+        Setting(
+            "membership", bool, False, "Also relay joins, parts, quits, kicks and nick changes."
+        ),
+        Setting(
+            "other_bots", list, [], "Nicks of other relay bots, whose lines are never relayed."
+        ),
+        Setting("ignore_relayed", bool, True, "Skip lines that look relayed (<nick@net> ...)."),
+        Setting(
+            "queue_limit", int, 50, "Lines held per network while it is down (oldest dropped)."
+        ),
+        Setting("retry_interval", float, 2.0, "Seconds between two tries to deliver held lines."),
+    )
+
+    async def setup(self) -> None:
+        config = self.config(None)
+        self.limit = max(0, int(config["queue_limit"]))
+        self.held: dict[str, deque[tuple[str, str]]] = {}
+        self.context.scheduler.every(float(config["retry_interval"]), self.deliver_held)
+
+    @on("message", "action", *MEMBERSHIP)
+    async def relay(self, msg: Incoming) -> None:
+        config = self.config(None)
+        peers = link_groups(config["links"]).get((msg.network, fold(msg.channel or "")))
+        if not peers or not self.wanted(msg, config):
+            return
+        text = render(msg)
+        for (network, _), channel in sorted(peers.items()):
+            await self.send(network, channel, text)
+
+    def wanted(self, msg: Incoming, config: dict) -> bool:
+        if msg.kind in MEMBERSHIP and not config["membership"]:
+            return False
+        nick = fold(msg.nick)
+        if nick == fold(self.own_nick(msg.network) or "") and msg.kind in MEMBERSHIP:
+            return False  # our own joins on reconnect are no news to the other side
+        if nick in {fold(str(n)) for n in config["other_bots"]}:
+            return False
+        return not (config["ignore_relayed"] and RELAYED.match(msg.text))
+
+    def own_nick(self, network: str) -> str | None:
+        networks = self.context.component(Networks)
+        status = networks.status().get(network) if networks else None
+        return status.nick if status else None
+
+    def ready(self, network: str, channel: str) -> bool:
+        """Registered on network and in channel; without a Networks component, assume so."""
+        networks = self.context.component(Networks)
+        if networks is None:
+            return True
+        status = networks.status().get(network)
+        return bool(status and status.connected and fold(channel) in map(fold, status.channels))
+
+    async def send(self, network: str, channel: str, text: str) -> None:
+        held = self.held.get(network)
+        if held or not self.ready(network, channel):
+            self.hold(network, channel, text)
+            return
+        await self.say(network, channel, text)
+
+    def hold(self, network: str, channel: str, text: str) -> None:
+        held = self.held.setdefault(network, deque())
+        if not held:
+            log.warning("relay: %s is not ready; holding lines for it", network)
+        if len(held) >= self.limit:
+            log.warning("relay: %s still down; dropped a line for %s", network, channel)
+            if not held:
+                return
+            held.popleft()
+        held.append((channel, text))
+
+    async def deliver_held(self) -> None:
+        for network, held in list(self.held.items()):
+            while held and self.ready(network, held[0][0]):
+                channel, text = held.popleft()
+                await self.say(network, channel, text)
+            if not held:
+                del self.held[network]
+
+    async def say(self, network: str, channel: str, text: str) -> None:
+        try:
+            await self.context.say(network, channel, text)
+        except Exception:
+            log.exception("relay: could not send to %s/%s", network, channel)
