@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest
 
-from dnsadmin.changes import RecordData, RecordRef, apply_changes, plan_record_change
+from dnsadmin.changes import (
+    RecordData,
+    RecordRef,
+    apply_changes,
+    plan_record_change,
+    record_settings_change,
+)
 from dnsadmin.models import ApiToken, Record, RRsetChange, Zone, ZoneChange
 
 
@@ -13,6 +20,14 @@ class ZoneAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     search_fields = ["origin"]
     readonly_fields = ["serial", "created", "updated"]
+
+    def save_model(self, request: HttpRequest, obj: Zone, form, change: bool) -> None:
+        """As the zone's settings page: a changed SOA gets a new serial and a history entry."""
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and form.has_changed():
+                summary = "Settings (admin): " + ", ".join(form.changed_data)
+                record_settings_change(obj, request.user, summary)
 
 
 @admin.register(Record)

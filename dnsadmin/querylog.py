@@ -13,6 +13,7 @@ import datetime
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import dns.rcode
 import dns.rdatatype
@@ -21,9 +22,20 @@ from django.db.models import F
 from django.utils import timezone
 
 from dnsadmin.models import QueryLogEntry, QueryStats
-from dnsadmin.names.server import QueryEvent
+from dnsadmin.names.server import question
 
 StatsKey = tuple[int, int, str]  # (minute as epoch seconds, rcode, source)
+
+
+class QueryEvent(NamedTuple):
+    """One answered query kept for the log; the question is parsed only when it is written."""
+
+    client: str
+    query: bytes
+    rcode: int
+    source: str
+    latency: float
+    transport: str
 
 
 @dataclass
@@ -40,14 +52,17 @@ class QueryRecorder:
         self._second = 0
         self._in_second = 0
 
-    def __call__(self, event: QueryEvent) -> None:
+    def __call__(
+        self, client: str, query: bytes, rcode: int, source: str, latency: float, transport: str
+    ) -> None:
         now = time.time()
         second = int(now)
-        self._pending.stats[(second - second % 60, event.rcode, event.source)] += 1
+        self._pending.stats[(second - second % 60, rcode, source)] += 1
         if second != self._second:
             self._second, self._in_second = second, 0
         if self._in_second < self.max_per_second:
             self._in_second += 1
+            event = QueryEvent(client, query, rcode, source, latency, transport)
             self._pending.entries.append((now, event))
         else:
             self._pending.dropped += 1
@@ -68,9 +83,10 @@ def write(drained: Drained) -> None:
 
 
 def log_entry(when: float, event: QueryEvent) -> QueryLogEntry:
+    qname, qtype = question(event.query)
     return QueryLogEntry(
         time=datetime.datetime.fromtimestamp(when, datetime.UTC),
-        client=event.client, name=event.qname or ".", rdtype=dns.rdatatype.to_text(event.qtype),
+        client=event.client, name=qname or ".", rdtype=dns.rdatatype.to_text(qtype),
         rcode=dns.rcode.to_text(event.rcode), source=event.source,
         latency_ms=round(event.latency * 1000, 3), transport=event.transport,
     )  # fmt: skip

@@ -105,10 +105,21 @@ def respond(query: Query, catalog: ZoneCatalog, *, tcp: bool) -> Sections | NotM
     zone = _zone_for(query, catalog)
     if zone is None:
         return NOT_MINE
-    if qtype in TRANSFER_TYPES:
+    if qtype in TRANSFER_TYPES and tcp:
         # Transfers need the client's address; the server sends them (see transfer.py).
         return Sections(rcode=wire.REFUSED)
+    if qtype in TRANSFER_TYPES:
+        return _ixfr_over_udp(query, zone)
     return resolve(query.qname, qtype, zone, catalog, every_any=tcp)
+
+
+def _ixfr_over_udp(query: Query, zone: Zone) -> Sections:
+    if query.qname != zone.origin:
+        return Sections(rcode=wire.NOTAUTH)
+    # RFC 1995 2: no transfer fits in a datagram, so the client gets our SOA alone and comes
+    # back over TCP. The SOA is public anyway, so the transfer ACL is left to the TCP side, and
+    # AA stays clear as BIND leaves it.
+    return Sections(answer=[(zone.origin, zone.soa_records)])
 
 
 def _zone_for(query: Query, catalog: ZoneCatalog) -> Zone | None:

@@ -13,7 +13,7 @@ import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,17 +59,13 @@ class Authority:
         return authority.answer_or_pass(query, self.catalog, tcp=tcp)
 
 
-@dataclass(frozen=True, slots=True)
-class QueryEvent:
-    """One answered query, for the query log (built only when someone listens)."""
+class QueryListener(Protocol):
+    """Told of every answered query. It runs on the packet path, so it gets the raw query and
+    leaves parsing the question to whoever keeps the entry (see ``question``)."""
 
-    client: str
-    qname: str
-    qtype: int
-    rcode: int
-    source: str
-    latency: float
-    transport: str
+    def __call__(
+        self, client: str, query: bytes, rcode: int, source: str, latency: float, transport: str
+    ) -> None: ...
 
 
 @dataclass
@@ -87,7 +83,7 @@ class DNSServer:
         *,
         tcp_idle_timeout: float = 10.0,
         max_tcp_connections: int = 200,
-        on_query: Callable[[QueryEvent], None] | None = None,
+        on_query: QueryListener | None = None,
         resolvers: Sequence[Resolver] = (),
         router: Router | None = None,
     ) -> None:
@@ -171,7 +167,7 @@ class DNSServer:
                 return
             except OSError:
                 continue  # e.g. an ICMP error reported on the socket
-            started = time.perf_counter() if self.on_query else 0.0
+            started = time.perf_counter() if self.on_query is not None else 0.0
             result, source = self._answer(query, False, client[0])
             if isinstance(result, bytes):
                 self._send_udp(sock, result, client)
@@ -221,7 +217,7 @@ class DNSServer:
             if transfer.requested_type(query) in transfer.TRANSFER_TYPES:
                 await self._send_transfer(query, client, writer)
                 continue
-            started = time.perf_counter() if self.on_query else 0.0
+            started = time.perf_counter() if self.on_query is not None else 0.0
             result, source = self._answer(query, True, client[0])
             if isinstance(result, bytes):
                 await self._send_tcp(writer, result)
@@ -241,7 +237,7 @@ class DNSServer:
             self._account(query, response, client, "tcp", source, started)
 
     async def _send_transfer(self, query: bytes, client, writer: asyncio.StreamWriter) -> None:
-        started = time.perf_counter() if self.on_query else 0.0
+        started = time.perf_counter() if self.on_query is not None else 0.0
         last = None
         for message in transfer.transfer(query, self.catalog, client[0]):
             await self._send_tcp(writer, message)
@@ -257,25 +253,21 @@ class DNSServer:
         task.add_done_callback(self._tasks.discard)
 
     def _account(self, query, response, client, transport, source, started) -> None:
+        rcode = response[3] & 0xF
         stats = self.stats
-        stats.by_rcode[response[3] & 0xF] += 1
+        stats.by_rcode[rcode] += 1
         stats.by_transport[transport] += 1
-        if self.on_query is not None:
-            self._report(query, response, client, transport, source, started)
-
-    def _report(self, query, response, client, transport, source, started) -> None:
-        qname, qtype = _question(query)
-        event = QueryEvent(
-            client[0], qname, qtype, response[3] & 0xF, source,
-            time.perf_counter() - started, transport,
-        )  # fmt: skip
+        if self.on_query is None:
+            return
         try:
-            self.on_query(event)
+            latency = time.perf_counter() - started
+            self.on_query(client[0], query, rcode, source, latency, transport)
         except Exception:
             log.exception("on_query callback failed")
 
 
-def _question(query: bytes) -> tuple[str, int]:
+def question(query: bytes) -> tuple[str, int]:
+    """The name and type asked in query, for logging; ("", 0) when it cannot be read."""
     try:
         qname, used = dns.name.from_wire(query, 12)
         return qname.to_text(), int.from_bytes(query[12 + used : 14 + used], "big")

@@ -1,4 +1,4 @@
-"""Outgoing zone transfers (RFC 5936 AXFR; IXFR answered with the full zone, RFC 1995 4)."""
+"""Outgoing zone transfers over TCP (RFC 5936 AXFR; IXFR answered with the full zone, RFC 1995 4)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import dns.exception
 import dns.message
+import dns.rdataclass
 import dns.rdatatype
 
 from . import wire
@@ -45,7 +46,7 @@ def transfer(query: bytes, catalog: ZoneCatalog, client_ip: str) -> Iterator[byt
     if parsed.rcode:
         yield wire.error(parsed, parsed.rcode, wire.TCP_LIMIT)
         return
-    zone = catalog.get(parsed.qname)
+    zone = catalog.get(parsed.qname) if parsed.qclass == dns.rdataclass.IN else None
     if zone is None:
         # RFC 5936 2.2.1: we are not authoritative for a zone of that name.
         yield wire.error(parsed, wire.NOTAUTH, wire.TCP_LIMIT)

@@ -222,7 +222,7 @@ class Zone:
             targets = dict.fromkeys(getattr(r, ADDITIONAL_TARGET[qtype]) for r in node.get(qtype))
             # Optional: addresses that do not fit are left out without setting TC.
             lookup.additional.extend(
-                (found, False) for t in targets for found in self._addresses(t)
+                (found, False) for t in targets for found in self._addresses(t, authoritative=True)
             )
         return lookup
 
@@ -250,11 +250,15 @@ class Zone:
         required = target.is_subdomain(cut)
         return [(found, required) for found in self._addresses(target)]
 
-    def _addresses(self, target: dns.name.Name) -> list[Owned]:
-        """The A and AAAA RRsets of ``target`` when this zone has them."""
+    def _addresses(self, target: dns.name.Name, *, authoritative: bool = False) -> list[Owned]:
+        """The A and AAAA RRsets of ``target`` when this zone has them; with ``authoritative``,
+        not the glue at or below a zone cut, which only referrals hand out (as BIND does)."""
         if not target.is_subdomain(self.origin):
             return []
-        node = self._nodes.get(lower_labels(target)[: len(target.labels) - self._depth])
+        key = lower_labels(target)[: len(target.labels) - self._depth]
+        if authoritative and any(key[i:] in self._cuts for i in range(len(key))):
+            return []
+        node = self._nodes.get(key)
         if node is None:
             return []
         found = (node.records(rdtype) for rdtype in ADDRESS_TYPES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.forms.models import model_to_dict
 
 from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, fingerprint
 from dnsadmin.models import ZoneChange
@@ -90,3 +91,23 @@ def test_admin_record_edits_go_through_the_change_service(staff_client, zone, dj
     staff_client.post(f"/admin/dnsadmin/record/{record.pk}/delete/", {"post": "yes"})
     assert not zone.records.filter(owner="www").exists()
     assert ZoneChange.objects.count() == 2
+
+
+def test_admin_zone_setting_edits_bump_the_serial_and_are_recorded(staff_client, zone):
+    staff_client.user.is_superuser = True
+    staff_client.user.save()
+    serial = zone.serial
+    fields = model_to_dict(zone, exclude=["id", "serial", "created", "updated"])
+    data = {k: ("on" if v is True else v) for k, v in fields.items() if v is not False}
+    data.update(refresh=3600, transfer_acl="\n".join(zone.transfer_acl))
+    data["notify_targets"] = "\n".join(zone.notify_targets)
+    response = staff_client.post(f"/admin/dnsadmin/zone/{zone.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    zone.refresh_from_db()
+    assert zone.refresh == 3600 and zone.serial > serial
+    change = ZoneChange.objects.get()
+    assert (change.source, change.username, change.serial_after) == (
+        "settings",
+        "staff",
+        zone.serial,
+    )

@@ -212,6 +212,14 @@ def test_glue_below_a_cut_is_not_answered_authoritatively(catalog):
     assert response.answer == []
 
 
+def test_glue_below_a_cut_is_not_additional_data_for_an_mx_target(catalog):
+    # mxsub's exchange lives in the delegated child: its addresses there are the child's.
+    response = ask(catalog, "mxsub.example.com.", "MX")
+    assert is_aa(response) and response.additional == []
+    mail = ask(catalog, "example.com.", "MX")
+    assert {(r.name.to_text(), r.rdtype) for r in mail.additional} == {("mail.example.com.", A)}
+
+
 def test_it_refers_to_out_of_zone_name_servers_without_glue(catalog):
     response = ask(catalog, "host.away.example.com.", "A")
     assert [r.rdtype for r in response.authority] == [NS]

@@ -14,6 +14,7 @@ import itertools
 
 import dns.flags
 import dns.message
+import dns.rrset
 import pytest
 
 from tests.names.zones import query_server, rrsets_of
@@ -25,7 +26,7 @@ NAMES = [
     "x.wild", "a.b.wild", "*.wild", "deep.wild", "x.deep.wild", "wild", "a.b.c", "b.c", "c",
     "x.c", "x.b.c", "sub", "x.sub", "ns.sub", "y.ns.sub", "SUB", "away", "host.away", "dn",
     "x.dn", "a.b.dn", "host.dn", "missing.dn", "_sip._udp", "_udp", "big", "nothere", "x.wc",
-    "y.x.wc", "wc", "host.example.net.", "nx.example.net.", "example.net.",
+    "y.x.wc", "wc", "host.example.net.", "nx.example.net.", "example.net.", "intosub", "mxsub",
 ]  # fmt: skip
 TYPES = ["A", "AAAA", "MX", "TXT", "NS", "SOA", "CNAME", "DS", "SRV", "DNAME", "PTR"]
 
@@ -85,3 +86,19 @@ def test_it_agrees_with_bind_over_tcp(threaded_server, bind):
         for name, rdtype in itertools.product(["big", "www", "x.sub", "x.dn", "x.wc"], TYPES)
     ]
     assert disagreements(threaded_server.port, bind.port, queries, tcp=True) == []
+
+
+def ixfr(serial: int) -> dns.message.Message:
+    query = dns.message.make_query("example.com.", "IXFR")
+    soa = f"ns1.example.com. hostmaster.example.com. {serial} 7200 900 1209600 600"
+    query.authority.append(dns.rrset.from_text("example.com.", 0, "IN", "SOA", soa))
+    return query
+
+
+def test_it_agrees_with_bind_on_transfer_requests(threaded_server, bind):
+    # Over UDP an IXFR gets the SOA alone; over TCP a client behind gets the zone (the first
+    # message is compared), a current one the SOA; other names and classes are not ours.
+    udp = [ixfr(2024010100), ixfr(2024010101), dns.message.make_query("www.example.com.", "IXFR")]
+    tcp = [*udp, dns.message.make_query("example.com.", "AXFR", rdclass="CH")]
+    assert disagreements(threaded_server.port, bind.port, udp) == []
+    assert disagreements(threaded_server.port, bind.port, tcp, tcp=True) == []

@@ -178,8 +178,17 @@ def test_axfr_over_udp_is_a_format_error(catalog):
     assert response.rcode() == dns.rcode.FORMERR
 
 
-def test_ixfr_over_udp_is_refused(catalog):
-    assert parse(answer(wire_query("example.com.", "IXFR"), catalog)).rcode() == dns.rcode.REFUSED
+def test_ixfr_over_udp_gets_the_soa_alone_to_send_the_client_to_tcp(catalog):
+    response = parse(answer(wire_query("example.com.", "IXFR"), catalog))
+    assert response.rcode() == dns.rcode.NOERROR and not response.flags & dns.flags.AA
+    assert [(r.name.to_text(), r.rdtype) for r in response.answer] == [
+        ("example.com.", dns.rdatatype.SOA)
+    ]
+
+
+def test_ixfr_over_udp_below_the_apex_is_not_authoritative(catalog):
+    response = parse(answer(wire_query("www.example.com.", "IXFR"), catalog))
+    assert response.rcode() == dns.rcode.NOTAUTH
 
 
 def test_transfers_are_never_served_by_answer(catalog):

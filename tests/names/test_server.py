@@ -8,11 +8,13 @@ import struct
 import dns.asyncquery
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import pytest
 
+from dnsadmin.names import wire
 from dnsadmin.names.authority import NOT_MINE
-from dnsadmin.names.server import DNSServer, QueryEvent
+from dnsadmin.names.server import DNSServer, question
 
 pytestmark = pytest.mark.integration
 
@@ -137,25 +139,50 @@ async def test_it_counts_queries_by_rcode_and_transport(loop_server):
     assert loop_server.stats.by_rcode == {0: 1, 3: 1, 5: 1}
 
 
+class Reported(list):
+    """An on_query listener that keeps what it is told."""
+
+    def __call__(self, *event: object) -> None:
+        self.append(event)
+
+
 async def test_on_query_reports_each_answer(catalog):
-    events: list[QueryEvent] = []
-    server = DNSServer(catalog, on_query=events.append)
+    events = Reported()
+    server = DNSServer(catalog, on_query=events)
     await server.start(["127.0.0.1"], 0)
     try:
         query = dns.message.make_query("WWW.example.com.", "AAAA")
         await dns.asyncquery.udp(query, "127.0.0.1", port=server.port)
     finally:
         await server.stop()
-    (event,) = events
-    assert (event.client, event.qname, event.qtype, event.rcode) == (
-        "127.0.0.1", "WWW.example.com.", 28, 0,
-    )  # fmt: skip
-    assert (event.source, event.transport) == ("authority", "udp")
-    assert 0 <= event.latency < 5
+    ((client, wire_query, rcode, source, latency, transport),) = events
+    assert (client, question(wire_query), rcode) == ("127.0.0.1", ("WWW.example.com.", 28), 0)
+    assert (source, transport) == ("authority", "udp")
+    assert 0 <= latency < 5
+
+
+async def test_a_repeated_question_is_answered_and_reported_without_parsing(catalog, monkeypatch):
+    events = Reported()
+    server = DNSServer(catalog, on_query=events)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        first = dns.message.make_query("www.example.com.", "A")
+        await dns.asyncquery.udp(first, "127.0.0.1", port=server.port, timeout=2)
+        # The memoized answer serves the same question under a new ID; nothing may parse it.
+        parsed: list[object] = []
+        monkeypatch.setattr(wire, "parse_query", lambda *args: parsed.append(args))
+        monkeypatch.setattr(dns.name, "from_wire", lambda *args: parsed.append(args))
+        again = dns.message.make_query("www.example.com.", "A")
+        again.id = (first.id + 1) % 65536
+        response = await dns.asyncquery.udp(again, "127.0.0.1", port=server.port, timeout=2)
+    finally:
+        await server.stop()
+    assert response.id == again.id and response.answer
+    assert parsed == [] and len(events) == 2
 
 
 async def test_a_failing_on_query_callback_does_not_stop_the_listener(catalog):
-    def explode(event: QueryEvent) -> None:
+    def explode(*event: object) -> None:
         raise RuntimeError("boom")
 
     server = DNSServer(catalog, on_query=explode)
@@ -195,8 +222,8 @@ class Canned:
 @pytest.mark.parametrize("delay", [None, 0.05])
 async def test_names_outside_the_catalog_go_to_the_next_resolver(catalog, delay):
     canned = Canned(delay)
-    events: list[QueryEvent] = []
-    server = DNSServer(catalog, resolvers=[canned], on_query=events.append)
+    events = Reported()
+    server = DNSServer(catalog, resolvers=[canned], on_query=events)
     await server.start(["127.0.0.1"], 0)
     try:
         outside = dns.message.make_query("www.example.org.", "A")
@@ -208,7 +235,7 @@ async def test_names_outside_the_catalog_go_to_the_next_resolver(catalog, delay)
     finally:
         await server.stop()
     assert canned.asked == ["www.example.org."]
-    assert [e.source for e in events] == ["canned", "authority"]
+    assert [source for _, _, _, source, _, _ in events] == ["canned", "authority"]
 
 
 async def test_a_slow_answer_does_not_hold_up_later_ones_on_a_connection(catalog):

@@ -68,6 +68,14 @@ def test_ixfr_is_answered_with_the_full_zone(catalog):
     assert len(message.answer) > 3
 
 
+@pytest.mark.parametrize("rdtype", ["AXFR", "IXFR"])
+def test_a_transfer_in_another_class_is_not_authoritative(catalog, rdtype):
+    query = dns.message.make_query("example.com.", rdtype, rdclass="CH").to_wire()
+    (wire,) = transfer(query, catalog, "127.0.0.1")
+    message = dns.message.from_wire(wire)
+    assert message.rcode() == dns.rcode.NOTAUTH and message.answer == []
+
+
 def test_the_listener_spots_transfers_without_parsing_the_message():
     assert requested_type(axfr_query()) == dns.rdatatype.AXFR
     assert requested_type(dns.message.make_query("x.", "A").to_wire()) == dns.rdatatype.A

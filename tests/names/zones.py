@@ -52,6 +52,8 @@ away          IN NS    ns.elsewhere.test.
 dn       1234 IN DNAME c.example.com.
 dnx           IN DNAME example.net.
 _sip._udp     IN SRV   10 5 5060 www
+intosub       IN CNAME host.sub
+mxsub         IN MX    10 ns.sub
 {BIG_RRSET}
 """
 
