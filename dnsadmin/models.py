@@ -17,8 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from appliance.control import DNS_GROUP, ring
+from appliance.control import BOT_GROUP, DNS_GROUP, ring
 from dnsadmin import rules
+from dnsadmin.names.notify import parse_target
 
 SERIAL_MODULO = 2**32
 
@@ -57,6 +58,14 @@ def validate_cidr_list(value: str) -> None:
             raise ValidationError(f"{item!r} is not an IP address or network.") from None
 
 
+def validate_notify_targets(value: str) -> None:
+    for item in value.split():
+        try:
+            parse_target(item)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
 class Zone(models.Model):
     origin = models.CharField(
         max_length=255,
@@ -87,8 +96,9 @@ class Zone(models.Model):
     )
     notify_targets = models.TextField(
         blank=True,
-        validators=[validate_cidr_list],
-        help_text="Secondary servers to NOTIFY on change.",
+        validators=[validate_notify_targets],
+        help_text="Secondary servers to NOTIFY when the serial changes: addresses, each with an "
+        "optional port (192.0.2.2, 192.0.2.3:5353, [2001:db8::2]:53), separated by spaces or lines.",
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -146,9 +156,13 @@ class Zone(models.Model):
         self.announce_change()
 
     def announce_change(self) -> None:
-        """Ring the DNS workers once the change is committed (they also reconcile)."""
+        """Ring the DNS workers (and the bot's zone news) once the change is committed.
+
+        Both also reconcile from the database, so a lost ring only delays them.
+        """
         origin = self.origin
         transaction.on_commit(lambda: ring(DNS_GROUP, "zone.changed", origin=origin))
+        transaction.on_commit(lambda: ring(BOT_GROUP, "zone.changed", origin=origin))
 
     def rrset_keys(self, exclude_pk: int | None = None) -> set[rules.RecordKey]:
         origin = self.name

@@ -6,6 +6,7 @@ import dns.rdatatype
 from django.db.models import QuerySet
 
 from dnsadmin.models import Zone
+from dnsadmin.names.notify import Target, parse_target
 from dnsadmin.names.zone import Zone as ServedZone
 from dnsadmin.names.zone import build_zone
 
@@ -26,6 +27,12 @@ def zone_versions() -> Versions:
 def load_zone(origin: str) -> ServedZone | None:
     zone = enabled_zones().filter(origin=origin).first()
     return served_zone(zone) if zone is not None else None
+
+
+def notify_targets(origin: str) -> list[Target]:
+    """Where NOTIFY goes when the zone's serial changes (entries are validated on save)."""
+    zone = enabled_zones().filter(origin=origin).only("notify_targets").first()
+    return [parse_target(item) for item in zone.notify_targets.split()] if zone else []
 
 
 def served_zone(zone: Zone) -> ServedZone:

@@ -7,11 +7,13 @@ import logging
 import os
 import socket
 
+import dns.rrset
 from channels.db import database_sync_to_async
 
 from appliance.control import DNS_GROUP
 from appliance.worker import WorkerConsumer
 from dnsadmin import cachesync, querylog, snapshot
+from dnsadmin.names import notify
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ResolverChain
 from dnsadmin.names.server import DNSServer
@@ -34,6 +36,7 @@ class DNSWorker(WorkerConsumer):
         self.catalog = ZoneCatalog()
         self.versions: snapshot.Versions = {}
         self.reload_lock = asyncio.Lock()
+        self.notifying: set[asyncio.Task] = set()
         await self.reload_zones()
         self.chain = ResolverChain(self.catalog, **options.get("resolver", {}))
         await self.restore_cache()
@@ -77,9 +80,22 @@ class DNSWorker(WorkerConsumer):
             return
         if zone is None:
             self.catalog.remove(origin)
-        else:
-            self.catalog.replace(zone)
-            logger.info("zone %s loaded, serial %s", origin, zone.serial)
+            return
+        self.catalog.replace(zone)
+        logger.info("zone %s loaded, serial %s", origin, zone.serial)
+        before = self.versions.get(origin)
+        if before is not None and before[0] != zone.serial:
+            await self.notify_secondaries(origin, zone)
+
+    async def notify_secondaries(self, origin: str, zone) -> None:
+        """RFC 1996: tell the zone's secondaries about the new serial, in the background."""
+        targets = await database_sync_to_async(snapshot.notify_targets)(origin)
+        if not targets:
+            return
+        soa = dns.rrset.from_rdata_list(zone.origin, zone.soa.ttl, list(zone.soa))
+        task = asyncio.create_task(notify.notify(zone.origin, soa, targets))
+        self.notifying.add(task)
+        task.add_done_callback(self.notifying.discard)
 
     # the cache ----------------------------------------------------------------------
 
@@ -129,6 +145,8 @@ class DNSWorker(WorkerConsumer):
 
     async def shutdown(self) -> None:
         server = getattr(self, "server", None)
+        for task in getattr(self, "notifying", ()):
+            task.cancel()
         if server is not None:
             await server.stop()
             await self.chain.close()

@@ -1,0 +1,112 @@
+"""Outgoing NOTIFY (RFC 1996): tell a zone's secondaries that its serial changed.
+
+A NOTIFY is a query with opcode NOTIFY, AA set, QNAME the zone's origin and QTYPE SOA, carrying
+the new SOA in its answer section as a hint (RFC 1996 3.7). The secondary answers with a NOTIFY
+response and then checks our SOA and transfers the zone over TCP. NOTIFY travels over UDP and
+is retransmitted until answered (RFC 1996 3.6), a few times with a growing interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 53
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    address: str
+    port: int = DEFAULT_PORT
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+def parse_target(text: str) -> Target:
+    """``ADDR``, ``ADDR:PORT`` or ``[IPv6]:PORT``; a ValueError says what is wrong."""
+    address, port = text, DEFAULT_PORT
+    if text.startswith("["):
+        address, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"{text!r} is not [IPv6]:PORT")
+        port = _port(rest[1:], text) if rest else DEFAULT_PORT
+    elif text.count(":") == 1:
+        address, _, rest = text.partition(":")
+        port = _port(rest, text)
+    try:
+        return Target(str(ipaddress.ip_address(address)), port)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address (with an optional port)") from None
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{whole!r} has no valid port")
+    return int(text)
+
+
+def notify_message(origin: dns.name.Name | str, soa: dns.rrset.RRset | None) -> dns.message.Message:
+    message = dns.message.make_query(origin, dns.rdatatype.SOA, dns.rdataclass.IN)
+    message.flags = dns.flags.AA  # no RD: a NOTIFY asks for no recursion
+    message.set_opcode(dns.opcode.NOTIFY)  # after the flags, which hold the opcode
+    if soa is not None:
+        message.answer.append(soa)
+    return message
+
+
+async def notify(
+    origin: dns.name.Name | str,
+    soa: dns.rrset.RRset | None,
+    targets: Sequence[Target],
+    *,
+    timeout: float = 2.0,
+    attempts: int = 5,
+) -> dict[Target, bool]:
+    """NOTIFY every target at once; which ones acknowledged."""
+    results = await asyncio.gather(
+        *(_notify_one(origin, soa, target, timeout, attempts) for target in targets)
+    )
+    return dict(zip(targets, results, strict=True))
+
+
+async def _notify_one(
+    origin: dns.name.Name | str,
+    soa: dns.rrset.RRset | None,
+    target: Target,
+    timeout: float,
+    attempts: int,
+) -> bool:
+    wait = timeout
+    for _ in range(attempts):
+        message = notify_message(origin, soa)  # a fresh ID for every try
+        try:
+            response = await dns.asyncquery.udp(
+                message, target.address, port=target.port, timeout=wait, ignore_unexpected=True
+            )
+        except (dns.exception.DNSException, OSError) as error:
+            log.debug("NOTIFY %s to %s: %r", origin, target, error)
+            wait *= 2
+            continue
+        if response.opcode() == dns.opcode.NOTIFY:
+            log.info("NOTIFY %s acknowledged by %s (%s)", origin, target, response.rcode())
+            return True
+        wait *= 2
+    log.warning("NOTIFY %s to %s: no answer after %d tries", origin, target, attempts)
+    return False
