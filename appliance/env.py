@@ -52,6 +52,29 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (compared case-insensitively, returned as spelled there)."""
+    raw = env_str(name)
+    if not raw:
+        return default
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+
+
+def env_origins(name: str) -> list[str]:
+    """Comma-separated origins such as https://dns.example.org (Django requires the scheme)."""
+    origins = env_list(name)
+    for origin in origins:
+        scheme, sep, host = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not host or "/" in host:
+            raise ImproperlyConfigured(
+                f"{name} takes origins like https://dns.example.org, not {origin!r}"
+            )
+    return origins
+
+
 def env_url(name: str, schemes: tuple[str, ...]) -> str:
     """Return the URL in ``name`` or "" when unset; reject other schemes."""
     raw = env_str(name)

@@ -9,8 +9,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from appliance.env import (
     env_bool,
+    env_choice,
     env_int,
     env_list,
+    env_origins,
     env_str,
     env_url,
     load_env_file,
@@ -24,7 +26,7 @@ VAR_DIR = Path(env_str("APPLIANCE_VAR_DIR") or BASE_DIR / "var")
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = secret_key(DEBUG, VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
@@ -182,17 +184,21 @@ DNS_RESOLVER_ORDER = env_list("DNS_RESOLVER_ORDER", ["authority", "hosts", "cach
 
 # runbot: how long a shard's hold on a network lasts unless renewed (every ~2 s).
 BOT_LEASE_SECONDS = env_int("BOT_LEASE_SECONDS", 15, minimum=3)
+# runbot: log lines are stored in batches at least this often (a journal file keeps
+# them meanwhile, so a crash loses none).
+BOT_LOG_INTERVAL_MS = env_int("BOT_LOG_INTERVAL_MS", 500, minimum=10)
 
 # rundns: the query log keeps at most this many entries a second (0: statistics only),
 # for this many days.
 QUERY_LOG_MAX_PER_SECOND = env_int("QUERY_LOG_MAX_PER_SECOND", 1000, minimum=0)
 QUERY_LOG_RETENTION_DAYS = env_int("QUERY_LOG_RETENTION_DAYS", 7, minimum=1)
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {"daphne": {"level": "WARNING"}},
 }

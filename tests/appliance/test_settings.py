@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import run_python
 
 PRINT_SETTINGS = """
@@ -57,19 +59,20 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "ImproperlyConfigured" in message and "SECRET_KEY" in message
 
 
-def test_a_bad_database_url_names_the_variable(tmp_path):
-    message = error_with(tmp_path, DEBUG="1", DATABASE_URL="nonsense://whatever")
-    assert "ImproperlyConfigured" in message and "DATABASE_URL" in message
-
-
-def test_a_bad_boolean_names_the_variable(tmp_path):
-    message = error_with(tmp_path, DEBUG="maybe")
-    assert "ImproperlyConfigured" in message and "DEBUG" in message
-
-
-def test_a_bad_redis_url_names_the_variable(tmp_path):
-    message = error_with(tmp_path, DEBUG="1", REDIS_URL="localhost:6379")
-    assert "ImproperlyConfigured" in message and "REDIS_URL" in message
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "nonsense://whatever"),
+        ("DEBUG", "maybe"),
+        ("REDIS_URL", "localhost:6379"),
+        ("LOG_LEVEL", "LOUD"),
+        ("CSRF_TRUSTED_ORIGINS", "dns.example.org"),
+        ("RECONCILE_INTERVAL_MS", "soon"),
+    ],
+)
+def test_a_bad_value_names_the_variable(tmp_path, variable, value):
+    message = error_with(tmp_path, **{"DEBUG": "1", variable: value})
+    assert "ImproperlyConfigured" in message and variable in message
 
 
 def test_redis_url_switches_to_the_redis_channel_layer(tmp_path):
