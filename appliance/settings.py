@@ -175,6 +175,8 @@ X_FRAME_OPTIONS = "DENY"
 RECONCILE_INTERVAL = float(env_int("RECONCILE_INTERVAL_MS", 1000, minimum=50)) / 1000
 
 # rundns: the resolver chain behind the zones (the command's options override these).
+DNS_ADDRESSES = env_list("DNS_ADDRESSES", ["127.0.0.1"])
+DNS_PORT = env_int("DNS_PORT", 5300, minimum=0)
 DNS_RECURSION = env_bool("DNS_RECURSION", default=True)
 DNS_ALLOW_RECURSION = env_list("DNS_ALLOW_RECURSION", ["127.0.0.0/8", "::1/128"])
 DNS_FORWARDERS = env_list("DNS_FORWARDERS")

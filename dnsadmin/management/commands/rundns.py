@@ -23,6 +23,13 @@ def address(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not an IP address") from None
 
 
+def configured_addresses() -> list[str]:
+    try:
+        return [address(value) for value in settings.DNS_ADDRESSES]
+    except argparse.ArgumentTypeError as error:
+        raise CommandError(f"DNS_ADDRESSES: {error}") from None
+
+
 def network(value: str) -> str:
     try:
         return str(ipaddress.ip_network(value, strict=False))
@@ -42,9 +49,9 @@ class Command(BaseCommand):
             action="append",
             type=address,
             dest="addresses",
-            help="listen on this IPv4 or IPv6 address (repeatable)",
+            help="listen on this IPv4 or IPv6 address (repeatable; default DNS_ADDRESSES)",
         )
-        parser.add_argument("--port", type=int, default=5300)
+        parser.add_argument("--port", type=int, default=settings.DNS_PORT, help="default DNS_PORT")
         parser.add_argument(
             "--workers", type=int, default=1, help="processes sharing the port with SO_REUSEPORT"
         )
@@ -94,7 +101,7 @@ class Command(BaseCommand):
         reuse_port: bool,
         **options,
     ) -> None:
-        addresses = addresses or ["127.0.0.1"]
+        addresses = addresses or configured_addresses()
         if not 0 <= port <= 65535:
             raise CommandError(f"--port must be between 0 and 65535, not {port}")
         if workers < 1:
