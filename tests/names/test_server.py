@@ -10,6 +10,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdatatype
 import pytest
 
 from dnsadmin.names import wire
@@ -315,3 +316,26 @@ async def test_stop_closes_open_connections(catalog):
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
     assert server.stats.tcp_connections == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "www.example.com.",
+        "WwW.Example.COM.",
+        "_sip._udp.x-1.example.",
+        ".",
+        "a\\.b.example.",
+        "\\200.example.",
+        "sp\\032ace.example.",
+    ],
+)
+def test_the_logged_question_reads_as_dnspython_writes_it(name):
+    query = dns.message.make_query(name, "MX").to_wire()
+    assert question(query) == (dns.name.from_text(name).to_text(), dns.rdatatype.MX)
+
+
+def test_an_unreadable_question_is_logged_as_empty():
+    query = dns.message.make_query("www.example.com.", "A").to_wire()
+    assert question(query[:20]) == ("", 0)
+    assert question(query[:12] + b"\xc0\x0c" + query[-4:]) == ("", 0)  # a pointer to itself
