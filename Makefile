@@ -33,8 +33,14 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Debian splits venv out of python3: install it when the interpreter cannot make one.
 $(STAMP): requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		echo "Installing python3-venv"; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv && \
+		$(PYTHON) -m venv --clear $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
@@ -52,8 +58,16 @@ test-tools:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# Every benchmark, each printing its figures against its target; not part of `make test`
+# (they take minutes and measure the machine as much as the code).
 bench: $(STAMP) test-tools
 	$(PY) bench/authoritative/run.py
+	$(PY) bench/authoritative/build_zone.py
+	$(PY) bench/cache/run.py
+	$(PY) bench/workers/run.py
+	$(PY) bench/loading/run.py
+	$(PY) bench/logs/run.py
+	$(PY) bench/logwrite/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

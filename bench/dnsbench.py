@@ -8,6 +8,7 @@ of the same round.
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import re
@@ -17,7 +18,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -117,9 +121,10 @@ def pinned(cpus: str | None, command: list[str]) -> list[str]:
     return ["taskset", "-c", cpus, *command] if cpus else command
 
 
-def named_conf(directory: Path, port: int, zone_file: Path) -> str:
-    """BIND as an authoritative-only server of the bench zone."""
+def named_conf(directory: Path, port: int, zone_file: Path, stats_port: int) -> str:
+    """BIND as an authoritative-only server of the bench zone, with its counters on HTTP."""
     return f"""
+statistics-channels {{ inet 127.0.0.1 port {stats_port} allow {{ 127.0.0.1; }}; }};
 options {{
     directory "{directory}";
     pid-file "{directory}/named-{port}.pid";
@@ -139,6 +144,58 @@ def named_command(conf: Path, threads: int) -> list[str]:
     return ["named", "-g", "-n", str(threads), "-c", str(conf)]
 
 
+def bind_server(work: Path, name: str, cpus: str | None, threads: int = 1) -> Server:
+    """BIND 9 serving the bench zone file (work/zone) with ``threads`` worker threads."""
+    port, stats_port = free_port(), free_port()
+    conf = work / f"named-{port}.conf"
+    conf.write_text(named_conf(work, port, work / "zone", stats_port))
+    command = pinned(cpus, named_command(conf, threads))
+    return Server(name, command, port, stats_port=stats_port)
+
+
+def bind_queries(server: Server) -> int:
+    """Queries BIND has received so far, from its statistics channel."""
+    url = f"http://127.0.0.1:{server.stats_port}/xml/v3/server"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        tree = ElementTree.parse(response)
+    counter = tree.find(".//counters[@type='opcode']/counter[@name='QUERY']")
+    return int(counter.text) if counter is not None and counter.text else 0
+
+
+def unbound_conf(directory: Path, port: int, upstream_port: int) -> str:
+    """Unbound as the reference cache: one thread, no validation, no logging, forwarding
+    every name to the bench's authoritative server on loopback (which Unbound by default
+    refuses to query, hence do-not-query-localhost)."""
+    return f"""
+server:
+    num-threads: 1
+    interface: 127.0.0.1
+    port: {port}
+    do-ip6: no
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{directory}"
+    pidfile: "{directory}/unbound-{port}.pid"
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    module-config: "iterator"
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@{upstream_port}
+"""
+
+
+def unbound_server(work: Path, cpus: str | None, upstream: Server) -> Server:
+    port = free_port()
+    conf = work / f"unbound-{port}.conf"
+    conf.write_text(unbound_conf(work, port, upstream.port))
+    return Server("unbound", pinned(cpus, ["unbound", "-d", "-c", str(conf)]), port)
+
+
 # dnsperf -------------------------------------------------------------------------------
 
 
@@ -148,11 +205,13 @@ class Measurement:
     latency: float  # seconds, average
     lost: int
     rcodes: str  # dnsperf's "Response codes" line: a fast server of errors shows there
+    upstream: int | None = None  # queries a resolver sent upstream meanwhile (cache misses)
 
     def __str__(self) -> str:
+        misses = "" if self.upstream is None else f"; {self.upstream} sent upstream"
         return (
             f"{self.qps:.0f} q/s, {self.latency * 1000:.3f} ms average, {self.lost} lost; "
-            f"{self.rcodes}"
+            f"{self.rcodes}{misses}"
         )
 
 
@@ -203,7 +262,8 @@ class Server:
 
     ready_lines: how many "serving N zones" lines rundns must log (one per worker) before it
     counts as ready; 0 for servers that only have to answer. warm_file: questions asked once
-    before measuring (a resolver's cache). client_cpus: where dnsperf runs against it.
+    before measuring (a resolver's cache). load: how dnsperf drives it, when not the bench's
+    default. stats_port: BIND's statistics channel.
     """
 
     name: str
@@ -212,7 +272,8 @@ class Server:
     env: dict[str, str] | None = None
     ready_lines: int = 0
     warm_file: Path | None = None
-    client_cpus: str | None = None
+    load: Load | None = None
+    stats_port: int | None = None
     startup_times: list[float] = field(default_factory=list)
 
 
@@ -281,9 +342,10 @@ def tail(path: Path, lines: int = 20) -> str:
 
 
 class Site:
-    """A fresh SQLite database with the bench zone loaded, as an operator would set it up."""
+    """A fresh SQLite database as an operator would set it up: with the bench zone loaded
+    from zone_file, or with no zone at all (a resolver, answering from its cache)."""
 
-    def __init__(self, work: Path, zone_file: Path) -> None:
+    def __init__(self, work: Path, zone_file: Path | None) -> None:
         self.work = work
         self.base_env = {
             key: value for key, value in os.environ.items() if not key.startswith("REDIS")
@@ -295,9 +357,11 @@ class Site:
             DJANGO_SETTINGS_MODULE="appliance.settings",
         )
         self.manage(["migrate", "--noinput", "-v", "0"])
-        started = time.monotonic()
-        self.manage(["loadzone", str(zone_file), "--origin", ORIGIN])
-        self.loadzone_seconds = time.monotonic() - started
+        self.loadzone_seconds: float | None = None
+        if zone_file is not None:
+            started = time.monotonic()
+            self.manage(["loadzone", str(zone_file), "--origin", ORIGIN])
+            self.loadzone_seconds = time.monotonic() - started
 
     def manage(self, arguments: list[str]) -> None:
         subprocess.run(
@@ -314,12 +378,17 @@ class Site:
 
 
 def rundns_servers(
-    site: Site, cpus: str | None, workers: int = 1, options: Sequence[str] = ()
+    site: Site,
+    cpus: str | None,
+    workers: int = 1,
+    options: Sequence[str] = (),
+    label: str = "rundns",
 ) -> list[Server]:
-    """rundns as an operator gets it (query log capped at 1000 entries/s) and with the log off."""
+    """rundns as an operator gets it (query log capped at 1000 entries/s) and with the log
+    off, named ``label`` and ``label``-nolog."""
     options = [*options, "--workers", str(workers)] if workers > 1 else list(options)
     servers = []
-    for name, per_second in (("rundns", "1000"), ("rundns-nolog", "0")):
+    for name, per_second in ((label, "1000"), (f"{label}-nolog", "0")):
         port = free_port()
         servers.append(
             Server(
@@ -330,11 +399,12 @@ def rundns_servers(
     return servers
 
 
-def prepare(work: Path) -> Site:
-    """The zone file, the query mix, and a database with the zone loaded, under work."""
+def prepare(work: Path, *, load_zone: bool = True, kinds: Sequence[str] | None = None) -> Site:
+    """Under work: the zone file, the query mix (only ``kinds`` of it if given) and a database,
+    with the zone loaded unless told otherwise."""
     (work / "zone").write_text(zone_text())
-    (work / "queries").write_text(queries())
-    return Site(work, work / "zone")
+    (work / "queries").write_text(queries(kinds=kinds))
+    return Site(work, work / "zone" if load_zone else None)
 
 
 def single_core_servers(
@@ -359,30 +429,60 @@ def single_core_servers(
                    env=site.env(PYTHONPATH=str(ROOT)))
         )  # fmt: skip
     for server in servers:
-        server.client_cpus = theirs
-    port = free_port()
-    conf = site.work / "named.conf"
-    conf.write_text(named_conf(site.work, port, site.work / "zone"))
-    bind = Server("bind", pinned(theirs, named_command(conf, 1)), port, client_cpus=ours)
+        server.load = Load(theirs)
+    bind = bind_server(site.work, "bind", theirs)
+    bind.load = Load(ours)
     return [*servers, bind]
 
 
 # rounds and the report -----------------------------------------------------------------
 
+
+def options(doc: str, cores: str) -> argparse.ArgumentParser:
+    """The options every DNS bench takes: its docstring's first line, a measurement's length,
+    the rounds and the two cores (``cores`` says what each is for)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of a measurement")
+    parser.add_argument("--rounds", type=int, default=2, help="report each server's median")
+    parser.add_argument("--cores", type=core_pair, default=("0", "1"), help=f"{cores} (0,1)")
+    return parser
+
+
+def core_pair(text: str) -> tuple[str, str]:
+    first, comma, second = text.partition(",")
+    if not (first.isdigit() and comma and second.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not two cores, as in 0,1")
+    return first, second
+
+
+@contextmanager
+def workspace(prefix: str) -> Iterator[Path]:
+    """A temporary directory for a bench's files, databases and server logs."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
+
+
 Measure = Callable[[Server], Measurement]
 
 
-def throughput(work: Path, query_file: Path, seconds: int, load: Load) -> Measure:
-    """Start the server, warm it if it has a warm file, and drive it for ``seconds``."""
+def throughput(
+    work: Path, query_file: Path, seconds: int, load: Load, upstream: Server | None = None
+) -> Measure:
+    """Start the server, warm it if it has a warm file, and drive it for ``seconds`` with its
+    own load or else ``load``; with an upstream (BIND), count what reached it meanwhile."""
 
     def measure(server: Server) -> Measurement:
+        driving = server.load or load
         with running(server, work):
             if server.warm_file is not None:
                 # Gently, so that warming measures nothing and loses nothing.
-                warming = Load(server.client_cpus or load.cpus, clients=1, outstanding=20)
+                warming = Load(driving.cpus, clients=1, outstanding=20)
                 print(f"    warming: {dnsperf(server.port, server.warm_file, warming)}")
-            driving = replace(load, cpus=server.client_cpus or load.cpus)
-            return dnsperf(server.port, query_file, driving, seconds=seconds)
+            if upstream is None:
+                return dnsperf(server.port, query_file, driving, seconds=seconds)
+            before = bind_queries(upstream)
+            result = dnsperf(server.port, query_file, driving, seconds=seconds)
+            return replace(result, upstream=bind_queries(upstream) - before)
 
     return measure
 
@@ -403,7 +503,7 @@ def report(title: str, results: dict[str, list[Measurement]], reference: str) ->
     """A table of medians and of ratios to the reference of the same round (a round's
     servers ran seconds apart, under similar outside load); returns the median ratios."""
     print(f"\n{title}")
-    print(f"{'server':<16}{'q/s':>10}{'avg ms':>10}   ratio to {reference} (median; rounds)")
+    print(f"{'server':<18}{'q/s':>10}{'avg ms':>10}   ratio to {reference} (median; rounds)")
     medians = {}
     for name, runs in results.items():
         ratios = [run.qps / ref.qps for run, ref in zip(runs, results[reference], strict=True)]
@@ -411,12 +511,13 @@ def report(title: str, results: dict[str, list[Measurement]], reference: str) ->
         median_qps = statistics.median(run.qps for run in runs)
         median_ms = statistics.median(run.latency for run in runs) * 1000
         each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
-        print(f"{name:<16}{median_qps:>10.0f}{median_ms:>10.3f}   {medians[name]:.2f} ({each})")
+        print(f"{name:<18}{median_qps:>10.0f}{median_ms:>10.3f}   {medians[name]:.2f} ({each})")
     return medians
 
 
 def startup_report(site: Site, servers: Sequence[Server]) -> None:
-    print(f"\nloadzone (zone file into SQLite): {site.loadzone_seconds:.2f} s")
+    if site.loadzone_seconds is not None:
+        print(f"\nloadzone (zone file into SQLite): {site.loadzone_seconds:.2f} s")
     for server in servers:
         if server.startup_times:
             times = ", ".join(f"{seconds:.2f}" for seconds in server.startup_times)

@@ -13,9 +13,7 @@ rundns/BIND (target: at least 0.5) and how long loadzone and rundns's start took
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,17 +22,12 @@ import dnsbench  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2, help="report each server's median")
-    parser.add_argument("--cores", default="0,1", help="ours,BIND: each server's core")
+    parser = dnsbench.options(__doc__, "ours,BIND: each server's core")
     parser.add_argument("--standalone", action="store_true", help="also the engine's runner")
     args = parser.parse_args()
-    ours, theirs = args.cores.split(",")
-    with tempfile.TemporaryDirectory(prefix="bench-auth-") as tmp:
-        work = Path(tmp)
+    with dnsbench.workspace("bench-auth-") as work:
         site = dnsbench.prepare(work)
-        servers = dnsbench.single_core_servers(site, (ours, theirs), standalone=args.standalone)
+        servers = dnsbench.single_core_servers(site, args.cores, standalone=args.standalone)
         measure = dnsbench.throughput(work, work / "queries", args.seconds, dnsbench.Load(None))
         results = dnsbench.rounds(servers, args.rounds, measure)
     dnsbench.report("authoritative, one core each (target rundns/bind >= 0.5)", results, "bind")

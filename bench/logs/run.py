@@ -138,7 +138,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--db", type=Path, help="reuse this database if it exists")
     args = parser.parse_args()
-    database = args.db or Path(tempfile.mkdtemp(prefix="bench-logs-")) / "logs.sqlite3"
+    if args.db:
+        run(args.db, args)
+        return
+    # Without --db the database (and the static files) go with the temporary directory.
+    with tempfile.TemporaryDirectory(prefix="bench-logs-") as tmp:
+        run(Path(tmp) / "logs.sqlite3", args)
+
+
+def run(database: Path, args: argparse.Namespace) -> None:
     fresh = not database.exists()
     configure(database.resolve())
     if fresh:
