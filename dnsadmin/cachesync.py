@@ -3,6 +3,11 @@
 Workers write their cache behind to CacheEntry (so the web can browse it and a
 restart keeps it) and apply the flushes and deletes the web records as
 CacheCommand rows. Only this module and the worker know both sides.
+
+A snapshot is taken in memory, then written a moment later: a flush or delete recorded in
+between must win, or the write would bring back what it removed. So the writers of
+CacheEntry take turns (a table lock on PostgreSQL; SQLite's IMMEDIATE transactions already
+do), and a snapshot leaves out what the commands recorded since it was taken removed.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from appliance.control import DNS_GROUP, ring
@@ -20,22 +25,47 @@ from dnsadmin.names.cache import CacheRecord
 WRITE_BATCH = 1000
 
 
-def write_snapshot(records: Iterable[CacheRecord], worker: str) -> int:
-    """Upsert this worker's unexpired entries and drop expired rows; how many were written."""
+def write_snapshot(records: Iterable[CacheRecord], worker: str, applied: int | None = None) -> int:
+    """Upsert this worker's unexpired entries and drop expired rows; how many were written.
+
+    applied: the last command the worker had applied to its cache when it took the snapshot;
+    what later flushes and deletes removed is not written.
+    """
     now = timezone.now()
-    rows = [
-        CacheEntry(name=r.name, rdtype=r.rdtype, negative=r.negative, rdata=r.rdata,
-                   expires=now + datetime.timedelta(seconds=r.ttl), source=r.source,
-                   worker=worker)
-        for r in records
-    ]  # fmt: skip
     with transaction.atomic():
+        _take_turn()
+        if applied is not None:
+            records = _not_removed_since(records, applied)
+        rows = [
+            CacheEntry(name=r.name, rdtype=r.rdtype, negative=r.negative, rdata=r.rdata,
+                       expires=now + datetime.timedelta(seconds=r.ttl), source=r.source,
+                       worker=worker)
+            for r in records
+        ]  # fmt: skip
         CacheEntry.objects.bulk_create(
             rows, batch_size=WRITE_BATCH, update_conflicts=True, unique_fields=["name", "rdtype"],
             update_fields=["negative", "rdata", "expires", "source", "worker", "updated"],
         )  # fmt: skip
         CacheEntry.objects.filter(expires__lte=now).delete()
     return len(rows)
+
+
+def _not_removed_since(records: Iterable[CacheRecord], applied: int) -> list[CacheRecord]:
+    deleted: set[str] = set()
+    for _, action, name in commands_after(applied):
+        if action == CacheCommand.FLUSH:
+            return []
+        deleted.add(name.lower())
+    return [record for record in records if record.name.lower() not in deleted]
+
+
+def _take_turn() -> None:
+    """Wait for the other writers of CacheEntry, until the end of this transaction."""
+    if connection.vendor == "postgresql":
+        # SHARE ROW EXCLUSIVE conflicts with itself, not with the web's readers.
+        table = connection.ops.quote_name(CacheEntry._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def load_snapshot() -> list[CacheRecord]:
@@ -61,6 +91,7 @@ def commands_after(command_id: int) -> list[tuple[int, str, str]]:
 def flush(user=None) -> None:
     """Empty every worker's cache (the web's "flush everything")."""
     with transaction.atomic():
+        _take_turn()
         CacheCommand.objects.create(action=CacheCommand.FLUSH, requested_by=user)
         CacheEntry.objects.all().delete()
     ring(DNS_GROUP, "cache.flush")
@@ -70,6 +101,7 @@ def delete(name: str, user=None) -> int:
     """Forget one name (every type) in every worker's cache; how many rows it had."""
     absolute = name if name.endswith(".") else name + "."
     with transaction.atomic():
+        _take_turn()
         CacheCommand.objects.create(action=CacheCommand.DELETE, name=absolute, requested_by=user)
         deleted, _ = CacheEntry.objects.filter(name__iexact=absolute).delete()
     ring(DNS_GROUP, "cache.delete", name=absolute)

@@ -100,9 +100,11 @@ class DNSWorker(WorkerConsumer):
     # the cache ----------------------------------------------------------------------
 
     async def restore_cache(self) -> None:
+        # The command id first: a flush landing between the two reads is applied once more
+        # at the next reconcile, rather than missed.
+        self.last_command = await database_sync_to_async(cachesync.last_command_id)()
         records = await database_sync_to_async(cachesync.load_snapshot)()
         self.chain.cache.load(records)
-        self.last_command = await database_sync_to_async(cachesync.last_command_id)()
         if records:
             logger.info("cache: %d entries restored", len(records))
 
@@ -137,8 +139,10 @@ class DNSWorker(WorkerConsumer):
         now = asyncio.get_running_loop().time()
         if final or now >= self.next_cache_write:
             self.next_cache_write = now + CACHE_WRITE_EVERY
-            entries = list(self.chain.cache.entries())
-            await database_sync_to_async(cachesync.write_snapshot)(entries, self.name)
+            # The snapshot and the last command applied to it, taken together: commands
+            # recorded since then win over the snapshot in the database.
+            entries, applied = list(self.chain.cache.entries()), self.last_command
+            await database_sync_to_async(cachesync.write_snapshot)(entries, self.name, applied)
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_EVERY
             await database_sync_to_async(querylog.prune)(self.retention_days)

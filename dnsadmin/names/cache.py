@@ -7,14 +7,20 @@ random names cannot push useful data out.
 
 Answers are rendered once per question and kept as bytes with the offsets of their TTLs; a
 repeated question costs a dict lookup and a few four-byte patches that count the TTLs down.
+Those rendered answers take a share of the byte budgets too, and are indexed by the names
+they were made of, so new data or a negative answer at a name retires them at once.
+
+Trust (RFC 2181 5.4.1, in two ranks): referral NS sets and glue help find servers but are
+never an answer; they do not replace answer data, and answer data replaces them.
 """
 
 from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 import dns.exception
 import dns.name
@@ -45,7 +51,10 @@ POSITIVE, NXDOMAIN, NODATA, SERVFAIL = "", "NXDOMAIN", "NODATA", "SERVFAIL"
 MAX_TTL = 86400  # as BIND's max-cache-ttl would be set for an appliance: one day
 MAX_NEGATIVE_TTL = 3600  # RFC 2308 5 suggests one to three hours; BIND uses 3 h, we keep 1 h
 FAILURE_TTL = 5  # RFC 9520 3.2: cache resolution failures for at least 1 s
-MAX_FAILURE_TTL = 300  # ... and at most 5 minutes
+MAX_FAILURE_TTL = 300  # ... and at most 5 minutes; each failure in a row doubles the hold
+MAX_STRIKES = 16
+GLUE, ANSWER = 1, 2  # RFC 2181 5.4.1 ranks: referral NS sets and glue, then answer data
+MEMO_SHARE = 3  # rendered answers may take a third of each byte budget
 MAX_CHAIN = 16
 TTL = struct.Struct("!I")
 RR_FIXED = struct.Struct("!HHIH")
@@ -63,6 +72,11 @@ class Entry:
     expires: float
     source: str
     size: int
+    rank: int = ANSWER
+
+    @property
+    def names(self) -> tuple[Key, ...]:
+        return (lower_labels(self.name),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,7 @@ class Found:
     authority: list[dns.rrset.RRset] = field(default_factory=list)
     pending: dns.name.Name | None = None  # a CNAME target the cache knows nothing about
     expires: dict[tuple[Key, int], float] = field(default_factory=dict)
+    names: list[Key] = field(default_factory=list)  # every name the answer was made of
 
 
 @dataclass(slots=True)
@@ -97,41 +112,77 @@ class Rendered:
     body: bytes  # the response without its ID
     ttls: tuple[tuple[int, float], ...]  # (offset in body, expiry) of every TTL to count down
     expires: float
+    names: tuple[Key, ...] = ()
+    size: int = 0
+    # The body with its TTLs counted down, for the second it was counted in: a popular
+    # answer is rewritten once a second, not once a query.
+    second: int = -1
+    counted: bytes = b""
 
 
-class Budget:
-    """Entries in insertion order, bounded in number and in bytes; the oldest go first."""
+class Sized(Protocol):
+    size: int
+    expires: float
+
+    @property
+    def names(self) -> tuple[Key, ...]: ...
+
+
+V = TypeVar("V", bound=Sized)
+
+
+class Budget(Generic[V]):
+    """Values in insertion order, bounded in number and in bytes (the oldest go first), and
+    indexed by the names they depend on, so forgetting one name needs no scan."""
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self.entries: dict[tuple[Key, int], Entry] = {}
+        self.entries: dict[Hashable, V] = {}
+        self.by_name: dict[Key, set[Hashable]] = {}
         self.bytes = 0
 
-    def put(self, key: tuple[Key, int], entry: Entry) -> None:
+    def put(self, key: Hashable, value: V) -> None:
         self.pop(key)
         while self.entries and (
-            len(self.entries) >= self.max_entries or self.bytes + entry.size > self.max_bytes
+            len(self.entries) >= self.max_entries or self.bytes + value.size > self.max_bytes
         ):
             self.pop(next(iter(self.entries)))
-        if entry.size <= self.max_bytes and self.max_entries > 0:
-            self.entries[key] = entry
-            self.bytes += entry.size
+        if value.size <= self.max_bytes and self.max_entries > 0:
+            self.entries[key] = value
+            self.bytes += value.size
+            for labels in value.names:
+                self.by_name.setdefault(labels, set()).add(key)
 
-    def get(self, key: tuple[Key, int], now: float) -> Entry | None:
-        entry = self.entries.get(key)
-        if entry is not None and entry.expires <= now:
+    def get(self, key: Hashable, now: float) -> V | None:
+        value = self.entries.get(key)
+        if value is not None and value.expires <= now:
             self.pop(key)
             return None
-        return entry
+        return value
 
-    def pop(self, key: tuple[Key, int]) -> None:
-        entry = self.entries.pop(key, None)
-        if entry is not None:
-            self.bytes -= entry.size
+    def pop(self, key: Hashable) -> None:
+        value = self.entries.pop(key, None)
+        if value is None:
+            return
+        self.bytes -= value.size
+        for labels in value.names:
+            keys = self.by_name.get(labels)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.by_name[labels]
+
+    def forget(self, labels: Key) -> int:
+        """Drop every value that depends on the name; how many there were."""
+        keys = list(self.by_name.get(labels, ()))
+        for key in keys:
+            self.pop(key)
+        return len(keys)
 
     def clear(self) -> None:
         self.entries.clear()
+        self.by_name.clear()
         self.bytes = 0
 
 
@@ -147,32 +198,57 @@ class Cache:
         max_negative_ttl: int = MAX_NEGATIVE_TTL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.positive = Budget(max_entries, max_bytes)
-        self.negative = Budget(max_negative_entries, max_negative_bytes)
+        memo, negative_memo = max_bytes // MEMO_SHARE, max_negative_bytes // MEMO_SHARE
+        self.positive: Budget[Entry] = Budget(max_entries, max_bytes - memo)
+        self.negative: Budget[Entry] = Budget(
+            max_negative_entries, max_negative_bytes - negative_memo
+        )
+        # Rendered answers, charged to the budget of their kind: a flood of questions for
+        # random names must not push the memo of the useful answers out either.
+        self.answers: Budget[Rendered] = Budget(max_entries, memo)
+        self.negative_answers: Budget[Rendered] = Budget(max_negative_entries, negative_memo)
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
         self.clock = clock
-        self.max_rendered = max_entries
-        self._rendered: dict[tuple[bool, bytes], Rendered] = {}
+        self._strikes: dict[tuple[Key, int], tuple[int, float]] = {}  # failures in a row
 
     def __len__(self) -> int:
         return len(self.positive.entries) + len(self.negative.entries)
 
+    @property
+    def bytes(self) -> int:
+        """What everything held costs, rendered answers included."""
+        budgets = (self.positive, self.negative, self.answers, self.negative_answers)
+        return sum(budget.bytes for budget in budgets)
+
     # storing
 
-    def store_rrset(self, rrset: dns.rrset.RRset, *, source: str = "recursive") -> None:
-        """Keep an RRset for min(its TTL, max_ttl) seconds; TTL 0 means use once, never keep."""
+    def store_rrset(
+        self, rrset: dns.rrset.RRset, *, source: str = "recursive", rank: int = ANSWER
+    ) -> None:
+        """Keep an RRset for min(its TTL, max_ttl) seconds; TTL 0 means use once, never keep.
+
+        rank GLUE is for referral NS sets and glue: kept to find servers, never answered, and
+        never in place of answer data (RFC 2181 5.4.1).
+        """
         ttl = min(rrset.ttl, self.max_ttl)
         if ttl <= 0 or rrset.rdclass != IN:
             return
+        now = self.clock()
+        labels = lower_labels(rrset.name)
+        key = (labels, rrset.rdtype)
+        held = self.positive.get(key, now)
+        if held is not None and held.rank > rank:
+            return
         entry = Entry(
             rrset.name, rrset.rdtype, POSITIVE, _plain(rrset), None,
-            self.clock() + ttl, source, _size(rrset.name, rrset),
+            now + ttl, source, _size(rrset.name, rrset), rank,
         )  # fmt: skip
-        labels = lower_labels(rrset.name)
-        self.negative.pop((labels, rrset.rdtype))
-        self.negative.pop((labels, NX_KEY))
-        self.positive.put((labels, rrset.rdtype), entry)
+        if rank >= ANSWER:
+            self.negative.pop(key)
+            self.negative.pop((labels, NX_KEY))
+            self._retire_answers(labels)
+        self.positive.put(key, entry)
 
     def store_negative(
         self, name: dns.name.Name, rdtype: int, soa: dns.rrset.RRset, *, nxdomain: bool,
@@ -189,28 +265,62 @@ class Cache:
             name, rdtype, kind, rdataset, soa.name, self.clock() + ttl, source,
             _size(name, rdataset) + len(soa.name.to_wire()),
         )  # fmt: skip
-        self.negative.put((lower_labels(name), key_type), entry)
+        labels = lower_labels(name)
+        # RFC 2308: the negative answer is newer than whatever the cache held there; an
+        # NXDOMAIN says the name has nothing at all, a NODATA speaks of one type.
+        if nxdomain:
+            self.positive.forget(labels)
+            self.negative.forget(labels)
+        else:
+            self.positive.pop((labels, rdtype))
+        self._retire_answers(labels)
+        self.negative.put((labels, key_type), entry)
 
     def store_failure(self, name: dns.name.Name, rdtype: int, ttl: int = FAILURE_TTL) -> None:
-        """RFC 9520: remember that a question could not be resolved, briefly."""
-        ttl = min(ttl, MAX_FAILURE_TTL)
-        entry = Entry(name, rdtype, SERVFAIL, None, None, self.clock() + ttl, "recursive", 64)
-        self.negative.put((lower_labels(name), rdtype), entry)
+        """RFC 9520: remember that a question could not be resolved, briefly at first, then
+        twice as long for each failure in a row, up to MAX_FAILURE_TTL."""
+        now = self.clock()
+        key = (lower_labels(name), rdtype)
+        strikes, last_until = self._strikes.pop(key, (0, now))
+        if now > last_until + MAX_FAILURE_TTL:
+            strikes = 0  # the last failure is long past: start again from the shortest hold
+        strikes = min(strikes + 1, MAX_STRIKES)
+        hold = min(ttl * 2 ** (strikes - 1), MAX_FAILURE_TTL)
+        if len(self._strikes) >= max(self.negative.max_entries, 1):
+            del self._strikes[next(iter(self._strikes))]
+        self._strikes[key] = (strikes, now + hold)
+        entry = Entry(name, rdtype, SERVFAIL, None, None, now + hold, "recursive", 64)
+        self.negative.put(key, entry)
+
+    def resolved(self, name: dns.name.Name, rdtype: int) -> None:
+        """The question was answered: its next failure is held for the shortest time again."""
+        if self._strikes:
+            self._strikes.pop((lower_labels(name), rdtype), None)
+
+    def _retire_answers(self, labels: Key) -> None:
+        self.answers.forget(labels)
+        self.negative_answers.forget(labels)
 
     # reading
 
     def get(self, name: dns.name.Name, rdtype: int) -> Entry | None:
         """The unexpired entry answering name/rdtype: data, NODATA, NXDOMAIN or a failure."""
-        now = self.clock()
-        labels = lower_labels(name)
+        return self._get(lower_labels(name), rdtype, self.clock())
+
+    def _get(self, labels: Key, rdtype: int, now: float) -> Entry | None:
         return (
-            self.positive.get((labels, rdtype), now)
+            self._answer((labels, rdtype), now)
             or self.negative.get((labels, rdtype), now)
             or self.negative.get((labels, NX_KEY), now)
         )
 
+    def _answer(self, key: tuple[Key, int], now: float) -> Entry | None:
+        entry = self.positive.get(key, now)
+        return entry if entry is not None and entry.rank >= ANSWER else None
+
     def rrset(self, name: dns.name.Name, rdtype: int) -> dns.rrset.RRset | None:
-        """The cached data for name/rdtype, with its remaining TTL."""
+        """The cached data for name/rdtype, with its remaining TTL, glue included: for
+        finding servers and making referrals, not for answers."""
         entry = self.positive.get((lower_labels(name), rdtype), self.clock())
         if entry is None:
             return None
@@ -224,10 +334,13 @@ class Cache:
         """Follow qname through cached CNAMEs; None when the cache knows nothing of qname."""
         found = Found()
         name = qname
+        now = self.clock()
         for _ in range(MAX_CHAIN):
-            entry = self.get(name, qtype)
+            labels = lower_labels(name)
+            found.names.append(labels)
+            entry = self._get(labels, qtype, now)
             if entry is None and qtype != CNAME:
-                entry = self.positive.get((lower_labels(name), CNAME), self.clock())
+                entry = self._answer((labels, CNAME), now)
             if entry is None:
                 found.pending = name
                 return found if found.answer else None
@@ -266,12 +379,13 @@ class Cache:
     def answer(self, query: bytes, *, tcp: bool = False) -> bytes | None:
         """The response to query from the cache alone, or None when the cache cannot answer."""
         key = (tcp, query[2:])
-        now = self.clock()
-        rendered = self._rendered.get(key)
+        rendered = self.answers.entries.get(key) or self.negative_answers.entries.get(key)
         if rendered is not None:
+            now = self.clock()
             if rendered.expires > now:
                 return query[:2] + _count_down(rendered, now)
-            del self._rendered[key]
+            self.answers.pop(key)
+            self.negative_answers.pop(key)
         parsed = wire.parse_query(query)
         if parsed is None or parsed.rcode or parsed.qclass != IN or parsed.qtype in NOT_CACHED:
             return None
@@ -285,37 +399,37 @@ class Cache:
     def _remember(self, key: tuple[bool, bytes], response: bytes, found: Found) -> None:
         if found.rcode == wire.SERVFAIL:
             return  # a cached failure: cheap to rebuild, and it must not outlive its entry
-        if len(self._rendered) >= self.max_rendered:
-            del self._rendered[next(iter(self._rendered))]
+        body = response[2:]
         ttls = tuple(_ttl_offsets(response, found.expires))
-        self._rendered[key] = Rendered(response[2:], ttls, min(found.expires.values()))
+        # Roughly what it costs: the body, the key's copy of the query, and the objects.
+        size = len(body) + len(key[1]) + 24 * len(ttls) + 200
+        expires = min(found.expires.values())
+        rendered = Rendered(body, ttls, expires, tuple(dict.fromkeys(found.names)), size)
+        positive = found.rcode == wire.NOERROR and found.answer and not found.authority
+        (self.answers if positive else self.negative_answers).put(key, rendered)
 
     # administration
 
     def flush(self) -> None:
-        self.positive.clear()
-        self.negative.clear()
-        self._rendered.clear()
+        for budget in (self.positive, self.negative, self.answers, self.negative_answers):
+            budget.clear()
+        self._strikes.clear()
 
     def delete(self, name: dns.name.Name | str) -> int:
-        """Forget every entry owned by name; how many there were."""
+        """Forget every entry owned by name, and the answers made of them; how many entries."""
         if isinstance(name, str):
             name = dns.name.from_text(name)
         labels = lower_labels(name)
-        removed = 0
-        for budget in (self.positive, self.negative):
-            for key in [key for key in budget.entries if key[0] == labels]:
-                budget.pop(key)
-                removed += 1
-        self._rendered.clear()
-        return removed
+        self._retire_answers(labels)
+        return self.positive.forget(labels) + self.negative.forget(labels)
 
     def entries(self) -> Iterator[CacheRecord]:
-        """A snapshot of the unexpired entries (failures are transient and left out)."""
+        """A snapshot of the unexpired entries; failures are transient and glue is only a
+        means to find servers, so both are left out."""
         now = self.clock()
         for budget in (self.positive, self.negative):
             for entry in list(budget.entries.values()):
-                if entry.expires > now and entry.negative != SERVFAIL:
+                if entry.expires > now and entry.negative != SERVFAIL and entry.rank >= ANSWER:
                     yield _record(entry, int(entry.expires - now))
 
     def load(self, records: Iterable[CacheRecord]) -> None:
@@ -354,10 +468,14 @@ def owned(rrset: dns.rrset.RRset) -> tuple[dns.name.Name, Records]:
 
 
 def _count_down(rendered: Rendered, now: float) -> bytes:
+    second = int(now)
+    if rendered.second == second:
+        return rendered.counted
     body = bytearray(rendered.body)
     for offset, expires in rendered.ttls:
         TTL.pack_into(body, offset, max(0, int(expires - now)))
-    return bytes(body)
+    rendered.second, rendered.counted = second, bytes(body)
+    return rendered.counted
 
 
 def _ttl_offsets(response: bytes, expires: dict[tuple[Key, int], float]) -> Iterator[tuple]:

@@ -2,23 +2,22 @@
 
 The forwarders are trusted for every name, so the root is their bailiwick; their replies still
 pass the same checks as any upstream reply (address, port, ID, question) and the same scrubbing
-of records that are not on the CNAME chain of the question.
+of records that are not on the CNAME chain of the question. A reply whose chain stops short of
+the data is continued by asking the forwarders for its end, as a restart would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import time
 from collections.abc import Callable, Sequence
 
 import dns.name
-import dns.rdatatype
 
 from . import wire
 from .cache import Cache, Found
-from .recursive import DEADLINE, Classified, Step, classify
+from .recursive import DEADLINE, Classified, Step, classify, follow_chain, within_deadline
 from .upstream import (
     UNREACHABLE_ERRORS,
     Coalescer,
@@ -29,8 +28,6 @@ from .upstream import (
     make_query,
 )
 from .zone import lower_labels
-
-log = logging.getLogger(__name__)
 
 QUERY_TIMEOUT = 2.0  # a forwarder recurses itself: give it longer than one authoritative hop
 
@@ -91,18 +88,15 @@ class Forwarder:
         await self._coalescer.close()
 
     async def _resolve(self, qname: dns.name.Name, qtype: int) -> Found:
-        cached = self.cache.find(qname, qtype)
-        if cached is not None and cached.pending is None:
-            return cached
-        try:
-            async with asyncio.timeout(self.deadline):
-                step = await self._ask(qname, qtype)
-        except (TimeoutError, Unreachable) as error:
-            log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
-            self.cache.store_failure(qname, qtype)
-            return Found(rcode=wire.SERVFAIL)
-        step.remember(self.cache, qtype, self.source)
-        return step.found()
+        async def forward(name: dns.name.Name) -> Found:
+            step = await self._ask(name, qtype)
+            step.remember(self.cache, qtype, self.source)
+            return step.found()
+
+        async def resolve() -> Found:
+            return await follow_chain(self.cache, qname, qtype, forward)
+
+        return await within_deadline(self.cache, qname, qtype, self.deadline, resolve)
 
     async def _ask(self, qname: dns.name.Name, qtype: int) -> Classified:
         for address, port in self.servers.order(self.forwarders):

@@ -13,7 +13,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ import dns.rrset
 import dns.zone
 
 from . import wire
-from .cache import Cache, Found
+from .cache import GLUE, Cache, Found
 from .upstream import (
     UNREACHABLE_ERRORS,
     Coalescer,
@@ -88,11 +88,16 @@ class Classified:
     glue: list[dns.rrset.RRset] = field(default_factory=list)
 
     def remember(self, cache: Cache, qtype: int, source: str) -> None:
-        """Cache what the step proved; answers keep the capped TTL the cache gives them."""
+        """Cache what the step proved; answers keep the capped TTL the cache gives them.
+
+        A referral's NS set and glue are cached at the lower rank (RFC 2181 5.4.1): they lead
+        to the child's servers, whose own answer for those names alone is an answer.
+        """
         for rrset in self.answer:
             rrset.ttl = min(rrset.ttl, cache.max_ttl)
-        for rrset in self.answer + self.glue + ([self.cut] if self.cut else []):
             cache.store_rrset(rrset, source=source)
+        for rrset in self.glue + ([self.cut] if self.cut else []):
+            cache.store_rrset(rrset, source=source, rank=GLUE)
         if self.soa is not None and self.step in (Step.NXDOMAIN, Step.NODATA):
             nxdomain = self.step is Step.NXDOMAIN
             cache.store_negative(self.name, qtype, self.soa, nxdomain=nxdomain, source=source)
@@ -176,31 +181,16 @@ class Recursive:
         await self._coalescer.close()
 
     async def _resolve(self, qname: dns.name.Name, qtype: int) -> Found:
-        try:
-            async with asyncio.timeout(self.deadline):
-                return await self.follow(qname, qtype, Budget(), 0)
-        except (TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
-            log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
-        self.cache.store_failure(qname, qtype)
-        return Found(rcode=wire.SERVFAIL)
+        async def resolve() -> Found:
+            return await self.follow(qname, qtype, Budget(), 0)
+
+        return await within_deadline(self.cache, qname, qtype, self.deadline, resolve)
 
     async def follow(self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int) -> Found:
         """Resolve qname, restarting at each CNAME target the answers leave open."""
-        found = Found()
-        name = qname
-        seen = {lower_labels(qname)}
-        for _ in range(MAX_RESTARTS + 1):
-            step = self.cache.find(name, qtype) or await self._iterate(name, qtype, budget, depth)
-            found.rcode = step.rcode
-            found.answer += step.answer
-            found.authority = step.authority
-            if step.pending is None:
-                return found
-            name = step.pending
-            if lower_labels(name) in seen:
-                raise Unresolvable(f"CNAME loop at {name}")
-            seen.add(lower_labels(name))
-        raise Unresolvable(f"more than {MAX_RESTARTS} CNAME restarts")
+        return await follow_chain(
+            self.cache, qname, qtype, lambda name: self._iterate(name, qtype, budget, depth)
+        )
 
     async def _iterate(self, name: dns.name.Name, qtype: int, budget: Budget, depth: int) -> Found:
         """Walk down the zone cuts from the closest known one to the servers of name."""
@@ -298,6 +288,45 @@ class Recursive:
         return response
 
 
+async def within_deadline(
+    cache: Cache, qname: dns.name.Name, qtype: int, deadline: float,
+    resolve: Callable[[], Awaitable[Found]],
+) -> Found:  # fmt: skip
+    """resolve() within the deadline; SERVFAIL, cached briefly (RFC 9520), when it fails."""
+    try:
+        async with asyncio.timeout(deadline):
+            found = await resolve()
+    except (TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
+        log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
+        cache.store_failure(qname, qtype)
+        return Found(rcode=wire.SERVFAIL)
+    cache.resolved(qname, qtype)
+    return found
+
+
+async def follow_chain(
+    cache: Cache, qname: dns.name.Name, qtype: int,
+    ask: Callable[[dns.name.Name], Awaitable[Found]],
+) -> Found:  # fmt: skip
+    """The answer to qname, restarting at each CNAME target the answers leave open, from the
+    cache or else from ask(target); at most MAX_RESTARTS restarts, and no loops."""
+    found = Found()
+    name = qname
+    seen = {lower_labels(qname)}
+    for _ in range(MAX_RESTARTS + 1):
+        step = cache.find(name, qtype) or await ask(name)
+        found.rcode = step.rcode
+        found.answer += step.answer
+        found.authority = step.authority
+        if step.pending is None:
+            return found
+        name = step.pending
+        if lower_labels(name) in seen:
+            raise Unresolvable(f"CNAME loop at {name}")
+        seen.add(lower_labels(name))
+    raise Unresolvable(f"more than {MAX_RESTARTS} CNAME restarts")
+
+
 def classify(
     response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name, qtype: int
 ) -> Classified:
@@ -312,6 +341,10 @@ def classify(
         return Classified(Step.CNAME, answer, name)  # the target's own servers must say
     soa = _soa(response, zone, name)
     if rcode == wire.NXDOMAIN:
+        # Only the zone's own servers may say a name does not exist: without AA or their
+        # SOA, an NXDOMAIN is a lame server's, and the next server is asked.
+        if soa is None and not response.flags & dns.flags.AA:
+            return Classified(Step.LAME)
         return Classified(Step.NXDOMAIN, answer, name, soa)
     cut = None if answer else _cut(response, zone, qname)
     if cut is not None:

@@ -27,7 +27,7 @@ UNREACHABLE_ERRORS = (dns.exception.DNSException, OSError, EOFError, ValueError)
 INITIAL_RTT = 0.1  # seconds assumed for a server never asked, so every server gets tried
 MAX_RTT = 10.0
 RTT_WEIGHT = 0.3  # how much one new sample moves the estimate (BIND's SRTT smoothing)
-BACKOFF = 5.0  # seconds a server that timed out is skipped while others remain
+BACKOFF = 5.0  # seconds a server that timed out is skipped (but for one probe)
 MAX_BACKOFF = 300.0
 MAX_SERVERS = 10_000
 
@@ -58,17 +58,25 @@ class Servers:
     health: dict[Hashable, Health] = field(default_factory=dict)
 
     def order(self, servers: Iterable[S]) -> list[S]:
-        """Servers (addresses, or (address, port) pairs), distinct, fastest first; those
-        backing off go last, not away."""
+        """Servers (addresses, or (address, port) pairs) to try, distinct, fastest first.
+
+        Of those backing off only one is tried, last, as a probe (the one whose backoff ends
+        first): a zone whose servers are dead costs one timeout per question, not one per
+        server, and a server back from the dead is found again.
+        """
         now = self.clock()
         unique = list(dict.fromkeys(servers))
-        return sorted(unique, key=lambda server: self._rank(server, now))
+        live = sorted((s for s in unique if self._down_until(s) <= now), key=self._srtt)
+        down = [server for server in unique if self._down_until(server) > now]
+        return live + [min(down, key=self._down_until)] if down else live
 
-    def _rank(self, address: Hashable, now: float) -> tuple[bool, float]:
+    def _srtt(self, address: Hashable) -> float:
         health = self.health.get(address)
-        if health is None:
-            return False, INITIAL_RTT
-        return health.down_until > now, health.srtt
+        return INITIAL_RTT if health is None else health.srtt
+
+    def _down_until(self, address: Hashable) -> float:
+        health = self.health.get(address)
+        return 0.0 if health is None else health.down_until
 
     def answered(self, address: Hashable, rtt: float) -> None:
         health = self._get(address)

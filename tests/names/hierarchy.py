@@ -20,6 +20,7 @@ import dns.rcode
 import dns.rrset
 
 from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.recursive import MAX_REFERRALS
 from dnsadmin.names.server import DNSServer
 from dnsadmin.names.zone import zone_from_text
 from tests.names.zones import free_port
@@ -27,7 +28,12 @@ from tests.names.zones import free_port
 ROOT, TLD, EXAMPLE, OTHER, REFUSER, SILENT, GLUELESS, EVIL, FORGER = (
     f"127.0.0.{n}" for n in range(2, 11)
 )
+LIAR, CHAINS, MISASKER, SILENT2 = (f"127.0.0.{n}" for n in range(11, 15))
 MANY = [f"127.0.1.{n}" for n in range(1, 41)]  # forty lame servers of one zone
+# deep.test delegates to d.deep.test, which delegates to d.d.deep.test, and so on: one more
+# level than the referrals a resolution may follow from the root (the root and test. are two).
+DEEP_LEVELS = MAX_REFERRALS - 2
+DEEP = [f"127.0.2.{n}" for n in range(1, DEEP_LEVELS + 2)]  # the server of each level
 
 ROOT_ZONE = f"""
 $TTL 86400
@@ -70,7 +76,23 @@ ns-refuses.lame IN A {REFUSER}
 ns-silent.lame IN A {SILENT}
 ns-good.lame IN A {EXAMPLE}
 dead IN NS ns.dead
+dead IN NS ns2.dead
 ns.dead IN A {SILENT}
+ns2.dead IN A {SILENT2}
+liar IN NS ns-liar.liar
+liar IN NS ns-good.liar
+ns-liar.liar IN A {LIAR}
+ns-good.liar IN A {EXAMPLE}
+misasked IN NS ns.misasked
+ns.misasked IN A {MISASKER}
+chain1 IN NS ns.chain2
+chain2 IN NS ns.chain3
+chain3 IN NS ns.chain4
+chain4 IN NS ns.chain5
+chain5 IN NS ns.chain5
+ns.chain5 IN A {CHAINS}
+deep IN NS ns.deep
+ns.deep IN A {DEEP[0]}
 evil IN NS ns.evil
 ns.evil IN A {EVIL}
 forged IN NS ns.forged
@@ -118,6 +140,32 @@ $TTL 300
 @ IN NS ns-good
 host IN A 192.0.2.4
 """
+
+LIAR_ZONE = """
+$TTL 300
+@ IN SOA ns-good hostmaster 1 1800 900 604800 60
+@ IN NS ns-good
+host IN A 192.0.2.5
+"""
+
+
+def chain_zone(n: int) -> str:
+    """chain<n>.test, served by ns.chain<n+1>.test: each delegation needs the one after it
+    resolved first, glueless, down to chain4.test, served by ns.chain5.test, which has glue
+    (so host.chain<n>.test takes 4 - n glueless lookups, nested)."""
+    server = f"ns.chain{min(n + 1, 5)}.test."
+    return f"""
+$TTL 300
+@ IN SOA {server} hostmaster 1 1800 900 604800 60
+@ IN NS {server}
+{f"ns IN A {CHAINS}" if n > 1 else ""}
+host IN A 192.0.2.{20 + n}
+"""
+
+
+def deep_name(level: int) -> dns.name.Name:
+    return dns.name.from_text("d." * level + "deep.test.")
+
 
 Handler = Callable[[dns.message.Message], list["Reply"]]
 
@@ -211,6 +259,49 @@ def forger(query: dns.message.Message) -> list[Reply]:
     return [Reply(forged, from_other_port=True), Reply(wrong_id), Reply(true)]
 
 
+def liar(query: dns.message.Message) -> list[Reply]:
+    """A lame server of liar.test: NXDOMAIN for everything, without AA and without an SOA."""
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.NXDOMAIN)
+    return [Reply(response)]
+
+
+def misasker(query: dns.message.Message) -> list[Reply]:
+    """The server of misasked.test, raced by a reply with the right ID to another question."""
+    other = dns.message.make_response(dns.message.make_query("www.bank.test.", "A"))
+    other.id = query.id
+    other.flags |= dns.flags.AA
+    other.answer.append(dns.rrset.from_text("www.bank.test.", 300, "IN", "A", "6.6.6.8"))
+    true = dns.message.make_response(query)
+    true.flags |= dns.flags.AA
+    true.answer.append(dns.rrset.from_text(query.question[0].name, 300, "IN", "A", "192.0.2.78"))
+    return [Reply(other), Reply(true)]
+
+
+def referrer(level: int) -> Handler:
+    """The server of deep_name(level): it answers for host.<its zone> and refers anything
+    deeper to the server of the next level, with glue."""
+
+    def handler(query: dns.message.Message) -> list[Reply]:
+        qname = query.question[0].name
+        response = dns.message.make_response(query)
+        here, below = deep_name(level), deep_name(level + 1)
+        if qname.is_subdomain(below) and level < DEEP_LEVELS:
+            server = dns.name.from_text("ns", below)
+            response.authority.append(dns.rrset.from_text(below, 300, "IN", "NS", server.to_text()))
+            glue = dns.rrset.from_text(server, 300, "IN", "A", DEEP[level + 1])
+            response.additional.append(glue)
+        elif qname == dns.name.from_text("host", here):
+            response.flags |= dns.flags.AA
+            response.answer.append(dns.rrset.from_text(qname, 300, "IN", "A", "192.0.2.99"))
+        else:
+            response.flags |= dns.flags.AA
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        return [Reply(response)]
+
+    return handler
+
+
 @dataclass
 class Hierarchy:
     port: int
@@ -246,16 +337,24 @@ class Hierarchy:
         zones = {
             ROOT: [(ROOT_ZONE, ".")],
             TLD: [(TEST_ZONE, "test.")],
-            EXAMPLE: [(EXAMPLE_ZONE, "example.test."), (LAME_ZONE, "lame.test.")],
+            EXAMPLE: [
+                (EXAMPLE_ZONE, "example.test."), (LAME_ZONE, "lame.test."),
+                (LIAR_ZONE, "liar.test."),
+            ],
             OTHER: [(OTHER_ZONE, "other.test.")],
             GLUELESS: [(GLUELESS_ZONE, "glueless.test.")],
-        }
+            CHAINS: [(chain_zone(n), f"chain{n}.test.") for n in range(1, 6)],
+        }  # fmt: skip
         for address, texts in zones.items():
             catalog = ZoneCatalog([zone_from_text(text, origin) for text, origin in texts])
             await self._serve(catalog, [address])
         await self._serve(ZoneCatalog(), [REFUSER])
         await self._serve(ZoneCatalog(), MANY)
-        for address, handler in ((SILENT, silent), (EVIL, poisoner), (FORGER, forger)):
+        handlers = {
+            SILENT: silent, SILENT2: silent, EVIL: poisoner, FORGER: forger, LIAR: liar,
+            MISASKER: misasker,
+        } | {address: referrer(level) for level, address in enumerate(DEEP)}  # fmt: skip
+        for address, handler in handlers.items():
             self.scripted[address] = ScriptedServer(address, self.port, handler)
             await self.scripted[address].start()
 

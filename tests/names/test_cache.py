@@ -10,7 +10,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from dnsadmin.names.cache import Cache, CacheRecord
+from dnsadmin.names.cache import GLUE, MAX_FAILURE_TTL, Cache, CacheRecord
 from tests.names.hierarchy import Clock
 
 A, MX, NS = dns.rdatatype.A, dns.rdatatype.MX, dns.rdatatype.NS
@@ -268,3 +268,148 @@ def test_a_failure_at_the_end_of_a_cname_chain_expires_with_the_failure(cache, c
     assert ask(cache, "alias.example.test.").rcode() == dns.rcode.SERVFAIL
     clock.advance(5)
     assert ask(cache, "alias.example.test.") is None
+
+
+def test_glue_is_kept_to_find_servers_but_never_answered(cache):
+    cache.store_rrset(rrset("ns.example.test.", 300, "A", "192.0.2.53"), rank=GLUE)
+    assert ask(cache, "ns.example.test.") is None
+    assert cache.find(name("ns.example.test."), A) is None
+    assert cache.addresses(name("ns.example.test.")) == ["192.0.2.53"]
+
+
+def test_a_referrals_ns_set_is_a_zone_cut_but_not_an_answer(cache):
+    cache.store_rrset(rrset("example.test.", 3600, "NS", "ns.example.test."), rank=GLUE)
+    assert cache.delegation(name("www.example.test.")).name == name("example.test.")
+    assert ask(cache, "example.test.", "NS") is None
+
+
+def test_glue_does_not_replace_answer_data(cache):
+    cache.store_rrset(rrset("ns.example.test.", 300, "A", "192.0.2.53"))
+    cache.store_rrset(rrset("ns.example.test.", 300, "A", "6.6.6.6"), rank=GLUE)
+    assert ask(cache, "ns.example.test.").answer[0][0].address == "192.0.2.53"
+    assert cache.addresses(name("ns.example.test.")) == ["192.0.2.53"]
+
+
+def test_answer_data_replaces_glue(cache):
+    cache.store_rrset(rrset("ns.example.test.", 300, "A", "6.6.6.6"), rank=GLUE)
+    cache.store_rrset(rrset("ns.example.test.", 300, "A", "192.0.2.53"))
+    assert ask(cache, "ns.example.test.").answer[0][0].address == "192.0.2.53"
+
+
+def test_glue_does_not_drop_a_negative_answer(cache):
+    cache.store_negative(name("ns.example.test."), A, soa(), nxdomain=True)
+    cache.store_rrset(rrset("ns.example.test.", 300, "A", "6.6.6.6"), rank=GLUE)
+    assert ask(cache, "ns.example.test.").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_glue_is_not_written_behind(cache):
+    cache.store_rrset(rrset("ns.example.test.", 300, "A", "192.0.2.53"), rank=GLUE)
+    assert list(cache.entries()) == []
+
+
+def test_an_nxdomain_supersedes_every_type_held_at_the_name(cache):
+    cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1"))
+    cache.store_rrset(rrset("www.example.test.", 300, "TXT", '"hi"'))
+    cache.store_negative(name("www.example.test."), MX, soa(), nxdomain=False)
+    assert ask(cache, "www.example.test.").rcode() == dns.rcode.NOERROR  # rendered, kept
+    cache.store_negative(name("www.example.test."), A, soa(), nxdomain=True)
+    for rdtype in ("A", "TXT", "MX"):
+        assert ask(cache, "www.example.test.", rdtype).rcode() == dns.rcode.NXDOMAIN
+    assert len(cache) == 1
+
+
+def test_a_nodata_supersedes_the_data_of_its_type_only(cache):
+    cache.store_rrset(rrset("www.example.test.", 300, "MX", "10 mail.example.test."))
+    cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1"))
+    assert ask(cache, "www.example.test.", "MX").answer
+    cache.store_negative(name("www.example.test."), MX, soa(), nxdomain=False)
+    response = ask(cache, "www.example.test.", "MX")
+    assert (response.answer, response.authority[0].rdtype) == ([], dns.rdatatype.SOA)
+    assert ask(cache, "www.example.test.").answer[0][0].address == "192.0.2.1"
+
+
+def test_data_replaces_an_nxdomain_already_rendered(cache):
+    cache.store_negative(name("new.example.test."), A, soa(), nxdomain=True)
+    assert ask(cache, "new.example.test.").rcode() == dns.rcode.NXDOMAIN
+    cache.store_rrset(rrset("new.example.test.", 300, "A", "192.0.2.9"))
+    assert ask(cache, "new.example.test.").answer[0][0].address == "192.0.2.9"
+
+
+def test_new_data_along_a_cname_chain_replaces_the_rendered_answer(cache):
+    cache.store_rrset(rrset("alias.example.test.", 300, "CNAME", "www.example.test."))
+    cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1"))
+    assert ask(cache, "alias.example.test.").answer[1][0].address == "192.0.2.1"
+    cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.2"))
+    assert ask(cache, "alias.example.test.").answer[1][0].address == "192.0.2.2"
+    cache.delete("www.example.test.")
+    assert ask(cache, "alias.example.test.") is None
+
+
+def test_rendered_answers_count_in_the_byte_budget(clock):
+    cache = Cache(max_bytes=6000, clock=clock)
+    for i in range(40):
+        cache.store_rrset(rrset(f"host{i}.example.test.", 300, "A", "192.0.2.1"))
+        assert ask(cache, f"host{i}.example.test.") is not None
+    assert 0 < len(cache.answers.entries) < 40
+    assert cache.positive.bytes + cache.answers.bytes <= 6000
+    assert cache.bytes == cache.positive.bytes + cache.answers.bytes
+
+
+def test_rendered_negative_answers_cannot_push_rendered_data_out(clock):
+    cache = Cache(max_entries=10, max_negative_entries=2, clock=clock)
+    cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1"))
+    ask(cache, "www.example.test.")
+    for i in range(100):
+        cache.store_negative(name(f"random{i}.example.test."), A, soa(), nxdomain=True)
+        ask(cache, f"random{i}.example.test.")
+    assert len(cache.answers.entries) == 1
+    assert len(cache.negative_answers.entries) == 2
+
+
+def failure_hold(cache: Cache, clock: Clock, qname: str) -> int:
+    """Seconds a failure just stored keeps being answered."""
+    held = 0
+    while ask(cache, qname) is not None:
+        clock.advance(1)
+        held += 1
+    return held
+
+
+def test_failures_in_a_row_are_held_twice_as_long_each_time_up_to_a_cap(cache, clock):
+    holds = []
+    for _ in range(8):
+        cache.store_failure(name("broken.example.test."), A)
+        holds.append(failure_hold(cache, clock, "broken.example.test."))
+    assert holds == [5, 10, 20, 40, 80, 160, MAX_FAILURE_TTL, MAX_FAILURE_TTL]
+
+
+def test_a_question_resolved_again_starts_its_failures_afresh(cache, clock):
+    for _ in range(2):
+        cache.store_failure(name("broken.example.test."), A)
+        failure_hold(cache, clock, "broken.example.test.")
+    cache.resolved(name("broken.example.test."), A)
+    cache.store_failure(name("broken.example.test."), A)
+    assert failure_hold(cache, clock, "broken.example.test.") == 5
+
+
+def test_a_failure_long_after_the_last_one_is_held_briefly_again(cache, clock):
+    cache.store_failure(name("broken.example.test."), A)
+    clock.advance(5 + MAX_FAILURE_TTL + 1)
+    cache.store_failure(name("broken.example.test."), A)
+    assert failure_hold(cache, clock, "broken.example.test.") == 5
+
+
+def test_a_popular_answer_is_counted_down_once_a_second(cache, clock):
+    clock.advance(0.5)
+    cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1"))  # expires at 300.5
+    query = dns.message.make_query("www.example.test.", "A").to_wire()
+
+    def ttl() -> int:
+        return dns.message.from_wire(cache.answer(query)).answer[0].ttl
+
+    clock.advance(9.7)  # 10.2: 290.3 s left
+    assert ttl() == ttl() == 290  # rendered, then counted down from the rendering
+    clock.advance(0.6)  # 10.8: 289.7 left, but this second's answer is already counted
+    assert ttl() == 290
+    clock.advance(0.3)  # 11.1: a new second, counted again
+    assert ttl() == 289

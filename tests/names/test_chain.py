@@ -16,7 +16,14 @@ import pytest
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ResolverChain
 from dnsadmin.names.zone import zone_from_text
-from tests.names.hierarchy import Clock, Hierarchy, ScriptedServer, forger, start_hierarchy
+from tests.names.hierarchy import (
+    EXAMPLE,
+    Clock,
+    Hierarchy,
+    ScriptedServer,
+    forger,
+    start_hierarchy,
+)
 
 HOME_ZONE = """
 $TTL 300
@@ -135,6 +142,28 @@ async def test_it_answers_a_second_time_from_the_cache_with_the_ttl_counted_down
     assert source == "cache"
     assert response.flags & dns.flags.RA
     assert response.answer[0].ttl == 200
+
+
+async def test_answers_from_our_zones_never_enter_the_cache(chain):
+    for qname, rdtype in (
+        ("www.home.test.", "A"),
+        ("www.home.test.", "MX"),
+        ("no.home.test.", "A"),
+    ):
+        response, source = await ask(chain, qname, rdtype)
+        assert source == "authority" and response.flags & dns.flags.AA
+    assert (len(chain.cache), chain.cache.bytes) == (0, 0)
+    assert list(chain.cache.entries()) == []
+
+
+async def test_glue_learnt_on_the_way_is_not_served_as_an_answer(chain, hierarchy):
+    await ask(chain, "www.example.test.")  # the referral to example.test. had glue
+    asked = hierarchy.queries(EXAMPLE)
+    response, source = await ask(chain, "ns.example.test.")
+    assert (addresses(response), source) == ([EXAMPLE], "recursive")
+    assert hierarchy.queries(EXAMPLE) == asked + 1
+    _, again = await ask(chain, "ns.example.test.")
+    assert again == "cache"  # the answer from the zone's own server is
 
 
 async def test_it_answers_from_the_hosts_file(chain, hierarchy):

@@ -17,9 +17,18 @@ from dnsadmin.names import wire
 from dnsadmin.names.cache import Cache
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.forwarder import Forwarder, parse_forwarder
+from dnsadmin.names.recursive import MAX_RESTARTS
 from dnsadmin.names.server import DNSServer
 from dnsadmin.names.zone import zone_from_text
-from tests.names.hierarchy import EXAMPLE_ZONE, Clock, Reply, ScriptedServer, forger, silent
+from tests.names.hierarchy import (
+    EXAMPLE_ZONE,
+    Clock,
+    Reply,
+    ScriptedServer,
+    forger,
+    misasker,
+    silent,
+)
 
 A, MX = dns.rdatatype.A, dns.rdatatype.MX
 
@@ -57,6 +66,31 @@ def edns_unaware(query: dns.message.Message) -> list[Reply]:
     return [Reply(response)]
 
 
+def chopper(query: dns.message.Message) -> list[Reply]:
+    """A resolver answering a CNAME without its target's data (as some do, past a limit of
+    their own); it answers the target when asked for it."""
+    response = dns.message.make_response(query)
+    qname = query.question[0].name
+    if qname == name("www.elsewhere.test."):
+        response.answer.append(dns.rrset.from_text(qname, 300, "IN", "A", "192.0.2.6"))
+    else:
+        response.answer.append(
+            dns.rrset.from_text(qname, 300, "IN", "CNAME", "www.elsewhere.test.")
+        )
+    return [Reply(response)]
+
+
+def endless(query: dns.message.Message) -> list[Reply]:
+    """A resolver whose every name is a CNAME to the next: n1 to n2 to n3 ... (or a loop)."""
+    response = dns.message.make_response(query)
+    qname = query.question[0].name
+    label = qname.labels[0].decode()
+    target = "a.loop.test." if label == "b" else "b.loop.test." if label == "a" else None
+    target = target or f"n{int(label[1:]) + 1}.endless.test."
+    response.answer.append(dns.rrset.from_text(qname, 300, "IN", "CNAME", target))
+    return [Reply(response)]
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -74,7 +108,7 @@ async def upstream() -> AsyncIterator[DNSServer]:
 async def scripted() -> AsyncIterator[dict[str, ScriptedServer]]:
     servers = {
         handler.__name__: ScriptedServer("127.0.0.1", 0, handler)
-        for handler in (recursor, silent, forger, edns_unaware)
+        for handler in (recursor, silent, forger, edns_unaware, chopper, endless)
     }
     for server in servers.values():
         await server.start()
@@ -129,6 +163,45 @@ async def test_it_gives_servfail_when_no_forwarder_answers(scripted, clock):
     found = await forwarder.resolve(name("www.example.test."), A)
     assert found.rcode == wire.SERVFAIL
     assert forwarder.cache.find(name("www.example.test."), A).rcode == wire.SERVFAIL
+
+
+async def test_it_asks_for_the_end_of_a_cname_chain_left_incomplete(scripted, clock):
+    server = scripted["chopper"]
+    forwarder = forwarder_to(server.port, clock=clock)
+    found = await forwarder.resolve(name("alias.example.test."), A)
+    assert [rrset.rdtype for rrset in found.answer] == [dns.rdatatype.CNAME, A]
+    assert addresses(found) == ["192.0.2.6"]
+    assert [query.question[0].name for query in server.queries] == [
+        name("alias.example.test."), name("www.elsewhere.test."),
+    ]  # fmt: skip
+    await forwarder.resolve(name("other.example.test."), A)  # the target's data is cached
+    assert len(server.queries) == 3
+
+
+async def test_it_gives_up_on_a_cname_chain_after_the_restart_limit(scripted, clock):
+    server = scripted["endless"]
+    forwarder = forwarder_to(server.port, clock=clock)
+    found = await forwarder.resolve(name("n0.endless.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert len(server.queries) == MAX_RESTARTS + 1
+
+
+async def test_it_gives_servfail_for_a_cname_loop(scripted, clock):
+    server = scripted["endless"]
+    forwarder = forwarder_to(server.port, clock=clock)
+    found = await forwarder.resolve(name("a.loop.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert len(server.queries) == 2
+
+
+async def test_it_ignores_a_reply_to_another_question(clock):
+    server = ScriptedServer("127.0.0.1", 0, misasker)
+    await server.start()
+    try:
+        found = await forwarder_to(server.port, clock=clock).resolve(name("www.example.test."), A)
+    finally:
+        await server.stop()
+    assert addresses(found) == ["192.0.2.78"]
 
 
 async def test_it_ignores_forged_replies(scripted, clock):

@@ -17,19 +17,33 @@ import pytest
 
 from dnsadmin.names import wire
 from dnsadmin.names.cache import Cache
-from dnsadmin.names.recursive import MAX_SENDS, Recursive, Step, classify, read_hints
+from dnsadmin.names.recursive import (
+    MAX_REFERRALS,
+    MAX_SENDS,
+    Recursive,
+    Step,
+    classify,
+    read_hints,
+)
 from dnsadmin.names.upstream import Servers
 from tests.names.hierarchy import (
+    CHAINS,
+    DEEP,
+    DEEP_LEVELS,
     EVIL,
     EXAMPLE,
     FORGER,
+    LIAR,
     MANY,
+    MISASKER,
     OTHER,
     ROOT,
     SILENT,
+    SILENT2,
     TLD,
     Clock,
     Hierarchy,
+    deep_name,
     start_hierarchy,
 )
 
@@ -239,6 +253,57 @@ async def test_it_ignores_forged_replies_and_takes_the_real_one(resolver, hierar
     assert len(hierarchy.scripted[FORGER].queries) == 1
 
 
+async def test_it_ignores_a_reply_to_another_question_and_takes_the_real_one(resolver, hierarchy):
+    found = await resolver.resolve(name("www.misasked.test."), A)
+    assert addresses(found) == ["192.0.2.78"]
+    assert len(hierarchy.scripted[MISASKER].queries) == 1
+    assert resolver.cache.rrset(name("www.bank.test."), A) is None
+
+
+async def test_it_follows_referrals_down_to_the_limit(resolver, hierarchy):
+    # The root, test. and then DEEP_LEVELS - 1 levels: one referral short of the limit.
+    deepest = DEEP_LEVELS - 1
+    found = await resolver.resolve(dns.name.from_text("host", deep_name(deepest)), A)
+    assert addresses(found) == ["192.0.2.99"]
+    assert [hierarchy.queries(a) for a in DEEP] == [1] * (deepest + 1) + [0]
+
+
+async def test_it_gives_up_beyond_the_referral_limit(resolver, hierarchy):
+    found = await resolver.resolve(dns.name.from_text("host", deep_name(DEEP_LEVELS)), A)
+    assert found.rcode == wire.SERVFAIL
+    asked = [hierarchy.queries(a) for a in DEEP]
+    assert sum(asked) == MAX_REFERRALS - 2 and asked[-1] == 0
+
+
+async def test_it_resolves_glueless_name_servers_within_glueless_name_servers(resolver):
+    found = await resolver.resolve(name("host.chain2.test."), A)  # two lookups deep
+    assert addresses(found) == ["192.0.2.22"]
+
+
+async def test_it_does_not_nest_glueless_lookups_deeper_than_the_limit(resolver, hierarchy):
+    found = await resolver.resolve(name("host.chain1.test."), A)  # three lookups deep
+    assert found.rcode == wire.SERVFAIL
+    assert hierarchy.queries(CHAINS) == 0  # the glue of chain4.test is never reached
+
+
+async def test_glue_is_not_an_answer_the_zones_own_servers_are_asked(resolver, hierarchy):
+    await resolver.resolve(name("www.example.test."), A)  # glue for ns.example.test cached
+    assert resolver.cache.rrset(name("ns.example.test."), A) is not None
+    asked = hierarchy.queries(EXAMPLE)
+    found = await resolver.resolve(name("ns.example.test."), A)
+    assert addresses(found) == [EXAMPLE]
+    assert hierarchy.queries(EXAMPLE) == asked + 1
+
+
+async def test_an_nxdomain_without_authority_is_lame_and_the_next_server_is_asked(
+    resolver, hierarchy
+):
+    resolver.servers.answered(LIAR, 0.001)  # the liar is the fastest: it is asked first
+    found = await resolver.resolve(name("host.liar.test."), A)
+    assert addresses(found) == ["192.0.2.5"]
+    assert len(hierarchy.scripted[LIAR].queries) == 1
+
+
 async def test_it_uses_a_fresh_id_and_source_port_per_query(resolver, hierarchy):
     await resolver.resolve(name("a.forged.test."), A)
     await resolver.resolve(name("b.forged.test."), A)
@@ -342,6 +407,17 @@ def test_an_error_from_a_server_is_lame(rcode):
     assert classify(response, name("example.test."), name("www.example.test."), A).step is Step.LAME
 
 
+@pytest.mark.parametrize("aa, soa, step", [
+    (False, False, Step.LAME), (True, False, Step.NXDOMAIN), (False, True, Step.NXDOMAIN),
+])  # fmt: skip
+def test_an_nxdomain_needs_aa_or_the_zones_soa(aa, soa, step):
+    record = ("example.test.", "SOA", "ns.example.test. hostmaster.example.test. 1 2 3 4 60")
+    response = response_to(
+        "www.example.test.", aa=aa, rcode=dns.rcode.NXDOMAIN, authority=[record] if soa else []
+    )
+    assert classify(response, name("example.test."), name("www.example.test."), A).step is step
+
+
 def test_a_negative_answer_lives_no_longer_than_the_soa_minimum():
     soa = "ns.example.test. hostmaster.example.test. 1 1800 900 604800 60"
     response = response_to(
@@ -395,6 +471,16 @@ def test_servers_are_tried_fastest_first_and_those_that_timed_out_last(clock):
     assert servers.order(["dead", "slow", "new", "fast"]) == ["fast", "dead", "new", "slow"]
 
 
+def test_of_the_servers_backing_off_only_the_first_to_recover_is_tried(clock):
+    servers = Servers(clock)
+    servers.timed_out("long-dead")
+    servers.timed_out("long-dead")
+    servers.timed_out("dead")
+    assert servers.order(["long-dead", "live", "dead"]) == ["live", "dead"]
+    assert servers.order(["long-dead", "dead"]) == ["dead"]
+    assert servers.order([]) == []
+
+
 def test_a_server_that_keeps_timing_out_is_skipped_for_longer_each_time(clock):
     servers = Servers(clock)
     servers.answered("slow", 2.0)
@@ -404,3 +490,12 @@ def test_a_server_that_keeps_timing_out_is_skipped_for_longer_each_time(clock):
     assert servers.order(["dead", "slow"]) == ["slow", "dead"]
     clock.advance(1)
     assert servers.order(["dead", "slow"]) == ["dead", "slow"]
+
+
+async def test_a_dead_zone_costs_one_timeout_per_question_not_one_per_server(resolver, hierarchy):
+    found = await resolver.resolve(name("host.dead.test."), A)
+    assert found.rcode == wire.SERVFAIL
+    assert [hierarchy.queries(a) for a in (SILENT, SILENT2)] == [1, 1]
+    resolver.cache.flush()  # forget the failure, not the servers' health
+    await resolver.resolve(name("host.dead.test."), A)
+    assert hierarchy.queries(SILENT) + hierarchy.queries(SILENT2) == 3
