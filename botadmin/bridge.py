@@ -7,10 +7,12 @@ runs the ORM in a worker thread, never on the bot's event loop.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
 
 from botadmin.infobot.config import ChannelConfig, NetworkConfig, PluginSetting
@@ -19,6 +21,8 @@ from botadmin.infobot.protocol import fold
 from botadmin.infobot.stores import IgnoreEntry, SeenEntry, StaleVersion, Stored
 from botadmin.models import Channel, Ignore, LogLine, Network, Seen, StoredValue
 from botadmin.models import PluginSetting as PluginSettingRow
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseStorage:
@@ -119,36 +123,82 @@ class DatabaseIgnoreStore:
 
 
 class DatabaseLogSink:
-    """Writes batches of log lines; channels are looked up once and then remembered."""
+    """Writes batches of log lines to their channels.
+
+    Channel ids are remembered once found. A channel not found is looked up again
+    on its next line (it may have been added since); a remembered one deleted since
+    makes the batch fail its foreign key, and then everything is looked up again.
+    """
 
     def __init__(self) -> None:
-        self._channels: dict[tuple[str, str], int | None] = {}
+        self._channels: dict[tuple[str, str], int] = {}
 
     @database_sync_to_async
     def write(self, records: list[LogRecord]) -> None:
-        rows = []
+        try:
+            with transaction.atomic():
+                LogLine.objects.bulk_create(self._rows(records), batch_size=500)
+        except (IntegrityError, DataError):
+            # Retrying this batch would fail forever and hold up every line after it:
+            # store what can be stored, line by line, and drop the rest.
+            log.warning("a batch of %d log lines failed; storing them one by one", len(records))
+            self._channels.clear()
+            self._write_each(self._rows(records))
+
+    def _rows(self, records: list[LogRecord]) -> list[LogLine]:
+        rows: list[tuple[LogLine, bool]] = []
+        unknown = Counter[tuple[str, str]]()
         for record in records:
             channel_id = self._channel_id(record.network, record.channel)
-            if channel_id is not None:
-                rows.append(
-                    LogLine(
-                        channel_id=channel_id,
-                        time=record.time,
-                        nick=record.nick,
-                        account=record.account or "",
-                        kind=record.kind,
-                        text=record.text,
-                        msgid=record.msgid or "",
-                    )
-                )
-        LogLine.objects.bulk_create(rows, batch_size=500)
+            if channel_id is None:
+                unknown[(record.network, record.channel)] += 1
+                continue
+            row = LogLine(
+                channel_id=channel_id,
+                time=record.time,
+                nick=record.nick,
+                account=record.account or "",
+                kind=record.kind,
+                text=record.text,
+                msgid=record.msgid or "",
+            )
+            rows.append((row, record.replayed))
+        for (network, channel), count in unknown.items():
+            log.warning("%d log lines dropped: no channel %s on %s", count, channel, network)
+        stored = _stored_already([row for row, replayed in rows if replayed])
+        return [row for row, replayed in rows if not (replayed and _identity(row) in stored)]
+
+    @staticmethod
+    def _write_each(rows: list[LogLine]) -> None:
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    LogLine.objects.bulk_create([row])
+            except (IntegrityError, DataError):
+                log.warning("log line dropped: it cannot be stored: %r", row.text, exc_info=True)
 
     def _channel_id(self, network: str, channel: str) -> int | None:
         key = (network, fold(channel))
         if key not in self._channels:
             row = Channel.objects.filter(network__name=network, name__iexact=channel).first()
-            self._channels[key] = row.pk if row else None
+            if row is None:
+                return None
+            self._channels[key] = row.pk
         return self._channels[key]
+
+
+def _identity(row: LogLine) -> tuple:
+    return (row.channel_id, row.time, row.nick, row.kind, row.text)
+
+
+def _stored_already(rows: list[LogLine]) -> set[tuple]:
+    """Which of these replayed lines the run that died had stored before dying."""
+    if not rows:
+        return set()
+    found = LogLine.objects.filter(
+        channel_id__in={row.channel_id for row in rows}, time__in={row.time for row in rows}
+    ).values_list("channel_id", "time", "nick", "kind", "text")
+    return set(found)
 
 
 def load_networks(only: list[str] | None = None) -> list[NetworkConfig]:

@@ -2,9 +2,11 @@
 
 The database is the source of truth and ids give the order: the consumer keeps a cursor
 (the last line id it sent) and sends the lines after it, in id order, each exactly once.
-A ``log.line`` event from the bot on the channel layer is only a hint to read now; without
-a cross-process layer (the embedded default) the consumer reads every ``poll_interval``
-anyway. A browser that reconnects passes ``?after=<last id>`` and misses nothing.
+A ``log.line`` event from the bot on the channel layer is only a hint to read now, rung
+once the lines are stored (LogWriter publishes after each batch is written, so the read
+finds them); without a cross-process layer (the embedded default) the consumer reads
+every ``poll_interval`` anyway. A browser that reconnects passes ``?after=<last id>``
+and misses nothing.
 
 Messages sent: {"type": "lines", "lines": [{"id", "time", "nick", "kind", "html"}]}.
 """

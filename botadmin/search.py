@@ -16,8 +16,8 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import QuerySet
 
-from botadmin.infobot.protocol import fold
 from botadmin.models import LogLine
+from botadmin.views.lines import is_redacted
 
 FTS_TABLE = "botadmin_logline_fts"
 # FTS5 ends a string at NUL, and no log line holds control characters worth matching.
@@ -62,6 +62,10 @@ class Scope:
     until: datetime | None = None
     redacted: dict[int, set[str]] = field(default_factory=dict)
 
+    def redacted_on(self, row: LogLine) -> set[str]:
+        """The redacted nicks of the row's network (the row's channel__network is selected)."""
+        return self.redacted.get(row.channel.network_id, set())
+
 
 def fts5_match(query: Query) -> str:
     """An FTS5 MATCH expression: each term a string literal, so none is read as an operator."""
@@ -76,17 +80,13 @@ class Results:
 
 
 def search(query: Query, scope: Scope, limit: int = 50, offset: int = 0) -> Results:
-    """Matching lines, newest first, without the lines of redacted nicks."""
+    """Matching lines, newest first, without the lines the day page shows as redacted."""
     lines = filtered(query, scope)
     if query.words or query.phrases:
         lines = with_text(lines, query)
     rows = list(lines.order_by("-id")[offset : offset + limit + 1])
-    shown = [row for row in rows[:limit] if not is_redacted(row, scope.redacted)]
+    shown = [row for row in rows[:limit] if not is_redacted(row, scope.redacted_on(row))]
     return Results(shown, len(rows) > limit)
-
-
-def is_redacted(row: LogLine, redacted: dict[int, set[str]]) -> bool:
-    return fold(row.nick) in redacted.get(row.channel.network_id, set())
 
 
 def filtered(query: Query, scope: Scope) -> QuerySet[LogLine]:

@@ -17,10 +17,13 @@ from appliance.control import BOT_GROUP
 from appliance.worker import WorkerConsumer
 from botadmin import bridge, leases
 from botadmin.infobot.bot import Bot
+from botadmin.infobot.config import Timing
 from botadmin.infobot.host import discover
-from botadmin.infobot.logwriter import LogRecord
+from botadmin.infobot.logwriter import LogJournal, LogRecord
 from botadmin.live import log_group
 from botadmin.models import OutboundMessage, Plugin
+from botadmin.plugins.zonenews import ZoneChangeFeed
+from botadmin.zonefeed import DatabaseZoneChangeFeed
 
 logger = logging.getLogger(__name__)
 OUTBOUND_MAX_AGE = datetime.timedelta(minutes=5)
@@ -41,6 +44,7 @@ class BotWorker(WorkerConsumer):
         self.config = await self.load_config()
         self.published: asyncio.Queue[LogRecord] = asyncio.Queue(maxsize=10000)
         self.publisher = asyncio.create_task(self.publish_forever())
+        self.zone_feed = DatabaseZoneChangeFeed()
         self.bot = Bot(
             *self.config,
             storage=bridge.DatabaseStorage(),
@@ -49,6 +53,10 @@ class BotWorker(WorkerConsumer):
             log_sink=bridge.DatabaseLogSink(),
             publish=self.publish,
             plugins=plugins,
+            components={ZoneChangeFeed: self.zone_feed},
+            timing=Timing(log_interval=settings.BOT_LOG_INTERVAL_MS / 1000),
+            # Lines received but not yet stored survive a crash, for the next start.
+            journal=LogJournal.claim(journal_path(self.only)),
         )
         await self.bot.start()
         logger.info("bot started on %s", ", ".join(n.name for n in self.config[0]) or "no network")
@@ -66,6 +74,10 @@ class BotWorker(WorkerConsumer):
 
     async def bot_reload(self, message: dict) -> None:
         await self.reconcile()
+
+    async def zone_changed(self, message: dict) -> None:
+        # The doorbell: zone news goes out now rather than at the plugin's next poll.
+        await self.zone_feed.ring()
 
     async def irc_say(self, message: dict) -> None:
         await self.send_pending()
@@ -123,7 +135,7 @@ class BotWorker(WorkerConsumer):
 
 
 def journal_path(only: list[str] | None) -> Path:
-    """One journal per shard, so two shards on one host never replay each other's lines."""
+    """One journal name per shard; processes sharing one get numbered files (LogJournal.claim)."""
     shard = "-".join(sorted(only)) if only else "all"
     return Path(settings.VAR_DIR) / f"bot-journal-{shard}.jsonl"
 

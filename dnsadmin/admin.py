@@ -8,6 +8,7 @@ from dnsadmin.changes import (
     RecordData,
     RecordRef,
     apply_changes,
+    delete_zone,
     plan_record_change,
     record_settings_change,
 )
@@ -28,6 +29,13 @@ class ZoneAdmin(admin.ModelAdmin):
             if change and form.has_changed():
                 summary = "Settings (admin): " + ", ".join(form.changed_data)
                 record_settings_change(obj, request.user, summary)
+
+    def delete_model(self, request: HttpRequest, obj: Zone) -> None:
+        delete_zone(obj, request.user, source="admin")
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for zone in queryset:
+            delete_zone(zone, request.user, source="admin")
 
 
 @admin.register(Record)
@@ -79,7 +87,7 @@ class RRsetChangeInline(admin.TabularInline):
 class ZoneChangeAdmin(admin.ModelAdmin):
     """The history is a record of what happened: readable here, never edited."""
 
-    list_display = ["zone", "serial_before", "serial_after", "username", "source", "created"]
+    list_display = ["origin", "serial_before", "serial_after", "username", "source", "created"]
     list_filter = ["source", "zone"]
     inlines = [RRsetChangeInline]
 

@@ -23,6 +23,9 @@ from dnsadmin.changes import (
     RRsetEdit,
     apply_changes,
     create_zone,
+    current_rrset,
+    delete_zone,
+    fingerprint,
     plan_import,
     plan_record_change,
     zone_rows,
@@ -157,7 +160,7 @@ def zone(request: HttpRequest, origin: str) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse(zone_json(found))
     if request.method == "DELETE":
-        found.delete()
+        delete_zone(found, request.user, source="api")
         return HttpResponse(status=204)
     if request.method != "PATCH":
         return method_not_allowed("GET, PATCH, DELETE")
@@ -194,6 +197,7 @@ def records(request: HttpRequest, origin: str) -> HttpResponse:
 
 @token_required
 def record(request: HttpRequest, origin: str, pk: int) -> HttpResponse:
+    """One record; a write may carry the ``fingerprint`` of its RRset as the client saw it."""
     found = get_zone(origin)
     try:
         row = found.records.get(pk=pk)
@@ -201,18 +205,30 @@ def record(request: HttpRequest, origin: str, pk: int) -> HttpResponse:
         raise Http404 from None
     old = RecordRef(row.owner, row.rdtype, row.rdata)
     if request.method == "GET":
-        return JsonResponse(
-            {"id": row.pk, "owner": row.owner, "type": row.rdtype, **record_json(row)}
-        )
+        shown = fingerprint(current_rrset(found, row.owner, row.rdtype))
+        data = {"id": row.pk, "owner": row.owner, "type": row.rdtype, **record_json(row)}
+        return JsonResponse({**data, "fingerprint": shown})
     if request.method == "DELETE":
-        batch = plan_record_change(found, {}, old=old)
+        # A DELETE body is unusual (some clients drop it), so ?fingerprint= works too.
+        data = body(request) if request.body else dict(request.GET.items())
+        batch = plan_record_change(found, {}, old=old, shown=fingerprint_of(data))
     elif request.method in ("PUT", "PATCH"):
-        merged = {"owner": row.owner, "type": row.rdtype, **record_json(row), **body(request)}
-        batch = plan_record_change(found, {}, old=old, new=new_record(merged))
+        data = body(request)
+        merged = {"owner": row.owner, "type": row.rdtype, **record_json(row), **data}
+        new = new_record(merged)
+        batch = plan_record_change(found, {}, old=old, new=new, shown=fingerprint_of(data))
     else:
         return method_not_allowed("GET, PUT, PATCH, DELETE")
     apply_changes(found, batch.values(), request.user, source="api")
     return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)})
+
+
+def fingerprint_of(data: dict) -> str | None:
+    """The RRset fingerprint a client sent (from a GET), or None: no check asked for."""
+    expected = data.get("fingerprint")
+    if expected is not None and not isinstance(expected, str):
+        raise BadRequest({"fingerprint": ["A fingerprint is a string from a GET."]})
+    return expected or None
 
 
 def new_record(data: dict) -> tuple[str, str, RecordData]:
@@ -244,9 +260,7 @@ def rrset_edit(item: dict) -> RRsetEdit:
     if not all(isinstance(r, dict) for r in items):
         raise BadRequest({"records": ["Each record is a JSON object with its rdata."]})
     records = tuple(new_record({**rrset, **r})[2] for r in items)
-    expected = item.get("fingerprint")
-    if expected is not None and not isinstance(expected, str):
-        raise BadRequest({"fingerprint": ["A fingerprint is a string from a GET."]})
+    expected = fingerprint_of(item)
     if not records:
         # Deleting needs its owner and type checked too; the service canonicalises them.
         new_record({"owner": item.get("owner"), "type": item.get("type"), "rdata": "-"})

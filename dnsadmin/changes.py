@@ -273,11 +273,9 @@ def record_history(
 ) -> ZoneChange:
     serial_before = zone.serial
     zone.bump_serial()
-    known = getattr(user, "pk", None) is not None
     change = ZoneChange.objects.create(
         zone=zone,
-        user=user if known else None,
-        username=user.get_username() if known else "",
+        **author(user),
         source=source,
         summary=(summary or describe(edits))[:255],
         serial_before=serial_before,
@@ -289,12 +287,18 @@ def record_history(
             change=change,
             owner=edit.owner,
             rdtype=edit.rdtype,
-            before=[r.as_dict() for r in before[edit.key]],
-            after=[r.as_dict() for r in edit.records],
+            before=as_dicts(before[edit.key]),
+            after=as_dicts(edit.records),
         )
         for edit in edits
     )
     return change
+
+
+def author(user) -> dict:
+    """ZoneChange's user and username; none for an anonymous or absent user (a script)."""
+    known = getattr(user, "pk", None) is not None
+    return {"user": user if known else None, "username": user.get_username() if known else ""}
 
 
 def describe(edits: list[RRsetEdit]) -> str:
@@ -309,8 +313,7 @@ def record_settings_change(zone: Zone, user, summary: str) -> ZoneChange:
     zone.bump_serial()
     return ZoneChange.objects.create(
         zone=zone,
-        user=user,
-        username=user.get_username(),
+        **author(user),
         source="settings",
         summary=summary[:255],
         serial_before=serial_before,
@@ -320,6 +323,8 @@ def record_settings_change(zone: Zone, user, summary: str) -> ZoneChange:
 
 def revert_change(change: ZoneChange, user) -> ZoneChange | None:
     """Put every RRset of ``change`` back as it was, if none has changed since."""
+    if change.zone is None:
+        raise ChangeError(f"The zone {change.origin} was deleted: its history stays, read-only.")
     edits = [
         RRsetEdit(
             rrset.owner,
@@ -340,6 +345,42 @@ def create_zone(zone: Zone, user, *, source: str = "web") -> Zone:
         ns = RRsetEdit("@", "NS", (RecordData(zone.primary_ns),), expected=fingerprint(()))
         apply_changes(zone, [ns], user, source=source, summary="Zone created")
     return zone
+
+
+def delete_zone(zone: Zone, user, *, source: str = "web") -> ZoneChange:
+    """Delete a zone, leaving a history entry with every RRset it had (all removed).
+
+    The entry and the zone's earlier ones outlive it (their zone becomes NULL, the
+    origin stays), so who deleted what, and what it held, can still be read.
+    """
+    with transaction.atomic():
+        locked = Zone.objects.select_for_update().get(pk=zone.pk)
+        rrsets: dict[tuple[str, str], list[RecordData]] = defaultdict(list)
+        for record in locked.records.order_by("rdata"):
+            rrsets[(record.owner, record.rdtype)].append(RecordData.from_record(record))
+        soa = locked.soa_rdata().to_text()
+        change = ZoneChange.objects.create(
+            zone=locked,
+            origin=locked.origin,
+            zone_deleted=True,
+            **author(user),
+            source=source,
+            summary=f"Zone deleted (SOA {soa})"[:255],
+            serial_before=locked.serial,
+            serial_after=locked.serial,
+        )
+        keys = sorted(rrsets, key=lambda key: sort_key(locked.name, *key))
+        RRsetChange.objects.bulk_create(
+            RRsetChange(change=change, owner=key[0], rdtype=key[1], before=as_dicts(rrsets[key]))
+            for key in keys
+        )
+        locked.delete()
+    change.refresh_from_db()
+    return change
+
+
+def as_dicts(records: Iterable[RecordData]) -> list[dict]:
+    return [r.as_dict() for r in records]
 
 
 # Edits planned but not yet applied, by RRset key: a "pending changes" batch.

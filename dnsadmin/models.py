@@ -325,11 +325,19 @@ class QueryStats(models.Model):
 
 
 class ZoneChange(models.Model):
-    """One applied batch of RRset changes: who, when, and the serials around it."""
+    """One applied batch of RRset changes: who, when, and the serials around it.
+
+    The history outlives its zone: deleting a zone leaves its entries (zone set to
+    NULL, origin kept) and adds one more, ``zone_deleted``, with every RRset it had.
+    """
 
     SOURCES = [(s, s) for s in ("web", "api", "import", "admin", "revert", "settings")]
 
-    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="changes")
+    zone = models.ForeignKey(
+        Zone, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
+    )
+    origin = models.CharField(max_length=255, db_index=True, blank=True)
+    zone_deleted = models.BooleanField(default=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -348,7 +356,13 @@ class ZoneChange(models.Model):
         ordering = ["-created", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.zone} {self.serial_before} -> {self.serial_after} by {self.username or '?'}"
+        author = self.username or "?"
+        return f"{self.origin} {self.serial_before} -> {self.serial_after} by {author}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.origin and self.zone is not None:
+            self.origin = self.zone.origin
+        super().save(*args, **kwargs)
 
 
 class RRsetChange(models.Model):

@@ -133,13 +133,42 @@ class PluginHost:
         mine = [s for s in self.plugin_settings if s.plugin == name]
         return self.effective(name, None, None)[0] or any(s.enabled for s in mine)
 
+    def _configs(self, name: str) -> list[tuple[str, str, dict]]:
+        """Every scope's config for a plugin, in a stable order: what a reload compares.
+
+        Scopes without config are left out: they change no effective config.
+        """
+        return sorted(
+            (
+                (s.network or "", fold(s.channel or ""), s.config)
+                for s in self.plugin_settings
+                if s.plugin == name and s.config
+            ),
+            key=lambda scoped: scoped[:2],
+        )
+
     async def apply(self, settings: list[PluginSetting]) -> None:
+        before = {name: self._configs(name) for name in self.loaded}
         self.plugin_settings = list(settings)
         for name in self.classes:
             if self._wanted(name) and name not in self.loaded:
                 await self._load(name)
             elif not self._wanted(name) and name in self.loaded:
                 await self._unload(name)
+            elif name in before and before[name] != self._configs(name):
+                await self._reconfigure(name)
+
+    async def _reconfigure(self, name: str) -> None:
+        plugin = self.loaded[name]
+        if type(plugin).configure is Plugin.configure:
+            log.info("plugin %s: settings changed; reloading it", name)
+            await self._unload(name)
+            await self._load(name)
+            return
+        try:
+            await plugin.configure()
+        except Exception:
+            log.exception("plugin %s failed to apply its new settings", name)
 
     async def _load(self, name: str) -> None:
         plugin = self.classes[name](_Context(self, name))
@@ -192,8 +221,9 @@ class PluginHost:
             return
         for channel in event.channels or (None,):
             incoming = self._incoming(network, event, channel)
-            await self._observe(incoming)
-            if event.kind == "message":
+            ignored = self._ignored(incoming)
+            await self._observe(incoming, ignored)
+            if event.kind == "message" and not ignored:
                 await self._handle_message(incoming)
 
     def _incoming(self, network: str, event: Event, channel: str | None) -> Incoming:
@@ -221,16 +251,19 @@ class PluginHost:
             _notice=notice,
         )
 
-    async def _observe(self, msg: Incoming) -> None:
-        for plugin in self._active(msg.network, msg.channel):
+    async def _observe(self, msg: Incoming, ignored: bool) -> None:
+        # The ignoring plugin itself still sees everything (its own bookkeeping);
+        # the channel log is the Bot's, written before dispatch, ignored or not.
+        watchers = self._active(msg.network, msg.channel)
+        if ignored:
+            watchers = [p for p in watchers if p is self.component(Discriminating)]
+        for plugin in watchers:
             for kind, kinds, attr in plugin.handlers():
                 if kind == "on" and msg.kind in kinds:
                     await self._call(plugin, attr, msg)
 
     async def _handle_message(self, msg: Incoming) -> None:
         parsed = self._command(msg)
-        if self._ignored(msg):
-            return
         if parsed is not None:
             await self._run_command(msg, *parsed)
             return

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -20,6 +20,7 @@ from .plugin import Incoming
 from .throttle import Verdict
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 USER_AGENT = "appliance-infobot/0.1"
 
@@ -77,6 +78,28 @@ def _body(url: str, response: httpx.Response) -> Any:
         return json.loads(response.content)
     except ValueError as exc:
         raise ServiceUnavailable(f"{url}: the answer is not JSON") from exc
+
+
+def body_of(url: str, answer: JsonResponse) -> Any:
+    """The data of a 200 answer; any other status means the service cannot help us.
+
+    (A 403 from SearXNG means its json format is off; a 404 from a wrong base URL.)
+    """
+    if answer.status != 200:
+        raise ServiceUnavailable(f"{url}: HTTP {answer.status}")
+    return answer.data
+
+
+def parsed(url: str, read: Callable[[], T]) -> T:
+    """Run read(); a missing or mistyped field means the service answered nonsense.
+
+    Decoded JSON can be any shape (a list where an object was promised, a string where a
+    list was), so every error reading it is one ServiceUnavailable.
+    """
+    try:
+        return read()
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise ServiceUnavailable(f"{url}: unexpected answer ({exc!r})") from exc
 
 
 def polite(plugin: str, service: str) -> str:

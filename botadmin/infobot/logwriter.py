@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -25,13 +28,23 @@ class LogRecord:
     text: str
     account: str | None = None
     msgid: str | None = None
+    # Read back from a journal: the run that died may have stored it just before.
+    replayed: bool = False
 
 
 class LogSink(Protocol):
     async def write(self, records: list[LogRecord]) -> None:
-        """Store a batch; raise to have the whole batch retried later."""
+        """Store a batch; raise to have the whole batch retried later.
+
+        Only raise for failures worth retrying (a database down or locked): records
+        that can never be stored are to be dropped, with a log line, so one of them
+        does not hold up every line after it. Replayed records already stored are
+        skipped, so a replay stores each line once.
+        """
 
 
+# Called after each stored batch, once per channel in it, with that channel's last line:
+# a live tail woken by it reads the database and must find the lines already there.
 Publish = Callable[[LogRecord], None]
 
 
@@ -42,7 +55,10 @@ class MemoryLogSink:
         self.records: list[LogRecord] = []
 
     async def write(self, records: list[LogRecord]) -> None:
-        self.records.extend(records)
+        stored = {replace(r, replayed=False) for r in self.records}
+        self.records.extend(
+            r for r in records if not (r.replayed and replace(r, replayed=False) in stored)
+        )
 
 
 class LogJournal:
@@ -57,15 +73,54 @@ class LogJournal:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
+        self._lock: int | None = None
+
+    @classmethod
+    def claim(cls, path: Path) -> LogJournal:
+        """The first of path, path-2, path-3 … that no live process holds, locked.
+
+        Several processes on a host may be given the same path (two runbot shards
+        with the same networks): each keeps its own file, so none rewrites away
+        another's pending lines, and a restart takes over the file of a dead one
+        (the kernel drops a dead process's lock). Other dead ones' files are
+        adopted as well, so their lines need not wait for as many restarts.
+        """
+        for candidate in _numbered(path):
+            lock = _try_lock(candidate)
+            if lock is not None:
+                break
+        journal = cls(candidate)
+        journal._lock = lock
+        for sibling in _siblings(path):
+            if sibling != candidate:
+                journal._adopt(sibling)
+        return journal
+
+    def _adopt(self, path: Path) -> None:
+        lock = _try_lock(path)
+        if lock is None:
+            return  # alive: its lines are its own
+        try:
+            orphan = LogJournal(path)
+            records = orphan.replay()
+            orphan.close()
+            for record in records:
+                self.append(record)
+            # Once they are in our file; dying in between only replays them twice,
+            # and replayed lines already stored are skipped.
+            path.unlink()
+        finally:
+            os.close(lock)
+        if records:
+            log.info("journal %s: adopted %d lines from %s", self.path, len(records), path)
 
     def replay(self) -> list[LogRecord]:
         records = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 fields = json.loads(line)
-                records.append(
-                    LogRecord(**{**fields, "time": datetime.fromisoformat(fields["time"])})
-                )
+                time = datetime.fromisoformat(fields["time"])
+                records.append(LogRecord(**{**fields, "time": time, "replayed": True}))
             except (ValueError, TypeError, KeyError):
                 log.warning("journal %s: skipping a damaged line", self.path)
         return records
@@ -83,10 +138,42 @@ class LogJournal:
 
     def close(self) -> None:
         self._file.close()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
 
 def _journal_line(record: LogRecord) -> str:
-    return json.dumps({**asdict(record), "time": record.time.isoformat()}) + "\n"
+    fields = {k: v for k, v in asdict(record).items() if k != "replayed"}
+    return json.dumps({**fields, "time": record.time.isoformat()}) + "\n"
+
+
+def _numbered(path: Path) -> Iterator[Path]:
+    yield path
+    n = 2
+    while True:
+        yield path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+
+
+def _siblings(path: Path) -> list[Path]:
+    """The journals _numbered has made for path, that exist."""
+    pattern = re.compile(rf"{re.escape(path.stem)}(-\d+)?{re.escape(path.suffix)}")
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name))
+
+
+def _try_lock(journal: Path) -> int | None:
+    """An exclusive lock on the journal's lock file (not the journal: rewrite replaces it)."""
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(journal.with_name(journal.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 class LogWriter:
@@ -120,11 +207,6 @@ class LogWriter:
         self.pending.append(record)
         if self.journal is not None:
             self.journal.append(record)
-        if self.publish is not None:
-            try:
-                self.publish(record)
-            except Exception:
-                log.exception("log publish hook failed")
         if len(self.pending) >= self.batch_size:
             self._wake.set()
 
@@ -150,9 +232,21 @@ class LogWriter:
                 log.exception("log sink failed; %d lines kept for retry", len(self.pending))
                 return False
             del self.pending[: len(batch)]
+            self._announce(batch)
             if self.journal is not None:
                 self.journal.rewrite(self.pending)
         return True
+
+    def _announce(self, stored: list[LogRecord]) -> None:
+        """One ring per channel for a stored batch, not one per line: a reader needs one."""
+        if self.publish is None:
+            return
+        last = {(record.network, record.channel): record for record in stored}
+        for record in last.values():
+            try:
+                self.publish(record)
+            except Exception:
+                log.exception("log publish hook failed")
 
     async def stop(self) -> None:
         if self._task is not None:

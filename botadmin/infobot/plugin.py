@@ -183,3 +183,11 @@ class Plugin:
 
     async def teardown(self) -> None:
         """Called when the plugin is unloaded; its scheduled jobs are cancelled after."""
+
+    async def configure(self) -> None:
+        """Called when the plugin's settings changed while it is loaded.
+
+        ``config()`` always reads the current settings; override this to refresh what
+        ``setup`` derived from them. A plugin that does not override it is reloaded
+        instead: ``teardown``, then ``setup`` on a fresh instance.
+        """

@@ -1,23 +1,39 @@
 """pypi: channels watch projects on the package index and hear about each new release.
 
 State lives in the Storage component (the admin shows it as stored values): ``watches``
-maps each project to the "network/#channel" endpoints watching it, ``project:<name>``
-keeps the last announced version and the validators for conditional requests. The
-version is stored before it is announced, so a restart never announces a release twice.
+maps each project to the "network/#channel" endpoints watching it; ``project:<name>``
+keeps ``newest``, the upload time of the newest release already dealt with, the
+validators for conditional requests, and ``baselines`` for endpoints that started
+watching when the index was ahead of ``newest`` (so they do not hear of what was already
+out, and nobody else misses it). Releases are ordered by upload time (``packaging`` is not
+a requirement, and upload order is what "new" means for an announcement). The state is
+stored before the announcement, so a restart never announces a release twice.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botadmin.infobot import Incoming, Plugin, Setting, StaleVersion, Storage, command
-from botadmin.infobot.http import HttpClient, JsonResponse, ServiceUnavailable, polite
+from botadmin.infobot.http import (
+    HttpClient,
+    JsonResponse,
+    ReplyLimiter,
+    ServiceUnavailable,
+    body_of,
+    parsed,
+    polite,
+)
 
 log = logging.getLogger(__name__)
 WATCHES = "watches"
+MAX_ANNOUNCED = 5  # per project and poll: after a long outage, a summary beats a flood
 
 
 def normalize(project: str) -> str:
@@ -40,6 +56,49 @@ async def update(
     raise StaleVersion(f"{plugin}/{key}: still contended after {attempts} attempts")
 
 
+@dataclass(frozen=True)
+class Release:
+    version: str
+    uploaded: str  # ISO 8601 UTC, microseconds always present, so strings sort by time
+
+
+@dataclass(frozen=True)
+class Project:
+    """What one answer of the JSON API says about a project."""
+
+    latest: str  # the index's idea of the current version (info.version)
+    releases: list[Release]  # non-yanked ones with files, oldest first
+
+    @property
+    def newest(self) -> str:
+        return self.releases[-1].uploaded if self.releases else ""
+
+
+def read_project(url: str, data: Any) -> Project:
+    """The JSON API's answer as a Project; ServiceUnavailable when it is not one."""
+    return parsed(url, lambda: _project(data))
+
+
+def _project(data: dict[str, Any]) -> Project:
+    latest = str(data["info"]["version"])
+    files = {str(version): list(found) for version, found in data["releases"].items()}
+    # Trimmed answers (and some mirrors) list the current version's files only under "urls".
+    if not files.get(latest):
+        files[latest] = list(data.get("urls") or [])
+    releases = [
+        Release(version, min(_uploaded(f) for f in found))
+        for version, found in files.items()
+        if found and not all(f.get("yanked") for f in found)
+    ]
+    return Project(latest, sorted(releases, key=lambda r: r.uploaded))
+
+
+def _uploaded(file: dict[str, Any]) -> str:
+    stamp = datetime.fromisoformat(file.get("upload_time_iso_8601") or file["upload_time"])
+    stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 class Pypi(Plugin):
     """Announces new releases of watched projects on the Python Package Index."""
 
@@ -47,12 +106,14 @@ class Pypi(Plugin):
         Setting("index_url", str, "https://pypi.org", "The package index (a mirror works too)."),
         Setting("interval", float, 300.0, "Seconds between two polls of the index."),
         Setting("timeout", float, 5.0, "Seconds to wait for the index."),
+        Setting("reply_interval", float, 5.0, "At most one answer per channel this often."),
     )
 
     async def setup(self) -> None:
         config = self.config(None)
         self.storage = self.context.component(Storage)
         self.client = HttpClient(float(config["timeout"]))
+        self.limiter = ReplyLimiter(float(config["reply_interval"]))
         self.context.scheduler.every(float(config["interval"]), self.poll)
 
     async def teardown(self) -> None:
@@ -67,36 +128,40 @@ class Pypi(Plugin):
     @command("pypi")
     async def pypi(self, msg: Incoming, args: str) -> None:
         """pypi watch|unwatch PROJECT, pypi list: release announcements for this channel."""
+        await self.limiter.reply(msg, self.name, await self.answer(msg, args), time.monotonic())
+
+    async def answer(self, msg: Incoming, args: str) -> str:
         action, _, project = args.strip().partition(" ")
         project = project.strip()
         if msg.channel is None:
-            await msg.reply("pypi: watches are per channel; ask in one.")
-        elif action == "watch" and project:
-            await msg.reply(await self.watch(msg, normalize(project)))
-        elif action == "unwatch" and project:
-            await msg.reply(await self.unwatch(msg, normalize(project)))
-        elif action == "list" and not project:
-            await msg.reply(await self.listing(msg))
-        else:
-            await msg.reply("Usage: pypi watch PROJECT | pypi unwatch PROJECT | pypi list")
+            return "pypi: watches are per channel; ask in one."
+        if action == "watch" and project:
+            return await self.watch(msg, normalize(project))
+        if action == "unwatch" and project:
+            return await self.unwatch(msg, normalize(project))
+        if action == "list" and not project:
+            return await self.listing(msg)
+        return "Usage: pypi watch PROJECT | pypi unwatch PROJECT | pypi list"
 
     async def watch(self, msg: Incoming, project: str) -> str:
+        url = self.project_url(project)
         try:
-            answer = await self.fetch(project, {})
+            answer = await self.client.get_json(url)
+            if answer.status == 404:
+                return f"pypi: there is no project called {project} on the index."
+            found = read_project(url, body_of(url, answer))
         except ServiceUnavailable as exc:
             log.warning("pypi: watching %s failed: %s", project, exc)
             return polite("pypi", "package index")
-        if answer.status == 404 or answer.data is None:
-            return f"pypi: there is no project called {project} on the index."
-        try:
-            version = str(answer.data["info"]["version"])
-        except (KeyError, TypeError):
-            log.warning("pypi: %s: the index answered without info.version", project)
-            return polite("pypi", "package index")
-        # The current release is the baseline: only later ones are news.
-        await self.remember(project, version, answer)
+        # What is out now is this channel's baseline: only later releases are news here.
+        await update(
+            self.storage,
+            self.name,
+            f"project:{project}",
+            lambda state: _baseline(state, _where(msg), found.newest, answer),
+        )
         await update(self.storage, self.name, WATCHES, lambda w: _added(w, project, _where(msg)))
-        return f"pypi: watching {project} here (latest is {version})."
+        return f"pypi: watching {project} here (latest is {found.latest})."
 
     async def unwatch(self, msg: Incoming, project: str) -> str:
         stored = await self.storage.get(self.name, WATCHES)
@@ -121,57 +186,96 @@ class Pypi(Plugin):
                 await self.check(project, endpoints)
 
     async def check(self, project: str, endpoints: list[str]) -> None:
-        state_stored = await self.storage.get(self.name, f"project:{project}")
-        state = state_stored.value if state_stored else {}
+        stored = await self.storage.get(self.name, f"project:{project}")
+        state = stored.value if stored else {}
+        url = self.project_url(project)
         try:
-            answer = await self.fetch(project, state)
+            answer = await self.client.get_json(url, headers=_conditions(state))
+            if answer.status in (304, 404):
+                return  # nothing new; or gone from the index, where silence is right
+            found = read_project(url, body_of(url, answer))
         except ServiceUnavailable as exc:
             log.warning("pypi: polling %s failed: %s", project, exc)
             return
-        if answer.status != 200 or answer.data is None:
-            return  # 304: nothing new; 404: gone from the index, keep quiet
-        info = answer.data.get("info") if isinstance(answer.data, dict) else None
-        version = str(info.get("version") or "") if isinstance(info, dict) else ""
-        if not version or version == state.get("version"):
-            return
+        news = {e: _news(state, e, found) for e in endpoints}
         try:
-            await self.remember(
-                project, version, answer, state_stored.version if state_stored else 0
+            await self.storage.put(
+                self.name,
+                f"project:{project}",
+                _advanced(state, found, answer, endpoints),
+                stored.version if stored else 0,
             )
         except StaleVersion:
-            return  # another worker stored (and announces) it
-        url = info.get("release_url") or f"{self.index_url}/project/{project}/{version}/"
-        await self.announce(endpoints, f"{project} {version} released: {url}")
+            return  # another worker stored (and announces) it, or a watch moved a baseline
+        for endpoint, releases in news.items():
+            await self.announce(endpoint, self.lines(project, releases))
 
-    async def fetch(self, project: str, state: dict[str, Any]) -> JsonResponse:
-        headers = {}
-        if state.get("etag"):
-            headers["If-None-Match"] = state["etag"]
-        if state.get("last_modified"):
-            headers["If-Modified-Since"] = state["last_modified"]
-        return await self.client.get_json(f"{self.index_url}/pypi/{project}/json", headers=headers)
+    def project_url(self, project: str) -> str:
+        return f"{self.index_url}/pypi/{project}/json"
 
-    async def remember(
-        self, project: str, version: str, answer: JsonResponse, expected: int | None = None
-    ) -> None:
-        state = {
-            "version": version,
-            "etag": answer.headers.get("etag"),
-            "last_modified": answer.headers.get("last-modified"),
-        }
-        key = f"project:{project}"
-        if expected is None:
-            await update(self.storage, self.name, key, lambda _: state)
-        else:
-            await self.storage.put(self.name, key, state, expected)
+    def lines(self, project: str, releases: list[Release]) -> list[str]:
+        shown = releases[-MAX_ANNOUNCED:]
+        lines = [
+            f"{project} {r.version} released: {self.index_url}/project/{project}/{r.version}/"
+            for r in shown
+        ]
+        if len(releases) > len(shown):
+            lines.insert(0, f"{project}: {len(releases)} new releases; the latest:")
+        return lines
 
-    async def announce(self, endpoints: list[str], text: str) -> None:
-        for endpoint in endpoints:
-            network, _, channel = endpoint.partition("/")
+    async def announce(self, endpoint: str, lines: list[str]) -> None:
+        network, _, channel = endpoint.partition("/")
+        for line in lines:
             try:
-                await self.context.say(network, channel, text)
+                await self.context.say(network, channel, line)
             except Exception:
                 log.exception("pypi: could not announce to %s", endpoint)
+
+
+def _conditions(state: dict[str, Any]) -> dict[str, str]:
+    headers = {}
+    if state.get("etag"):
+        headers["If-None-Match"] = state["etag"]
+    if state.get("last_modified"):
+        headers["If-Modified-Since"] = state["last_modified"]
+    return headers
+
+
+def _validators(answer: JsonResponse) -> dict[str, str | None]:
+    return {
+        "etag": answer.headers.get("etag"),
+        "last_modified": answer.headers.get("last-modified"),
+    }
+
+
+def _baseline(state: dict | None, endpoint: str, newest: str, answer: JsonResponse) -> dict:
+    """The project state once endpoint watches it, having seen releases up to newest."""
+    if not state or "newest" not in state:
+        # The first watcher: its answer is the baseline for polls, validators included.
+        return {"newest": newest, **_validators(answer), "baselines": {}}
+    # Others leave the shared state alone (it may be behind, with news for earlier watchers).
+    baselines = {e: t for e, t in state.get("baselines", {}).items() if e != endpoint}
+    if newest > state["newest"]:
+        baselines[endpoint] = newest
+    return {**state, "baselines": baselines}
+
+
+def _news(state: dict[str, Any], endpoint: str, found: Project) -> list[Release]:
+    """The releases endpoint has not heard of (none on the first look at a project)."""
+    if "newest" not in state:
+        return []
+    since = max(state["newest"], state.get("baselines", {}).get(endpoint, ""))
+    return [r for r in found.releases if r.uploaded > since]
+
+
+def _advanced(
+    state: dict[str, Any], found: Project, answer: JsonResponse, endpoints: list[str]
+) -> dict:
+    newest = max(state.get("newest", ""), found.newest)
+    baselines = {
+        e: t for e, t in state.get("baselines", {}).items() if e in endpoints and t > newest
+    }
+    return {"newest": newest, **_validators(answer), "baselines": baselines}
 
 
 def _where(msg: Incoming) -> str:

@@ -13,11 +13,13 @@ import re
 from collections import deque
 
 from botadmin.infobot import Incoming, Networks, Plugin, Setting, on
-from botadmin.infobot.protocol import fold
+from botadmin.infobot.protocol import MAX_LINE_BYTES, fold, split_text
 
 log = logging.getLogger(__name__)
 RELAYED = re.compile(r"^(<[^\s<>]+@[^\s<>]+> |\* [^\s@]+@\S+ )")
 MEMBERSHIP = ("join", "part", "quit", "nick", "kick")
+NICK_ROOM = 30  # when our nick is not known yet
+USER_HOST_ROOM = 1 + 10 + 1 + 63  # "~user@host": ident length 10, host name label cap 63
 
 Endpoint = tuple[str, str]  # network, folded channel
 
@@ -54,17 +56,38 @@ def _reach(start: Endpoint, adjacent: dict[Endpoint, set[Endpoint]]) -> set[Endp
     return seen
 
 
-def render(msg: Incoming) -> str:
+def render(msg: Incoming, budget: int) -> list[str]:
+    """The relayed line(s): a long message is cut so each piece carries the origin.
+
+    Otherwise the connection would cut it, and the pieces after the first would read
+    as the bot's own words (and another relay bot would relay them on).
+    """
     who = f"{msg.nick}@{msg.network}"
+    prefix = {"message": f"<{who}> ", "action": f"* {who} "}.get(msg.kind)
+    if prefix is None:
+        return [membership(msg, who)]
+    room = budget - len(prefix.encode())
+    return [prefix + piece for piece in split_text(msg.text, room)]
+
+
+def membership(msg: Incoming, who: str) -> str:
     return {
-        "message": f"<{who}> {msg.text}",
-        "action": f"* {who} {msg.text}",
         "join": f"* {who} has joined {msg.channel}",
         "part": f"* {who} has left {msg.channel}" + (f" ({msg.text})" if msg.text else ""),
         "quit": f"* {who} has quit" + (f" ({msg.text})" if msg.text else ""),
         "nick": f"* {who} is now known as {msg.text}",
         "kick": f"* {who} has kicked {msg.text.strip()}",
     }[msg.kind]
+
+
+def text_budget(nick: str | None, channel: str) -> int:
+    """Bytes of text a PRIVMSG to channel can carry once the server adds our prefix.
+
+    The plugin does not know the user and host the server shows for the bot, so it
+    assumes the longest usual ones; a piece cut a little short costs nothing.
+    """
+    prefix = len(f":{nick or 'x' * NICK_ROOM}!".encode()) + USER_HOST_ROOM + 1
+    return MAX_LINE_BYTES - 2 - prefix - len(f"PRIVMSG {channel} :".encode())
 
 
 class Relay(Plugin):
@@ -80,7 +103,10 @@ class Relay(Plugin):
         ),
         Setting("ignore_relayed", bool, True, "Skip lines that look relayed (<nick@net> ...)."),
         Setting(
-            "queue_limit", int, 50, "Lines held per network while it is down (oldest dropped)."
+            "queue_limit",
+            int,
+            50,
+            "Lines held per channel while it is not joined (oldest dropped).",
         ),
         Setting("retry_interval", float, 2.0, "Seconds between two tries to deliver held lines."),
     )
@@ -88,7 +114,7 @@ class Relay(Plugin):
     async def setup(self) -> None:
         config = self.config(None)
         self.limit = max(0, int(config["queue_limit"]))
-        self.held: dict[str, deque[tuple[str, str]]] = {}
+        self.held: dict[Endpoint, deque[tuple[str, str]]] = {}
         self.context.scheduler.every(float(config["retry_interval"]), self.deliver_held)
 
     @on("message", "action", *MEMBERSHIP)
@@ -97,9 +123,9 @@ class Relay(Plugin):
         peers = link_groups(config["links"]).get((msg.network, fold(msg.channel or "")))
         if not peers or not self.wanted(msg, config):
             return
-        text = render(msg)
         for (network, _), channel in sorted(peers.items()):
-            await self.send(network, channel, text)
+            for text in render(msg, text_budget(self.own_nick(network), channel)):
+                await self.send(network, channel, text)
 
     def wanted(self, msg: Incoming, config: dict) -> bool:
         if msg.kind in MEMBERSHIP and not config["membership"]:
@@ -125,30 +151,35 @@ class Relay(Plugin):
         return bool(status and status.connected and fold(channel) in map(fold, status.channels))
 
     async def send(self, network: str, channel: str, text: str) -> None:
-        held = self.held.get(network)
-        if held or not self.ready(network, channel):
-            self.hold(network, channel, text)
+        # Held per channel: one channel the bot cannot join must not hold back the
+        # others of its network.
+        key = (network, fold(channel))
+        if self.held.get(key) or not self.ready(network, channel):
+            self.hold(key, channel, text)
             return
         await self.say(network, channel, text)
 
-    def hold(self, network: str, channel: str, text: str) -> None:
-        held = self.held.setdefault(network, deque())
-        if not held:
-            log.warning("relay: %s is not ready; holding lines for it", network)
-        if len(held) >= self.limit:
-            log.warning("relay: %s still down; dropped a line for %s", network, channel)
-            if not held:
+    def hold(self, key: Endpoint, channel: str, text: str) -> None:
+        held = self.held.get(key)
+        if held is None:
+            if self.limit == 0:
+                log.warning("relay: %s/%s is not ready; dropped a line", key[0], channel)
                 return
+            log.warning("relay: %s/%s is not ready; holding lines for it", key[0], channel)
+            held = self.held[key] = deque()
+        elif len(held) >= self.limit:
+            log.warning("relay: %s/%s still not ready; dropped its oldest held line", *key)
             held.popleft()
         held.append((channel, text))
 
     async def deliver_held(self) -> None:
-        for network, held in list(self.held.items()):
-            while held and self.ready(network, held[0][0]):
+        for key, held in list(self.held.items()):
+            while held and self.ready(key[0], held[0][0]):
                 channel, text = held.popleft()
-                await self.say(network, channel, text)
+                await self.say(key[0], channel, text)
             if not held:
-                del self.held[network]
+                del self.held[key]
+                log.info("relay: %s/%s is ready again; held lines delivered", *key)
 
     async def say(self, network: str, channel: str, text: str) -> None:
         try:

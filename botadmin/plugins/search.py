@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botadmin.infobot import Incoming, Plugin, Setting, command
-from botadmin.infobot.http import HttpClient, ReplyLimiter, ServiceUnavailable, polite
+from botadmin.infobot.http import (
+    HttpClient,
+    ReplyLimiter,
+    ServiceUnavailable,
+    body_of,
+    parsed,
+    polite,
+)
 
 log = logging.getLogger(__name__)
 MAX_RESULTS = 3
@@ -35,13 +43,12 @@ class SearXNG:
     async def search(self, terms: str) -> list[Result]:
         url = f"{self.url}/search"
         answer = await self.client.get_json(url, {"q": terms, "format": "json"})
-        if answer.status != 200:
-            # SearXNG answers 403 when the json format is not enabled on the instance.
-            raise ServiceUnavailable(f"{url}: HTTP {answer.status}")
-        try:
-            return [_result(item) for item in answer.data["results"]]
-        except (KeyError, TypeError) as exc:
-            raise ServiceUnavailable(f"{url}: unexpected answer ({exc!r})") from exc
+        data = body_of(url, answer)
+        return parsed(url, lambda: [_result(item) for item in data["results"]])
+
+
+# The implementations the ``provider`` setting can name; each takes (client, base URL).
+PROVIDERS: dict[str, Callable[[HttpClient, str], SearchProvider]] = {"searxng": SearXNG}
 
 
 def _result(item: dict[str, Any]) -> Result:
@@ -55,7 +62,8 @@ class Search(Plugin):
     """Searches the web."""
 
     settings = (
-        Setting("url", str, "", "Base URL of a SearXNG instance with the json format enabled."),
+        Setting("provider", str, "searxng", f"The search service: one of {', '.join(PROVIDERS)}."),
+        Setting("url", str, "", "Base URL of the service (SearXNG: with the json format enabled)."),
         Setting("timeout", float, 5.0, "Seconds to wait for the search service."),
         Setting("reply_interval", float, 5.0, "At most one answer per channel this often."),
     )
@@ -76,11 +84,15 @@ class Search(Plugin):
         await self.limiter.reply(msg, self.name, "\n".join(lines), time.monotonic())
 
     async def lookup(self, msg: Incoming, terms: str) -> list[str]:
-        url = self.config(msg.network, msg.channel)["url"]
-        if not url:
+        config = self.config(msg.network, msg.channel)
+        make = PROVIDERS.get(str(config["provider"]).strip().lower())
+        if not config["url"]:
             return ["search: no search service is configured here."]
+        if make is None:
+            log.warning("search: unknown provider %r configured", config["provider"])
+            return [f"search: the configured provider is not one of {', '.join(PROVIDERS)}."]
         try:
-            results = await SearXNG(self.client, url).search(terms)
+            results = await make(self.client, str(config["url"])).search(terms)
         except ServiceUnavailable as exc:
             log.warning("search for %r failed: %s", terms, exc)
             return [polite("search", "search service")]

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botadmin.infobot import Incoming, Plugin, Setting, command
-from botadmin.infobot.http import HttpClient, ReplyLimiter, ServiceUnavailable, polite
+from botadmin.infobot.http import (
+    HttpClient,
+    ReplyLimiter,
+    ServiceUnavailable,
+    body_of,
+    parsed,
+    polite,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +73,12 @@ class OpenMeteo:
         answer = await self.client.get_json(
             url, {"name": query, "count": 1, "language": "en", "format": "json"}
         )
-        results = _field(url, lambda: (answer.data or {}).get("results") or [])
+        data = body_of(url, answer)
+        # Open-Meteo leaves "results" out altogether when nothing matches.
+        results = parsed(url, lambda: (data or {}).get("results") or [])
         if not results:
             return None
-        return _field(url, lambda: _place(results[0]))
+        return parsed(url, lambda: _place(results[0]))
 
     async def forecast(self, place: Place) -> Forecast:
         url = f"{self.forecast_url}/v1/forecast"
@@ -82,15 +91,8 @@ class OpenMeteo:
             "forecast_days": 1,
         }
         answer = await self.client.get_json(url, params)
-        return _field(url, lambda: _forecast(answer.data))
-
-
-def _field(url: str, read: Any) -> Any:
-    """Run read(); a missing or mistyped field means the service answered nonsense."""
-    try:
-        return read()
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise ServiceUnavailable(f"{url}: unexpected answer ({exc!r})") from exc
+        data = body_of(url, answer)
+        return parsed(url, lambda: _forecast(data))
 
 
 def _place(result: dict[str, Any]) -> Place:

@@ -1,22 +1,33 @@
 """zonenews: tells the channels configured for a zone about each change made to it.
 
-The changes come from a ZoneChangeFeed component (the Django side reads the DNS side's
-history; tests use MemoryZoneChangeFeed). The feed's cursor is kept in Storage, written
-before the news goes out, so a restart neither repeats nor skips a change.
+The changes come from a ZoneChangeFeed component (the Django side, botadmin/zonefeed.py,
+reads the DNS side's history; tests use MemoryZoneChangeFeed). The feed rings when a
+change may have been made (the channel layer's zone.changed), and the plugin also polls
+it on a period, since rings can be lost. Each network has its own cursor in Storage, so
+a bot sharded by network announces on the networks it holds, and another shard on its
+own; the cursor is written before the news goes out, so a restart does not repeat a
+change, and it starts at "now" when the plugin is first set up, so no change made after
+that is skipped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from botadmin.infobot import Plugin, Setting, StaleVersion, Storage
+from botadmin.infobot import Networks, Plugin, Setting, StaleVersion, Storage
+from botadmin.plugins.relay import parse_endpoint
 
 log = logging.getLogger(__name__)
 CURSOR = "cursor"
 
 Change = tuple[str, str, str]  # owner, type, rdata (rdata may be empty: the whole RRset)
+Cursor = Any  # the feed's own, JSON-serialisable; None asks for "now"
+Wake = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -25,23 +36,52 @@ class ZoneChangeNews:
     serial: int
     added: list[Change] = field(default_factory=list)
     removed: list[Change] = field(default_factory=list)
+    note: str = ""  # shown when no record changed (zone settings, an edit without history)
 
 
 class ZoneChangeFeed(Protocol):
-    async def changes_after(self, cursor: int) -> tuple[list[ZoneChangeNews], int]:
-        """The changes recorded after cursor, oldest first, and the cursor to ask with next."""
+    async def changes_after(self, cursor: Cursor) -> tuple[list[ZoneChangeNews], Cursor]:
+        """The changes recorded after cursor, oldest first, and the cursor to ask with next.
+
+        With cursor None: no changes, and the cursor of the latest one (start "now").
+        """
+
+    def subscribe(self, wake: Wake) -> Callable[[], None]:
+        """Have wake awaited when changes may have been recorded; returns the unsubscriber."""
 
 
-class MemoryZoneChangeFeed:
+class Doorbell:
+    """The subscribe side of a feed: ``ring`` awaits every subscriber, one failing or not."""
+
+    def __init__(self) -> None:
+        self._wakes: list[Wake] = []
+
+    def subscribe(self, wake: Wake) -> Callable[[], None]:
+        self._wakes.append(wake)
+        return lambda: self._wakes.remove(wake)
+
+    async def ring(self) -> None:
+        for wake in list(self._wakes):
+            try:
+                await wake()
+            except Exception:
+                log.exception("zonenews: a feed subscriber failed")
+
+
+class MemoryZoneChangeFeed(Doorbell):
     """The feed as a list: the cursor is how many changes were already handed out."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.news: list[ZoneChangeNews] = []
 
-    def record(self, news: ZoneChangeNews) -> None:
+    async def record(self, news: ZoneChangeNews) -> None:
         self.news.append(news)
+        await self.ring()
 
-    async def changes_after(self, cursor: int) -> tuple[list[ZoneChangeNews], int]:
+    async def changes_after(self, cursor: int | None) -> tuple[list[ZoneChangeNews], int]:
+        if cursor is None:
+            return [], len(self.news)
         return self.news[cursor:], len(self.news)
 
 
@@ -60,7 +100,7 @@ def relative(owner: str, origin: str) -> str:
 def summarize(news: ZoneChangeNews, limit: int) -> str:
     items = [f"+{_item(c, news.origin)}" for c in news.added]
     items += [f"-{_item(c, news.origin)}" for c in news.removed]
-    shown = ", ".join(items[:limit]) or "no record changes"
+    shown = ", ".join(items[:limit]) or news.note or "no record changes"
     if len(items) > limit:
         shown += f" and {len(items) - limit} more"
     return f"{absolute(news.origin).rstrip('.')} serial {news.serial}: {shown}"
@@ -83,34 +123,71 @@ class ZoneNews(Plugin):
     async def setup(self) -> None:
         self.storage = self.context.component(Storage)
         self.feed = self.context.component(ZoneChangeFeed)
+        self.unsubscribe: Callable[[], None] | None = None
         if self.feed is None:
             log.warning("zonenews: no ZoneChangeFeed component; nothing will be announced")
             return
+        self.lock = asyncio.Lock()
+        for network in self.configured_networks():
+            await self.start_cursor(network)
+        self.unsubscribe = self.feed.subscribe(self.poll)
         self.context.scheduler.every(float(self.config(None)["interval"]), self.poll)
 
+    async def teardown(self) -> None:
+        if self.unsubscribe is not None:
+            self.unsubscribe()
+
+    def endpoints(self) -> dict[str, list[tuple[str, str]]]:
+        """The channels configured for each zone, by absolute origin."""
+        zones = dict(self.config(None)["zones"])
+        return {
+            absolute(zone): [e for e in map(parse_endpoint, where) if e is not None]
+            for zone, where in zones.items()
+        }
+
+    def configured_networks(self) -> set[str]:
+        return {network for where in self.endpoints().values() for network, _ in where}
+
+    def served_networks(self) -> set[str]:
+        """Configured networks this bot has a link to (a shard holds only some)."""
+        networks = self.context.component(Networks)
+        if networks is None:
+            return self.configured_networks()
+        return self.configured_networks() & set(networks.status())
+
+    async def start_cursor(self, network: str) -> None:
+        """Start this network's news at the latest change, unless it has a cursor already."""
+        _, now = await self.feed.changes_after(None)
+        with contextlib.suppress(StaleVersion):
+            await self.storage.put(self.name, f"{CURSOR}:{network}", now, 0)
+
     async def poll(self) -> None:
-        stored = await self.storage.get(self.name, CURSOR)
-        cursor = stored.value if stored else 0
-        news, after = await self.feed.changes_after(cursor)
-        if after == cursor:
+        async with self.lock:  # a ring and the period must not read the same cursor twice
+            for network in sorted(self.served_networks()):
+                await self.poll_network(network)
+
+    async def poll_network(self, network: str) -> None:
+        stored = await self.storage.get(self.name, f"{CURSOR}:{network}")
+        if stored is None:
+            # Configured since the plugin was set up: its news start now.
+            await self.start_cursor(network)
+            return
+        news, after = await self.feed.changes_after(stored.value)
+        if after == stored.value:
             return
         try:
-            await self.storage.put(self.name, CURSOR, after, stored.version if stored else 0)
+            await self.storage.put(self.name, f"{CURSOR}:{network}", after, stored.version)
         except StaleVersion:
-            return  # another bot worker took this batch and announces it
-        if stored is None:
-            # First run ever: start from now, not with the whole history of every zone.
-            return
+            return  # another bot worker holding this network took the batch and announces it
         for item in news:
-            await self.announce(item)
+            await self.announce(network, item)
 
-    async def announce(self, news: ZoneChangeNews) -> None:
-        config = self.config(None)
-        zones = {absolute(zone): where for zone, where in dict(config["zones"]).items()}
-        text = summarize(news, int(config["max_items"]))
-        for endpoint in zones.get(absolute(news.origin), []):
-            network, _, channel = endpoint.partition("/")
+    async def announce(self, network: str, news: ZoneChangeNews) -> None:
+        text = summarize(news, int(self.config(None)["max_items"]))
+        for where, channel in self.endpoints().get(absolute(news.origin), []):
+            if where != network:
+                continue
             try:
                 await self.context.say(network, channel, text)
             except Exception:
-                log.exception("zonenews: could not tell %s", endpoint)
+                log.exception("zonenews: could not tell %s/%s", network, channel)

@@ -131,4 +131,9 @@ def public_sighting(network: Network, nick: str) -> Sighting | None:
     if seen is None:
         return None
     channel = network.channels.filter(public=True, name__iexact=seen.channel).first()
-    return Sighting(seen, channel, plain(seen.text)) if channel else None
+    return Sighting(seen, channel, plain(said(seen))) if channel else None
+
+
+def said(seen: Seen) -> str:
+    """What the nick said, as the seen plugin words it on IRC: an action with its nick."""
+    return f"* {seen.display_nick} {seen.text}" if seen.kind == "action" else seen.text

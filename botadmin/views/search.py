@@ -29,13 +29,14 @@ def search(request: HttpRequest) -> HttpResponse:
 
 def results(request: HttpRequest, data: dict) -> dict:
     page = max(1, data.get("page") or 1)
+    where = scope(request, data)
     found = fulltext.search(
         fulltext.parse(data["q"]),
-        scope(request, data),
+        where,
         limit=RESULTS_PER_PAGE,
         offset=(page - 1) * RESULTS_PER_PAGE,
     )
-    hits = [(row.channel, present(row, set())) for row in found.lines]
+    hits = [(row.channel, present(row, where.redacted_on(row))) for row in found.lines]
     return {"hits": hits, "page": page, "has_more": found.has_more, "searched": True}
 
 

@@ -39,7 +39,12 @@ def zone_history(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     change = get_object_or_404(ZoneChange.objects.select_related("zone", "reverts"), pk=pk)
-    return render(request, "dnsadmin/change_detail.html", {"change": change, "zone": change.zone})
+    context = {"change": change, "zone": change.zone}
+    if change.zone is None:
+        # No zone page links the rest of a deleted zone's history any more: this does.
+        others = ZoneChange.objects.filter(zone=None, origin=change.origin).exclude(pk=change.pk)
+        context["others"] = others[:CHANGES_PER_PAGE]
+    return render(request, "dnsadmin/change_detail.html", context)
 
 
 @require_POST

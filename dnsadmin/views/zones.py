@@ -11,20 +11,38 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from dnsadmin.changes import ChangeError, ConflictError, apply_changes, create_zone, zone_rows
+from dnsadmin.changes import (
+    ChangeError,
+    ConflictError,
+    apply_changes,
+    create_zone,
+    delete_zone,
+    zone_rows,
+)
 from dnsadmin.changes import record_settings_change as note_settings
 from dnsadmin.forms import TYPED_FORMS, RecordFilterForm, ZoneCreateForm, ZoneSettingsForm
-from dnsadmin.models import Zone
+from dnsadmin.models import Zone, ZoneChange
 from dnsadmin.views.common import conflict_page, pending_batch, save_pending, staff_required
 
 ROWS_PER_PAGE = 250
+DELETED_ZONES_SHOWN = 20
+
+
+def render_zone_list(
+    request: HttpRequest, form: ZoneCreateForm | None, status: int = 200
+) -> HttpResponse:
+    context = {
+        "zones": Zone.objects.annotate(record_count=Count("records")),
+        "form": form,
+        # Deleted zones' history has no zone page to hang from: it is reached from here.
+        "deleted": ZoneChange.objects.filter(zone_deleted=True)[:DELETED_ZONES_SHOWN],
+    }
+    return render(request, "dnsadmin/zone_list.html", context, status=status)
 
 
 @login_required
 def zone_list(request: HttpRequest) -> HttpResponse:
-    zones = Zone.objects.annotate(record_count=Count("records"))
-    form = ZoneCreateForm() if request.user.is_staff else None
-    return render(request, "dnsadmin/zone_list.html", {"zones": zones, "form": form})
+    return render_zone_list(request, ZoneCreateForm() if request.user.is_staff else None)
 
 
 @staff_required
@@ -34,9 +52,7 @@ def zone_create(request: HttpRequest) -> HttpResponse:
         zone = create_zone(form.instance, request.user)
         messages.success(request, f"Zone {zone.origin} created.")
         return redirect("dnsadmin:zone-detail", pk=zone.pk)
-    zones = Zone.objects.annotate(record_count=Count("records"))
-    status = 400 if form.is_bound else 200
-    return render(request, "dnsadmin/zone_list.html", {"zones": zones, "form": form}, status=status)
+    return render_zone_list(request, form, status=400 if form.is_bound else 200)
 
 
 @login_required
@@ -75,8 +91,8 @@ def zone_settings(request: HttpRequest, pk: int) -> HttpResponse:
 def zone_delete(request: HttpRequest, pk: int) -> HttpResponse:
     zone = get_object_or_404(Zone, pk=pk)
     if request.method == "POST":
-        zone.delete()
-        messages.success(request, f"Zone {zone.origin} deleted.")
+        change = delete_zone(zone, request.user)
+        messages.success(request, f"Zone {change.origin} deleted; its history is kept.")
         return redirect("dnsadmin:zone-list")
     return render(request, "dnsadmin/zone_delete.html", {"zone": zone})
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from botadmin import bridge
-from botadmin.infobot.logwriter import LogRecord
+from botadmin.infobot.logwriter import LogRecord, LogWriter
 from botadmin.infobot.stores import IgnoreEntry, SeenEntry, StaleVersion
 from botadmin.models import Channel, Ignore, LogLine, Network, PluginSetting
 
@@ -70,20 +72,70 @@ async def test_ignores_are_added_replaced_listed_and_removed(network):
     assert await Ignore.objects.acount() == 1
 
 
-async def test_log_lines_are_written_in_one_batch_to_their_channel(network):
+async def test_log_lines_are_written_in_one_batch_to_their_channel(network, caplog):
     sink = bridge.DatabaseLogSink()
-    await sink.write(
-        [
-            LogRecord("local", "#python", NOW, "alice", "message", "hi", "alice", "m1"),
-            LogRecord("local", "#PYTHON", NOW, "bob", "action", "waves"),
-            LogRecord("local", "#unknown", NOW, "eve", "message", "dropped: not configured"),
-        ]
-    )
-    lines = [
-        (line.channel.name, line.nick, line.kind, line.msgid)
+    with caplog.at_level(logging.WARNING):
+        await sink.write(
+            [
+                LogRecord("local", "#python", NOW, "alice", "message", "hi", "alice", "m1"),
+                LogRecord("local", "#PYTHON", NOW, "bob", "action", "waves"),
+                LogRecord("local", "#unknown", NOW, "eve", "message", "dropped: not configured"),
+            ]
+        )
+    assert await logged_lines() == [("#Python", "alice", "hi"), ("#Python", "bob", "waves")]
+    assert "1 log lines dropped: no channel #unknown on local" in caplog.text
+
+
+async def logged_lines() -> list[tuple[str, str, str]]:
+    return [
+        (line.channel.name, line.nick, line.text)
         async for line in LogLine.objects.select_related("channel").order_by("id")
     ]
-    assert lines == [("#Python", "alice", "message", "m1"), ("#Python", "bob", "action", "")]
+
+
+async def test_lines_for_a_channel_deleted_meanwhile_are_dropped_and_logging_goes_on(
+    network, caplog
+):
+    writer = LogWriter(bridge.DatabaseLogSink())
+    writer.add(LogRecord("local", "#secret", NOW, "alice", "message", "first"))
+    assert await writer.flush()  # the sink now remembers #secret's id
+    await Channel.objects.filter(name="#secret").adelete()
+    writer.add(LogRecord("local", "#secret", NOW, "alice", "message", "gone with it"))
+    writer.add(LogRecord("local", "#python", NOW, "bob", "message", "kept"))
+    with caplog.at_level(logging.WARNING):
+        assert await writer.flush()
+    writer.add(LogRecord("local", "#python", NOW, "bob", "message", "and after"))
+    assert await writer.flush()
+    assert await logged_lines() == [("#Python", "bob", "kept"), ("#Python", "bob", "and after")]
+    assert "no channel #secret on local" in caplog.text
+
+
+async def test_a_channel_is_looked_up_again_once_added_or_recreated(network):
+    sink = bridge.DatabaseLogSink()
+    await sink.write([LogRecord("local", "#new", NOW, "alice", "message", "too early")])
+    await Channel.objects.acreate(network=network, name="#new")
+    await sink.write([LogRecord("local", "#new", NOW, "alice", "message", "now logged")])
+    await Channel.objects.filter(name="#new").adelete()
+    await Channel.objects.acreate(network=network, name="#new")
+    await sink.write([LogRecord("local", "#new", NOW, "alice", "message", "in the new one")])
+    assert await logged_lines() == [("#new", "alice", "in the new one")]
+    assert await LogLine.objects.acount() == 1  # the first one went with the deleted channel
+
+
+async def test_a_replayed_line_the_dead_run_had_stored_is_not_stored_twice(network):
+    sink = bridge.DatabaseLogSink()
+    stored = LogRecord("local", "#python", NOW, "alice", "message", "stored, then killed")
+    await sink.write([stored])
+    await sink.write(
+        [
+            replace(stored, replayed=True),
+            LogRecord("local", "#python", NOW, "alice", "message", "not yet", replayed=True),
+        ]
+    )
+    assert await logged_lines() == [
+        ("#Python", "alice", "stored, then killed"),
+        ("#Python", "alice", "not yet"),
+    ]
 
 
 def test_configuration_is_loaded_as_the_engines_dataclasses(network):

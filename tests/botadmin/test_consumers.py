@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,9 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
+from botadmin.bridge import DatabaseLogSink
 from botadmin.consumers import NOT_FOUND, LogTailConsumer
+from botadmin.infobot.logwriter import LogRecord, LogWriter
 from botadmin.live import log_group
 from botadmin.models import Channel, LogLine, Network, RedactedNick
 from botadmin.routing import websocket_urlpatterns
@@ -77,6 +80,36 @@ async def test_a_push_on_the_channel_layer_wakes_the_tail_at_once(monkeypatch, c
         log_group("libera", "#PYTHON"), {"type": "log.line", "text": "pushed"}
     )
     assert await receive_ids(communicator, 1) == [line.pk]
+    await communicator.disconnect()
+
+
+def ring_like_the_worker(rings: list[asyncio.Task]):
+    """A LogWriter publish hook that announces on the channel layer, as the bot worker does."""
+
+    def publish(record: LogRecord) -> None:
+        group = log_group(record.network, record.channel)
+        rings.append(
+            asyncio.create_task(get_channel_layer().group_send(group, {"type": "log.line"}))
+        )
+
+    return publish
+
+
+async def test_a_line_written_by_the_bot_wakes_the_tail_once_it_is_stored(monkeypatch, channel):
+    # No polling to fall back on: only a ring after the write can deliver the line.
+    monkeypatch.setattr(LogTailConsumer, "poll_interval", 3600)
+    communicator, _, _ = await open_tail(channel)
+    await communicator.receive_nothing(0.2)  # the first read from the cursor is done
+    rings: list[asyncio.Task] = []
+    writer = LogWriter(DatabaseLogSink(), ring_like_the_worker(rings), interval=3600)
+    writer.add(LogRecord("libera", "#python", datetime.now(UTC), "alice", "message", "via bot"))
+    # The writer stores in batches, later: a ring now would find nothing and be spent.
+    await communicator.receive_nothing(0.2)
+    assert await writer.flush()
+    message = await communicator.receive_json_from(timeout=WAIT)
+    assert [line["nick"] for line in message["lines"]] == ["alice"]
+    assert "via bot" in message["lines"][0]["html"]
+    await asyncio.gather(*rings)
     await communicator.disconnect()
 
 

@@ -257,54 +257,63 @@ def test_a_redacted_nicks_lines_are_shown_as_redacted_everywhere(client, network
     assert found == []
 
 
+def search_hits(client, query: str) -> list[str]:
+    hits = client.get(reverse("logs:search") + "?" + urlencode({"q": query})).context["hits"]
+    return [line.text for _, line in hits]
+
+
+def test_search_hides_what_the_day_page_hides_of_a_redacted_nick(client, network, public):
+    say(public, "Grace", nick="ivy", kind="nick")  # the change that reveals who ivy became
+    say(public, "grace hopper wrote the first compiler", nick="heidi")
+    RedactedNick.objects.create(network=network, nick="grace", display_nick="Grace")
+    day = client.get(day_url(public)).content.decode()
+    assert "ivy" not in day and "Grace" not in day
+    assert search_hits(client, "grace") == ["grace hopper wrote the first compiler"]
+    assert search_hits(client, "nick:ivy") == []
+
+
 class TestSeen:
     def ask(self, client, network, nick: str) -> str:
         url = reverse("logs:seen") + f"?network={network.pk}&nick={nick}"
         return client.get(url).content.decode()
 
+    def spoke(self, network, nick: str, channel: str, text: str, **kw) -> Seen:
+        """What the seen plugin stores when ``nick`` speaks (``nick`` as typed on IRC)."""
+        return Seen.objects.create(
+            network=network,
+            nick=nick.lower(),
+            display_nick=nick,
+            channel=channel,
+            time=DAY,
+            text=text,
+            **kw,
+        )
+
     def test_it_tells_when_and_where_a_nick_spoke_in_a_public_channel(
         self, client, network, public
     ):
-        Seen.objects.create(
-            network=network,
-            nick="ivan",
-            display_nick="Ivan",
-            channel="#python",
-            time=DAY,
-            text="ciao",
-        )
+        self.spoke(network, "Ivan", "#python", "ciao")
         body = self.ask(client, network, "IVAN")
         assert "Ivan" in body and "#python" in body and "ciao" in body
 
-    def test_it_never_reveals_a_private_channel(self, client, network, public, private):
-        Seen.objects.create(
-            network=network,
-            nick="judy",
-            display_nick="Judy",
-            channel="#staff-room",
-            public=False,
-            time=DAY,
-            text="secret",
-        )
+    def test_an_action_reads_as_the_plugin_says_it(self, client, network, public):
+        self.spoke(network, "Ivan", "#python", "waves", kind="action")
+        assert "saying: <q>* Ivan waves</q>" in self.ask(client, network, "ivan")
+
+    @pytest.mark.parametrize("reader", ["client", "staff_client"])
+    def test_it_never_reveals_a_private_channel(self, request, reader, network, public, private):
+        client = request.getfixturevalue(reader)
+        self.spoke(network, "Judy", "#staff-room", "secret", public=False)
         body = self.ask(client, network, "judy")
         assert "staff-room" not in body and "secret" not in body
         assert "has not been seen in a public channel" in body
 
     def test_it_hides_a_channel_made_private_since(self, client, network, private):
-        Seen.objects.create(
-            network=network,
-            nick="kim",
-            display_nick="Kim",
-            channel="#staff-room",
-            time=DAY,
-            text="x",
-        )
+        self.spoke(network, "Kim", "#staff-room", "x")
         assert "staff-room" not in self.ask(client, network, "kim")
 
     def test_it_hides_a_redacted_nick(self, client, network, public):
-        Seen.objects.create(
-            network=network, nick="leo", display_nick="Leo", channel="#python", time=DAY, text="hi"
-        )
+        self.spoke(network, "Leo", "#python", "hi")
         RedactedNick.objects.create(network=network, nick="leo", display_nick="Leo")
         assert "has not been seen" in self.ask(client, network, "leo")
 

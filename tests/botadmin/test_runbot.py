@@ -11,7 +11,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
-from botadmin.models import Channel, LogLine, Network, Plugin, Seen
+from botadmin.models import Channel, LogLine, Network, Plugin, Seen, StoredValue
 from tests.conftest import ROOT, clean_environment
 from tests.infobot.conftest import Human, Ngircd
 
@@ -35,19 +35,27 @@ def network(ircd, transactional_db):
     return network
 
 
-@pytest.fixture
-def runbot(network, worker_env):
-    process = subprocess.Popen(
+def start_runbot(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "manage.py", "runbot"],
         cwd=ROOT,
-        env=clean_environment(worker_env),
+        env=clean_environment(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    yield process
+
+
+def kill(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+@pytest.fixture
+def runbot(network, worker_env):
+    process = start_runbot(worker_env)
+    yield process
+    kill(process)
 
 
 async def eventually(check, seconds: float = 15) -> None:
@@ -134,3 +142,77 @@ async def test_a_line_asked_for_by_the_web_is_said_once_in_the_channel(ircd, net
         assert not any("hello from the web" in line for line in await human.collect(3))
     finally:
         await human.close()
+
+
+async def test_lines_not_yet_stored_when_runbot_is_killed_are_stored_once_after_a_restart(
+    ircd, network, worker_env, tmp_path
+):
+    # Batches an hour apart: what is said stays pending, in memory and the journal.
+    slow = start_runbot({**worker_env, "BOT_LOG_INTERVAL_MS": "3600000"})
+    restarted = None
+    said = [f"line {i} before the kill" for i in range(5)]
+    human = await Human("dave").connect(ircd.port)
+    try:
+        await joined(human, "#test")
+        await bot_is_in(human, "#test")
+        await human.send(*(f"PRIVMSG #test :{text}" for text in said))
+        journal = tmp_path / "bot-journal-all.jsonl"
+
+        def journaled() -> bool:
+            """every line is in the journal"""
+            return journal.exists() and all(text in journal.read_text() for text in said)
+
+        await eventually(journaled)
+        assert not await LogLine.objects.filter(text__in=said).aexists()
+        slow.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(slow.wait, 10)
+
+        restarted = start_runbot(worker_env)
+
+        def stored() -> bool:
+            """the lines are in the database"""
+            return LogLine.objects.filter(text__in=said).count() >= len(said)
+
+        await eventually(stored, 30)
+        restarted.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(restarted.wait, 20) == 0
+    finally:
+        await human.close()
+        kill(slow)
+        if restarted is not None:
+            kill(restarted)
+    texts = [
+        line async for line in LogLine.objects.filter(text__in=said).values_list("text", flat=True)
+    ]
+    assert sorted(texts) == said  # each exactly once
+    assert journal.read_text() == ""
+
+
+async def test_stored_values_survive_a_restart_of_the_bot(ircd, network):
+    """Two Bot instances, one after the other, on the database-backed Storage."""
+    from botadmin import bridge
+    from botadmin.infobot import Bot
+    from tests.plugins.test_host import Counter
+
+    human = await Human("erin").connect(ircd.port)
+    try:
+        await joined(human, "#test")
+        for expected in ("1", "2"):
+            networks = await sync_to_async(bridge.load_networks)()
+            bot = Bot(
+                networks, [], storage=bridge.DatabaseStorage(), seen=bridge.DatabaseSeenStore(),
+                ignores=bridge.DatabaseIgnoreStore(), log_sink=bridge.DatabaseLogSink(),
+                plugins=[Counter],
+            )  # fmt: skip
+            await bot.start()
+            try:
+                await bot_is_in(human, "#test")
+                await human.send("PRIVMSG #test :!count")
+                assert (await human.expect("PRIVMSG #test :", timeout=15)).endswith(f":{expected}")
+            finally:
+                await bot.stop()
+            await human.expect(" QUIT ")
+    finally:
+        await human.close()
+    stored = await StoredValue.objects.aget(plugin="counter", key="n")
+    assert (stored.value, stored.version) == (2, 2)

@@ -1,7 +1,8 @@
 """End to end: a line said on a real IRC server appears in a reader's browser, live.
 
 ngircd, `manage.py runbot`, daphne and Chromium, all real: the human speaks on IRC,
-the bot logs the line, and the channel's today page shows it without reloading.
+the bot logs the line, and the channel's today page shows it without reloading; its
+permalink opens the day with the line highlighted, and a search finds it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from botadmin.models import Channel, Network
 from tests.conftest import ROOT, clean_environment
@@ -95,7 +97,34 @@ def test_a_line_said_on_irc_appears_on_the_channel_page_without_reloading(
     page.goto(f"{daphne}/logs/local/live/")
     page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
     human.send("PRIVMSG #live :straight from IRC to the browser")
-    page.wait_for_selector("#log li:has-text('straight from IRC to the browser')", timeout=20000)
+    live = page.wait_for_selector(
+        "#log li:has-text('straight from IRC to the browser')", timeout=20000
+    )
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     page.screenshot_as("irc-live-tail")
+    line_id = live.get_attribute("id")
     human.sock.close()
+
+    # The live line's permalink opens its day with that line highlighted.
+    live.query_selector("a.stamp").click()
+    page.wait_for_url(f"**/logs/local/live/*/?page=*#{line_id}")
+    assert_highlighted(page, line_id, "straight from IRC to the browser")
+
+    # And a search finds it, linking back to the same line.
+    page.fill("input[type=search]", '"from IRC to the browser"')
+    page.press("input[type=search]", "Enter")
+    results = page.locator(".results > .result")
+    expect(results).to_have_count(1)
+    assert "straight from IRC to the browser" in results.first.inner_text()
+    page.screenshot_as("irc-search")
+    results.first.locator("a.where").click()
+    page.wait_for_url(f"**#{line_id}")
+    assert_highlighted(page, line_id, "straight from IRC to the browser")
+
+
+def assert_highlighted(page, line_id: str, text: str) -> None:
+    target = page.locator(":target")
+    assert target.get_attribute("id") == line_id
+    assert text in target.inner_text()
+    background = target.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert background not in ("", "rgba(0, 0, 0, 0)", "transparent")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from botadmin.models import Channel, LogLine, Network
 
@@ -73,20 +74,30 @@ def test_search_finds_the_line_and_links_to_it(live_server, browser_page, channe
     assert "asyncio event loop question" in page.locator(":target").inner_text()
 
 
-def test_the_join_part_toggle_is_remembered(live_server, browser_page, channel):
-    when = datetime(2024, 5, 17, 9, tzinfo=UTC)
+def test_local_time_and_hidden_joins_are_toggled_and_remembered(live_server, browser, channel):
+    when = datetime(2024, 5, 17, 9, 30, 5, tzinfo=UTC)
     add_line(channel, "", nick="bob", kind="join", when=when)
-    add_line(channel, "hello", when=when + timedelta(seconds=1))
-    page = browser_page
-    url = f"{live_server.url}/logs/libera/python/2024-05-17/"
-    page.goto(url)
+    line = add_line(channel, "hello", when=when + timedelta(seconds=1))
+    # A reader in Tokyo (UTC+9, no daylight saving): their time differs by nine hours.
+    context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/logs/libera/python/2024-05-17/")
+    stamp = page.locator(f"#l{line.pk} time")
+    expect(stamp).to_have_text("09:30:06")
+    assert "18:30:06" in stamp.get_attribute("title")
     assert page.locator("li.presence").is_visible()
+    page.check("#local-times")
     page.check("#hide-presence")
-    assert not page.locator("li.presence").is_visible()
-    page.goto(url)
-    assert page.is_checked("#hide-presence")
-    assert not page.locator("li.presence").is_visible()
-    assert page.locator("li.k-message").is_visible()
+    expect(stamp).to_have_text("18:30:06")
+    expect(page.locator("li.presence")).to_be_hidden()
+    page.reload()
+    assert page.is_checked("#local-times") and page.is_checked("#hide-presence")
+    expect(stamp).to_have_text("18:30:06")
+    expect(page.locator("li.presence")).to_be_hidden()
+    expect(page.locator("li.k-message")).to_be_visible()
+    page.uncheck("#local-times")
+    expect(stamp).to_have_text("09:30:06")
+    context.close()
 
 
 def test_the_bot_page_shows_a_networks_connection_as_it_changes(

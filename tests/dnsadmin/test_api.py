@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from dnsadmin.changes import current_rrset
+from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset
 from dnsadmin.models import ApiToken, Zone, ZoneChange
 from tests.dnsadmin.conftest import ZONE
 
@@ -27,7 +28,7 @@ def viewer_key(django_user_model) -> str:
 
 def call(client, method: str, path: str, key: str | None, payload=None):
     headers = {"HTTP_AUTHORIZATION": f"Token {key}"} if key else {}
-    data = json.dumps(payload) if payload is not None else None
+    data = json.dumps(payload) if payload is not None else ""
     return getattr(client, method)(path, data=data, content_type="application/json", **headers)
 
 
@@ -176,6 +177,89 @@ def test_zone_settings_can_be_patched_and_zones_deleted(client, zone, staff_key)
     assert call(client, "delete", "/dns/api/zones/example.org/", staff_key).status_code == 204
     assert not Zone.objects.exists()
     assert call(client, "get", "/dns/api/zones/example.org/", staff_key).status_code == 404
+
+
+def test_deleting_a_zone_through_the_api_is_in_the_history_as_the_web_has_it(
+    client, zone, staff_key
+):
+    call(client, "delete", "/dns/api/zones/example.org/", staff_key)
+    deleted = ZoneChange.objects.get()
+    assert (deleted.origin, deleted.zone_deleted, deleted.source) == ("example.org.", True, "api")
+    assert (deleted.user.username, deleted.username) == ("robot", "robot")
+    assert {(r.owner, r.rdtype) for r in deleted.rrsets.all()} == {
+        ("@", "NS"),
+        ("ns1", "A"),
+        ("www", "A"),
+    }
+
+
+@pytest.fixture
+def two_www(zone) -> Zone:
+    """www with two A records: an RRset whose other record someone else may change."""
+    apply_changes(
+        zone, [RRsetEdit("www", "A", (RecordData("192.0.2.80"), RecordData("192.0.2.81")))]
+    )
+    return zone
+
+
+def record_url(zone: Zone, rdata: str) -> str:
+    pk = zone.records.get(owner="www", rdata=rdata).pk
+    return f"/dns/api/zones/example.org/records/{pk}/"
+
+
+def listed_fingerprint(client, key: str, owner: str) -> str:
+    rrsets = call(client, "get", "/dns/api/zones/example.org/records/", key).json()["rrsets"]
+    return next(r for r in rrsets if r["owner"] == owner)["fingerprint"]
+
+
+def test_a_single_record_shows_its_rrsets_fingerprint_as_the_list_does(client, two_www, staff_key):
+    shown = call(client, "get", record_url(two_www, "192.0.2.80"), staff_key).json()
+    assert shown["fingerprint"] == listed_fingerprint(client, staff_key, "www")
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_record_write_with_a_stale_fingerprint_is_a_409_and_keeps_the_other_edit(
+    client, two_www, staff_key, method
+):
+    seen = listed_fingerprint(client, staff_key, "www")
+    www = current_rrset(two_www, "www", "A")
+    apply_changes(two_www, [RRsetEdit("www", "A", tuple(replace(r, ttl=60) for r in www))])
+    edit = {"rdata": "192.0.2.90", "ttl": 300, "fingerprint": seen}
+    target = record_url(two_www, "192.0.2.80")
+    response = call(client, method, target, staff_key, edit)
+    assert response.status_code == 409
+    current = response.json()["conflicts"][0]["current"]
+    assert {(r["rdata"], r["ttl"]) for r in current} == {("192.0.2.80", 60), ("192.0.2.81", 60)}
+    assert {r.ttl for r in current_rrset(two_www, "www", "A")} == {60}
+    fresh = {**edit, "fingerprint": listed_fingerprint(client, staff_key, "www")}
+    assert call(client, method, target, staff_key, fresh).status_code == 200
+    assert {(r.rdata, r.ttl) for r in current_rrset(two_www, "www", "A")} == {
+        ("192.0.2.81", 300),
+        ("192.0.2.90", 300),
+    }
+
+
+def test_a_record_delete_with_a_stale_fingerprint_is_a_409(client, two_www, staff_key):
+    seen = listed_fingerprint(client, staff_key, "www")
+    target = record_url(two_www, "192.0.2.80")
+    apply_changes(two_www, [RRsetEdit("www", "A", (RecordData("192.0.2.80"),))])
+    in_body = call(client, "delete", target, staff_key, {"fingerprint": seen})
+    in_query = call(client, "delete", f"{target}?fingerprint={seen}", staff_key)
+    assert (in_body.status_code, in_query.status_code) == (409, 409)
+    assert [r.rdata for r in current_rrset(two_www, "www", "A")] == ["192.0.2.80"]
+    fresh = listed_fingerprint(client, staff_key, "www")
+    assert call(client, "delete", f"{target}?fingerprint={fresh}", staff_key).status_code == 200
+    assert not two_www.records.filter(owner="www").exists()
+
+
+def test_a_record_write_without_a_fingerprint_is_not_checked_and_a_bad_one_is_a_400(
+    client, two_www, staff_key
+):
+    target = record_url(two_www, "192.0.2.80")
+    bad = call(client, "patch", target, staff_key, {"rdata": "192.0.2.7", "fingerprint": 5})
+    assert bad.status_code == 400 and "fingerprint" in bad.json()["errors"]
+    assert call(client, "patch", target, staff_key, {"rdata": "192.0.2.7"}).status_code == 200
+    assert {r.rdata for r in current_rrset(two_www, "www", "A")} == {"192.0.2.7", "192.0.2.81"}
 
 
 def test_staff_create_and_revoke_tokens_on_their_page(staff_client):

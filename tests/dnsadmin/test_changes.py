@@ -15,6 +15,7 @@ from dnsadmin.changes import (
     RRsetEdit,
     apply_changes,
     current_rrset,
+    delete_zone,
     fingerprint,
     plan_record_change,
     revert_change,
@@ -178,6 +179,35 @@ def test_revert_is_refused_when_the_rrset_changed_since(zone):
     with pytest.raises(ConflictError):
         revert_change(change, None)
     assert rrset(zone, "www", "A") == {"192.0.2.2"} != {r.rdata for r in www}
+
+
+def test_deleting_a_zone_leaves_an_attributed_entry_with_every_rrset_it_had(
+    zone, django_user_model
+):
+    ann = django_user_model.objects.create_user("ann", is_staff=True)
+    earlier = apply_changes(zone, [RRsetEdit("ftp", "A", (RecordData("192.0.2.21"),))], ann)
+    zone.refresh_from_db()
+    had = {(r.owner, r.rdtype, r.rdata) for r in zone.records.all()}
+    deleted = delete_zone(zone, ann)
+    assert not Zone.objects.exists()
+    assert (deleted.zone, deleted.origin, deleted.zone_deleted) == (None, "example.org.", True)
+    assert (deleted.user, deleted.username, deleted.source) == (ann, "ann", "web")
+    assert deleted.serial_before == deleted.serial_after == zone.serial
+    rrsets = list(deleted.rrsets.all())
+    assert {(r.owner, r.rdtype, d["rdata"]) for r in rrsets for d in r.before} == had
+    assert {r.action for r in rrsets} == {"deleted"}
+    assert (rrsets[0].owner, rrsets[0].rdtype) == ("@", "NS")  # zone-file order
+    earlier.refresh_from_db()  # the zone's earlier history survives it, still named
+    assert (earlier.zone, earlier.origin, earlier.username) == (None, "example.org.", "ann")
+
+
+def test_a_deleted_zones_changes_cannot_be_reverted(zone):
+    change = apply_changes(zone, [RRsetEdit("ftp", "A", (RecordData("192.0.2.21"),))])
+    delete_zone(zone, None)
+    change.refresh_from_db()
+    with pytest.raises(ChangeError, match="example.org. was deleted"):
+        revert_change(change, None)
+    assert not Zone.objects.exists()
 
 
 def test_rows_are_in_zone_file_order(zone):

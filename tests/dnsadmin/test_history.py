@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.forms.models import model_to_dict
 
 from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, fingerprint
-from dnsadmin.models import ZoneChange
+from dnsadmin.models import Zone, ZoneChange
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +113,24 @@ def test_admin_zone_setting_edits_bump_the_serial_and_are_recorded(staff_client,
         "staff",
         zone.serial,
     )
+
+
+def test_the_admin_deletes_a_zone_through_the_change_service(staff_client, zone):
+    staff_client.user.is_superuser = True
+    staff_client.user.save()
+    response = staff_client.post(f"/admin/dnsadmin/zone/{zone.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Zone.objects.exists()
+    deleted = ZoneChange.objects.get()
+    assert (deleted.origin, deleted.zone_deleted) == ("example.org.", True)
+    assert (deleted.source, deleted.username) == ("admin", "staff")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_existing_entries_their_zones_origin(zone):
+    apply_changes(zone, [RRsetEdit("www", "A", (RecordData("192.0.2.81"),))])
+    ZoneChange.objects.update(origin="")  # as written before the field existed
+    executor = MigrationExecutor(connection)
+    executor.migrate([("dnsadmin", "0006_notify_targets")])
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())  # all the way back, for later tests
+    assert list(ZoneChange.objects.values_list("origin", flat=True)) == ["example.org."]

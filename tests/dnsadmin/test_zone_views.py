@@ -6,9 +6,11 @@ import re
 
 import dns.rdata
 import pytest
+from django.contrib.auth import get_user_model
 
-from dnsadmin.changes import current_rrset, fingerprint
+from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, fingerprint
 from dnsadmin.models import Record, Zone, ZoneChange
+from tests.dnsadmin.conftest import ZONE
 
 pytestmark = pytest.mark.django_db
 
@@ -306,9 +308,8 @@ def test_a_pending_batch_that_went_stale_is_refused_whole(staff_client, zone):
     assert "Apply all together" not in staff_client.get(url(zone)).content.decode()
 
 
-def test_settings_change_the_soa_and_bump_the_serial(staff_client, zone):
-    serial = zone.serial
-    data = {
+def settings_post(**fields) -> dict:
+    return {
         "enabled": "on",
         "primary_ns": "ns1.example.org.",
         "contact": "hostmaster.example.org.",
@@ -319,7 +320,13 @@ def test_settings_change_the_soa_and_bump_the_serial(staff_client, zone):
         "default_ttl": "600",
         "transfer_acl": "192.0.2.0/24",
         "notify_targets": "",
+        **fields,
     }
+
+
+def test_settings_change_the_soa_and_bump_the_serial(staff_client, zone):
+    serial = zone.serial
+    data = settings_post()
     assert staff_client.post(url(zone, "settings/"), data).status_code == 302
     zone.refresh_from_db()
     assert (zone.refresh, zone.default_ttl, zone.transfer_acl) == (100, 600, "192.0.2.0/24")
@@ -333,6 +340,89 @@ def test_deleting_a_zone_asks_first(staff_client, zone):
     assert Zone.objects.exists()
     staff_client.post(url(zone, "delete/"))
     assert not Zone.objects.exists()
+
+
+def test_a_deleted_zone_is_listed_with_who_deleted_it_and_what_it_held(staff_client, zone):
+    staff_client.post(url(zone, "records/add/?type=A"), record_post(owner="n", address="192.0.2.9"))
+    staff_client.post(url(zone, "delete/"))
+    deleted = ZoneChange.objects.get(zone_deleted=True)
+    listing = staff_client.get("/dns/zones/").content.decode()
+    section = listing[listing.index("Deleted zones") :]
+    assert f'/dns/changes/{deleted.pk}/">example.org.</a>' in section
+    assert "staff via web" in section
+    page = staff_client.get(f"/dns/changes/{deleted.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "zone deleted at serial" in html
+    assert "192.0.2.80" in html and "192.0.2.9" in html and "Revert this change" not in html
+    earlier = ZoneChange.objects.get(zone_deleted=False)
+    assert f"/dns/changes/{earlier.pk}/" in html  # the rest of its history, still reachable
+
+
+def test_a_deleted_zones_entries_show_but_do_not_revert(staff_client, zone):
+    staff_client.post(url(zone, "records/add/?type=A"), record_post(owner="n", address="192.0.2.9"))
+    change = ZoneChange.objects.get()
+    staff_client.post(url(zone, "delete/"))
+    page = staff_client.get(f"/dns/changes/{change.pk}/")
+    assert page.status_code == 200 and "n A" in page.content.decode()
+    assert "Revert this change" not in page.content.decode()
+    response = staff_client.post(f"/dns/changes/{change.pk}/revert/", follow=True)
+    assert "was deleted" in response.content.decode() and not Zone.objects.exists()
+
+
+def import_text(replace_all: bool) -> dict:
+    text = ZONE.replace("192.0.2.80", "192.0.2.81")
+    return {"text": text, "mode": "replace" if replace_all else "merge", "apply": "1"}
+
+
+def queue_then_apply(client, zone: Zone):
+    queued = record_post(action="queue", owner="q", address="192.0.2.3")
+    client.post(url(zone, "records/add/?type=A"), queued)
+    return client.post(url(zone, "pending/apply/"))
+
+
+def with_fingerprint(action: str, fields: dict | None = None):
+    """A POST to the www record's edit/delete/toggle view, from a fresh look at it."""
+
+    def post(client, zone: Zone):
+        record = zone.records.get(owner="www")
+        shown = fingerprint(current_rrset(zone, "www", "A"))
+        data = {"fingerprint": shown, "action": "apply", **(fields or {})}
+        return client.post(url(zone, f"records/{record.pk}/{action}/"), data)
+
+    return post
+
+
+def revert_anns_change(client, zone: Zone):
+    ann = get_user_model().objects.create_user("ann")
+    change = apply_changes(zone, [RRsetEdit("www", "A", (RecordData("192.0.2.5"),))], ann)
+    return client.post(f"/dns/changes/{change.pk}/revert/")
+
+
+NEW_ZONE = {"origin": "new.example", "primary_ns": "ns1.new.example.", "contact": "h"}
+CHANGE_VIEWS = {
+    "record add": lambda c, z: c.post(
+        url(z, "records/add/?type=A"), record_post(owner="n", address="192.0.2.9")
+    ),
+    "record edit": with_fingerprint("edit", record_post(owner="www", address="192.0.2.7")),
+    "record delete": with_fingerprint("delete"),
+    "record toggle": with_fingerprint("toggle"),
+    "batch apply": queue_then_apply,
+    "import merge": lambda c, z: c.post(url(z, "import/"), import_text(replace_all=False)),
+    "import replace": lambda c, z: c.post(url(z, "import/"), import_text(replace_all=True)),
+    "revert": revert_anns_change,
+    "settings": lambda c, z: c.post(url(z, "settings/"), settings_post()),
+    "zone create": lambda c, z: c.post("/dns/zones/new/", {**NEW_ZONE, "default_ttl": "300"}),
+    "zone delete": lambda c, z: c.post(url(z, "delete/")),
+}
+
+
+@pytest.mark.parametrize("view", CHANGE_VIEWS)
+def test_every_change_view_attributes_its_change_to_the_user(staff_client, zone, view):
+    response = CHANGE_VIEWS[view](staff_client, zone)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    change = ZoneChange.objects.get(username="staff")
+    assert change.user == staff_client.user
+    assert ZoneChange.objects.first() == change  # it is the newest entry: this view's
 
 
 def test_the_dashboard_counts_zones_and_records(user_client, zone):

@@ -1,6 +1,7 @@
 import asyncio
 import base64
 import ssl
+import time
 
 from botadmin.infobot import ChannelConfig, NetworkConfig, Timing
 from botadmin.infobot.connection import Connection, backoff
@@ -87,6 +88,28 @@ async def test_queued_lines_go_out_in_order_and_own_messages_become_events(fake_
         said = [line for line in server.received if line.startswith("PRIVMSG")]
         assert said == [f"PRIVMSG #a :line {i}" for i in range(8)]
         assert [e.text for e in events if e.own] == [f"line {i}" for i in range(8)]
+    finally:
+        await connection.stop()
+
+
+async def test_after_its_burst_the_bucket_paces_lines_at_its_rate(fake_server):
+    server, port = await fake_server()
+    sent: list[float] = []  # when each line was written: own events are made then
+
+    def on_event(network, event) -> None:
+        if event.own:
+            sent.append(time.monotonic())
+
+    connection = Connection(config(port), on_event, Timing(burst=2, rate=10.0))
+    connection.start()
+    try:
+        await until(lambda: connection.status().channels == ["#a"])
+        for i in range(8):
+            connection.say("#a", f"line {i}")
+        await until(lambda: len(sent) == 8)
+        # Whatever the load, at most burst + rate * t lines go out in t seconds, so the
+        # six lines after the burst take at least 0.6 s (a lower bound: never flaky).
+        assert sent[-1] - sent[0] >= (8 - 2) / 10.0 - 0.01
     finally:
         await connection.stop()
 

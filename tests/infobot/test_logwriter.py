@@ -1,4 +1,5 @@
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from botadmin.infobot.logwriter import LogRecord, LogWriter, MemoryLogSink
@@ -61,18 +62,38 @@ async def test_it_flushes_what_is_pending_when_stopped():
     assert [r.text for r in sink.records] == ["last words"]
 
 
-async def test_it_publishes_each_line_and_survives_a_failing_hook():
-    seen = []
+async def test_it_publishes_only_once_the_sink_has_stored_the_batch():
+    sink = FlakySink(failures=1)
+    stored_when_rung: list[tuple[str, list[str]]] = []
 
     def publish(rec: LogRecord) -> None:
-        seen.append(rec.text)
-        raise RuntimeError("websocket gone")
+        # What a live tail woken now would read from the database.
+        stored_when_rung.append((rec.text, [r.text for r in sink.records]))
 
-    writer = LogWriter(MemoryLogSink(), publish)
+    writer = LogWriter(sink, publish)
     writer.add(record("a"))
     writer.add(record("b"))
-    assert seen == ["a", "b"]
-    assert len(writer.pending) == 2
+    assert stored_when_rung == []
+    assert not await writer.flush()  # not stored: nothing to ring for
+    assert stored_when_rung == []
+    assert await writer.flush()
+    assert stored_when_rung == [("b", ["a", "b"])]
+
+
+async def test_it_rings_once_per_channel_per_batch_and_survives_a_failing_hook():
+    rung = []
+
+    def publish(rec: LogRecord) -> None:
+        rung.append((rec.channel, rec.text))
+        raise RuntimeError("websocket gone")
+
+    sink = MemoryLogSink()
+    writer = LogWriter(sink, publish)
+    for channel, text in [("#a", "1"), ("#b", "2"), ("#a", "3")]:
+        writer.add(replace(record(text), channel=channel))
+    assert await writer.flush()
+    assert rung == [("#a", "3"), ("#b", "2")]
+    assert [r.text for r in sink.records] == ["1", "2", "3"]
 
 
 class ThreadedSink(MemoryLogSink):
@@ -127,3 +148,32 @@ async def test_a_stored_line_is_not_replayed(tmp_path):
     writer.add(record("stored"))
     assert await writer.flush()
     assert LogWriter(sink, journal=LogJournal(tmp_path / "journal.jsonl")).pending == []
+
+
+def test_two_live_processes_given_one_journal_name_keep_separate_files(tmp_path):
+    from botadmin.infobot.logwriter import LogJournal
+
+    first = LogJournal.claim(tmp_path / "journal.jsonl")
+    second = LogJournal.claim(tmp_path / "journal.jsonl")
+    second.append(record("second's"))
+    second.rewrite([])  # second stored its lines: first's pending ones must not go with them
+    first.append(record("first's"))
+    assert (first.path.name, second.path.name) == ("journal.jsonl", "journal-2.jsonl")
+    assert [r.text for r in first.replay()] == ["first's"]
+    first.close()
+    second.close()
+
+
+def test_a_restart_takes_over_dead_processes_journals(tmp_path):
+    from botadmin.infobot.logwriter import LogJournal
+
+    dead = [LogJournal.claim(tmp_path / "journal.jsonl") for _ in range(3)]
+    for journal, text in zip(dead, ("one", "two", "three"), strict=True):
+        journal.append(record(text))
+        journal.close()  # as the kernel does for a killed process
+    restarted = LogJournal.claim(tmp_path / "journal.jsonl")
+    writer = LogWriter(MemoryLogSink(), journal=restarted)
+    assert [r.text for r in writer.pending] == ["one", "two", "three"]
+    assert all(r.replayed for r in writer.pending)
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == ["journal.jsonl"]
+    restarted.close()

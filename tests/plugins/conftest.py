@@ -77,3 +77,12 @@ async def network_factory():
     yield make
     for network in made:
         await network.host.stop()
+
+
+@pytest.fixture
+def http_service():
+    """A real HTTP server on 127.0.0.1 for the plugins that reach out (see httpfake)."""
+    from tests.plugins.httpfake import running
+
+    with running() as service:
+        yield service

@@ -15,6 +15,7 @@ from botadmin.infobot import (
     command,
     discover,
     every,
+    on,
     rule,
 )
 from botadmin.infobot import host as host_module
@@ -70,6 +71,54 @@ class Blocklist(Plugin):
 
     def is_ignored(self, source: Source) -> bool:
         return source.mask.startswith("eve!")
+
+
+class Greeter(Plugin):
+    """Greets with a word chosen once, at setup (as a plugin building a client would)."""
+
+    settings = (Setting("word", str, "hello"),)
+
+    async def setup(self) -> None:
+        self.word = self.config(None)["word"]
+
+    @command("greet")
+    async def greet(self, msg: Incoming, args: str) -> None:
+        """greet: says the word."""
+        await msg.reply(self.word)
+
+
+class Tuned(Greeter):
+    """Applies new settings in place: configure instead of a reload."""
+
+    calls: list[str] = []
+
+    async def teardown(self) -> None:
+        self.calls.append("teardown")
+
+    async def configure(self) -> None:
+        self.calls.append("configure")
+        self.word = self.config(None)["word"]
+
+
+class Watcher(Plugin):
+    """Observes every message, as seen or relay do."""
+
+    heard: list[str] = []
+
+    @on("message", "join")
+    async def hear(self, msg: Incoming) -> None:
+        self.heard.append(f"{msg.nick} {msg.kind} {msg.text}")
+
+
+class WatchingBlocklist(Blocklist):
+    """Provides Discriminating and watches too: the ignorer sees what it ignores."""
+
+    name = "watchingblocklist"
+    heard: list[str] = []
+
+    @on("message")
+    async def hear(self, msg: Incoming) -> None:
+        self.heard.append(msg.nick)
 
 
 class Counter(Plugin):
@@ -134,6 +183,37 @@ async def test_the_host_consults_the_discriminating_component(network_factory):
     assert await net.say("eve", "#pub", "!echo hi") == []
     assert await net.say("eve", "#pub", "ping me") == []
     assert await net.say("ann", "#pub", "!echo hi") == ["PRIVMSG #pub :hi!"]
+
+
+async def test_ignored_users_reach_no_event_handler_but_the_ignorers(network_factory):
+    net = await network_factory([Watcher, WatchingBlocklist])
+    Watcher.heard, WatchingBlocklist.heard = [], []  # not the bot's own joins
+    await net.say("eve", "#pub", "hello")
+    await net.feed(b":eve!eve@eve.example JOIN #pub")
+    await net.say("ann", "#pub", "hi")
+    assert Watcher.heard == ["ann message hi"]
+    assert WatchingBlocklist.heard == ["eve", "ann"]
+
+
+async def test_a_changed_config_reaches_a_loaded_plugin_without_a_restart(network_factory):
+    net = await network_factory([Greeter, Echo])
+    echo = net.host.loaded["echo"]
+    assert await net.say("ann", "#pub", "!greet") == ["PRIVMSG #pub :hello"]
+    await net.host.apply([PluginSetting("greeter", config={"word": "ahoy"})])
+    assert await net.say("ann", "#pub", "!greet") == ["PRIVMSG #pub :ahoy"]
+    await net.host.apply(
+        [PluginSetting("greeter", config={"word": "ahoy"}), PluginSetting("echo", enabled=True)]
+    )
+    assert net.host.loaded["echo"] is echo  # nothing of its config changed: left alone
+
+
+async def test_a_plugin_with_a_configure_hook_is_configured_in_place(network_factory):
+    Tuned.calls = []
+    net = await network_factory([Tuned])
+    tuned = net.host.loaded["tuned"]
+    await net.host.apply([PluginSetting("tuned", config={"word": "moin"})])
+    assert await net.say("ann", "#pub", "!greet") == ["PRIVMSG #pub :moin"]
+    assert (net.host.loaded["tuned"], Tuned.calls) == (tuned, ["configure"])
 
 
 async def test_reapplying_settings_unloads_and_reloads_plugins_and_cancels_their_jobs(
@@ -209,6 +289,34 @@ def test_discovery_loads_entry_points_and_skips_broken_ones(monkeypatch, caplog)
         names = [cls.name for cls in discover()]
     assert "echo" in names and "seen" in names
     assert "entry point broken failed to import" in caplog.text
+
+
+def test_discovery_finds_a_plugin_an_installed_distribution_declares(tmp_path, monkeypatch):
+    """A real (if tiny) installed distribution, found by importlib.metadata on sys.path."""
+    (tmp_path / "tinyplugin.py").write_text(
+        textwrap.dedent('''
+            from botadmin.infobot import Plugin
+            class Tiny(Plugin):
+                """Installed from a distribution."""
+        ''')
+    )
+    info = tmp_path / "appliance_tinyplugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: appliance-tinyplugin\nVersion: 1.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[appliance.botplugins]\ntiny = tinyplugin:Tiny\nmissing = tinyplugin_gone:Nope\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tinyplugin", raising=False)
+    try:
+        found = {cls.name: cls for cls in discover()}
+    finally:
+        sys.modules.pop("tinyplugin", None)
+    assert found["tiny"].__module__ == "tinyplugin"
+    assert found["tiny"].description() == "Installed from a distribution."
+    assert "seen" in found and "missing" not in found
 
 
 def test_a_plugin_describes_itself_for_the_web():
