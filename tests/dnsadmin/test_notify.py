@@ -12,21 +12,12 @@ from django.core.management import call_command
 from dnsadmin.models import Record, Zone
 from tests.dnsadmin.conftest import ZONE
 from tests.dnsadmin.test_rundns import start_rundns, stop, wait_for
+from tests.names.zones import NAMED_CONF
 from tests.services import free_port
 
 pytestmark = pytest.mark.integration
 
-SECONDARY_CONF = """
-options {{
-    directory "{directory}";
-    pid-file "{directory}/named.pid";
-    session-keyfile "{directory}/session.key";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-}};
-controls {{ }};
+SECONDARY_ZONE = """
 zone "example.org" {{
     type secondary;
     primaries {{ 127.0.0.1 port {primary}; }};
@@ -69,7 +60,8 @@ def primary(worker_env, tmp_path, secondary_port):
 def test_a_secondary_is_notified_and_transfers_the_new_serial(primary, secondary_port, tmp_path):
     port = secondary_port
     conf = tmp_path / "secondary.conf"
-    conf.write_text(SECONDARY_CONF.format(directory=tmp_path, port=port, primary=primary.port))
+    zones = SECONDARY_ZONE.format(primary=primary.port)
+    conf.write_text(NAMED_CONF.format(directory=tmp_path, port=port, zones=zones))
     log = (tmp_path / "secondary.log").open("w")
     named = subprocess.Popen(["named", "-g", "-n", "1", "-c", str(conf)], stdout=log, stderr=log)
     try:
