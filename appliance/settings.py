@@ -172,7 +172,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # Workers reconcile from the database this often (seconds): the whole
 # propagation mechanism when no cross-process channel layer exists.
-RECONCILE_INTERVAL = float(env_int("RECONCILE_INTERVAL_MS", 1000, minimum=50)) / 1000
+RECONCILE_INTERVAL = float(env_int("RECONCILE_INTERVAL_MS", 500, minimum=50)) / 1000
 
 # rundns: the resolver chain behind the zones (the command's options override these).
 DNS_ADDRESSES = env_list("DNS_ADDRESSES", ["127.0.0.1"])

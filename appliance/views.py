@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,9 +15,47 @@ from appliance.dashboard import dashboard_panels
 from appliance.models import WorkerStatus
 
 
+@dataclass(frozen=True)
+class WorkerRow:
+    """One worker on the dashboard: its heartbeat and what it reported, spelled out.
+
+    The details are unpacked here rather than in the template because a network
+    named like a dict method ("items") would shadow it in template lookups.
+    """
+
+    worker: WorkerStatus
+    zones: int | None
+    port: int | None
+    queries: int | None
+    serials: list[tuple[str, int]]
+    networks: list[dict]
+
+
+def worker_row(worker: WorkerStatus) -> WorkerRow:
+    details = mapping(worker.details)
+    return WorkerRow(
+        worker=worker,
+        zones=details.get("zones"),
+        port=details.get("port"),
+        queries=details.get("queries"),
+        serials=sorted(mapping(details.get("serials")).items()),
+        networks=[
+            {**state, "name": name}
+            for name, state in sorted(mapping(details.get("networks")).items())
+            if isinstance(state, dict)
+        ],
+    )
+
+
+def mapping(value: object) -> dict:
+    """A reported value that should be a dict; anything else (an older worker's) as empty."""
+    return value if isinstance(value, dict) else {}
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {"panels": dashboard_panels(request), "workers": WorkerStatus.objects.all()}
+    workers = [worker_row(worker) for worker in WorkerStatus.objects.all()]
+    context = {"panels": dashboard_panels(request), "workers": workers}
     return render(request, "dashboard.html", context)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.urls import path
@@ -40,15 +43,68 @@ def test_logout_is_a_post_and_ends_the_session(user_client):
     assert user_client.get("/").status_code == 302
 
 
+def worker_row_html(page: str, kind: str, host: str, pid: int) -> str:
+    """The dashboard's table row of one worker process."""
+    match = re.search(rf'<tr data-worker="{kind}-{host}-{pid}">(.*?)</tr>', page, re.S)
+    assert match, f"no row for {kind} {host} {pid}"
+    return match.group(1)
+
+
+def field(row: str, name: str) -> str:
+    """The text of one cell of a row, tags stripped and spaces collapsed."""
+    cell = re.search(rf'<td data-field="{name}">(.*?)</td>', row, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+
+
 @pytest.mark.django_db
-def test_the_dashboard_lists_workers_that_reported(user_client):
+def test_the_dashboard_shows_each_dns_worker_with_its_zones_serials_and_queries(user_client):
     from django.utils import timezone
 
     from appliance.models import WorkerStatus
 
-    WorkerStatus.objects.create(kind="dns", host="ns1", pid=42, last_seen=timezone.now())
+    for pid, queries in ((41, 1500), (42, 7)):
+        WorkerStatus.objects.create(
+            kind="dns",
+            host="ns1",
+            pid=pid,
+            last_seen=timezone.now(),
+            details={
+                "zones": 2,
+                "serials": {"example.org.": 2024010203, "example.net.": pid},
+                "port": 5300,
+                "queries": queries,
+            },
+        )
     page = user_client.get("/").content.decode()
-    assert "ns1" in page and "running" in page
+    first, second = (worker_row_html(page, "dns", "ns1", pid) for pid in (41, 42))
+    assert "running" in first and "running" in second
+    assert field(first, "queries") == "1500" and field(second, "queries") == "7"
+    assert field(first, "serving") == (
+        "2 zones loaded, port 5300 example.net. serial 41 example.org. serial 2024010203"
+    )
+    assert "example.net. serial 42" in field(second, "serving")
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_each_bot_shard_with_its_networks(user_client):
+    from django.utils import timezone
+
+    from appliance.models import WorkerStatus
+
+    up = {"connected": True, "nick": "infobot", "last_error": None, "lag": 0.1, "channels": []}
+    down = {**up, "connected": False, "nick": None, "last_error": "connection refused"}
+    WorkerStatus.objects.create(
+        kind="bot",
+        host="irc1",
+        pid=7,
+        last_seen=timezone.now() - timedelta(minutes=5),
+        details={"networks": {"libera": up, "items": down}},
+    )
+    row = worker_row_html(user_client.get("/").content.decode(), "bot", "irc1", 7)
+    assert field(row, "serving") == (
+        "items: not connected (connection refused) libera: connected as infobot"
+    )
+    assert field(row, "queries") == "–" and "not seen" in row
 
 
 @pytest.mark.django_db

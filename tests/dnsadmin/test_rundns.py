@@ -94,12 +94,13 @@ def test_the_serial_answered_is_the_databases(rundns):
     assert rundns.short("example.org", "SOA").split()[2] == str(serial)
 
 
-def test_an_edit_committed_in_the_database_is_served_within_a_second_or_so(rundns):
+def test_an_edit_committed_in_the_database_is_served_within_a_second(rundns):
     zone = Zone.objects.get()
     Record(zone=zone, owner="new", rdtype="A", rdata="192.0.2.7").save()
     zone.refresh_from_db()
-    # The embedded default has no cross-process layer: the worker's 1 s reconcile carries it.
-    assert wait_for(lambda: rundns.short("new.example.org", "A") == "192.0.2.7", 3)
+    # The embedded default has no cross-process layer: the worker's reconcile (every 0.5 s)
+    # carries it within the second the issue asks for.
+    assert wait_for(lambda: rundns.short("new.example.org", "A") == "192.0.2.7", 1.0)
     assert rundns.short("example.org", "SOA").split()[2] == str(zone.serial)
 
 
