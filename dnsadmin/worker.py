@@ -141,7 +141,7 @@ class DNSWorker(WorkerConsumer):
             self.next_cache_write = now + CACHE_WRITE_EVERY
             # The snapshot and the last command applied to it, taken together: commands
             # recorded since then win over the snapshot in the database.
-            entries, applied = list(self.chain.cache.entries()), self.last_command
+            entries, applied = self.chain.cache.take_changes(), self.last_command
             await database_sync_to_async(cachesync.write_snapshot)(entries, self.name, applied)
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_EVERY

@@ -211,6 +211,7 @@ class Cache:
         self.max_negative_ttl = max_negative_ttl
         self.clock = clock
         self._strikes: dict[tuple[Key, int], tuple[int, float]] = {}  # failures in a row
+        self._changed: set[tuple[Key, int]] = set()  # stored since take_changes() last ran
 
     def __len__(self) -> int:
         return len(self.positive.entries) + len(self.negative.entries)
@@ -248,6 +249,7 @@ class Cache:
             self.negative.pop(key)
             self.negative.pop((labels, NX_KEY))
             self._retire_answers(labels)
+            self._changed.add(key)
         self.positive.put(key, entry)
 
     def store_negative(
@@ -275,6 +277,7 @@ class Cache:
             self.positive.pop((labels, rdtype))
         self._retire_answers(labels)
         self.negative.put((labels, key_type), entry)
+        self._changed.add((labels, key_type))
 
     def store_failure(self, name: dns.name.Name, rdtype: int, ttl: int = FAILURE_TTL) -> None:
         """RFC 9520: remember that a question could not be resolved, briefly at first, then
@@ -414,6 +417,7 @@ class Cache:
         for budget in (self.positive, self.negative, self.answers, self.negative_answers):
             budget.clear()
         self._strikes.clear()
+        self._changed.clear()
 
     def delete(self, name: dns.name.Name | str) -> int:
         """Forget every entry owned by name, and the answers made of them; how many entries."""
@@ -429,8 +433,19 @@ class Cache:
         now = self.clock()
         for budget in (self.positive, self.negative):
             for entry in list(budget.entries.values()):
-                if entry.expires > now and entry.negative != SERVFAIL and entry.rank >= ANSWER:
+                if _kept(entry, now):
                     yield _record(entry, int(entry.expires - now))
+
+    def take_changes(self) -> list[CacheRecord]:
+        """The entries stored since the last call, as entries() gives them: what a
+        write-behind has to write, instead of the whole cache every time (turning a large
+        cache into records costs the packet loop a noticeable pause)."""
+        now = self.clock()
+        changed, self._changed = self._changed, set()
+        found = (
+            self.positive.entries.get(key) or self.negative.entries.get(key) for key in changed
+        )
+        return [_record(entry, int(entry.expires - now)) for entry in found if _kept(entry, now)]
 
     def load(self, records: Iterable[CacheRecord]) -> None:
         """Take back entries from a snapshot; a malformed one is skipped, not fatal."""
@@ -439,6 +454,7 @@ class Cache:
                 self._load(record)
             except (ValueError, TypeError, IndexError, dns.exception.DNSException):
                 continue
+        self._changed.clear()  # they came from the database: nothing to write back
 
     def _load(self, record: CacheRecord) -> None:
         name = dns.name.from_text(record.name)
@@ -511,6 +527,13 @@ def _size(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> int:
     """Roughly the bytes the entry costs: its wire form plus a fixed overhead for the objects."""
     data = sum(len(rdata.to_wire()) for rdata in rdataset)
     return len(name.to_wire()) + data + 10 * len(rdataset) + 200
+
+
+def _kept(entry: Entry | None, now: float) -> bool:
+    return (
+        entry is not None and entry.expires > now and entry.negative != SERVFAIL
+        and entry.rank >= ANSWER
+    )  # fmt: skip
 
 
 def _record(entry: Entry, ttl: int) -> CacheRecord:

@@ -204,6 +204,21 @@ def test_it_lists_its_entries_for_writing_behind(cache, clock):
     ]  # fmt: skip
 
 
+def test_it_hands_the_write_behind_only_what_changed_since_the_last_time(cache, clock):
+    cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1"))
+    cache.store_negative(name("gone.example.test."), A, soa(), nxdomain=True)
+    cache.store_failure(name("broken.example.test."), A)
+    assert sorted(record.name for record in cache.take_changes()) == [
+        "gone.example.test.", "www.example.test.",
+    ]  # fmt: skip
+    assert cache.take_changes() == []
+    cache.store_rrset(rrset("mail.example.test.", 300, "A", "192.0.2.25"))
+    assert [record.name for record in cache.take_changes()] == ["mail.example.test."]
+    fresh = Cache(clock=clock)
+    fresh.load(cache.entries())  # from the database already: nothing to write back
+    assert fresh.take_changes() == []
+
+
 def test_it_loads_the_entries_it_listed(cache, clock):
     cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1", "192.0.2.2"))
     cache.store_negative(name("www.example.test."), MX, soa(), nxdomain=False, source="forwarder")
