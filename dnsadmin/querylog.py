@@ -1,10 +1,9 @@
 """The query log and statistics, collected on the packet path and written behind.
 
-The server calls the recorder once per answered query: it only counts and
-appends to a bounded buffer. The worker drains the buffer about once a second
-and writes it in one transaction from a thread, so no packet waits for the
-database. Statistics count every query; the log keeps at most
-``max_per_second`` entries a second, so a flood cannot flood the database too.
+The server counts every answer and hands the recorder at most QUERY_LOG_MAX_PER_SECOND
+of them a second, so a flood cannot flood the database too; the recorder only appends.
+The worker drains it twice a second with the server's counts and writes both in one
+transaction from a thread, so no packet waits for the database.
 """
 
 from __future__ import annotations
@@ -43,34 +42,37 @@ class QueryEvent(NamedTuple):
 class Drained:
     entries: list[tuple[float, QueryEvent]] = field(default_factory=list)
     stats: Counter[StatsKey] = field(default_factory=Counter)
-    dropped: int = 0
 
 
 class QueryRecorder:
-    def __init__(self, max_per_second: int = 1000) -> None:
-        self.max_per_second = max_per_second
-        self._pending = Drained()
-        self._second = 0
-        self._in_second = 0
+    """What the server reports, collected for write(): the log entries it hands over (at most
+    its log_per_second a second), and the answers counted since the last drain, which are
+    added to the current minute."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[float, QueryEvent]] = []
+        self._counted: Counter[tuple[str, int]] = Counter()
 
     def __call__(
         self, client: str, query: bytes, rcode: int, source: str, latency: float, transport: str
     ) -> None:
-        now = time.time()
-        second = int(now)
-        self._pending.stats[(second - second % 60, rcode, source)] += 1
-        if second != self._second:
-            self._second, self._in_second = second, 0
-        if self._in_second < self.max_per_second:
-            self._in_second += 1
-            event = QueryEvent(client, query, rcode, source, latency, transport)
-            self._pending.entries.append((now, event))
-        else:
-            self._pending.dropped += 1
+        self._entries.append(
+            (time.time(), QueryEvent(client, query, rcode, source, latency, transport))
+        )
 
-    def drain(self) -> Drained:
-        drained, self._pending = self._pending, Drained()
-        return drained
+    def drain(self, answered: Counter[tuple[str, int]]) -> Drained:
+        """The entries so far, and the server's running totals (source, rcode) since the last
+        drain, counted in the minute now."""
+        second = int(time.time())
+        minute = second - second % 60
+        stats = Counter({
+            (minute, rcode, source): count - self._counted[source, rcode]
+            for (source, rcode), count in answered.items()
+            if count > self._counted[source, rcode]
+        })  # fmt: skip
+        self._counted = Counter(answered)
+        entries, self._entries = self._entries, []
+        return Drained(entries, stats)
 
 
 def write(drained: Drained) -> None:

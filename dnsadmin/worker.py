@@ -40,11 +40,14 @@ class DNSWorker(WorkerConsumer):
         await self.reload_zones()
         self.chain = ResolverChain(self.catalog, **options.get("resolver", {}))
         await self.restore_cache()
-        self.recorder = QueryRecorder(options.get("query_log_per_second", 1000))
+        self.recorder = QueryRecorder()
         self.retention_days = options.get("query_log_days", 7)
         loop = asyncio.get_running_loop()
         self.next_prune, self.next_cache_write = loop.time(), loop.time() + CACHE_WRITE_EVERY
-        self.server = DNSServer(self.catalog, on_query=self.recorder, router=self.chain)
+        self.server = DNSServer(
+            self.catalog, router=self.chain, on_query=self.recorder,
+            log_per_second=options.get("query_log_per_second", 1000),
+        )  # fmt: skip
         await self.server.start(
             options["addresses"], options["port"], reuse_port=options.get("reuse_port", False)
         )
@@ -133,7 +136,7 @@ class DNSWorker(WorkerConsumer):
 
     async def write_behind(self, final: bool = False) -> None:
         """The queries answered since the last round; now and then the cache and pruning."""
-        drained = self.recorder.drain()
+        drained = self.recorder.drain(self.server.stats.answered)
         if drained.entries or drained.stats:
             await database_sync_to_async(querylog.write)(drained)
         now = asyncio.get_running_loop().time()

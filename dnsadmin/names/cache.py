@@ -212,6 +212,9 @@ class Cache:
         self.clock = clock
         self._strikes: dict[tuple[Key, int], tuple[int, float]] = {}  # failures in a row
         self._changed: set[tuple[Key, int]] = set()  # stored since take_changes() last ran
+        # Goes up whenever a rendered answer may have become wrong (data replaced, a delete,
+        # a flush): whoever keeps copies of rendered answers drops them then.
+        self.generation = 0
 
     def __len__(self) -> int:
         return len(self.positive.entries) + len(self.negative.entries)
@@ -301,8 +304,8 @@ class Cache:
             self._strikes.pop((lower_labels(name), rdtype), None)
 
     def _retire_answers(self, labels: Key) -> None:
-        self.answers.forget(labels)
-        self.negative_answers.forget(labels)
+        if self.answers.forget(labels) + self.negative_answers.forget(labels):
+            self.generation += 1  # copies of those answers kept elsewhere are stale now
 
     # reading
 
@@ -381,12 +384,19 @@ class Cache:
 
     def answer(self, query: bytes, *, tcp: bool = False) -> bytes | None:
         """The response to query from the cache alone, or None when the cache cannot answer."""
+        found = self.answer_until(query, tcp=tcp)
+        return None if found is None else found[0]
+
+    def answer_until(self, query: bytes, *, tcp: bool = False) -> tuple[bytes, float] | None:
+        """Like answer(), with the clock time until which the same bytes stay right (the end
+        of this second, when TTLs count down again, or the expiry, if sooner); 0 for never."""
         key = (tcp, query[2:])
         rendered = self.answers.entries.get(key) or self.negative_answers.entries.get(key)
+        now = self.clock()
         if rendered is not None:
-            now = self.clock()
             if rendered.expires > now:
-                return query[:2] + _count_down(rendered, now)
+                until = min(rendered.expires, int(now) + 1)
+                return query[:2] + _count_down(rendered, now), until
             self.answers.pop(key)
             self.negative_answers.pop(key)
         parsed = wire.parse_query(query)
@@ -397,7 +407,9 @@ class Cache:
             return None
         response = render(parsed, found, tcp=tcp)
         self._remember(key, response, found)
-        return response
+        if found.rcode == wire.SERVFAIL or not found.expires:
+            return response, 0.0
+        return response, min(min(found.expires.values()), int(now) + 1)
 
     def _remember(self, key: tuple[bool, bytes], response: bytes, found: Found) -> None:
         if found.rcode == wire.SERVFAIL:
@@ -416,6 +428,7 @@ class Cache:
     def flush(self) -> None:
         for budget in (self.positive, self.negative, self.answers, self.negative_answers):
             budget.clear()
+        self.generation += 1
         self._strikes.clear()
         self._changed.clear()
 

@@ -41,6 +41,8 @@ DEFAULT_ALLOW = ("127.0.0.0/8", "::1/128")
 RA = 0x80  # in the fourth header byte
 RD = 0x0100
 MAX_CLIENTS_REMEMBERED = 4096
+MAX_KEPT = 100_000  # answers kept per kind of client
+FOREVER = float("inf")  # an authoritative answer stays right until the zones change
 
 
 def networks(cidrs: Sequence[str]) -> list[Network]:
@@ -90,6 +92,8 @@ class ResolverChain:
         self.upstream = self._upstream(forwarders, root_hints, port, query_timeout, timing)
         self.order = [link for link in order if self._present(link)]
         self._clients: dict[str, bool] = {}
+        self._zones = catalog if catalog is not None else ZoneCatalog()  # for its generation
+        self._forget_kept()
 
     def _upstream(
         self, forwarders: Sequence[str], root_hints: Path | str, port: int,
@@ -134,19 +138,55 @@ class ResolverChain:
         allowed = self.allows_recursion(client)
         parsed: wire.Query | None = None
         for link in self.order:
+            until = 0.0  # how long the answer may be sent again as it is (0: not at all)
             if link == "authority":
-                result = authority.answer_or_pass(query, self.catalog, tcp=tcp)
+                result, until = authority.answer_or_pass(query, self.catalog, tcp=tcp), FOREVER
             elif not allowed:
                 continue
             elif link == "cache":
                 # Before any parsing: a repeated question is a dict lookup in the cache.
-                result = self.cache.answer(query, tcp=tcp) or NOT_MINE
+                result, until = self.cache.answer_until(query, tcp=tcp) or (NOT_MINE, 0.0)
             else:
                 parsed = parsed or wire.parse_query(query)
                 result = self._resolve(link, query, parsed, tcp)
             if result is not NOT_MINE:
-                return _flagged(result, allowed), self._source(link, parsed)
-        return _flagged(authority.refused(query, tcp=tcp), False), "authority"
+                result, source = _flagged(result, allowed), self._source(link, parsed)
+                if until and not tcp and type(result) is bytes:
+                    self._keep(query, allowed, result, until, source)
+                return result, source
+        result = authority.refused(query, tcp=tcp)
+        if not allowed and not tcp and type(result) is bytes:
+            self._keep(query, allowed, result, FOREVER, "authority")  # theirs until zones change
+        return result, "authority"
+
+    # answers kept to send again
+
+    def at_once(self, query: bytes, client: str) -> tuple[bytes, str] | None:
+        """The UDP answer worked out before for the same question from the same kind of client,
+        while it stays right: no parsing, no rendering, one dict lookup (the hot path)."""
+        if self._zones.generation != self._kept_zones or self.cache.generation != self._kept_cache:
+            self._forget_kept()
+            return None
+        allowed = self._clients.get(client)
+        if allowed is None:
+            return None
+        kept = self._kept[allowed].get(query[2:])
+        if kept is None:
+            return None
+        body, until, source = kept
+        if until < FOREVER and until <= self.cache.clock():
+            return None
+        return query[:2] + body, source
+
+    def _keep(self, query: bytes, allowed: bool, response: bytes, until: float, source: str):
+        kept = self._kept[allowed]
+        if len(kept) >= MAX_KEPT:
+            kept.clear()  # a flood of distinct names must not grow it without bound
+        kept[query[2:]] = (response[2:], until, source)
+
+    def _forget_kept(self) -> None:
+        self._kept = ({}, {})  # by whether the client may recurse (RA, the cache)
+        self._kept_zones, self._kept_cache = self._zones.generation, self.cache.generation
 
     def _source(self, link: str, parsed: wire.Query | None) -> str:
         if link != "recursive":
@@ -194,7 +234,7 @@ class ResolverChain:
 
 
 def _flagged(result: Result, allowed: bool) -> Result:
-    if not allowed or not isinstance(result, bytes):
+    if not allowed or type(result) is not bytes:
         return result  # responses being resolved set RA themselves once rendered
     return _with_ra(result)
 

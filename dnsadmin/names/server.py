@@ -61,8 +61,8 @@ class Authority:
 
 
 class QueryListener(Protocol):
-    """Told of every answered query. It runs on the packet path, so it gets the raw query and
-    leaves parsing the question to whoever keeps the entry (see ``question``)."""
+    """Told of answered queries, for the query log. It runs on the packet path, so it gets the
+    raw query and leaves parsing the question to whoever keeps the entry (see ``question``)."""
 
     def __call__(
         self, client: str, query: bytes, rcode: int, source: str, latency: float, transport: str
@@ -71,10 +71,17 @@ class QueryListener(Protocol):
 
 @dataclass
 class ServerStats:
-    by_rcode: Counter[int] = field(default_factory=Counter)
+    answered: Counter[tuple[str, int]] = field(default_factory=Counter)  # (source, rcode)
     by_transport: Counter[str] = field(default_factory=Counter)
     dropped: int = 0  # responses the kernel would not take, and TCP connections over the cap
     tcp_connections: int = 0
+
+    @property
+    def by_rcode(self) -> Counter[int]:
+        counts: Counter[int] = Counter()
+        for (_, rcode), count in self.answered.items():
+            counts[rcode] += count
+        return counts
 
 
 class DNSServer:
@@ -85,15 +92,20 @@ class DNSServer:
         tcp_idle_timeout: float = 10.0,
         max_tcp_connections: int = 200,
         on_query: QueryListener | None = None,
+        log_per_second: int = 1000,
         resolvers: Sequence[Resolver] = (),
         router: Router | None = None,
     ) -> None:
+        """on_query hears of at most log_per_second answered queries a second (all of them are
+        counted in stats), so that a flood costs the query log nothing."""
         self.router = router
         self.catalog = catalog
         self.chain: list[Resolver] = [Authority(catalog), *resolvers]
         self.tcp_idle_timeout = tcp_idle_timeout
         self.max_tcp_connections = max_tcp_connections
         self.on_query = on_query
+        self.log_per_second = log_per_second if on_query is not None else 0
+        self.log_budget = self.log_per_second  # what on_query may still hear this second
         self.stats = ServerStats()
         self.port = 0
         self.sockets: list[socket.socket] = []
@@ -106,6 +118,8 @@ class DNSServer:
     async def start(self, addresses: list[str], port: int, *, reuse_port: bool = False) -> None:
         """Listen on UDP and TCP on every address; port 0 picks one free port for all."""
         self._loop = asyncio.get_running_loop()
+        if self.log_per_second:
+            self._refill_log_budget()
         for address in addresses:
             udp, tcp = _bind_pair(address, port, reuse_port)
             port = udp.getsockname()[1]
@@ -116,8 +130,14 @@ class DNSServer:
             self._tcp_servers.append(server)
         self.port = port
 
+    def _refill_log_budget(self) -> None:
+        self.log_budget = self.log_per_second
+        self._refill = self._loop.call_later(1.0, self._refill_log_budget)
+
     async def stop(self) -> None:
         """Stop listening, let answers in flight finish, then close every connection."""
+        if self.log_per_second:
+            self._refill.cancel()
         for udp in self._udp:
             self._loop.remove_reader(udp.fileno())
             udp.close()
@@ -161,6 +181,7 @@ class DNSServer:
     # UDP
 
     def _on_udp_readable(self, sock: socket.socket) -> None:
+        at_once = getattr(self.router, "at_once", None)
         for _ in range(UDP_BATCH):
             try:
                 query, client = sock.recvfrom(MAX_UDP)
@@ -168,7 +189,16 @@ class DNSServer:
                 return
             except OSError:
                 continue  # e.g. an ICMP error reported on the socket
-            started = time.perf_counter() if self.on_query is not None else 0.0
+            started = time.perf_counter() if self.log_budget else 0.0
+            try:
+                kept = at_once(query, client[0]) if at_once is not None else None
+            except Exception:
+                log.exception("answering from kept answers failed")  # the full path still works
+                kept = None
+            if kept is not None:
+                self._send_udp(sock, kept[0], client)
+                self._account(query, kept[0], client, "udp", kept[1], started)
+                continue
             result, source = self._answer(query, False, client[0])
             if isinstance(result, bytes):
                 self._send_udp(sock, result, client)
@@ -218,7 +248,7 @@ class DNSServer:
             if transfer.requested_type(query) in transfer.TRANSFER_TYPES:
                 await self._send_transfer(query, client, writer)
                 continue
-            started = time.perf_counter() if self.on_query is not None else 0.0
+            started = time.perf_counter() if self.log_budget else 0.0
             result, source = self._answer(query, True, client[0])
             if isinstance(result, bytes):
                 await self._send_tcp(writer, result)
@@ -238,7 +268,7 @@ class DNSServer:
             self._account(query, response, client, "tcp", source, started)
 
     async def _send_transfer(self, query: bytes, client, writer: asyncio.StreamWriter) -> None:
-        started = time.perf_counter() if self.on_query is not None else 0.0
+        started = time.perf_counter() if self.log_budget else 0.0
         last = None
         for message in transfer.transfer(query, self.catalog, client[0]):
             await self._send_tcp(writer, message)
@@ -256,10 +286,11 @@ class DNSServer:
     def _account(self, query, response, client, transport, source, started) -> None:
         rcode = response[3] & 0xF
         stats = self.stats
-        stats.by_rcode[rcode] += 1
+        stats.answered[source, rcode] += 1
         stats.by_transport[transport] += 1
-        if self.on_query is None:
-            return
+        if not self.log_budget or not started:
+            return  # over this second's budget, or it was when the query came in
+        self.log_budget -= 1
         try:
             latency = time.perf_counter() - started
             self.on_query(client[0], query, rcode, source, latency, transport)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 
 import dns.message
 import dns.rcode
@@ -24,25 +25,28 @@ def event(
     return QueryEvent("127.0.0.1", query, rcode, source, 0.000125, "udp")
 
 
-def test_every_query_is_counted_and_logged_up_to_the_cap():
-    recorder = querylog.QueryRecorder(max_per_second=3)
-    for _ in range(5):
-        recorder(*event())
-    recorder(*event(rcode=dns.rcode.REFUSED, source="none"))
-    drained = recorder.drain()
-    assert len(drained.entries) <= 3 + 3  # at most the cap per wall-clock second
-    assert sum(drained.stats.values()) == 6
-    assert recorder.drain().stats == {}
+def test_the_answers_counted_since_the_last_drain_go_to_the_current_minute():
+    recorder = querylog.QueryRecorder()
+    answered = Counter({("authority", dns.rcode.NOERROR): 5, ("cache", dns.rcode.NXDOMAIN): 1})
+    first = recorder.drain(answered)
+    assert sorted(first.stats.values()) == [1, 5]
+    answered[("authority", dns.rcode.NOERROR)] += 2
+    (key,) = recorder.drain(answered).stats
+    assert key[1:] == (dns.rcode.NOERROR, "authority") and key[0] % 60 == 0
+    assert recorder.drain(answered).stats == {}
 
 
 def test_a_drained_batch_is_written_as_log_entries_and_minute_buckets():
     recorder = querylog.QueryRecorder()
+    answered = Counter({("authority", dns.rcode.NOERROR): 2, ("authority", dns.rcode.NXDOMAIN): 1})
     recorder(*event())
     recorder(*event())
     recorder(*event("nope.example.org.", dns.rcode.NXDOMAIN))
-    querylog.write(recorder.drain())
+    querylog.write(recorder.drain(answered))
     recorder(*event())
-    querylog.write(recorder.drain())
+    answered[("authority", dns.rcode.NOERROR)] += 1
+    querylog.write(recorder.drain(answered))
+    assert QueryLogEntry.objects.count() == 4
     entry = QueryLogEntry.objects.filter(rcode="NXDOMAIN").get()
     assert (entry.name, entry.rdtype, entry.source, entry.latency_ms) == (
         "nope.example.org.",

@@ -293,3 +293,72 @@ async def test_bad_input_never_raises(chain):
             else:
                 assert result is None or isinstance(result, bytes)
             assert source in ("authority", "hosts", "cache", "recursive")
+
+
+# answers kept to send again (the hot path)
+
+
+def at_once(chain: ResolverChain, query: dns.message.Message, client: str = LOOPBACK):
+    query.id = (query.id + 1) % 65536  # the same question under a new ID
+    kept = chain.at_once(query.to_wire(), client)
+    return None if kept is None else (dns.message.from_wire(kept[0]), kept[1])
+
+
+async def ask_with(chain, query: dns.message.Message, client: str):
+    result, source = chain.resolve(query.to_wire(), tcp=False, client=client)
+    if inspect.isawaitable(result):
+        result = await result
+    return dns.message.from_wire(result), source
+
+
+async def test_an_answer_is_sent_again_as_it_was_for_the_same_kind_of_client(chain):
+    query = dns.message.make_query("www.home.test.", "A")
+    assert chain.at_once(query.to_wire(), LOOPBACK) is None  # nothing worked out yet
+    first, _ = await ask_with(chain, query, LOOPBACK)
+    again, source = at_once(chain, query)
+    assert source == "authority" and again.id != first.id
+    assert (again.answer, again.flags & dns.flags.RA) == (first.answer, dns.flags.RA)
+    assert at_once(chain, query, OUTSIDER) is None  # an outsider's answer has no RA
+    await ask_with(chain, query, OUTSIDER)
+    outsider, _ = at_once(chain, query, OUTSIDER)
+    assert not outsider.flags & dns.flags.RA
+
+
+async def test_a_zone_change_drops_the_kept_answers(chain):
+    query = dns.message.make_query("www.home.test.", "A")
+    await ask_with(chain, query, LOOPBACK)
+    chain.catalog.replace(
+        zone_from_text(HOME_ZONE.replace("192.0.2.80", "192.0.2.81"), "home.test.")
+    )
+    assert at_once(chain, query) is None
+    response, _ = await ask_with(chain, query, LOOPBACK)
+    assert addresses(response) == ["192.0.2.81"]
+
+
+async def test_a_cached_answer_is_kept_only_for_the_second_its_ttls_were_counted_in(chain, clock):
+    query = dns.message.make_query("www.example.test.", "A")
+    await ask_with(chain, query, LOOPBACK)  # resolved, then cached
+    await ask_with(chain, query, LOOPBACK)  # from the cache: kept
+    assert at_once(chain, query)[1] == "cache"
+    clock.advance(1.0)
+    assert at_once(chain, query) is None
+
+
+async def test_a_cache_flush_drops_the_kept_answers(chain):
+    query = dns.message.make_query("www.example.test.", "A")
+    await ask_with(chain, query, LOOPBACK)
+    await ask_with(chain, query, LOOPBACK)
+    chain.cache.flush()
+    assert at_once(chain, query) is None
+
+
+async def test_outsiders_never_get_a_kept_cache_answer_and_tcp_answers_are_not_kept(chain):
+    query = dns.message.make_query("www.example.test.", "A")
+    await ask_with(chain, query, LOOPBACK)
+    await ask_with(chain, query, LOOPBACK)
+    refused, _ = await ask_with(chain, query, OUTSIDER)
+    assert refused.rcode() == dns.rcode.REFUSED
+    assert at_once(chain, query, OUTSIDER)[0].rcode() == dns.rcode.REFUSED
+    tcp_only = dns.message.make_query("ns.home.test.", "A")
+    chain.resolve(tcp_only.to_wire(), tcp=True, client=LOOPBACK)
+    assert at_once(chain, tcp_only) is None

@@ -162,6 +162,20 @@ async def test_on_query_reports_each_answer(catalog):
     assert 0 <= latency < 5
 
 
+async def test_the_query_log_hears_at_most_its_share_each_second_and_all_are_counted(catalog):
+    events = Reported()
+    server = DNSServer(catalog, on_query=events, log_per_second=3)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        for _ in range(10):  # a few milliseconds: one budget, two if a second turns meanwhile
+            query = dns.message.make_query("www.example.com.", "A")
+            await dns.asyncquery.udp(query, "127.0.0.1", port=server.port, timeout=2)
+    finally:
+        await server.stop()
+    assert 3 <= len(events) <= 6
+    assert server.stats.answered == {("authority", dns.rcode.NOERROR): 10}
+
+
 async def test_a_repeated_question_is_answered_and_reported_without_parsing(catalog, monkeypatch):
     events = Reported()
     server = DNSServer(catalog, on_query=events)
