@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
@@ -26,15 +27,30 @@ log = logging.getLogger(__name__)
 
 
 class DatabaseStorage:
-    """The Storage component: versioned JSON values in StoredValue."""
+    """The Storage component: versioned JSON values in StoredValue.
 
-    @database_sync_to_async
-    def get(self, plugin: str, key: str) -> Stored | None:
+    The bot awaits it on its event loop: each call runs in a worker thread that closes
+    stale connections around it. A web view (through async_to_sync) passes in_request:
+    the calls then run in the request's own thread, where that closing would come in the
+    middle of the request, or of its transaction.
+    """
+
+    def __init__(self, in_request: bool = False) -> None:
+        self._run = sync_to_async if in_request else database_sync_to_async
+
+    async def get(self, plugin: str, key: str) -> Stored | None:
+        return await self._run(self._get)(plugin, key)
+
+    async def put(self, plugin: str, key: str, value: Any, version: int = 0) -> int:
+        return await self._run(self._put)(plugin, key, value, version)
+
+    @staticmethod
+    def _get(plugin: str, key: str) -> Stored | None:
         row = StoredValue.objects.filter(plugin=plugin, key=key).first()
         return Stored(row.value, row.version) if row else None
 
-    @database_sync_to_async
-    def put(self, plugin: str, key: str, value: Any, version: int = 0) -> int:
+    @staticmethod
+    def _put(plugin: str, key: str, value: Any, version: int) -> int:
         if version == 0:
             try:
                 with transaction.atomic():

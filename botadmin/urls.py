@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from botadmin.views import admin, plugins, redactions
+from botadmin.views import admin, plugins, pypi, redactions
 
 app_name = "botadmin"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -18,6 +18,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("plugins/", plugins.plugin_list, name="plugin-list"),
     path("plugins/<str:name>/", plugins.plugin_settings, name="plugin-settings"),
     path("plugins/<str:name>/reset/", plugins.plugin_reset, name="plugin-reset"),
+    path("pypi/", pypi.watches, name="pypi-watches"),
+    path("pypi/unwatch/", pypi.unwatch, name="pypi-unwatch"),
     path("redactions/", redactions.redactions, name="redactions"),
     path("redactions/<int:pk>/delete/", redactions.redaction_delete, name="redaction-delete"),
 ]

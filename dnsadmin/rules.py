@@ -89,6 +89,9 @@ def parse_rdata(rdtype: int, text: str, origin: dns.name.Name) -> dns.rdata.Rdat
 def check_zone_data(origin: dns.name.Name, keys: Iterable[RecordKey]) -> None:
     """Raise RecordError for the first rule the set of RRsets breaks."""
     types_by_owner: dict[dns.name.Name, set[int]] = defaultdict(set)
+    # The SOA lives on the Zone row, never among the records, but it is at the apex all the
+    # same: leaving it out would let a CNAME in there whenever the apex has no other data.
+    types_by_owner[origin].update(ZONE_OWNED_TYPES)
     for key in keys:
         types_by_owner[key.owner].add(key.rdtype)
     cuts = {
@@ -97,11 +100,17 @@ def check_zone_data(origin: dns.name.Name, keys: Iterable[RecordKey]) -> None:
         if owner != origin and dns.rdatatype.NS in types
     }
     for owner, types in types_by_owner.items():
-        check_cname_alone(owner, types)
+        check_cname_alone(owner, types, origin)
         check_below_delegation(owner, types, cuts)
 
 
-def check_cname_alone(owner: dns.name.Name, types: set[int]) -> None:
+def check_cname_alone(owner: dns.name.Name, types: set[int], origin: dns.name.Name) -> None:
+    if dns.rdatatype.CNAME in types and owner == origin:
+        raise RecordError(
+            f"{owner} is the zone apex, which always has the SOA (and NS), and a CNAME must be "
+            "alone at its name: use A/AAAA (or HTTPS) records at the apex instead.",
+            "owner",
+        )
     if dns.rdatatype.CNAME in types and types - CNAME_COMPANIONS - {dns.rdatatype.CNAME}:
         others = ", ".join(
             sorted(

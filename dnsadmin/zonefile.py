@@ -14,6 +14,7 @@ import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import dns.zone
+import dns.zonefile
 from django.db import transaction
 
 from dnsadmin import rules
@@ -51,6 +52,8 @@ def parse_zone_text(
         zone = read_zone(text, origin, filename)
     except dns.exception.SyntaxError as error:
         raise ZoneFileError(locate_syntax_error(text, origin, filename, error)) from None
+    except dns.zonefile.CNAMEAndOtherData:
+        raise ZoneFileError(locate_cname_conflict(text, origin, filename)) from None
     except dns.exception.DNSException as error:
         raise ZoneFileError(describe_parse_error(error, filename)) from None
     parsed = from_dnspython_zone(zone)
@@ -100,13 +103,41 @@ def locate_syntax_error(
 
 
 def reproduces(lines: list[str], origin: str | None, filename: str, detail: str) -> bool:
+    error = prefix_error(lines, origin, filename)
+    return isinstance(error, dns.exception.SyntaxError) and str(error).endswith(f": {detail}")
+
+
+def locate_cname_conflict(text: str, origin: str | None, filename: str) -> str:
+    """Name the line that puts a CNAME next to other data (or other data next to a CNAME).
+
+    dnspython refuses it while reading but does not say where. Once the line is in,
+    every longer part of the file is refused too, so a bisection on prefixes finds it.
+    """
+    lines = text.splitlines()
+    low, high = 1, len(lines)
+    while low < high:
+        middle = (low + high) // 2
+        if isinstance(
+            prefix_error(lines[:middle], origin, filename), dns.zonefile.CNAMEAndOtherData
+        ):
+            high = middle
+        else:
+            low = middle + 1
+    return (
+        f"{filename}:{high}: a CNAME must be alone at its name, so it can be neither next to "
+        f"other data nor at the zone apex, which has the SOA and NS ({lines[high - 1].strip()})"
+    )
+
+
+def prefix_error(
+    lines: list[str], origin: str | None, filename: str
+) -> dns.exception.DNSException | None:
+    """What reading only these first lines of a file raises, if anything."""
     try:
         read_zone("\n".join(lines) + "\n", origin, filename)
-    except dns.exception.SyntaxError as error:
-        return str(error).endswith(f": {detail}")
-    except dns.exception.DNSException:
-        return False
-    return False
+    except dns.exception.DNSException as error:
+        return error
+    return None
 
 
 def describe_parse_error(error: dns.exception.DNSException, filename: str) -> str:

@@ -1,6 +1,7 @@
 """pypi: channels watch projects on the package index and hear about each new release.
 
-State lives in the Storage component (the admin shows it as stored values): ``watches``
+State lives in the Storage component (the admin shows it as stored values; the bot pages
+change watches through start_watching and stop_watching, as the command does). ``watches``
 maps each project to the "network/#channel" endpoints watching it; ``project:<name>``
 keeps ``newest``, the upload time of the newest release already dealt with, the
 validators for conditional requests, and ``baselines`` for endpoints that started
@@ -36,9 +37,22 @@ WATCHES = "watches"
 MAX_ANNOUNCED = 5  # per project and poll: after a long outage, a summary beats a flood
 
 
+# PEP 508 project names; anything else never reaches a URL or the stored watches.
+NAME = re.compile(r"[A-Z0-9]([A-Z0-9._-]*[A-Z0-9])?", re.IGNORECASE)
+NAME_RULE = "letters, digits, '.', '_' and '-', starting and ending with a letter or digit"
+
+
 def normalize(project: str) -> str:
     """PEP 503 name normalization: Django, django and DJANGO are one project."""
     return re.sub(r"[-_.]+", "-", project).lower()
+
+
+def valid_project(project: str) -> bool:
+    return NAME.fullmatch(project) is not None
+
+
+def json_url(index_url: str, project: str) -> str:
+    return f"{index_url.rstrip('/')}/pypi/{project}/json"
 
 
 async def update(
@@ -99,6 +113,39 @@ def _uploaded(file: dict[str, Any]) -> str:
     return stamp.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+async def start_watching(
+    storage: Storage, client: HttpClient, index_url: str, plugin: str, project: str, endpoint: str
+) -> Project | None:
+    """Look project up on the index and watch it from endpoint ("network/#channel").
+
+    None when the index has no such project; ServiceUnavailable when it cannot say. The
+    bot's command and the admin page both come here, so both set the same baseline.
+    """
+    url = json_url(index_url, project)
+    answer = await client.get_json(url)
+    if answer.status == 404:
+        return None
+    found = read_project(url, body_of(url, answer))
+    # What is out now is this endpoint's baseline: only later releases are news there.
+    await update(
+        storage,
+        plugin,
+        f"project:{project}",
+        lambda state: _baseline(state, endpoint, found.newest, answer),
+    )
+    await update(storage, plugin, WATCHES, lambda w: added(w, project, endpoint))
+    return found
+
+
+async def stop_watching(storage: Storage, plugin: str, project: str, endpoint: str) -> bool:
+    """Forget endpoint's watch of project; False when there was none."""
+    stored = await storage.get(plugin, WATCHES)
+    if endpoint not in (stored.value if stored else {}).get(project, []):
+        return False
+    await update(storage, plugin, WATCHES, lambda w: removed(w, project, endpoint))
+    return True
+
+
 class Pypi(Plugin):
     """Announces new releases of watched projects on the Python Package Index."""
 
@@ -135,6 +182,8 @@ class Pypi(Plugin):
         project = project.strip()
         if msg.channel is None:
             return "pypi: watches are per channel; ask in one."
+        if action in ("watch", "unwatch") and project and not valid_project(project):
+            return f"pypi: that is not a project name ({NAME_RULE})."
         if action == "watch" and project:
             return await self.watch(msg, normalize(project))
         if action == "unwatch" and project:
@@ -144,30 +193,20 @@ class Pypi(Plugin):
         return "Usage: pypi watch PROJECT | pypi unwatch PROJECT | pypi list"
 
     async def watch(self, msg: Incoming, project: str) -> str:
-        url = self.project_url(project)
         try:
-            answer = await self.client.get_json(url)
-            if answer.status == 404:
-                return f"pypi: there is no project called {project} on the index."
-            found = read_project(url, body_of(url, answer))
+            found = await start_watching(
+                self.storage, self.client, self.index_url, self.name, project, _where(msg)
+            )
         except ServiceUnavailable as exc:
             log.warning("pypi: watching %s failed: %s", project, exc)
             return polite("pypi", "package index")
-        # What is out now is this channel's baseline: only later releases are news here.
-        await update(
-            self.storage,
-            self.name,
-            f"project:{project}",
-            lambda state: _baseline(state, _where(msg), found.newest, answer),
-        )
-        await update(self.storage, self.name, WATCHES, lambda w: _added(w, project, _where(msg)))
+        if found is None:
+            return f"pypi: there is no project called {project} on the index."
         return f"pypi: watching {project} here (latest is {found.latest})."
 
     async def unwatch(self, msg: Incoming, project: str) -> str:
-        stored = await self.storage.get(self.name, WATCHES)
-        if _where(msg) not in (stored.value if stored else {}).get(project, []):
+        if not await stop_watching(self.storage, self.name, project, _where(msg)):
             return f"pypi: {project} is not watched here."
-        await update(self.storage, self.name, WATCHES, lambda w: _removed(w, project, _where(msg)))
         return f"pypi: no longer watching {project} here."
 
     async def listing(self, msg: Incoming) -> str:
@@ -211,7 +250,7 @@ class Pypi(Plugin):
             await self.announce(endpoint, self.lines(project, releases))
 
     def project_url(self, project: str) -> str:
-        return f"{self.index_url}/pypi/{project}/json"
+        return json_url(self.index_url, project)
 
     def lines(self, project: str, releases: list[Release]) -> list[str]:
         shown = releases[-MAX_ANNOUNCED:]
@@ -282,13 +321,13 @@ def _where(msg: Incoming) -> str:
     return f"{msg.network}/{msg.channel}"
 
 
-def _added(watches: dict | None, project: str, endpoint: str) -> dict:
+def added(watches: dict | None, project: str, endpoint: str) -> dict:
     watches = dict(watches or {})
     watches[project] = sorted(set(watches.get(project, [])) | {endpoint})
     return watches
 
 
-def _removed(watches: dict | None, project: str, endpoint: str) -> dict:
+def removed(watches: dict | None, project: str, endpoint: str) -> dict:
     watches = dict(watches or {})
     left = [e for e in watches.get(project, []) if e != endpoint]
     if left:

@@ -4,16 +4,14 @@ import pytest
 
 from botadmin.bridge import DatabaseStorage
 from botadmin.models import StoredValue
-from tests.plugins.httpfake import running
-from tests.plugins.pypi_index import DJANGO, Bots, announced, index_settings, poll
+from tests.plugins.pypi_index import DJANGO, Bots, announced, django_index, index_settings, poll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def index():
-    with running() as service:
-        service.serve(DJANGO, "pypi_django_5.2.1.json")
+    with django_index() as service:
         yield service
 
 

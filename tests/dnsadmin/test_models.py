@@ -75,12 +75,14 @@ def test_invalid_rdata_is_refused_with_the_reason(zone):
     assert not zone.records.exists()
 
 
-def test_every_type_dnspython_knows_is_accepted(zone):
-    add(zone, "@", "CAA", '0 issue "letsencrypt.org"')
-    add(zone, "_443._tcp", "TLSA", "3 1 1 " + "ab" * 32)
-    add(zone, "@", "HTTPS", "1 . alpn=h2")
-    add(zone, "x", "TYPE65280", r"\# 2 abcd")
-    assert zone.records.count() == 4
+def test_a_type_dnspython_has_no_name_for_is_accepted_in_rfc3597_form(zone):
+    # Every type dnspython names is tried in test_rdtypes; this one is a bare number.
+    record = add(zone, "x", "TYPE65280", r"\# 2 abcd")
+    assert (record.rdtype, record.rdata, bytes(record.wire)) == (
+        "TYPE65280",
+        r"\# 2 abcd",
+        b"\xab\xcd",
+    )
 
 
 def test_query_types_and_the_soa_are_not_records(zone):
@@ -97,6 +99,18 @@ def test_a_cname_must_be_alone_at_its_name(zone):
     add(zone, "mail", "A", "192.0.2.9")
     with pytest.raises(ValidationError, match="must be alone"):
         add(zone, "mail", "CNAME", "elsewhere.example.net.")
+
+
+def test_a_cname_at_the_apex_is_refused_even_with_no_other_record_there(zone):
+    # The fixture's zone has no apex NS: only the SOA, kept on the Zone row, is at the apex.
+    assert not zone.records.filter(owner="@").exists()
+    with pytest.raises(ValidationError) as error:
+        add(zone, "@", "CNAME", "www.example.net.")
+    assert "zone apex" in error.value.message_dict["owner"][0]
+    with pytest.raises(ValidationError, match="zone apex"):
+        add(zone, "example.org.", "CNAME", "www.example.net.")
+    assert not zone.records.exists()
+    add(zone, "@", "DNAME", "example.net.")  # RFC 6672: a DNAME may sit at the apex
 
 
 def test_an_rrset_has_one_ttl(zone):

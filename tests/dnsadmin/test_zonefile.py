@@ -5,19 +5,20 @@ from __future__ import annotations
 import io
 import textwrap
 
+import dns.rdata
 import dns.zone
 import pytest
 from django.core.management import CommandError, call_command
 
-from dnsadmin.models import Record, Zone
+from dnsadmin.models import Record, Zone, serial_gt
 
 pytestmark = pytest.mark.django_db
 
 ZONE = textwrap.dedent(
     """\
     $ORIGIN example.org.
-    $TTL 3600
-    @       IN SOA ns1 hostmaster 2024010101 7200 900 1209600 300
+    $TTL 1800
+    @       IN SOA ns1 hostmaster 2024010101 7200 1800 2419200 300
             IN NS  ns1
             IN NS  ns2.example.net.
             IN MX  10 mail
@@ -65,6 +66,13 @@ def zone_contents(text: str) -> set[tuple[str, int, str, str]]:
     }
 
 
+def zone_soa(text: str) -> tuple[int, dns.rdata.Rdata]:
+    """The SOA's TTL and rdata in a zone file."""
+    zone = dns.zone.from_text(text, relativize=False)
+    rdataset = zone.get_rdataset(zone.origin, "SOA")
+    return rdataset.ttl, rdataset[0]
+
+
 def test_a_zone_file_is_loaded_with_generate_and_its_soa():
     assert "Loaded example.org." in load(ZONE)
     zone = Zone.objects.get(origin="example.org.")
@@ -85,6 +93,15 @@ def test_load_dump_load_is_lossless():
     load(first, "--replace")
     second = dump("example.org.")
     assert zone_contents(first) == zone_contents(second) == zone_contents(ZONE)
+    # Lossless for the SOA means every field and its TTL come back as the file had them,
+    # except the serial: a load is a committed change, and the serial goes up on every
+    # committed change and never back (YYYYMMDDnn, RFC 1982). So each dump's serial is
+    # ahead of that of the file it was loaded from, and is the serial the database serves.
+    soas = [zone_soa(text) for text in (ZONE, first, second)]
+    assert len({(ttl, soa.replace(serial=0)) for ttl, soa in soas}) == 1
+    serials = [soa.serial for _, soa in soas]
+    assert serial_gt(serials[1], serials[0]) and serial_gt(serials[2], serials[1])
+    assert Zone.objects.get().serial == serials[2]
 
 
 def test_a_broken_file_names_the_line_and_changes_nothing():

@@ -7,12 +7,14 @@ second bot started on the first one's storage is the same appliance after a rest
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botadmin.infobot import PluginSetting, Storage, Timing
 from botadmin.plugins.pypi import Pypi
 from tests.plugins.conftest import FakeNetwork
-from tests.plugins.httpfake import HttpService, recorded
+from tests.plugins.httpfake import HttpService, recorded, running
 
 DJANGO = "/pypi/django/json"
 
@@ -36,6 +38,14 @@ def index_doc(latest: str, releases: dict[str, str], yanked: frozenset[str] = fr
     }
     doc["urls"] = doc["releases"].get(latest, [])
     return doc
+
+
+@contextmanager
+def django_index() -> Iterator[HttpService]:
+    """A running index that knows Django, at 5.2.1 (the recorded answer)."""
+    with running() as service:
+        service.serve(DJANGO, "pypi_django_5.2.1.json")
+        yield service
 
 
 def index_settings(index: HttpService, **config: Any) -> list[PluginSetting]:
