@@ -1,12 +1,14 @@
 """Log writing: received lines per second the bot stores in the database.
 
-    .venv/bin/python bench/logwrite/run.py [--lines 50000]
+    .venv/bin/python bench/logwrite/run.py [--lines 50000] [--db PATH]
 
 Feeds the bot's real log writer (botadmin.infobot.logwriter.LogWriter) with
 the database sink `runbot` uses (botadmin.bridge.DatabaseLogSink) on a fresh
 SQLite database, at the rate lines arrive, and measures how many lines a
 second reach the database and whether the writer kept up (nothing left
-pending at the end). Target: at least 2,000 lines per second.
+pending at the end). --db writes into a copy of a database made by
+bench/logs/run.py --db PATH instead: the same channel with a million lines
+and their search index already there. Target: at least 2,000 lines per second.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -39,8 +42,8 @@ def setup(database: Path) -> None:
     call_command("migrate", verbosity=0)
     from botadmin.models import Channel, Network
 
-    network = Network.objects.create(name="bench", host="127.0.0.1")
-    Channel.objects.create(network=network, name="#bench")
+    network, _ = Network.objects.get_or_create(name="bench", defaults={"host": "127.0.0.1"})
+    Channel.objects.get_or_create(network=network, name="#bench")
 
 
 async def feed(lines: int) -> tuple[float, int]:
@@ -72,13 +75,20 @@ async def feed(lines: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=50_000)
+    parser.add_argument("--db", type=Path, help="a copy of this database (bench/logs --db)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        setup(Path(tmp) / "logs.sqlite3")
-        elapsed, pending = asyncio.run(feed(args.lines))
+        database = Path(tmp) / "logs.sqlite3"
+        if args.db:
+            shutil.copyfile(args.db, database)
+        setup(database)
         from botadmin.models import LogLine
 
-        stored = LogLine.objects.count()
+        before = LogLine.objects.count()
+        elapsed, pending = asyncio.run(feed(args.lines))
+        stored = LogLine.objects.count() - before
+    if before:
+        print(f"written beside {before:,} lines already in the channel")
     rate = stored / elapsed
     print(f"lines received: {args.lines}, stored: {stored}, left pending: {pending}")
     print(f"elapsed: {elapsed:.2f} s -> {rate:,.0f} lines/s written")
