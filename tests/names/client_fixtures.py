@@ -25,6 +25,7 @@ import dns.reversename
 import pytest
 
 from dnsadmin.names import client
+from tests.conftest import ROOT, clean_environment
 from tests.services import free_port
 
 ZONE = "client.test."
@@ -142,34 +143,36 @@ def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) 
 
 
 def _server_command(kind: str, directory: Path, port: int) -> list[str]:
-    """BIND 9, or the appliance's own server (its engine's runner), on the same zone files."""
+    """BIND 9, or the appliance's `manage.py rundns` serving the same zone files loaded into a
+    database of its own (so the zones go through loadzone and the database, as an operator's)."""
     conf = _write_named_files(directory, port)
     if kind == "bind":
         return ["named", "-g", "-n", "1", "-c", str(conf)]
-    zones = {ZONE: "forward.zone", REVERSE_V4: "reverse-v4.zone", REVERSE_V6: "reverse-v6.zone"}
-    command = [
-        sys.executable,
-        "-m",
-        "dnsadmin.names",
-        "serve",
-        "--address",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--allow-transfer",
-        f"{ZONE}=127.0.0.0/8",
-        "--allow-transfer",
-        f"{REVERSE_V6}=127.0.0.0/8",
-    ]  # as named.conf: not REVERSE_V4
-    for origin, file in zones.items():
-        command += ["--zone", f"{origin}={directory / file}"]
-    return command
+    env = _appliance_env(directory)
+    manage = [sys.executable, "manage.py"]
+    run = functools.partial(subprocess.run, cwd=ROOT, env=env, check=True, capture_output=True)
+    run([*manage, "migrate", "--noinput"])
+    for origin, file in {ZONE: "forward.zone", REVERSE_V4: "reverse-v4.zone",
+                         REVERSE_V6: "reverse-v6.zone"}.items():  # fmt: skip
+        run([*manage, "loadzone", str(directory / file), "--origin", origin])
+    # As named.conf: transfers for the forward and the IPv6 reverse zone, not the IPv4 one.
+    allow = f"from dnsadmin.models import Zone; Zone.objects.exclude(origin='{REVERSE_V4}')"
+    run([*manage, "shell", "-c", allow + ".update(transfer_acl='127.0.0.0/8')"])
+    return [*manage, "rundns", "--address", "127.0.0.1", "--port", str(port), "--no-recursion"]
+
+
+def _appliance_env(directory: Path) -> dict[str, str]:
+    return clean_environment({
+        "DATABASE_URL": f"sqlite:///{directory / 'appliance.sqlite3'}",
+        "APPLIANCE_VAR_DIR": str(directory),
+        "DEBUG": "1",
+    })  # fmt: skip
 
 
 @pytest.fixture(name="named", scope="module", params=["bind", "appliance"])
 def named_fixture(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Named]:
     """An authoritative server on an ephemeral loopback port serving the test zones: every
-    client test runs against BIND 9 and against the appliance's own server."""
+    client test runs against BIND 9 and against `manage.py rundns`."""
     directory = tmp_path_factory.mktemp(request.param)
     port = free_port()
     command = _server_command(request.param, directory, port)
@@ -179,7 +182,8 @@ def named_fixture(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             command,
             stdout=output,
             stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=ROOT,
+            env=_appliance_env(directory) if request.param == "appliance" else None,
         )
     try:
         _wait_until_serving(process, port, log)

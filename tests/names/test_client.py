@@ -11,6 +11,7 @@ import dns.rdatatype
 import pytest
 
 from dnsadmin.names import client
+from tests.conftest import ROOT
 from tests.names.client_fixtures import POINTED_V4, POINTED_V6, Named, named_fixture  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.integration
@@ -81,8 +82,14 @@ async def test_each_lookup_returns_the_typed_records_of_its_type(
     result = await lookup(name, resolver=named.resolver())
 
     wanted = [dns.rdata.from_text("IN", result.rdtype, text) for text in expected]
-    assert sorted(result.records) == sorted(wanted)
+    assert sorted(map(serial_aside, result.records)) == sorted(map(serial_aside, wanted))
     assert result.server == (named.address, named.port)
+
+
+def serial_aside(rdata: dns.rdata.Rdata) -> dns.rdata.Rdata:
+    """The appliance moves a loaded zone's SOA serial forward (YYYYMMDDnn) where BIND serves
+    the file's, so SOA records are compared without it."""
+    return rdata.replace(serial=0) if rdata.rdtype == dns.rdatatype.SOA else rdata
 
 
 async def test_the_generic_query_takes_a_type_by_name_or_number(named: Named) -> None:
@@ -187,3 +194,16 @@ def test_the_client_imports_no_django() -> None:
     ).stdout
 
     assert output.strip() == "False"
+
+
+def test_the_readme_mx_example_runs_as_printed(named: Named) -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("### Client API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert '"127.0.0.1:5300"' in example and '"example.org"' in example
+    script = example.replace("127.0.0.1:5300", named.server).replace(
+        '"example.org"', '"client.test"'
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert (result.returncode, result.stdout) == (0, "10 mail.client.test.\n"), result.stderr
