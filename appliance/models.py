@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.db import models
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 # Workers beat every few seconds; three missed beats means not running.
 ALIVE_WITHIN = timedelta(seconds=15)
@@ -30,3 +31,9 @@ class WorkerStatus(models.Model):
     @property
     def is_alive(self) -> bool:
         return timezone.now() - self.last_seen < ALIVE_WITHIN
+
+    @property
+    def seen_ago(self) -> str:
+        """Seconds under a minute (heartbeats come every few seconds), else timesince's words."""
+        seconds = int((timezone.now() - self.last_seen).total_seconds())
+        return f"{max(seconds, 0)} s ago" if seconds < 60 else f"{timesince(self.last_seen)} ago"

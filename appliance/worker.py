@@ -72,6 +72,8 @@ class WorkerConsumer(AsyncConsumer):
         if self.group and self.channel_layer is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         await self.shutdown()
+        # A worker that stops cleanly leaves the dashboard; one that dies shows as not seen.
+        await _forget_heartbeat(self.scope)
         raise StopConsumer()
 
     async def _reconcile_forever(self) -> None:
@@ -101,6 +103,13 @@ def heartbeat(scope: dict, details: dict) -> None:
         pid=scope["pid"],
         defaults={"last_seen": timezone.now(), "details": details},
     )
+
+
+@database_sync_to_async
+def _forget_heartbeat(scope: dict) -> None:
+    from appliance.models import WorkerStatus
+
+    WorkerStatus.objects.filter(kind=scope["kind"], host=scope["host"], pid=scope["pid"]).delete()
 
 
 def worker_scope(kind: str, **options: Any) -> dict:

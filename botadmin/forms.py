@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -141,14 +142,46 @@ INHERIT_HELP = "Empty: inherited from the wider scope, else the plugin's default
 BOOL_CHOICES = [("", "inherited / default"), ("true", "yes"), ("false", "no")]
 
 
-def list_value(text: str) -> list[str]:
-    return [item.strip() for item in text.splitlines() if item.strip()]
+class ListField(forms.CharField):
+    """A list setting: one item per line when its items are plain words (masks, nicks), or a
+    JSON list when they are not (the relay's pairs of channels)."""
+
+    widget = forms.Textarea({"rows": 3})
+
+    def to_python(self, value: Any) -> list | None:
+        text = (super().to_python(value) or "").strip()
+        if not text.startswith("["):
+            return [line.strip() for line in text.splitlines() if line.strip()] or None
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as error:
+            message = f"Not a JSON list: {error.msg} (line {error.lineno})."
+            raise forms.ValidationError(message) from None
+        if not isinstance(items, list):
+            raise forms.ValidationError("Expected a JSON list.")
+        return items or None
+
+    def prepare_value(self, value: Any) -> str:
+        if not isinstance(value, list):
+            return value or ""
+        if all(isinstance(item, str) and item.strip() and "\n" not in item for item in value):
+            return "\n".join(value)
+        return json.dumps(value)
+
+
+def shown(value: Any) -> str:
+    """A default as the form shows it: JSON for data, words for the rest (no Python reprs)."""
+    if value in ("", None):
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
 def setting_field(setting: dict) -> forms.Field:
     """A form field for one entry of a plugin's settings_schema; empty always means inherit."""
     kind, default = setting.get("type", "str"), setting.get("default")
-    help_text = f"{setting.get('help', '')} ({INHERIT_HELP}: {default!r})".strip()
+    help_text = f"{setting.get('help', '')} ({INHERIT_HELP}: {shown(default)})".strip()
     if kind == "bool":
         return forms.TypedChoiceField(
             choices=BOOL_CHOICES,
@@ -162,20 +195,18 @@ def setting_field(setting: dict) -> forms.Field:
     if kind == "float":
         return forms.FloatField(required=False, help_text=help_text)
     if kind == "list":
-        return forms.CharField(
-            required=False,
-            widget=forms.Textarea({"rows": 3}),
-            help_text=f"One item per line. {help_text}",
+        return ListField(
+            required=False, help_text=f"One item per line, or a JSON list. {help_text}"
+        )
+    if kind == "dict":
+        return forms.JSONField(
+            required=False, widget=forms.Textarea({"rows": 3}), help_text=f"JSON. {help_text}"
         )
     return forms.CharField(required=False, help_text=help_text)
 
 
 def initial_value(kind: str, value: Any) -> Any:
-    if kind == "bool":
-        return "true" if value else "false"
-    if kind == "list":
-        return "\n".join(str(item) for item in value or [])
-    return value
+    return ("true" if value else "false") if kind == "bool" else value
 
 
 class PluginSettingsForm(forms.Form):
@@ -195,10 +226,8 @@ class PluginSettingsForm(forms.Form):
     def config(self) -> dict[str, Any]:
         """The values set in this scope; the empty ones are left out so wider scopes show."""
         values: dict[str, Any] = {}
-        for name, setting in self.schema.items():
+        for name in self.schema:
             value = self.cleaned_data[f"setting_{name}"]
-            if setting.get("type") == "list":
-                value = list_value(value) or None
-            if value not in (None, ""):
+            if value not in (None, "", {}):
                 values[name] = value
         return values

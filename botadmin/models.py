@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -130,6 +132,11 @@ class PluginSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plugin} ({self.scope})"
+
+    @property
+    def config_text(self) -> str:
+        """The configuration as an operator writes it (JSON, as `manage.py bot plugin config`)."""
+        return json.dumps(self.config, sort_keys=True)
 
     @property
     def scope(self) -> str:

@@ -72,11 +72,17 @@ async def test_a_worker_reports_its_heartbeat(recorder):
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(recorder, worker_scope("test"), stop=stop))
     await asyncio.wait_for(recorder.ready.wait(), 5)
-    stop.set()
-    await asyncio.wait_for(worker, 5)
+    for _ in range(100):
+        if await WorkerStatus.objects.filter(kind="test").aexists():
+            break
+        await asyncio.sleep(0.02)
     status = await WorkerStatus.objects.aget(kind="test")
     assert status.details == {"zones": 3}
-    assert status.is_alive
+    assert status.is_alive and status.seen_ago.endswith(" s ago")
+    stop.set()
+    await asyncio.wait_for(worker, 5)
+    # Stopped cleanly: it leaves the dashboard (a worker that dies stays, as not seen).
+    assert not await WorkerStatus.objects.filter(kind="test").aexists()
 
 
 class Flaky(WorkerConsumer):

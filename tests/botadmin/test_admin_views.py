@@ -235,6 +235,35 @@ class TestPlugins:
         }
         assert rings == [(BOT_GROUP, "bot.reload", {})]
 
+    def test_structured_settings_survive_an_unchanged_save(self, staff_client):
+        # The relay's pairs of channels and zone news' channels per zone are data, not words.
+        relay = Plugin.objects.create(name="relay", settings_schema=[
+            {"name": "links", "type": "list", "default": [], "help": ""},
+            {"name": "zones", "type": "dict", "default": {}, "help": ""},
+        ])  # fmt: skip
+        config = {
+            "links": [["libera/#dev", "oftc/#project-dev"]],
+            "zones": {"example.org.": ["a/#ops"]},
+        }
+        PluginSetting.objects.create(plugin="relay", config=config)
+        form = staff_client.get(self.url(relay)).context["form"]
+        shown = {name: form[name].value() for name in ("setting_links", "setting_zones")}
+        response = staff_client.post(self.url(relay), {"enabled": "on", **shown}, follow=True)
+        assert PluginSetting.objects.get(plugin="relay").config == config
+        assert '[["libera/#dev", "oftc/#project-dev"]]' in response.content.decode().replace(
+            "&quot;", '"'
+        )
+
+    def test_defaults_are_shown_as_data_not_python(self, staff_client, plugin):
+        body = staff_client.get(self.url(plugin)).content.decode()
+        assert "default: no)" in body and "default: [])" in body
+        assert "False" not in body and "&#x27;&#x27;" not in body
+
+    def test_a_list_that_is_not_json_is_an_inline_error(self, staff_client, plugin, rings):
+        response = staff_client.post(self.url(plugin), {"setting_cities": '["Paris", '})
+        assert "Not a JSON list" in response.content.decode()
+        assert not PluginSetting.objects.exists() and rings == []
+
     def test_invalid_values_show_errors_and_save_nothing(self, staff_client, plugin, rings):
         response = staff_client.post(
             self.url(plugin),
