@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .plugin import Incoming
+from .plugin import Incoming, Plugin, Setting
 from .throttle import Verdict
 
 log = logging.getLogger(__name__)
@@ -143,3 +143,24 @@ class ReplyLimiter:
         for key in [k for k, t in self._last.items() if now - t >= self.interval]:
             del self._last[key]
             self._warned.discard(key)
+
+
+def http_settings(service: str) -> tuple[Setting, ...]:
+    """The settings every plugin that asks a web service declares."""
+    return (
+        Setting("timeout", float, 5.0, f"Seconds to wait for {service}."),
+        Setting("reply_interval", float, 5.0, "At most one answer per channel this often."),
+    )
+
+
+class HttpPlugin(Plugin):
+    """A plugin that asks web services: one client with the configured timeout, and its
+    replies limited per channel. Subclasses declare ``http_settings(...)`` among theirs."""
+
+    async def setup(self) -> None:
+        config = self.config(None)
+        self.client = HttpClient(float(config["timeout"]))
+        self.limiter = ReplyLimiter(float(config["reply_interval"]))
+
+    async def teardown(self) -> None:
+        await self.client.aclose()

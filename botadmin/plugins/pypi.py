@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botadmin.infobot import Incoming, Plugin, Setting, StaleVersion, Storage, command
+from botadmin.infobot import Incoming, Setting, StaleVersion, Storage, command
 from botadmin.infobot.http import (
     HttpClient,
+    HttpPlugin,
     JsonResponse,
-    ReplyLimiter,
     ServiceUnavailable,
     body_of,
+    http_settings,
     parsed,
     polite,
 )
@@ -146,25 +147,19 @@ async def stop_watching(storage: Storage, plugin: str, project: str, endpoint: s
     return True
 
 
-class Pypi(Plugin):
+class Pypi(HttpPlugin):
     """Announces new releases of watched projects on the Python Package Index."""
 
     settings = (
         Setting("index_url", str, "https://pypi.org", "The package index (a mirror works too)."),
         Setting("interval", float, 300.0, "Seconds between two polls of the index."),
-        Setting("timeout", float, 5.0, "Seconds to wait for the index."),
-        Setting("reply_interval", float, 5.0, "At most one answer per channel this often."),
+        *http_settings("the index"),
     )
 
     async def setup(self) -> None:
-        config = self.config(None)
+        await super().setup()
         self.storage = self.context.component(Storage)
-        self.client = HttpClient(float(config["timeout"]))
-        self.limiter = ReplyLimiter(float(config["reply_interval"]))
-        self.context.scheduler.every(float(config["interval"]), self.poll)
-
-    async def teardown(self) -> None:
-        await self.client.aclose()
+        self.context.scheduler.every(float(self.config(None)["interval"]), self.poll)
 
     @property
     def index_url(self) -> str:

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botadmin.infobot import Incoming, Plugin, Setting, command
+from botadmin.infobot import Incoming, Setting, command
 from botadmin.infobot.http import (
     HttpClient,
-    ReplyLimiter,
+    HttpPlugin,
     ServiceUnavailable,
     body_of,
+    http_settings,
     parsed,
     polite,
 )
@@ -58,23 +59,14 @@ def _result(item: dict[str, Any]) -> Result:
     return Result(title, str(item["url"]))
 
 
-class Search(Plugin):
+class Search(HttpPlugin):
     """Searches the web."""
 
     settings = (
         Setting("provider", str, "searxng", f"The search service: one of {', '.join(PROVIDERS)}."),
         Setting("url", str, "", "Base URL of the service (SearXNG: with the json format enabled)."),
-        Setting("timeout", float, 5.0, "Seconds to wait for the search service."),
-        Setting("reply_interval", float, 5.0, "At most one answer per channel this often."),
+        *http_settings("the search service"),
     )
-
-    async def setup(self) -> None:
-        config = self.config(None)
-        self.client = HttpClient(float(config["timeout"]))
-        self.limiter = ReplyLimiter(float(config["reply_interval"]))
-
-    async def teardown(self) -> None:
-        await self.client.aclose()
 
     @command("search")
     async def search(self, msg: Incoming, args: str) -> None:

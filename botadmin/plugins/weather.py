@@ -7,12 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botadmin.infobot import Incoming, Plugin, Setting, command
+from botadmin.infobot import Incoming, Setting, command
 from botadmin.infobot.http import (
     HttpClient,
-    ReplyLimiter,
+    HttpPlugin,
     ServiceUnavailable,
     body_of,
+    http_settings,
     parsed,
     polite,
 )
@@ -129,23 +130,14 @@ def describe(place: Place, forecast: Forecast) -> str:
     return line
 
 
-class Weather(Plugin):
+class Weather(HttpPlugin):
     """Answers the weather for a place."""
 
     settings = (
         Setting("geocoding_url", str, "https://geocoding-api.open-meteo.com", "Geocoding API."),
         Setting("forecast_url", str, "https://api.open-meteo.com", "Forecast API."),
-        Setting("timeout", float, 5.0, "Seconds to wait for each API."),
-        Setting("reply_interval", float, 5.0, "At most one answer per channel this often."),
+        *http_settings("each API"),
     )
-
-    async def setup(self) -> None:
-        config = self.config(None)
-        self.client = HttpClient(float(config["timeout"]))
-        self.limiter = ReplyLimiter(float(config["reply_interval"]))
-
-    async def teardown(self) -> None:
-        await self.client.aclose()
 
     def provider(self, network: str, channel: str | None) -> WeatherProvider:
         config = self.config(network, channel)
