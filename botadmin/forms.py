@@ -20,6 +20,17 @@ class SeenForm(forms.Form):
     network = forms.ModelChoiceField(Network.objects.filter(channels__public=True).distinct())
     nick = forms.CharField(max_length=64, validators=[nick_name])
 
+    def __init__(self, data=None, *args, **kwargs) -> None:
+        super().__init__(data, *args, **kwargs)
+        networks = list(self.fields["network"].queryset[:2])
+        if len(networks) != 1:
+            return
+        # With one network there is nothing to choose: a link with only ?nick= works.
+        self.fields["network"].initial = networks[0].pk
+        if self.is_bound and not self.data.get("network"):
+            self.data = self.data.copy()
+            self.data["network"] = networks[0].pk
+
 
 class SearchForm(forms.Form):
     q = forms.CharField(label="Search", max_length=500, required=False)
@@ -48,7 +59,11 @@ class NetworkForm(forms.ModelForm):
         model = Network
         fields = ["name", "host", "port", "tls", "nick", "sasl_account", "sasl_password", "enabled"]
         widgets = {"sasl_password": forms.PasswordInput(render_value=False)}
-        help_texts = {"sasl_password": "Leave empty to keep the current password."}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # a new network has no password to keep
+            self.fields["sasl_password"].help_text = "Leave empty to keep the current password."
 
     def clean_sasl_password(self) -> str:
         # A password field is never sent back to the browser, so empty means "unchanged".

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 from django.conf import settings
@@ -277,6 +278,10 @@ class RedactedNick(models.Model):
 
 class OutboundMessage(models.Model):
     """A line the web asked the bot to say; the bot worker sends pending rows and sets sent."""
+
+    # Lines older than this are left unsent: a bot that was down for an hour must not
+    # replay an hour of chatter when it comes back.
+    MAX_AGE = datetime.timedelta(minutes=5)
 
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="outbound")
     channel = models.CharField(max_length=200, validators=[channel_name])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime
 import logging
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from botadmin.plugins.zonenews import ZoneChangeFeed
 from botadmin.zonefeed import DatabaseZoneChangeFeed
 
 logger = logging.getLogger(__name__)
-OUTBOUND_MAX_AGE = datetime.timedelta(minutes=5)
 
 
 class BotWorker(WorkerConsumer):
@@ -150,10 +148,10 @@ def load_config(only: list[str] | None, holder: str, lease_seconds: float) -> tu
 def claim_outbound(networks: list[str]) -> list[tuple[str, str, str]]:
     """Take the pending lines for these networks; each is claimed once, by one worker.
 
-    Lines older than OUTBOUND_MAX_AGE are left unsent: a bot that was down for an
+    Lines older than OutboundMessage.MAX_AGE are left unsent: a bot that was down for an
     hour should not come back saying stale things.
     """
-    since = timezone.now() - OUTBOUND_MAX_AGE
+    since = timezone.now() - OutboundMessage.MAX_AGE
     pending = OutboundMessage.objects.filter(
         sent=None, created__gte=since, network__name__in=networks
     ).select_related("network")

@@ -12,6 +12,7 @@ from dnsadmin.changes import (
     plan_record_change,
     record_settings_change,
 )
+from dnsadmin.forms import settings_summary
 from dnsadmin.models import ApiToken, Record, RRsetChange, Zone, ZoneChange
 
 
@@ -27,7 +28,7 @@ class ZoneAdmin(admin.ModelAdmin):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             if change and form.has_changed():
-                summary = "Settings (admin): " + ", ".join(form.changed_data)
+                summary = settings_summary(form, "Settings (admin)")
                 record_settings_change(obj, request.user, summary)
 
     def delete_model(self, request: HttpRequest, obj: Zone) -> None:

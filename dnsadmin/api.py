@@ -31,7 +31,7 @@ from dnsadmin.changes import (
     zone_rows,
 )
 from dnsadmin.changes import record_settings_change as note_settings
-from dnsadmin.forms import ZoneCreateForm, ZoneSettingsForm
+from dnsadmin.forms import ZoneCreateForm, ZoneSettingsForm, settings_summary
 from dnsadmin.models import ApiToken, Record, Zone
 from dnsadmin.zonefile import ZoneFileError, export_zone, parse_zone_text
 
@@ -174,7 +174,7 @@ def update_settings(request: HttpRequest, found: Zone) -> JsonResponse:
         raise BadRequest(form_errors(form))
     if form.has_changed():
         form.save()
-        note_settings(found, request.user, "Settings: " + ", ".join(form.changed_data))
+        note_settings(found, request.user, settings_summary(form))
     return JsonResponse(zone_json(found))
 
 

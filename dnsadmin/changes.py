@@ -21,7 +21,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from dnsadmin import rules
-from dnsadmin.models import Record, RRsetChange, Zone, ZoneChange
+from dnsadmin.models import (
+    ZONE_CREATED,
+    Record,
+    RRsetChange,
+    Zone,
+    ZoneChange,
+    rrset_action,
+)
 
 
 @dataclass(frozen=True)
@@ -277,7 +284,7 @@ def record_history(
         zone=zone,
         **author(user),
         source=source,
-        summary=(summary or describe(edits))[:255],
+        summary=(summary or describe(edits, before))[:255],
         serial_before=serial_before,
         serial_after=zone.serial,
         reverts=reverts,
@@ -301,10 +308,15 @@ def author(user) -> dict:
     return {"user": user if known else None, "username": user.get_username() if known else ""}
 
 
-def describe(edits: list[RRsetEdit]) -> str:
-    names = [f"{edit.owner} {edit.rdtype}" for edit in edits[:5]]
+def describe(edits: list[RRsetEdit], before: dict[tuple[str, str], tuple[RecordData, ...]]) -> str:
+    """E.g. "Added mail A, changed www A": each RRset with what became of it, as the history says."""
+    names = [
+        f"{rrset_action(before[edit.key], edit.records)} {edit.owner} {edit.rdtype}"
+        for edit in edits[:5]
+    ]
     more = f" and {len(edits) - 5} more" if len(edits) > 5 else ""
-    return "Changed " + ", ".join(names) + more
+    text = ", ".join(names) + more
+    return text[:1].upper() + text[1:]
 
 
 def record_settings_change(zone: Zone, user, summary: str) -> ZoneChange:
@@ -343,7 +355,7 @@ def create_zone(zone: Zone, user, *, source: str = "web") -> Zone:
     with transaction.atomic():
         zone.save()
         ns = RRsetEdit("@", "NS", (RecordData(zone.primary_ns),), expected=fingerprint(()))
-        apply_changes(zone, [ns], user, source=source, summary="Zone created")
+        apply_changes(zone, [ns], user, source=source, summary=ZONE_CREATED)
     return zone
 
 

@@ -23,15 +23,14 @@ TTL_HELP = "Empty: the zone's default. One TTL applies to the whole RRset (RFC 2
 TXT_CHUNK = 255  # a character-string holds at most 255 octets (RFC 1035 §3.3)
 
 
-class ZoneCreateForm(forms.ModelForm):
-    class Meta:
-        model = Zone
-        fields = ["origin", "primary_ns", "contact", "default_ttl"]
-        help_texts = {"contact": "The zone's contact mailbox, e.g. hostmaster@example.org."}
+CONTACT_HELP = (
+    "The zone's contact mailbox: hostmaster@example.org, or as the SOA spells it, "
+    "hostmaster.example.org."
+)
 
-    def clean_origin(self) -> str:
-        origin = self.cleaned_data["origin"].strip()
-        return origin if origin.endswith(".") else origin + "."
+
+class ContactForm(forms.ModelForm):
+    """Creation and settings both take the contact mailbox in either spelling."""
 
     def clean_contact(self) -> str:
         """A mailbox as the SOA RNAME spells it (RFC 1035 §8): the local part's dots escaped."""
@@ -43,7 +42,18 @@ class ZoneCreateForm(forms.ModelForm):
         return local.replace(".", "\\.") + "." + domain
 
 
-class ZoneSettingsForm(forms.ModelForm):
+class ZoneCreateForm(ContactForm):
+    class Meta:
+        model = Zone
+        fields = ["origin", "primary_ns", "contact", "default_ttl"]
+        help_texts = {"contact": CONTACT_HELP}
+
+    def clean_origin(self) -> str:
+        origin = self.cleaned_data["origin"].strip()
+        return origin if origin.endswith(".") else origin + "."
+
+
+class ZoneSettingsForm(ContactForm):
     class Meta:
         model = Zone
         fields = [
@@ -62,6 +72,23 @@ class ZoneSettingsForm(forms.ModelForm):
             "transfer_acl": forms.Textarea(attrs={"rows": 2}),
             "notify_targets": forms.Textarea(attrs={"rows": 2}),
         }
+        help_texts = {"contact": CONTACT_HELP}
+
+
+def settings_summary(form: forms.ModelForm, heading: str = "Settings") -> str:
+    """What a saved zone form changed, each field by its label with old → new, for the history."""
+    changes = [
+        f"{Zone._meta.get_field(name).verbose_name} "
+        f"{summary_value(form.initial.get(name))} → {summary_value(getattr(form.instance, name))}"
+        for name in form.changed_data
+    ]
+    return f"{heading}: " + "; ".join(changes)
+
+
+def summary_value(value: object, limit: int = 40) -> str:
+    """A setting on one short line: ACLs and target lists are multi-line text."""
+    text = " ".join(str(value if value is not None else "").split()) or "(empty)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RecordFilterForm(forms.Form):

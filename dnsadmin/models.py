@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import ipaddress
 import secrets
+from collections.abc import Sized
 
 import dns.name
 import dns.rdata
@@ -324,6 +325,9 @@ class QueryStats(models.Model):
         return f"{self.minute:%H:%M} {self.rcode} {self.source}: {self.count}"
 
 
+ZONE_CREATED = "Zone created"  # the summary of a zone's first entry, written by create_zone
+
+
 class ZoneChange(models.Model):
     """One applied batch of RRset changes: who, when, and the serials around it.
 
@@ -359,6 +363,15 @@ class ZoneChange(models.Model):
         author = self.username or "?"
         return f"{self.origin} {self.serial_before} -> {self.serial_after} by {author}"
 
+    @property
+    def serials(self) -> str:
+        """How the history heads this entry; a zone being created had no serial before it."""
+        if self.zone_deleted:
+            return f"zone deleted at serial {self.serial_before}"
+        if self.summary == ZONE_CREATED:
+            return f"created, serial {self.serial_after}"
+        return f"serial {self.serial_before} → {self.serial_after}"
+
     def save(self, *args, **kwargs) -> None:
         if not self.origin and self.zone is not None:
             self.origin = self.zone.origin
@@ -383,9 +396,14 @@ class RRsetChange(models.Model):
 
     @property
     def action(self) -> str:
-        if not self.before:
-            return "added"
-        return "deleted" if not self.after else "changed"
+        return rrset_action(self.before, self.after)
+
+
+def rrset_action(before: Sized, after: Sized) -> str:
+    """What a change did to an RRset, from its records before and after (either may be empty)."""
+    if not before:
+        return "added"
+    return "changed" if after else "removed"
 
 
 class ApiToken(models.Model):

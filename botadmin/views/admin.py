@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from appliance.control import BOT_GROUP, ring
 from botadmin.forms import ChannelForm, NetworkForm, SayForm
-from botadmin.models import Channel, Network
+from botadmin.models import Channel, Network, OutboundMessage
 from botadmin.views.status import bot_status
 
 View = Callable[..., HttpResponse]
@@ -116,6 +116,19 @@ def channel_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("botadmin:admin-home")
 
 
+def say_outcome(channel: Channel) -> str:
+    """What will become of a line to say, by the network's last reported status."""
+    network = channel.network.name
+    if (bot_status()["networks"].get(network) or {}).get("connected"):
+        return f"Asked the bot to say that in {channel.name}."
+    # The worker sends only lines younger than OutboundMessage.MAX_AGE, so a long outage drops it.
+    minutes = int(OutboundMessage.MAX_AGE.total_seconds() // 60)
+    return (
+        f"Queued: the bot is not connected to {network} right now; it will say it in "
+        f"{channel.name} if it connects within {minutes} minutes."
+    )
+
+
 @staff_required
 @require_POST
 def channel_say(request: HttpRequest, pk: int) -> HttpResponse:
@@ -131,5 +144,5 @@ def channel_say(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "botadmin/admin/channel_form.html", context, status=400)
     message = form.save(channel, request.user)
     ring(BOT_GROUP, "irc.say", id=message.pk)
-    messages.success(request, f"Asked the bot to say that in {channel.name}.")
+    messages.success(request, say_outcome(channel))
     return redirect("botadmin:channel-edit", pk=channel.pk)

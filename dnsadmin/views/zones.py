@@ -20,7 +20,13 @@ from dnsadmin.changes import (
     zone_rows,
 )
 from dnsadmin.changes import record_settings_change as note_settings
-from dnsadmin.forms import TYPED_FORMS, RecordFilterForm, ZoneCreateForm, ZoneSettingsForm
+from dnsadmin.forms import (
+    TYPED_FORMS,
+    RecordFilterForm,
+    ZoneCreateForm,
+    ZoneSettingsForm,
+    settings_summary,
+)
 from dnsadmin.models import Zone, ZoneChange
 from dnsadmin.views.common import conflict_page, pending_batch, save_pending, staff_required
 
@@ -81,7 +87,7 @@ def zone_settings(request: HttpRequest, pk: int) -> HttpResponse:
         if form.has_changed():
             with transaction.atomic():
                 form.save()
-                note_settings(zone, request.user, "Settings: " + ", ".join(form.changed_data))
+                note_settings(zone, request.user, settings_summary(form))
             messages.success(request, f"Settings saved; serial {zone.serial}.")
         return redirect("dnsadmin:zone-detail", pk=zone.pk)
     return render(request, "dnsadmin/zone_settings.html", {"zone": zone, "form": form})

@@ -116,6 +116,13 @@ def test_editing_a_network_keeps_the_sasl_password_when_left_empty(staff_client,
     assert "hunter2" not in page.content.decode()
 
 
+def test_only_an_existing_network_offers_to_keep_its_sasl_password(staff_client, network):
+    keep = "Leave empty to keep the current password."
+    assert keep not in staff_client.get(reverse("botadmin:network-add")).content.decode()
+    edit = staff_client.get(reverse("botadmin:network-edit", args=[network.pk]))
+    assert keep in edit.content.decode()
+
+
 def test_staff_disable_and_enable_a_network(staff_client, network, rings):
     url = reverse("botadmin:network-toggle", args=[network.pk])
     staff_client.post(url)
@@ -317,6 +324,26 @@ class TestSay:
         )
         assert message.requested_by == staff_client.user and message.sent is None
         assert rings == [(BOT_GROUP, "irc.say", {"id": message.pk})]
+
+    def said(self, staff_client, channel) -> str:
+        url = reverse("botadmin:channel-say", args=[channel.pk])
+        return staff_client.post(url, {"text": "hello"}, follow=True).content.decode()
+
+    def test_it_says_the_line_is_asked_for_when_the_bot_is_connected(
+        self, staff_client, channel, rings
+    ):
+        TestStatus().beat({"networks": {"libera": {"connected": True}}})
+        assert "Asked the bot to say that in #python." in self.said(staff_client, channel)
+
+    @pytest.mark.parametrize("state", [None, {"connected": False}])
+    def test_it_says_the_line_waits_when_the_bot_is_not_connected(
+        self, staff_client, channel, rings, state
+    ):
+        TestStatus().beat({"networks": {"libera": state} if state else {}})
+        page = self.said(staff_client, channel)
+        assert "Queued: the bot is not connected to libera right now" in page
+        assert "if it connects within 5 minutes" in page and "Asked the bot" not in page
+        assert OutboundMessage.objects.get().sent is None and len(rings) == 1
 
     @pytest.mark.parametrize("text", ["", "   ", "two\r\nlines", "x" * 401])
     def test_a_bad_line_is_refused_inline(self, staff_client, channel, rings, text):

@@ -296,6 +296,17 @@ class TestSeen:
         body = self.ask(client, network, "IVAN")
         assert "Ivan" in body and "#python" in body and "ciao" in body
 
+    def test_with_one_network_the_nick_alone_is_enough(self, client, network, public):
+        self.spoke(network, "Ivan", "#python", "ciao")
+        body = client.get(reverse("logs:seen") + "?nick=ivan").content.decode()
+        assert "This field is required" not in body and "ciao" in body
+
+    def test_with_several_networks_one_must_be_chosen(self, client, network, public):
+        other = Network.objects.create(name="oftc", host="irc.oftc.net")
+        Channel.objects.create(network=other, name="#debian")
+        body = client.get(reverse("logs:seen") + "?nick=ivan").content.decode()
+        assert "This field is required" in body
+
     def test_an_action_reads_as_the_plugin_says_it(self, client, network, public):
         self.spoke(network, "Ivan", "#python", "waves", kind="action")
         assert "saying: <q>* Ivan waves</q>" in self.ask(client, network, "ivan")

@@ -135,3 +135,30 @@ def test_the_bot_page_shows_a_networks_connection_as_it_changes(
     )
     assert "connected" in page.locator("[data-field='connected']").inner_text()
     page.screenshot_as("bot-status")
+
+
+def test_log_text_keeps_its_spaces_and_badges_look_as_elsewhere(
+    live_server, browser_page, channel, django_user_model
+):
+    from django.conf import settings
+    from django.test import Client
+
+    channel.public = False
+    channel.save()
+    Network.objects.create(name="oftc", host="irc.oftc.net", enabled=False)
+    line = add_line(channel, "a  table:   x    y " * 20, when=datetime(2024, 5, 17, 9, tzinfo=UTC))
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("boss", is_staff=True))
+    page = browser_page
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/logs/libera/python/2024-05-17/")
+    text = page.locator(f"#l{line.pk} .text")
+    assert text.inner_text() == line.text
+    assert text.evaluate("el => el.getClientRects().length") > 1  # still wraps in the column
+    look = "el => { const s = getComputedStyle(el); return [s.fontSize, s.padding, s.background]; }"
+    on_logs = page.locator(".badge", has_text="private").evaluate(look)
+    page.goto(f"{live_server.url}/bot/")
+    assert page.locator(".badge", has_text="disabled").evaluate(look) == on_logs

@@ -195,7 +195,7 @@ def test_deleting_a_zone_leaves_an_attributed_entry_with_every_rrset_it_had(
     assert deleted.serial_before == deleted.serial_after == zone.serial
     rrsets = list(deleted.rrsets.all())
     assert {(r.owner, r.rdtype, d["rdata"]) for r in rrsets for d in r.before} == had
-    assert {r.action for r in rrsets} == {"deleted"}
+    assert {r.action for r in rrsets} == {"removed"}
     assert (rrsets[0].owner, rrsets[0].rdtype) == ("@", "NS")  # zone-file order
     earlier.refresh_from_db()  # the zone's earlier history survives it, still named
     assert (earlier.zone, earlier.origin, earlier.username) == (None, "example.org.", "ann")

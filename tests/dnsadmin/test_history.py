@@ -32,6 +32,29 @@ def test_the_zone_history_lists_every_change_with_author_and_serials(
     assert "192.0.2.80" in page and "192.0.2.81" in page
 
 
+def test_each_entry_says_whether_it_added_changed_or_removed_its_rrsets(
+    user_client, zone, two_changes
+):
+    apply_changes(zone, [RRsetEdit("mail", "A", ())])
+    page = user_client.get(f"/dns/zones/{zone.pk}/history/").content.decode()
+    assert "Changed www A" in page and "Added mail A" in page and "Removed mail A" in page
+    assert [r.action for r in ZoneChange.objects.get(summary="Removed mail A").rrsets.all()] == [
+        "removed"
+    ]
+
+
+def test_a_created_zone_has_no_serial_before_its_first_entry(staff_client):
+    staff_client.post(
+        "/dns/zones/new/",
+        {"origin": "new.example", "primary_ns": "ns1", "contact": "h", "default_ttl": "300"},
+    )
+    zone = Zone.objects.get()
+    page = staff_client.get(f"/dns/zones/{zone.pk}/history/").content.decode()
+    assert f"Created, serial {zone.serial}" in page and "→" not in page
+    detail = staff_client.get(f"/dns/changes/{zone.changes.get().pk}/").content.decode()
+    assert f"new.example.: created, serial {zone.serial}" in detail
+
+
 def test_the_rrset_history_shows_only_that_rrset(user_client, zone, two_changes):
     page = user_client.get(f"/dns/zones/{zone.pk}/history/?owner=www&type=A").content.decode()
     assert "192.0.2.81" in page and "192.0.2.25" not in page

@@ -335,6 +335,39 @@ def test_settings_change_the_soa_and_bump_the_serial(staff_client, zone):
     assert "is not an IP address" in field_errors(bad.content.decode(), "transfer_acl")
 
 
+def test_a_settings_change_is_summarised_by_label_with_old_and_new_values(staff_client, zone):
+    data = settings_post(
+        primary_ns=zone.primary_ns,
+        contact=zone.contact,
+        expire=str(zone.expire),
+        minimum=str(zone.minimum),
+        default_ttl=str(zone.default_ttl),
+        refresh="7300",
+        transfer_acl="192.0.2.0/24\n198.51.100.0/24",
+        notify_targets="192.0.2.2\n" + "198.51.100.250:5353 " * 10,
+        retry=str(zone.retry),
+    )
+    staff_client.post(url(zone, "settings/"), data)
+    summary = ZoneChange.objects.get().summary
+    assert summary.startswith(
+        "Settings: refresh 7200 → 7300; transfer ACL (empty) → 192.0.2.0/24 198.51.100.0/24; "
+        "notify targets (empty) → 192.0.2.2 198.51.100.250:5353"
+    )
+    assert summary.endswith("…") and len(summary) < 255
+    assert summary in staff_client.get(url(zone, "history/")).content.decode()
+
+
+def test_creation_and_settings_describe_and_take_the_contact_alike(staff_client, zone):
+    def contact_help(path: str) -> str:
+        return staff_client.get(path).context["form"].fields["contact"].help_text
+
+    assert contact_help("/dns/zones/new/") == contact_help(url(zone, "settings/"))
+    assert "hostmaster@example.org" in contact_help(url(zone, "settings/"))
+    staff_client.post(url(zone, "settings/"), settings_post(contact="dns.admin@example.org"))
+    zone.refresh_from_db()
+    assert zone.contact == "dns\\.admin.example.org."
+
+
 def test_deleting_a_zone_asks_first(staff_client, zone):
     assert "Delete the zone" in staff_client.get(url(zone, "delete/")).content.decode()
     assert Zone.objects.exists()
