@@ -15,6 +15,7 @@ import re
 import shlex
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -262,8 +263,9 @@ class Server:
 
     ready_lines: how many "serving N zones" lines rundns must log (one per worker) before it
     counts as ready; 0 for servers that only have to answer. warm_file: questions asked once
-    before measuring (a resolver's cache). load: how dnsperf drives it, when not the bench's
-    default. stats_port: BIND's statistics channel.
+    before measuring (a resolver's cache). settle: waited for after warming, until the server
+    is in its steady state. load: how dnsperf drives it, when not the bench's default.
+    stats_port: BIND's statistics channel.
     """
 
     name: str
@@ -272,9 +274,32 @@ class Server:
     env: dict[str, str] | None = None
     ready_lines: int = 0
     warm_file: Path | None = None
+    settle: Callable[[], None] | None = None
     load: Load | None = None
     stats_port: int | None = None
     startup_times: list[float] = field(default_factory=list)
+
+
+def cache_written_behind(database: Path, timeout: float = 90.0) -> Callable[[], None]:
+    """A settle step for rundns: wait until its cache is written behind to the database (the
+    row count has held still for 2 s), which it does a slice at a time after a cold start."""
+
+    def settle() -> None:
+        started = time.monotonic()
+        count, since = -1, started
+        while time.monotonic() - started < timeout:
+            with sqlite3.connect(database) as db:
+                now = db.execute("SELECT COUNT(*) FROM dnsadmin_cacheentry").fetchone()[0]
+            if now != count:
+                count, since = now, time.monotonic()
+            elif count and time.monotonic() - since >= 2:
+                break
+            time.sleep(0.5)
+        print(
+            f"    settled: {count} cache entries written behind in {time.monotonic() - started:.1f} s"
+        )
+
+    return settle
 
 
 @contextmanager
@@ -347,11 +372,12 @@ class Site:
 
     def __init__(self, work: Path, zone_file: Path | None) -> None:
         self.work = work
+        self.database = work / "bench.sqlite3"
         self.base_env = {
             key: value for key, value in os.environ.items() if not key.startswith("REDIS")
         }
         self.base_env.update(
-            DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
+            DATABASE_URL=f"sqlite:///{self.database}",
             DEBUG="1",
             APPLIANCE_VAR_DIR=str(work),
             DJANGO_SETTINGS_MODULE="appliance.settings",
@@ -478,6 +504,8 @@ def throughput(
                 # Gently, so that warming measures nothing and loses nothing.
                 warming = Load(driving.cpus, clients=1, outstanding=20)
                 print(f"    warming: {dnsperf(server.port, server.warm_file, warming)}")
+            if server.settle is not None:
+                server.settle()
             if upstream is None:
                 return dnsperf(server.port, query_file, driving, seconds=seconds)
             before = bind_queries(upstream)

@@ -22,6 +22,7 @@ from dnsadmin.querylog import QueryRecorder
 logger = logging.getLogger(__name__)
 PRUNE_EVERY = 600.0  # seconds between query log prunes
 CACHE_WRITE_EVERY = 10.0  # seconds between cache write-behinds
+CACHE_WRITE_BATCH = 2000  # entries written per round at most (the rest go in the next)
 
 
 class DNSWorker(WorkerConsumer):
@@ -141,10 +142,13 @@ class DNSWorker(WorkerConsumer):
             await database_sync_to_async(querylog.write)(drained)
         now = asyncio.get_running_loop().time()
         if final or now >= self.next_cache_write:
-            self.next_cache_write = now + CACHE_WRITE_EVERY
             # The snapshot and the last command applied to it, taken together: commands
             # recorded since then win over the snapshot in the database.
-            entries, applied = self.chain.cache.take_changes(), self.last_command
+            entries = self.chain.cache.take_changes(None if final else CACHE_WRITE_BATCH)
+            applied = self.last_command
+            # A backlog is written a slice every round until it is gone, then every 10 s.
+            waiting = self.chain.cache.changes_waiting
+            self.next_cache_write = now + (0 if waiting else CACHE_WRITE_EVERY)
             await database_sync_to_async(cachesync.write_snapshot)(entries, self.name, applied)
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_EVERY

@@ -449,12 +449,20 @@ class Cache:
                 if _kept(entry, now):
                     yield _record(entry, int(entry.expires - now))
 
-    def take_changes(self) -> list[CacheRecord]:
+    @property
+    def changes_waiting(self) -> int:
+        return len(self._changed)
+
+    def take_changes(self, limit: int | None = None) -> list[CacheRecord]:
         """The entries stored since the last call, as entries() gives them: what a
-        write-behind has to write, instead of the whole cache every time (turning a large
-        cache into records costs the packet loop a noticeable pause)."""
+        write-behind has to write, instead of the whole cache every time. At most ``limit``
+        of them; the rest wait for the next call, so that a burst of new entries (a cold
+        cache filling) is turned into records a slice at a time, not in one long pause."""
         now = self.clock()
-        changed, self._changed = self._changed, set()
+        if limit is None or len(self._changed) <= limit:
+            changed, self._changed = self._changed, set()
+        else:
+            changed = {self._changed.pop() for _ in range(limit)}
         found = (
             self.positive.entries.get(key) or self.negative.entries.get(key) for key in changed
         )

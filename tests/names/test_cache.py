@@ -219,6 +219,17 @@ def test_it_hands_the_write_behind_only_what_changed_since_the_last_time(cache, 
     assert fresh.take_changes() == []
 
 
+def test_a_burst_of_changes_is_handed_over_a_slice_at_a_time(cache):
+    for number in range(5):
+        cache.store_rrset(rrset(f"host{number}.example.test.", 300, "A", "192.0.2.1"))
+    first = cache.take_changes(2)
+    assert cache.changes_waiting == 3
+    slices = [first, cache.take_changes(2), cache.take_changes(2)]
+    assert [len(piece) for piece in slices] == [2, 2, 1] and cache.changes_waiting == 0
+    assert len({record.name for piece in slices for record in piece}) == 5
+    assert cache.take_changes(2) == []
+
+
 def test_it_loads_the_entries_it_listed(cache, clock):
     cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1", "192.0.2.2"))
     cache.store_negative(name("www.example.test."), MX, soa(), nxdomain=False, source="forwarder")
