@@ -170,6 +170,6 @@ class DNSWorker(WorkerConsumer):
             "zones": len(self.versions),
             "serials": {origin: serial for origin, (serial, _) in self.versions.items()},
             "port": server.port if server else None,
-            "queries": sum(stats.by_rcode.values()) if stats else 0,
+            "queries": sum(stats.answered.values()) if stats else 0,
             "cache_entries": len(self.chain.cache) if hasattr(self, "chain") else 0,
         }

@@ -47,6 +47,9 @@ class Router(Protocol):
 
     def resolve(self, query: bytes, *, tcp: bool, client: str) -> tuple[Result, str]: ...
 
+    def at_once(self, query: bytes, client: str) -> tuple[bytes, str] | None:
+        """A UDP answer ready to send again, with its source; None to go through resolve."""
+
 
 class Authority:
     """The zones of a catalog, as the first link of the chain."""
@@ -181,7 +184,7 @@ class DNSServer:
     # UDP
 
     def _on_udp_readable(self, sock: socket.socket) -> None:
-        at_once = getattr(self.router, "at_once", None)
+        at_once = self.router.at_once if self.router is not None else None
         for _ in range(UDP_BATCH):
             try:
                 query, client = sock.recvfrom(MAX_UDP)
