@@ -17,10 +17,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from appliance.access import staff_required
 from appliance.dashboard import Panel
 from dnsadmin import cachesync
 from dnsadmin.models import RESOLVER_SOURCES, CacheEntry, QueryLogEntry, QueryStats
-from dnsadmin.views.common import staff_required
 
 RCODES = [("", "any")] + [(r.name, r.name) for r in dns.rcode.Rcode if r.value < 16]
 

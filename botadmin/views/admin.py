@@ -7,36 +7,20 @@ running bot applies it at once when the ring arrives, else at its next reconcile
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from appliance.access import staff_required
 from appliance.control import BOT_GROUP, ring
 from botadmin.forms import ChannelForm, NetworkForm, SayForm
 from botadmin.models import Channel, Network, OutboundMessage
 from botadmin.views.status import bot_status
 
 View = Callable[..., HttpResponse]
-
-
-def staff_required(view: View) -> View:
-    """Sign-in for strangers; 403 for signed-in users who are not staff (no redirect loop)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied("Bot administration is for staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def reload_bot() -> None:

@@ -11,9 +11,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from appliance.access import staff_required
 from botadmin.forms import PluginSettingsForm
 from botadmin.models import Channel, Network, Plugin, PluginSetting
-from botadmin.views.admin import reload_bot, staff_required
+from botadmin.views.admin import reload_bot
 
 
 @dataclass(frozen=True)

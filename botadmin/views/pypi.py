@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from appliance.access import staff_required
 from botadmin.bridge import DatabaseStorage
 from botadmin.infobot import StaleVersion
 from botadmin.infobot.http import HttpClient, ServiceUnavailable
@@ -35,7 +36,6 @@ from botadmin.plugins.pypi import (
     stop_watching,
     valid_project,
 )
-from botadmin.views.admin import staff_required
 
 log = logging.getLogger(__name__)
 CONTENDED = "The watches kept changing while saving; try again."

@@ -7,9 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from appliance.access import staff_required
 from botadmin.forms import RedactionForm
 from botadmin.models import RedactedNick
-from botadmin.views.admin import staff_required
 
 
 @staff_required

@@ -1,29 +1,12 @@
-"""What the DNS pages share: the staff check, the pending batch and the conflict page."""
+"""What the DNS pages share: the pending batch and the conflict page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dnsadmin.changes import Batch, ConflictError, batch_from_json, batch_to_json
 from dnsadmin.models import Zone
-
-
-def staff_required(view: Callable) -> Callable:
-    """Signed-in users may look; only staff may change (403, not a login loop)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied("Only staff can make changes.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapped)
 
 
 def pending_key(zone: Zone) -> str:

@@ -10,9 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from appliance.access import staff_required
 from dnsadmin.changes import ChangeError, ConflictError, revert_change
 from dnsadmin.models import RRsetChange, Zone, ZoneChange
-from dnsadmin.views.common import conflict_page, staff_required
+from dnsadmin.views.common import conflict_page
 
 CHANGES_PER_PAGE = 50
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from appliance.access import staff_required
 from dnsadmin.changes import (
     Batch,
     ChangeError,
@@ -22,7 +23,7 @@ from dnsadmin.changes import (
 )
 from dnsadmin.forms import RecordForm, form_class_for, initial_for
 from dnsadmin.models import Record, Zone
-from dnsadmin.views.common import conflict_page, pending_batch, save_pending, staff_required
+from dnsadmin.views.common import conflict_page, pending_batch, save_pending
 
 
 @staff_required

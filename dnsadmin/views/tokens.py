@@ -7,9 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from appliance.access import staff_required
 from dnsadmin.forms import TokenForm
 from dnsadmin.models import ApiToken
-from dnsadmin.views.common import staff_required
 
 
 @staff_required

@@ -9,10 +9,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from appliance.access import staff_required
 from dnsadmin.changes import ChangeError, ConflictError, ImportPlan, apply_changes, plan_import
 from dnsadmin.forms import ImportForm
 from dnsadmin.models import Zone
-from dnsadmin.views.common import conflict_page, staff_required
+from dnsadmin.views.common import conflict_page
 from dnsadmin.zonefile import ZoneFileError, export_zone, parse_zone_text
 
 

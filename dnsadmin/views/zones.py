@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from appliance.access import staff_required
 from dnsadmin.changes import (
     ChangeError,
     ConflictError,
@@ -28,7 +29,7 @@ from dnsadmin.forms import (
     settings_summary,
 )
 from dnsadmin.models import Zone, ZoneChange
-from dnsadmin.views.common import conflict_page, pending_batch, save_pending, staff_required
+from dnsadmin.views.common import conflict_page, pending_batch, save_pending
 
 ROWS_PER_PAGE = 250
 DELETED_ZONES_SHOWN = 20
