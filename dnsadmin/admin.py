@@ -1,18 +1,17 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.http import HttpRequest
 
 from dnsadmin.changes import (
     RecordData,
     RecordRef,
     apply_changes,
+    change_settings,
+    create_zone,
     delete_zone,
     plan_record_change,
-    record_settings_change,
 )
-from dnsadmin.forms import settings_summary
 from dnsadmin.models import ApiToken, Record, RRsetChange, Zone, ZoneChange
 
 
@@ -23,13 +22,17 @@ class ZoneAdmin(admin.ModelAdmin):
     search_fields = ["origin"]
     readonly_fields = ["serial", "created", "updated"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """Keep a zone's name once it exists: its records and history hang from it."""
+        return [*self.readonly_fields, "origin"] if obj else self.readonly_fields
+
     def save_model(self, request: HttpRequest, obj: Zone, form, change: bool) -> None:
-        """As the zone's settings page: a changed SOA gets a new serial and a history entry."""
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            if change and form.has_changed():
-                summary = settings_summary(form, "Settings (admin)")
-                record_settings_change(obj, request.user, summary)
+        """Create or change the zone through the change service, as the zone pages do."""
+        if not change:
+            create_zone(obj, request.user, source="admin")
+            return
+        values = {name: getattr(obj, name) for name in form.changed_data}
+        change_settings(obj, values, request.user, source="admin")
 
     def delete_model(self, request: HttpRequest, obj: Zone) -> None:
         delete_zone(obj, request.user, source="admin")

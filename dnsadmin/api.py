@@ -22,6 +22,7 @@ from dnsadmin.changes import (
     RecordRef,
     RRsetEdit,
     apply_changes,
+    change_settings,
     create_zone,
     current_rrset,
     delete_zone,
@@ -30,8 +31,7 @@ from dnsadmin.changes import (
     plan_record_change,
     zone_rows,
 )
-from dnsadmin.changes import record_settings_change as note_settings
-from dnsadmin.forms import ZoneCreateForm, ZoneSettingsForm, settings_summary
+from dnsadmin.forms import ZoneCreateForm, ZoneSettingsForm, changed_settings
 from dnsadmin.models import ApiToken, Record, Zone
 from dnsadmin.zonefile import ZoneFileError, export_zone, parse_zone_text
 
@@ -66,6 +66,7 @@ def token_required(view: Callable) -> Callable:
         if request.method not in SAFE_METHODS and not token.user.is_staff:
             return problem(403, "This token's user may read but not change zones.")
         request.user = token.user
+        request.api_token = token
         try:
             return view(request, *args, **kwargs)
         except BadRequest as error:
@@ -137,6 +138,11 @@ def conflicts_json(conflict: ConflictError) -> list[dict]:
     ]
 
 
+def token_name(request: HttpRequest) -> str:
+    """Name the API token that made a change, for the history."""
+    return f"token {request.api_token.name}"
+
+
 def form_errors(form) -> dict[str, list[str]]:
     return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
 
@@ -150,7 +156,7 @@ def zones(request: HttpRequest) -> HttpResponse:
     form = ZoneCreateForm(body(request))
     if not form.is_valid():
         raise BadRequest(form_errors(form))
-    zone = create_zone(form.instance, request.user, source="api")
+    zone = create_zone(form.instance, request.user, source="api", via=token_name(request))
     return JsonResponse(zone_json(zone), status=201)
 
 
@@ -160,7 +166,7 @@ def zone(request: HttpRequest, origin: str) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse(zone_json(found))
     if request.method == "DELETE":
-        delete_zone(found, request.user, source="api")
+        delete_zone(found, request.user, source="api", via=token_name(request))
         return HttpResponse(status=204)
     if request.method != "PATCH":
         return method_not_allowed("GET, PATCH, DELETE")
@@ -173,8 +179,9 @@ def update_settings(request: HttpRequest, found: Zone) -> JsonResponse:
     if not form.is_valid():
         raise BadRequest(form_errors(form))
     if form.has_changed():
-        form.save()
-        note_settings(found, request.user, settings_summary(form))
+        change_settings(
+            found, changed_settings(form), request.user, source="api", via=token_name(request)
+        )
     return JsonResponse(zone_json(found))
 
 
@@ -186,12 +193,12 @@ def records(request: HttpRequest, origin: str) -> HttpResponse:
     if request.method == "POST":
         data = body(request)
         batch = plan_record_change(found, {}, new=new_record(data))
-        apply_changes(found, batch.values(), request.user, source="api")
+        apply_changes(found, batch.values(), request.user, source="api", via=token_name(request))
         return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)}, status=201)
     if request.method != "PATCH":
         return method_not_allowed("GET, POST, PATCH")
     edits = [rrset_edit(item) for item in list_of(body(request), "rrsets")]
-    apply_changes(found, edits, request.user, source="api")
+    apply_changes(found, edits, request.user, source="api", via=token_name(request))
     return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)})
 
 
@@ -219,7 +226,7 @@ def record(request: HttpRequest, origin: str, pk: int) -> HttpResponse:
         batch = plan_record_change(found, {}, old=old, new=new, shown=fingerprint_of(data))
     else:
         return method_not_allowed("GET, PUT, PATCH, DELETE")
-    apply_changes(found, batch.values(), request.user, source="api")
+    apply_changes(found, batch.values(), request.user, source="api", via=token_name(request))
     return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)})
 
 
@@ -294,7 +301,14 @@ def zone_import(request: HttpRequest, origin: str) -> HttpResponse:
     }
     if not data.get("dry_run"):
         summary = f"Import ({mode}): {plan.summary}"
-        apply_changes(found, plan.edits(), request.user, source="import", summary=summary)
+        apply_changes(
+            found,
+            plan.edits(),
+            request.user,
+            source="import",
+            via=token_name(request),
+            summary=summary,
+        )
     return JsonResponse({"serial": found.serial, "applied": not data.get("dry_run"), **preview})
 
 

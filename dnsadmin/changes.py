@@ -1,10 +1,15 @@
-"""The change service: the one way zone data is written (pages, API, import, admin).
+"""The change service: the one writer of zone data.
 
-A change is a list of whole-RRset replacements, each carrying the fingerprint
-of the RRset its author started from. Under the zone's row lock the service
-compares fingerprints (optimistic concurrency: nobody silently overwrites a
-concurrent edit), checks the zone's rules on the result, writes, bumps the
-serial once and records the history, all in one transaction.
+Every change to a zone's records or SOA settings, whoever makes it (the pages,
+the API, the admin, ``loadzone``, and later dynamic updates, transfers and
+signing), comes here. A change is a list of whole-RRset replacements, each
+carrying the fingerprint of the RRset its author started from, and optionally
+new zone settings. Under the zone's row lock the service compares fingerprints
+(optimistic concurrency: nobody silently overwrites a concurrent edit), checks
+the zone's rules on the result, writes, bumps the serial once, records the
+history with who or what made the change, and rings ``zone.changed`` after
+commit, all in one transaction. Nothing else writes ``Record`` rows
+(``tests/dnsadmin/test_one_writer.py`` checks it).
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 
 import dns.name
 import dns.rdatatype
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dnsadmin import rules
@@ -28,7 +35,9 @@ from dnsadmin.models import (
     Zone,
     ZoneChange,
     rrset_action,
+    serial_gt,
 )
+from dnsadmin.zonefile import ParsedZone
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,7 @@ def current_rrset(zone: Zone, owner: str, rdtype: str) -> tuple[RecordData, ...]
 
 
 def canonical_key(zone: Zone, owner: str, rdtype: str) -> tuple[str, str]:
-    """The stored spelling of an owner and type: relative lowercase owner, type mnemonic."""
+    """Return the stored spelling of an owner and type: relative lowercase owner, mnemonic."""
     origin = zone.name
     try:
         name = rules.parse_owner(owner, origin)
@@ -129,51 +138,158 @@ def canonical_key(zone: Zone, owner: str, rdtype: str) -> tuple[str, str]:
         raise ChangeError(str(error), error.field) from None
 
 
+@dataclass(frozen=True)
+class Author:
+    """Who or what makes a change, as the history names it.
+
+    ``user`` is the person (None for a script or a server), ``source`` the way
+    in (web, api, import, admin, revert, settings, loadzone), and ``via`` what
+    acted for them: an API token, a zone file, a TSIG key, a primary server.
+    """
+
+    user: object = None
+    source: str = "web"
+    via: str = ""
+
+    def fields(self) -> dict:
+        known = getattr(self.user, "pk", None) is not None
+        return {
+            "user": self.user if known else None,
+            "username": self.user.get_username() if known else "",
+            "source": self.source,
+            "via": self.via[:255],
+        }
+
+
+# The zone settings a change may carry; "serial" only ever moves the serial forward.
+SETTINGS = (
+    "enabled",
+    "primary_ns",
+    "contact",
+    "refresh",
+    "retry",
+    "expire",
+    "minimum",
+    "default_ttl",
+    "transfer_acl",
+    "notify_targets",
+)
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    name: str
+    before: object
+    after: object
+
+    def __str__(self) -> str:
+        label = Zone._meta.get_field(self.name).verbose_name
+        return f"{label} {summary_value(self.before)} → {summary_value(self.after)}"
+
+
+def summary_value(value: object, limit: int = 40) -> str:
+    """Show a setting on one short line: ACLs and target lists are multi-line text."""
+    text = " ".join(str(value if value is not None else "").split()) or "(empty)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Records' wire forms by owner, type and canonical rdata.
+Wires = dict[tuple[str, str, str], bytes]
+
+
 def apply_changes(
     zone: Zone,
     edits: Iterable[RRsetEdit],
     user=None,
     *,
     source: str = "web",
+    via: str = "",
     summary: str = "",
     expected_zone: str | None = None,
     reverts: ZoneChange | None = None,
+    settings: Mapping[str, object] | None = None,
+    parsed: Wires | None = None,
 ) -> ZoneChange | None:
-    """Apply RRset edits atomically; returns the history entry, or None if nothing changed.
+    """Apply RRset edits and zone settings atomically; return the history entry, or None.
 
-    Raises ChangeError (a rule is broken) or ConflictError (stale fingerprint).
+    None means nothing changed. Raise ChangeError (a rule is broken) or
+    ConflictError (a stale fingerprint); either way nothing is written.
+    ``parsed`` holds the wire form of records dnspython has just parsed in
+    canonical form (a zone file's), which need not be parsed again.
     """
+    by = Author(user, source, via)
     with transaction.atomic():
         locked = Zone.objects.select_for_update().get(pk=zone.pk)
-        edits = [normalise(locked, edit) for edit in edits]
+        normalised = [normalise(locked, edit, parsed or {}) for edit in edits]
+        edits = [edit for edit, _ in normalised]
+        wires = {key: wire for _, found in normalised for key, wire in found.items()}
         check_unique_keys(edits)
         if expected_zone is not None and zone_fingerprint(locked) != expected_zone:
             raise ConflictError(whole_zone=True)
-        before = {edit.key: current_rrset(locked, *edit.key) for edit in edits}
+        rows = rows_by_rrset(locked, [edit.key for edit in edits])
+        before = {key: rrset_data(rows.get(key, [])) for key in (edit.key for edit in edits)}
         check_fingerprints(edits, before)
         edits = [edit for edit in edits if set(edit.records) != set(before[edit.key])]
-        if not edits:
+        altered = setting_changes(locked, settings or {})
+        floor = serial_floor(locked, settings or {})
+        if not edits and not altered and floor is None:
             return None
+        apply_settings(locked, altered, floor)
         check_zone_rules(locked, edits)
-        write_rrsets(locked, edits)
-        change = record_history(locked, edits, before, user, source, summary, reverts)
+        write_rrsets(locked, edits, rows, wires)
+        change = record_history(locked, edits, before, altered, by, summary, reverts)
     zone.refresh_from_db()
     return change
 
 
-def normalise(zone: Zone, edit: RRsetEdit) -> RRsetEdit:
-    """Canonical owner, type and rdata, so comparisons and fingerprints are stable."""
+def normalise(zone: Zone, edit: RRsetEdit, parsed: Wires) -> tuple[RRsetEdit, Wires]:
+    """Canonicalise owner, type and rdata, so comparisons and fingerprints are stable.
+
+    Return the edit and the wire form of each record, keyed by owner, type and rdata.
+    """
     owner, rdtype = canonical_key(zone, edit.owner, edit.rdtype)
-    records = []
+    records, wires = [], {}
     for record in edit.records:
+        key = (owner, rdtype, record.rdata)
+        if key in parsed:
+            records.append(record)
+            wires[key] = parsed[key]
+            continue
         try:
             rdata = rules.parse_rdata(dns.rdatatype.from_text(rdtype), record.rdata, zone.name)
         except rules.RecordError as error:
             raise ChangeError(str(error), error.field, (owner, rdtype)) from None
-        records.append(replace(record, rdata=rdata.to_text()))
+        text = rdata.to_text()
+        records.append(replace(record, rdata=text))
+        wires[(owner, rdtype, text)] = rdata.to_wire()
     if len({r.rdata for r in records}) != len(records):
         raise ChangeError(f"{owner} {rdtype}: the same record twice.", "rdata", (owner, rdtype))
-    return replace(edit, owner=owner, rdtype=rdtype, records=tuple(records))
+    return replace(edit, owner=owner, rdtype=rdtype, records=tuple(records)), wires
+
+
+# Past this many RRsets, reading the whole zone once beats a query per RRset.
+WHOLE_ZONE_READ = 50
+
+
+def rows_by_rrset(zone: Zone, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[Record]]:
+    """Read the rows of these RRsets, grouped by RRset."""
+    wanted = set(keys)
+    if len(wanted) > WHOLE_ZONE_READ:
+        rows = zone.records.all()
+    else:
+        query = Q(pk__in=[])
+        for owner, rdtype in wanted:
+            query |= Q(owner=owner, rdtype=rdtype)
+        rows = zone.records.filter(query)
+    grouped: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for row in rows:
+        if (row.owner, row.rdtype) in wanted:
+            grouped[(row.owner, row.rdtype)].append(row)
+    return grouped
+
+
+def rrset_data(rows: Iterable[Record]) -> tuple[RecordData, ...]:
+    return tuple(RecordData.from_record(r) for r in sorted(rows, key=lambda r: r.rdata))
 
 
 def check_unique_keys(edits: list[RRsetEdit]) -> None:
@@ -196,8 +312,46 @@ def check_fingerprints(
         raise ConflictError(conflicts)
 
 
+def setting_changes(zone: Zone, settings: Mapping[str, object]) -> list[SettingChange]:
+    """List the settings whose value differs from the zone's."""
+    unknown = set(settings) - set(SETTINGS) - {"serial"}
+    if unknown:
+        raise ValueError(f"Not a zone setting: {', '.join(sorted(unknown))}")
+    return [
+        SettingChange(name, getattr(zone, name), value)
+        for name, value in settings.items()
+        if name != "serial" and getattr(zone, name) != value
+    ]
+
+
+def serial_floor(zone: Zone, settings: Mapping[str, object]) -> int | None:
+    """Return a serial given with the settings (a zone file's) when it is ahead of the zone's."""
+    wanted = settings.get("serial")
+    return int(wanted) if wanted is not None and serial_gt(int(wanted), zone.serial) else None
+
+
+def apply_settings(zone: Zone, altered: list[SettingChange], floor: int | None) -> None:
+    """Check and write the changed settings; ``floor`` is where the serial bump starts from."""
+    fields = [setting.name for setting in altered]
+    for setting in altered:
+        setattr(zone, setting.name, setting.after)
+    if floor is not None:
+        zone.serial = floor
+        fields.append("serial")
+    if not fields:
+        return
+    try:
+        zone.full_clean(exclude=[f.name for f in Zone._meta.fields if f.name not in fields])
+    except ValidationError as error:
+        name, messages = next(iter(error.message_dict.items()))
+        raise ChangeError(" ".join(messages), name) from None
+    Zone.objects.filter(pk=zone.pk).update(**{name: getattr(zone, name) for name in fields})
+
+
 def check_zone_rules(zone: Zone, edits: list[RRsetEdit]) -> None:
-    """The whole resulting zone obeys the rules: CNAME alone, delegations, one TTL, apex NS."""
+    """Check that the whole resulting zone obeys the rules: CNAME alone, delegations, one TTL."""
+    if not edits:
+        return
     origin = zone.name
     keys = zone.rrset_keys()
     for edit in edits:
@@ -223,21 +377,32 @@ def rdtype_of(edit: RRsetEdit) -> int:
     return dns.rdatatype.from_text(edit.rdtype)
 
 
-def write_rrsets(zone: Zone, edits: list[RRsetEdit]) -> None:
+def write_rrsets(
+    zone: Zone,
+    edits: list[RRsetEdit],
+    rows: dict[tuple[str, str], list[Record]],
+    wires: Wires,
+) -> None:
     """Write the new RRsets, keeping the rows of unchanged records (their ids stay valid)."""
     created: list[Record] = []
+    spare: list[int] = []
     for edit in edits:
-        created += write_rrset(zone, edit)
+        new, unused = write_rrset(zone, edit, rows.get(edit.key, []), wires)
+        created += new
+        spare += unused
+    zone.records.filter(pk__in=spare).delete()
     Record.objects.bulk_create(created, batch_size=2000)
 
 
-def write_rrset(zone: Zone, edit: RRsetEdit) -> list[Record]:
-    """Update this RRset's rows in place; return the rows still to create.
+def write_rrset(
+    zone: Zone, edit: RRsetEdit, current: list[Record], wires: Wires
+) -> tuple[list[Record], list[int]]:
+    """Update this RRset's rows in place; return the rows to create and the ids to delete.
 
     A replaced record reuses the row of one that went, so editing a record keeps
     its id (links to it stay valid) and unchanged records are not touched.
     """
-    rows = {row.rdata: row for row in zone.records.filter(owner=edit.owner, rdtype=edit.rdtype)}
+    rows = {row.rdata: row for row in current}
     wanted = {record.rdata: record for record in edit.records}
     spare = [row for rdata, row in rows.items() if rdata not in wanted]
     created = []
@@ -254,7 +419,7 @@ def write_rrset(zone: Zone, edit: RRsetEdit) -> list[Record]:
             record.enabled,
             record.comment,
         )
-        row.wire = rules.parse_rdata(rdtype_of(edit), rdata, zone.name).to_wire()
+        row.wire = wires[(edit.owner, edit.rdtype, rdata)]
         if row.pk is not None:
             row.updated = timezone.now()
             Record.objects.filter(pk=row.pk).update(
@@ -265,72 +430,88 @@ def write_rrset(zone: Zone, edit: RRsetEdit) -> list[Record]:
                 comment=row.comment,
                 updated=row.updated,
             )
-    zone.records.filter(pk__in=[row.pk for row in spare]).delete()
-    return created
+    return created, [row.pk for row in spare]
 
 
 def record_history(
     zone: Zone,
     edits: list[RRsetEdit],
     before: dict[tuple[str, str], tuple[RecordData, ...]],
-    user,
-    source: str,
+    altered: list[SettingChange],
+    by: Author,
     summary: str,
     reverts: ZoneChange | None,
 ) -> ZoneChange:
+    """Bump the serial once and write the history entry; the bump rings the workers."""
     serial_before = zone.serial
     zone.bump_serial()
     change = ZoneChange.objects.create(
         zone=zone,
-        **author(user),
-        source=source,
-        summary=(summary or describe(edits, before))[:255],
+        **by.fields(),
+        summary=(summary or describe(edits, before, altered))[:255],
         serial_before=serial_before,
         serial_after=zone.serial,
         reverts=reverts,
     )
     RRsetChange.objects.bulk_create(
-        RRsetChange(
-            change=change,
-            owner=edit.owner,
-            rdtype=edit.rdtype,
-            before=as_dicts(before[edit.key]),
-            after=as_dicts(edit.records),
-        )
-        for edit in edits
+        (
+            RRsetChange(
+                change=change,
+                owner=edit.owner,
+                rdtype=edit.rdtype,
+                before=as_dicts(before[edit.key]),
+                after=as_dicts(edit.records),
+            )
+            for edit in edits
+        ),
+        batch_size=2000,
     )
     return change
 
 
-def author(user) -> dict:
-    """ZoneChange's user and username; none for an anonymous or absent user (a script)."""
-    known = getattr(user, "pk", None) is not None
-    return {"user": user if known else None, "username": user.get_username() if known else ""}
+def describe(
+    edits: list[RRsetEdit],
+    before: dict[tuple[str, str], tuple[RecordData, ...]],
+    altered: list[SettingChange] = (),
+) -> str:
+    """Say what a change did, as the history says it: "Added mail A, changed www A".
+
+    Settings come first: "Settings: refresh 7200 → 7300; …".
+    """
+    parts = []
+    if altered:
+        parts.append("Settings: " + "; ".join(map(str, altered)))
+    if edits:
+        names = [
+            f"{rrset_action(before[edit.key], edit.records)} {edit.owner} {edit.rdtype}"
+            for edit in edits[:5]
+        ]
+        more = f" and {len(edits) - 5} more" if len(edits) > 5 else ""
+        text = ", ".join(names) + more
+        parts.append(text[:1].upper() + text[1:])
+    return "; ".join(parts)
 
 
-def describe(edits: list[RRsetEdit], before: dict[tuple[str, str], tuple[RecordData, ...]]) -> str:
-    """E.g. "Added mail A, changed www A": each RRset with what became of it, as the history says."""
-    names = [
-        f"{rrset_action(before[edit.key], edit.records)} {edit.owner} {edit.rdtype}"
-        for edit in edits[:5]
-    ]
-    more = f" and {len(edits) - 5} more" if len(edits) > 5 else ""
-    text = ", ".join(names) + more
-    return text[:1].upper() + text[1:]
+def change_settings(
+    zone: Zone, settings: Mapping[str, object], user=None, *, source: str = "settings", via=""
+) -> ZoneChange | None:
+    """Change the zone's own settings (the SOA, ACLs); one serial bump and a history entry."""
+    return apply_changes(zone, [], user, source=source, via=via, settings=settings)
 
 
-def record_settings_change(zone: Zone, user, summary: str) -> ZoneChange:
-    """Bump the serial after the zone's own settings (the SOA) changed, and note who did it."""
-    serial_before = zone.serial
-    zone.bump_serial()
-    return ZoneChange.objects.create(
-        zone=zone,
-        **author(user),
-        source="settings",
-        summary=summary[:255],
-        serial_before=serial_before,
-        serial_after=zone.serial,
-    )
+def add_record(
+    zone: Zone,
+    owner: str,
+    rdtype: str,
+    rdata: str,
+    ttl: int | None = None,
+    user=None,
+    *,
+    source: str = "web",
+) -> ZoneChange | None:
+    """Add one record to its RRset as the editor does: one change, one serial bump."""
+    batch = plan_record_change(zone, {}, new=(owner, rdtype, RecordData(rdata, ttl)))
+    return apply_changes(zone, batch.values(), user, source=source)
 
 
 def revert_change(change: ZoneChange, user) -> ZoneChange | None:
@@ -350,16 +531,35 @@ def revert_change(change: ZoneChange, user) -> ZoneChange | None:
     return apply_changes(change.zone, edits, user, source="revert", summary=summary, reverts=change)
 
 
-def create_zone(zone: Zone, user, *, source: str = "web") -> Zone:
-    """Save a new zone with its apex NS pointing at the primary name server."""
+def create_zone(
+    zone: Zone,
+    user=None,
+    *,
+    source: str = "web",
+    via: str = "",
+    edits: Iterable[RRsetEdit] | None = None,
+    parsed: Wires | None = None,
+) -> Zone:
+    """Save a new zone with its first RRsets, by default an apex NS naming the primary.
+
+    The zone row and its data are one change: a zone that breaks a rule is not created.
+    """
+    if edits is None:
+        edits = [RRsetEdit("@", "NS", (RecordData(zone.primary_ns),), expected=fingerprint(()))]
     with transaction.atomic():
+        try:
+            zone.full_clean()
+        except ValidationError as error:
+            name, messages = next(iter(error.message_dict.items()))
+            raise ChangeError(" ".join(messages), name) from None
         zone.save()
-        ns = RRsetEdit("@", "NS", (RecordData(zone.primary_ns),), expected=fingerprint(()))
-        apply_changes(zone, [ns], user, source=source, summary=ZONE_CREATED)
+        apply_changes(
+            zone, edits, user, source=source, via=via, summary=ZONE_CREATED, parsed=parsed
+        )
     return zone
 
 
-def delete_zone(zone: Zone, user, *, source: str = "web") -> ZoneChange:
+def delete_zone(zone: Zone, user=None, *, source: str = "web", via: str = "") -> ZoneChange:
     """Delete a zone, leaving a history entry with every RRset it had (all removed).
 
     The entry and the zone's earlier ones outlive it (their zone becomes NULL, the
@@ -375,8 +575,7 @@ def delete_zone(zone: Zone, user, *, source: str = "web") -> ZoneChange:
             zone=locked,
             origin=locked.origin,
             zone_deleted=True,
-            **author(user),
-            source=source,
+            **Author(user, source, via).fields(),
             summary=f"Zone deleted (SOA {soa})"[:255],
             serial_before=locked.serial,
             serial_after=locked.serial,
@@ -535,25 +734,27 @@ class ImportPlan:
         return [RRsetEdit(p.owner, p.rdtype, p.after) for p in self.rrsets]
 
 
-def plan_import(zone: Zone, parsed, *, replace_all: bool) -> ImportPlan:
-    """What importing ``parsed`` (a zonefile.ParsedZone) would add, change and remove.
+def plan_import(
+    zone: Zone, parsed: ParsedZone, *, replace_all: bool, default_ttl: int | None = None
+) -> ImportPlan:
+    """Plan what importing ``parsed`` would add, change and remove.
 
     Merge touches only the RRsets in the file; replace also removes every other
-    one. The file's SOA is not imported: the zone's settings keep the SOA.
+    one. ``default_ttl`` is the zone's default TTL once imported (a zone file
+    sets it; a page's import keeps the zone's), and the SOA is not planned here:
+    it is a setting (see ``import_zone``).
     """
     if parsed.origin != zone.name:
         raise ChangeError(f"The file is for {parsed.origin}, not for {zone.origin}.", "text")
-    incoming: dict[tuple[str, str], list[RecordData]] = {}
-    for r in parsed.records:
-        ttl = None if r.ttl == zone.default_ttl else r.ttl
-        incoming.setdefault((r.owner, r.rdtype), []).append(RecordData(r.rdata, ttl))
+    default_ttl = zone.default_ttl if default_ttl is None else default_ttl
+    incoming = incoming_rrsets(parsed, default_ttl)
     current: dict[tuple[str, str], list[RecordData]] = {}
     for record in zone.records.order_by("rdata"):
         current.setdefault((record.owner, record.rdtype), []).append(RecordData.from_record(record))
     planned = [
-        PlannedRRset(*key, tuple(current.get(key, ())), tuple(after))
+        PlannedRRset(*key, tuple(current.get(key, ())), after)
         for key, after in incoming.items()
-        if not same_data(zone, current.get(key, []), after)
+        if served(current.get(key, []), zone.default_ttl) != served(after, default_ttl)
     ]
     if replace_all:
         planned += [PlannedRRset(*k, tuple(v), ()) for k, v in current.items() if k not in incoming]
@@ -561,15 +762,85 @@ def plan_import(zone: Zone, parsed, *, replace_all: bool) -> ImportPlan:
     return ImportPlan(planned, zone_fingerprint(zone))
 
 
-def same_data(zone: Zone, before: Iterable[RecordData], after: Iterable[RecordData]) -> bool:
-    """Equal as served: a file holds only enabled records, with TTLs spelled out."""
+def incoming_rrsets(
+    parsed: ParsedZone, default_ttl: int
+) -> dict[tuple[str, str], tuple[RecordData, ...]]:
+    """Group a file's records by RRset; a TTL equal to the default is stored as the default."""
+    incoming: dict[tuple[str, str], list[RecordData]] = defaultdict(list)
+    for r in parsed.records:
+        ttl = None if r.ttl == default_ttl else r.ttl
+        incoming[(r.owner, r.rdtype)].append(RecordData(r.rdata, ttl))
+    return {key: tuple(records) for key, records in incoming.items()}
 
-    def served(records: Iterable[RecordData]) -> set[tuple[int, str]]:
-        return {
-            (zone.default_ttl if r.ttl is None else r.ttl, r.rdata) for r in records if r.enabled
-        }
 
-    return served(before) == served(after)
+def served(records: Iterable[RecordData], default_ttl: int) -> set[tuple[int, str]]:
+    """Return an RRset as served: only enabled records, with TTLs spelled out, as in a file."""
+    return {(default_ttl if r.ttl is None else r.ttl, r.rdata) for r in records if r.enabled}
+
+
+IMPORT_MODES = ("create", "replace", "merge")
+
+
+def zone_file_settings(parsed: ParsedZone) -> dict[str, object]:
+    """Return the zone settings a zone file carries: its SOA fields and its default TTL."""
+    soa = parsed.soa
+    return {
+        "primary_ns": soa.mname.to_text(),
+        "contact": soa.rname.to_text(),
+        "refresh": soa.refresh,
+        "retry": soa.retry,
+        "expire": soa.expire,
+        "minimum": soa.minimum,
+        "default_ttl": parsed.soa_ttl,
+        "serial": soa.serial,
+    }
+
+
+def import_zone(
+    parsed: ParsedZone,
+    *,
+    mode: str = "create",
+    user=None,
+    source: str = "loadzone",
+    via: str = "",
+) -> tuple[Zone, ZoneChange | None]:
+    """Import a whole zone file, SOA included: a new zone, or a replace or merge of one.
+
+    One change in the history, attributed to ``user``/``source``/``via`` (the
+    file); the serial moves past both the file's and the zone's. Raise
+    ChangeError when the zone exists and ``mode`` is "create", or the data
+    breaks a rule; nothing is written then.
+    """
+    origin = parsed.origin.to_text().lower()
+    settings = zone_file_settings(parsed)
+    wires = {(r.owner, r.rdtype, r.rdata): r.wire for r in parsed.records}
+    where = f" ({via})" if via else ""
+    zone = Zone.objects.filter(origin=origin).first()
+    if zone is None:
+        zone = Zone(origin=origin, **settings)
+        edits = [
+            RRsetEdit(*key, records, expected=fingerprint(()))
+            for key, records in incoming_rrsets(parsed, parsed.soa_ttl).items()
+        ]
+        create_zone(zone, user, source=source, via=via, edits=edits, parsed=wires)
+        return zone, zone.changes.first()
+    if mode == "create":
+        raise ChangeError(
+            f"The zone {origin} exists already; replace or merge it to import over it."
+        )
+    plan = plan_import(zone, parsed, replace_all=mode == "replace", default_ttl=parsed.soa_ttl)
+    change = apply_changes(
+        zone,
+        plan.edits(),
+        user,
+        source=source,
+        via=via,
+        summary=f"Loaded{where} ({mode}): {plan.summary}",
+        expected_zone=plan.expected_zone,
+        settings=settings,
+        parsed=wires,
+    )
+    return zone, change
 
 
 def sort_key(origin: dns.name.Name, owner: str, rdtype: str) -> tuple[dns.name.Name, int]:

@@ -75,20 +75,9 @@ class ZoneSettingsForm(ContactForm):
         help_texts = {"contact": CONTACT_HELP}
 
 
-def settings_summary(form: forms.ModelForm, heading: str = "Settings") -> str:
-    """What a saved zone form changed, each field by its label with old → new, for the history."""
-    changes = [
-        f"{Zone._meta.get_field(name).verbose_name} "
-        f"{summary_value(form.initial.get(name))} → {summary_value(getattr(form.instance, name))}"
-        for name in form.changed_data
-    ]
-    return f"{heading}: " + "; ".join(changes)
-
-
-def summary_value(value: object, limit: int = 40) -> str:
-    """A setting on one short line: ACLs and target lists are multi-line text."""
-    text = " ".join(str(value if value is not None else "").split()) or "(empty)"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def changed_settings(form: forms.ModelForm) -> dict[str, object]:
+    """Return the zone settings a valid form changed, with their new (cleaned) values."""
+    return {name: getattr(form.instance, name) for name in form.changed_data}
 
 
 class RecordFilterForm(forms.Form):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import ipaddress
 import secrets
@@ -42,6 +43,12 @@ def next_serial(current: int, today: datetime.date) -> int:
 def serial_gt(a: int, b: int) -> bool:
     """RFC 1982 §3.2: is serial ``a`` greater than serial ``b``?"""
     return a != b and ((a - b) % SERIAL_MODULO) < 2**31
+
+
+@functools.lru_cache(maxsize=1024)
+def name_of(origin: str) -> dns.name.Name:
+    """Parse a zone's origin once: the rules ask for it for every record of a change."""
+    return dns.name.from_text(origin)
 
 
 def validate_origin(value: str) -> None:
@@ -124,7 +131,7 @@ class Zone(models.Model):
 
     @property
     def name(self) -> dns.name.Name:
-        return dns.name.from_text(self.origin)
+        return name_of(self.origin)
 
     def soa_rdata(self) -> dns.rdata.Rdata:
         return dns.rdtypes.ANY.SOA.SOA(
@@ -175,6 +182,8 @@ class Zone(models.Model):
 
 
 class Record(models.Model):
+    """One record of a zone; rows are written only by the change service (dnsadmin.changes)."""
+
     zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="records")
     owner = models.CharField(
         "name", max_length=255, help_text="Relative to the zone; @ for the zone itself."
@@ -235,22 +244,23 @@ class Record(models.Model):
             raise rules.RecordError("This record already exists.")
 
     def save(self, *args, **kwargs) -> None:
-        """Validate and save, and bump the zone's serial in the same transaction."""
-        self.full_clean(exclude=["wire"])
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            self.zone.bump_serial()
+        raise ZoneDataError
 
     def delete(self, *args, **kwargs):
-        with transaction.atomic():
-            result = super().delete(*args, **kwargs)
-            self.zone.bump_serial()
-        return result
+        raise ZoneDataError
 
 
-RESOLVER_SOURCES = [
-    (s, s) for s in ("authority", "cache", "recursive", "forwarder", "hosts", "none")
-]
+class ZoneDataError(TypeError):
+    """A record was saved or deleted by itself, behind the change service's back."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Records are written only by dnsadmin.changes (apply_changes, add_record, "
+            "import_zone…), which checks the zone rules, bumps the serial and keeps the history."
+        )
+
+
+RESOLVER_SOURCES = [(s, s) for s in ("authority", "cache", "recursive", "forwarder", "hosts")]
 
 
 class CacheEntry(models.Model):
@@ -325,6 +335,8 @@ class QueryStats(models.Model):
         return f"{self.minute:%H:%M} {self.rcode} {self.source}: {self.count}"
 
 
+# Sources that are programs, not people at a page: no user is expected.
+SCRIPTED = {"loadzone"}
 ZONE_CREATED = "Zone created"  # the summary of a zone's first entry, written by create_zone
 
 
@@ -335,7 +347,7 @@ class ZoneChange(models.Model):
     NULL, origin kept) and adds one more, ``zone_deleted``, with every RRset it had.
     """
 
-    SOURCES = [(s, s) for s in ("web", "api", "import", "admin", "revert", "settings")]
+    SOURCES = [(s, s) for s in ("web", "api", "import", "admin", "revert", "settings", "loadzone")]
 
     zone = models.ForeignKey(
         Zone, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
@@ -348,6 +360,11 @@ class ZoneChange(models.Model):
     # Kept as text too, so the history still names the author after the account is gone.
     username = models.CharField(max_length=150, blank=True)
     source = models.CharField(max_length=16, choices=SOURCES, default="web")
+    via = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="What acted for the author: an API token, a zone file, a TSIG key, a primary.",
+    )
     summary = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(default=timezone.now, db_index=True)
     serial_before = models.PositiveBigIntegerField()
@@ -362,6 +379,13 @@ class ZoneChange(models.Model):
     def __str__(self) -> str:
         author = self.username or "?"
         return f"{self.origin} {self.serial_before} -> {self.serial_after} by {author}"
+
+    @property
+    def author(self) -> str:
+        """Name who made the change and how, e.g. "ann via api (token certbot)"."""
+        who = self.username or ("(unknown)" if self.source not in SCRIPTED else "")
+        how = f"{self.source} ({self.via})" if self.via else self.source
+        return f"{who} via {how}" if who else how
 
     @property
     def serials(self) -> str:

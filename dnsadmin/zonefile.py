@@ -1,7 +1,8 @@
 """BIND zone files in and out, through dnspython's parser and writer.
 
-An import is parsed and checked completely before anything is written, then
-applied in one transaction, so a broken file changes nothing.
+A file is parsed and checked completely here, before anything is written; the
+change service (``dnsadmin.changes.import_zone``) then applies it in one
+transaction, so a broken file changes nothing.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ import dns.rdataset
 import dns.rdatatype
 import dns.zone
 import dns.zonefile
-from django.db import transaction
 
 from dnsadmin import rules
-from dnsadmin.models import Record, Zone, serial_gt
-
-IMPORT_BATCH = 2000
+from dnsadmin.models import Zone
 
 
 class ZoneFileError(ValueError):
@@ -165,47 +163,6 @@ def from_dnspython_zone(zone: dns.zone.Zone) -> ParsedZone:
             for rdata in rdataset
         )
     return parsed
-
-
-def import_zone(parsed: ParsedZone, *, replace: bool = False) -> Zone:
-    """Write a parsed zone: a new zone, or with ``replace`` all of an existing zone's data."""
-    origin = parsed.origin.to_text().lower()
-    with transaction.atomic():
-        zone = Zone.objects.select_for_update().filter(origin=origin).first()
-        if zone is not None and not replace:
-            raise ZoneFileError(f"The zone {origin} exists already; replace it to import over it.")
-        zone = zone or Zone(origin=origin)
-        apply_soa(zone, parsed)
-        zone.save()
-        zone.records.all().delete()
-        Record.objects.bulk_create(
-            (
-                Record(
-                    zone=zone, owner=r.owner, rdtype=r.rdtype, ttl=r.ttl, rdata=r.rdata, wire=r.wire
-                )
-                for r in parsed.records
-            ),
-            batch_size=IMPORT_BATCH,
-        )
-        zone.bump_serial()
-    return zone
-
-
-def apply_soa(zone: Zone, parsed: ParsedZone) -> None:
-    """Take the file's SOA values; the serial only ever moves forward."""
-    soa = parsed.soa
-    zone.primary_ns = soa.mname.to_text()
-    zone.contact = soa.rname.to_text()
-    zone.refresh, zone.retry, zone.expire, zone.minimum = (
-        soa.refresh,
-        soa.retry,
-        soa.expire,
-        soa.minimum,
-    )
-    zone.default_ttl = parsed.soa_ttl
-    current = zone.serial if zone.pk else soa.serial
-    # bump_serial then moves past whichever is ahead, the file's or the database's.
-    zone.serial = soa.serial if serial_gt(soa.serial, current) else current
 
 
 def export_zone(zone: Zone) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,17 +15,17 @@ from dnsadmin.changes import (
     ChangeError,
     ConflictError,
     apply_changes,
+    change_settings,
     create_zone,
     delete_zone,
     zone_rows,
 )
-from dnsadmin.changes import record_settings_change as note_settings
 from dnsadmin.forms import (
     TYPED_FORMS,
     RecordFilterForm,
     ZoneCreateForm,
     ZoneSettingsForm,
-    settings_summary,
+    changed_settings,
 )
 from dnsadmin.models import Zone, ZoneChange
 from dnsadmin.views.common import conflict_page, pending_batch, save_pending
@@ -86,9 +85,7 @@ def zone_settings(request: HttpRequest, pk: int) -> HttpResponse:
     form = ZoneSettingsForm(request.POST or None, instance=zone)
     if request.method == "POST" and form.is_valid():
         if form.has_changed():
-            with transaction.atomic():
-                form.save()
-                note_settings(zone, request.user, settings_summary(form))
+            change_settings(zone, changed_settings(form), request.user)
             messages.success(request, f"Settings saved; serial {zone.serial}.")
         return redirect("dnsadmin:zone-detail", pk=zone.pk)
     return render(request, "dnsadmin/zone_settings.html", {"zone": zone, "form": form})

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dnsadmin.models import Zone
-from dnsadmin.zonefile import import_zone, parse_zone_text
+from dnsadmin.changes import import_zone
+from dnsadmin.models import Zone, ZoneChange
+from dnsadmin.zonefile import parse_zone_text
 
 ZONE = """\
 $ORIGIN example.org.
@@ -20,4 +21,9 @@ www  IN A   192.0.2.80
 @pytest.fixture
 def zone(db) -> Zone:
     """example.org. loaded through the importer, as an operator would."""
-    return import_zone(parse_zone_text(ZONE))
+    return import_zone(parse_zone_text(ZONE))[0]
+
+
+def edits():
+    """Return the history made after the fixture's zone was loaded (its creation is loadzone's)."""
+    return ZoneChange.objects.exclude(source="loadzone")

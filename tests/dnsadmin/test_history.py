@@ -9,6 +9,7 @@ from django.forms.models import model_to_dict
 
 from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, fingerprint
 from dnsadmin.models import Zone, ZoneChange
+from tests.dnsadmin.conftest import edits
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +39,7 @@ def test_each_entry_says_whether_it_added_changed_or_removed_its_rrsets(
     apply_changes(zone, [RRsetEdit("mail", "A", ())])
     page = user_client.get(f"/dns/zones/{zone.pk}/history/").content.decode()
     assert "Changed www A" in page and "Added mail A" in page and "Removed mail A" in page
-    assert [r.action for r in ZoneChange.objects.get(summary="Removed mail A").rrsets.all()] == [
-        "removed"
-    ]
+    assert [r.action for r in edits().get(summary="Removed mail A").rrsets.all()] == ["removed"]
 
 
 def test_a_created_zone_has_no_serial_before_its_first_entry(staff_client):
@@ -72,7 +71,7 @@ def test_staff_revert_a_change_from_its_entry(staff_client, zone, two_changes):
     response = staff_client.post(f"/dns/changes/{first.pk}/revert/")
     assert response.status_code == 302
     assert [r.rdata for r in current_rrset(zone, "www", "A")] == ["192.0.2.80"]
-    revert = ZoneChange.objects.first()
+    revert = edits().first()
     assert revert.reverts == first and revert.username == "staff"
     assert "reverted" in staff_client.get(f"/dns/changes/{revert.pk}/").content.decode()
 
@@ -110,12 +109,12 @@ def test_admin_record_edits_go_through_the_change_service(staff_client, zone, dj
         },
     )
     assert response.status_code == 302
-    change = ZoneChange.objects.get()
+    change = edits().get()
     assert (change.source, change.username) == ("admin", "staff")
     assert change.rrsets.get().after[0]["rdata"] == "192.0.2.5"
     staff_client.post(f"/admin/dnsadmin/record/{record.pk}/delete/", {"post": "yes"})
     assert not zone.records.filter(owner="www").exists()
-    assert ZoneChange.objects.count() == 2
+    assert edits().count() == 2
 
 
 def test_admin_zone_setting_edits_bump_the_serial_and_are_recorded(staff_client, zone):
@@ -130,9 +129,9 @@ def test_admin_zone_setting_edits_bump_the_serial_and_are_recorded(staff_client,
     assert response.status_code == 302, response.content.decode()[:2000]
     zone.refresh_from_db()
     assert zone.refresh == 3600 and zone.serial > serial
-    change = ZoneChange.objects.get()
+    change = edits().get()
     assert (change.source, change.username, change.serial_after) == (
-        "settings",
+        "admin",
         "staff",
         zone.serial,
     )
@@ -143,7 +142,7 @@ def test_the_admin_deletes_a_zone_through_the_change_service(staff_client, zone)
     staff_client.user.save()
     response = staff_client.post(f"/admin/dnsadmin/zone/{zone.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302 and not Zone.objects.exists()
-    deleted = ZoneChange.objects.get()
+    deleted = edits().get()
     assert (deleted.origin, deleted.zone_deleted) == ("example.org.", True)
     assert (deleted.source, deleted.username) == ("admin", "staff")
 
@@ -156,4 +155,4 @@ def test_the_migration_gives_existing_entries_their_zones_origin(zone):
     executor.migrate([("dnsadmin", "0006_notify_targets")])
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())  # all the way back, for later tests
-    assert list(ZoneChange.objects.values_list("origin", flat=True)) == ["example.org."]
+    assert set(ZoneChange.objects.values_list("origin", flat=True)) == {"example.org."}

@@ -7,9 +7,10 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset
-from dnsadmin.models import Record, Zone, ZoneChange
-from dnsadmin.zonefile import import_zone, parse_zone_text
+from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, import_zone
+from dnsadmin.models import Record, Zone
+from dnsadmin.zonefile import parse_zone_text
+from tests.dnsadmin.conftest import edits
 
 ZONE = """\
 $ORIGIN example.org.
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def zone() -> Zone:
-    return import_zone(parse_zone_text(ZONE))
+    return import_zone(parse_zone_text(ZONE))[0]
 
 
 def import_url(zone: Zone) -> str:
@@ -58,7 +59,7 @@ def owners(zone: Zone) -> set[str]:
 def test_a_merge_preview_shows_adds_and_changes_and_writes_nothing(staff_client, zone):
     response = staff_client.post(import_url(zone), {"text": FILE, "mode": "merge"})
     assert preview_rows(response.content.decode()) == {("add", "new AAAA"), ("change", "www A")}
-    assert owners(zone) == {"@", "ns1", "www", "old"} and not ZoneChange.objects.exists()
+    assert owners(zone) == {"@", "ns1", "www", "old"} and not edits().exists()
 
 
 def test_a_replace_preview_also_shows_removals(staff_client, zone):
@@ -85,7 +86,7 @@ def test_applying_the_preview_writes_it_in_one_change(staff_client, zone, mode, 
     zone.refresh_from_db()
     assert owners(zone) == expected
     assert [r.rdata for r in current_rrset(zone, "www", "A")] == ["192.0.2.81"]
-    change = ZoneChange.objects.get()
+    change = edits().get()
     assert change.source == "import" and change.serial_before == serial != zone.serial
 
 
@@ -105,7 +106,7 @@ def test_a_broken_file_names_its_line_and_changes_nothing(staff_client, zone):
     assert response.status_code == 400
     assert "pasted text:7:" in html and "not-an-address" in html
     assert list(Record.objects.values_list("owner", "rdtype", "rdata")) == before
-    assert not ZoneChange.objects.exists()
+    assert not edits().exists()
 
 
 def test_a_file_for_another_zone_is_refused(staff_client, zone):

@@ -9,7 +9,8 @@ import dns.query
 import pytest
 from django.core.management import call_command
 
-from dnsadmin.models import Record, Zone
+from dnsadmin.changes import add_record
+from dnsadmin.models import Zone
 from tests.dnsadmin.conftest import ZONE
 from tests.dnsadmin.test_rundns import start_rundns, stop, wait_for
 from tests.names.zones import NAMED_CONF
@@ -68,7 +69,7 @@ def test_a_secondary_is_notified_and_transfers_the_new_serial(primary, secondary
         zone = Zone.objects.get()
         # The first transfer is BIND's own, at start; the SOA refresh (7200 s) is far off.
         assert wait_for(lambda: serial_at(port) == zone.serial, 20)
-        Record(zone=zone, owner="new", rdtype="A", rdata="192.0.2.7").save()
+        add_record(zone, "new", "A", "192.0.2.7")
         zone.refresh_from_db()
         assert wait_for(lambda: serial_at(port) == zone.serial, 10), (
             tmp_path / "secondary.log"

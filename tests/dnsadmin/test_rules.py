@@ -16,8 +16,8 @@ from django.core.management import CommandError
 
 from dnsadmin import rules
 from dnsadmin.changes import ChangeError, RecordData, RRsetEdit, apply_changes, current_rrset
-from dnsadmin.models import Zone, ZoneChange
-from tests.dnsadmin.conftest import ZONE
+from dnsadmin.models import Zone
+from tests.dnsadmin.conftest import ZONE, edits
 from tests.dnsadmin.test_api import call, staff_key  # noqa: F401 (staff_key is a fixture)
 from tests.dnsadmin.test_zone_views import field_errors, record_post, url
 from tests.dnsadmin.test_zonefile import load
@@ -29,7 +29,7 @@ REFUSAL = "zone apex"
 def assert_untouched(zone: Zone) -> None:
     assert not zone.records.filter(rdtype="CNAME").exists()
     assert [r.rdata for r in current_rrset(zone, "@", "NS")] == ["ns1.example.org."]
-    assert not ZoneChange.objects.exists()
+    assert not edits().exists()
 
 
 def test_the_rules_count_the_soa_at_the_apex():

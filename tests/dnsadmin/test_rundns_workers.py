@@ -19,7 +19,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from appliance.models import WorkerStatus
-from dnsadmin.models import Record, Zone
+from dnsadmin.changes import add_record
+from dnsadmin.models import Zone
 from tests.appliance.test_pages import field, worker_row_html
 from tests.conftest import ROOT, clean_environment
 from tests.dnsadmin.conftest import ZONE
@@ -84,7 +85,7 @@ def test_two_workers_share_the_port_and_both_report_their_status(two_workers, us
 
 def test_every_worker_answers_the_new_serial_after_an_edit(two_workers):
     zone = Zone.objects.get()
-    Record(zone=zone, owner="edited", rdtype="A", rdata="192.0.2.9").save()
+    add_record(zone, "edited", "A", "192.0.2.9")
     zone.refresh_from_db()
     assert wait_for(lambda: serials(two_workers) == {str(zone.serial)}, 5)
 

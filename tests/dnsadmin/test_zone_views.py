@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, fingerprint
-from dnsadmin.models import Record, Zone, ZoneChange
-from tests.dnsadmin.conftest import ZONE
+from dnsadmin.models import Record, Zone
+from tests.dnsadmin.conftest import ZONE, edits
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +100,7 @@ def test_adding_an_a_record_bumps_the_serial_and_is_attributed(staff_client, zon
     assert response.status_code == 302
     zone.refresh_from_db()
     assert rdatas(zone, "api", "A") == {"192.0.2.7"} and zone.serial != serial
-    change = ZoneChange.objects.get()
+    change = edits().get()
     assert (change.username, change.serial_before, change.serial_after) == (
         "staff",
         serial,
@@ -137,7 +137,7 @@ def test_bad_values_are_shown_next_to_their_field_and_save_nothing(
     response = staff_client.post(url(zone, f"records/add/?type={rdtype}"), record_post(**fields))
     assert response.status_code == 400
     assert message in field_errors(response.content.decode(), field)
-    assert Record.objects.count() == count and not ZoneChange.objects.exists()
+    assert Record.objects.count() == count and not edits().exists()
 
 
 def test_a_cname_next_to_other_data_is_refused_inline(staff_client, zone):
@@ -198,7 +198,7 @@ def test_hostile_txt_is_escaped_everywhere(staff_client, zone):
         url(zone, "records/add/?type=TXT"),
         record_post(owner="x", text="<script>alert(1)</script>", comment="<b>c</b>"),
     )
-    for page in (url(zone), url(zone, "history/"), f"/dns/changes/{ZoneChange.objects.get().pk}/"):
+    for page in (url(zone), url(zone, "history/"), f"/dns/changes/{edits().get().pk}/"):
         html = staff_client.get(page).content.decode()
         assert "<script>alert" not in html and "<b>c</b>" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -231,7 +231,7 @@ def test_the_second_of_two_edits_from_the_same_view_gets_a_conflict(staff_client
     assert second.status_code == 409
     assert "changed www A meanwhile" in html and "192.0.2.1" in html
     assert rdatas(zone, "www", "A") == {"192.0.2.1"}
-    assert ZoneChange.objects.count() == 1
+    assert edits().count() == 1
 
 
 def test_a_stale_delete_or_toggle_is_a_conflict(staff_client, zone):
@@ -285,7 +285,7 @@ def test_pending_changes_are_applied_together_with_one_serial_bump(staff_client,
     zone.refresh_from_db()
     assert rdatas(zone, "a", "A") == {"192.0.2.1", "192.0.2.2"}
     assert rdatas(zone, "@", "MX") == {"5 a.example.org."}
-    change = ZoneChange.objects.get()
+    change = edits().get()
     assert change.serial_before == serial and change.rrsets.count() == 2
     assert "Pending changes" not in staff_client.get(url(zone)).content.decode()
 
@@ -330,7 +330,7 @@ def test_settings_change_the_soa_and_bump_the_serial(staff_client, zone):
     assert staff_client.post(url(zone, "settings/"), data).status_code == 302
     zone.refresh_from_db()
     assert (zone.refresh, zone.default_ttl, zone.transfer_acl) == (100, 600, "192.0.2.0/24")
-    assert zone.serial != serial and ZoneChange.objects.get().source == "settings"
+    assert zone.serial != serial and edits().get().source == "settings"
     bad = staff_client.post(url(zone, "settings/"), {**data, "transfer_acl": "not-an-ip"})
     assert "is not an IP address" in field_errors(bad.content.decode(), "transfer_acl")
 
@@ -348,7 +348,7 @@ def test_a_settings_change_is_summarised_by_label_with_old_and_new_values(staff_
         retry=str(zone.retry),
     )
     staff_client.post(url(zone, "settings/"), data)
-    summary = ZoneChange.objects.get().summary
+    summary = edits().get().summary
     assert summary.startswith(
         "Settings: refresh 7200 → 7300; transfer ACL (empty) → 192.0.2.0/24 198.51.100.0/24; "
         "notify targets (empty) → 192.0.2.2 198.51.100.250:5353"
@@ -378,7 +378,7 @@ def test_deleting_a_zone_asks_first(staff_client, zone):
 def test_a_deleted_zone_is_listed_with_who_deleted_it_and_what_it_held(staff_client, zone):
     staff_client.post(url(zone, "records/add/?type=A"), record_post(owner="n", address="192.0.2.9"))
     staff_client.post(url(zone, "delete/"))
-    deleted = ZoneChange.objects.get(zone_deleted=True)
+    deleted = edits().get(zone_deleted=True)
     listing = staff_client.get("/dns/zones/").content.decode()
     section = listing[listing.index("Deleted zones") :]
     assert f'/dns/changes/{deleted.pk}/">example.org.</a>' in section
@@ -387,13 +387,13 @@ def test_a_deleted_zone_is_listed_with_who_deleted_it_and_what_it_held(staff_cli
     html = page.content.decode()
     assert page.status_code == 200 and "zone deleted at serial" in html
     assert "192.0.2.80" in html and "192.0.2.9" in html and "Revert this change" not in html
-    earlier = ZoneChange.objects.get(zone_deleted=False)
+    earlier = edits().get(zone_deleted=False)
     assert f"/dns/changes/{earlier.pk}/" in html  # the rest of its history, still reachable
 
 
 def test_a_deleted_zones_entries_show_but_do_not_revert(staff_client, zone):
     staff_client.post(url(zone, "records/add/?type=A"), record_post(owner="n", address="192.0.2.9"))
-    change = ZoneChange.objects.get()
+    change = edits().get()
     staff_client.post(url(zone, "delete/"))
     page = staff_client.get(f"/dns/changes/{change.pk}/")
     assert page.status_code == 200 and "n A" in page.content.decode()
@@ -453,9 +453,9 @@ CHANGE_VIEWS = {
 def test_every_change_view_attributes_its_change_to_the_user(staff_client, zone, view):
     response = CHANGE_VIEWS[view](staff_client, zone)
     assert response.status_code == 302, response.content.decode()[:2000]
-    change = ZoneChange.objects.get(username="staff")
+    change = edits().get(username="staff")
     assert change.user == staff_client.user
-    assert ZoneChange.objects.first() == change  # it is the newest entry: this view's
+    assert edits().first() == change  # it is the newest entry: this view's
 
 
 def test_the_dashboard_counts_zones_and_records(user_client, zone):

@@ -90,18 +90,42 @@ def test_a_zone_file_is_loaded_with_generate_and_its_soa():
 def test_load_dump_load_is_lossless():
     load(ZONE)
     first = dump("example.org")
-    load(first, "--replace")
+    assert "already holds this data" in load(first, "--replace")
     second = dump("example.org.")
     assert zone_contents(first) == zone_contents(second) == zone_contents(ZONE)
     # Lossless for the SOA means every field and its TTL come back as the file had them,
     # except the serial: a load is a committed change, and the serial goes up on every
-    # committed change and never back (YYYYMMDDnn, RFC 1982). So each dump's serial is
-    # ahead of that of the file it was loaded from, and is the serial the database serves.
+    # committed change and never back (YYYYMMDDnn, RFC 1982). So the first dump's serial is
+    # ahead of the file's; loading it back changes nothing, so the serial stays.
     soas = [zone_soa(text) for text in (ZONE, first, second)]
     assert len({(ttl, soa.replace(serial=0)) for ttl, soa in soas}) == 1
     serials = [soa.serial for _, soa in soas]
-    assert serial_gt(serials[1], serials[0]) and serial_gt(serials[2], serials[1])
+    assert serial_gt(serials[1], serials[0]) and serials[2] == serials[1]
     assert Zone.objects.get().serial == serials[2]
+
+
+def test_each_load_is_one_change_in_the_history_saying_what_it_did():
+    load(ZONE)
+    created = Zone.objects.get().changes.get()
+    assert (created.source, created.via, created.serials) == (
+        "loadzone",
+        "<stdin>",
+        f"created, serial {Zone.objects.get().serial}",
+    )
+    assert {r.action for r in created.rrsets.all()} == {"added"}
+    edited = ZONE.replace("192.0.2.80", "192.0.2.81").replace("ftp     IN CNAME www\n", "")
+    output = load(edited + "new IN A 192.0.2.9\n", "--replace")
+    assert "(RRsets: 1 added, 1 changed, 1 removed)" in output
+    zone = Zone.objects.get()
+    change = zone.changes.first()
+    assert (change.source, change.via, change.serial_after) == ("loadzone", "<stdin>", zone.serial)
+    assert change.serial_before == created.serial_after
+    assert {(r.owner, r.rdtype, r.action) for r in change.rrsets.all()} == {
+        ("www", "A", "changed"),
+        ("ftp", "CNAME", "removed"),
+        ("new", "A", "added"),
+    }
+    assert change.author == "loadzone (<stdin>)"
 
 
 def test_a_broken_file_names_the_line_and_changes_nothing():
@@ -146,8 +170,22 @@ def test_an_existing_zone_is_only_overwritten_with_replace():
 def test_the_serial_never_goes_back_on_replace():
     load(ZONE)
     serial = Zone.objects.get().serial
-    load(ZONE, "--replace")  # the file's serial is older than the database's
-    assert Zone.objects.get().serial > serial
+    # The file's serial (2024010101) is older than the database's.
+    load(ZONE.replace("192.0.2.80", "192.0.2.81"), "--replace")
+    assert serial_gt(Zone.objects.get().serial, serial)
+
+
+def test_a_merge_keeps_what_the_file_does_not_have():
+    load(ZONE)
+    load(
+        "$ORIGIN example.org.\n$TTL 1800\n@ IN SOA ns1 hostmaster 1 2 3 4 5\n@ IN NS ns1\n"
+        "extra IN A 192.0.2.77\n",
+        "--merge",
+    )
+    zone = Zone.objects.get()
+    assert zone.records.filter(owner="extra").exists() and zone.records.filter(owner="www").exists()
+    assert (zone.refresh, zone.retry) == (2, 3)  # a zone file brings its SOA
+    assert zone.changes.first().summary.startswith("Loaded (<stdin>) (merge): 1 add")
 
 
 def test_origin_can_be_given_when_the_file_has_none():
