@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
 
+from botadmin import policy
 from botadmin.infobot.config import ChannelConfig, NetworkConfig, PluginSetting
 from botadmin.infobot.logwriter import LogRecord
 from botadmin.infobot.protocol import fold
@@ -208,7 +209,7 @@ def _identity(row: LogLine) -> tuple:
 
 
 def _stored_already(rows: list[LogLine]) -> set[tuple]:
-    """Which of these replayed lines the run that died had stored before dying."""
+    """Find which of these replayed lines the run that died had stored before dying."""
     if not rows:
         return set()
     found = LogLine.objects.filter(
@@ -226,8 +227,9 @@ def load_networks(only: list[str] | None = None) -> list[NetworkConfig]:
 
 
 def network_config(network: Network) -> NetworkConfig:
+    """Build a network's engine configuration; what its plugins may reveal is the policy's."""
     channels = [
-        ChannelConfig(c.name, c.key or None, c.public, c.logged)
+        ChannelConfig(c.name, c.key or None, policy.published(c), policy.logged(c))
         for c in network.channels.all()
         if c.enabled
     ]

@@ -23,31 +23,29 @@ from django.contrib.auth.models import AnonymousUser
 
 from botadmin.live import log_group
 from botadmin.models import Channel, LogLine
-from botadmin.views.access import User, readable_channels, redacted_nicks
+from botadmin.policy import Reader
 from botadmin.views.lines import present
 
 # Close codes in the private-use range: the client does not retry these.
 NOT_FOUND = 4404
 
 
-def readable(user: User, channel_id: int) -> Channel | None:
-    return readable_channels(user).filter(pk=channel_id).first()
+def readable(user: Reader, channel_id: int) -> Channel | None:
+    return Channel.objects.readable_by(user).filter(pk=channel_id).first()
 
 
 def latest_id() -> int:
     return LogLine.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def lines_after(user: User, channel_id: int, cursor: int, limit: int) -> list[dict] | None:
-    """The next lines as the client shows them; None once the user may no longer read them."""
-    channel = readable(user, channel_id)
-    if channel is None:
+def lines_after(user: Reader, channel_id: int, cursor: int, limit: int) -> list[dict] | None:
+    """Return the next lines as the client shows them; None once user may not read them."""
+    if readable(user, channel_id) is None:
         return None
-    rows = LogLine.objects.filter(channel_id=channel_id, id__gt=cursor).order_by("id")[:limit]
-    redacted = redacted_nicks(channel.network_id)
+    rows = LogLine.objects.redacted().filter(channel_id=channel_id, id__gt=cursor)
     lines = []
-    for row in rows:
-        line = present(row, redacted)
+    for row in rows.order_by("id")[:limit]:
+        line = present(row)
         lines.append(
             {
                 "id": line.id,
@@ -98,7 +96,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def log_line(self, event: dict) -> None:
-        """The bot wrote a line here: read from the cursor now rather than at the next poll."""
+        """Read from the cursor now rather than at the next poll: the bot wrote a line here."""
         self.wake.set()
 
     async def follow(self) -> None:

@@ -17,7 +17,9 @@ SAY_MAX_LENGTH = 400
 
 
 class SeenForm(forms.Form):
-    network = forms.ModelChoiceField(Network.objects.filter(channels__public=True).distinct())
+    network = forms.ModelChoiceField(
+        Network.objects.filter(channels__in=Channel.objects.published()).distinct()
+    )
     nick = forms.CharField(max_length=64, validators=[nick_name])
 
     def __init__(self, data=None, *args, **kwargs) -> None:
@@ -185,7 +187,7 @@ class ListField(forms.CharField):
 
 
 def shown(value: Any) -> str:
-    """A default as the form shows it: JSON for data, words for the rest (no Python reprs)."""
+    """Show a default as the form does: JSON for data, words for the rest (no Python reprs)."""
     if value in ("", None):
         return "none"
     if isinstance(value, bool):
@@ -194,7 +196,7 @@ def shown(value: Any) -> str:
 
 
 def setting_field(setting: dict) -> forms.Field:
-    """A form field for one entry of a plugin's settings_schema; empty always means inherit."""
+    """Build a form field for one entry of a plugin's settings_schema; empty means inherit."""
     kind, default = setting.get("type", "str"), setting.get("default")
     help_text = f"{setting.get('help', '')} ({INHERIT_HELP}: {shown(default)})".strip()
     if kind == "bool":
@@ -239,7 +241,7 @@ class PluginSettingsForm(forms.Form):
                 field.initial = initial_value(setting.get("type", "str"), config[name])
 
     def config(self) -> dict[str, Any]:
-        """The values set in this scope; the empty ones are left out so wider scopes show."""
+        """Return the values set in this scope; empty ones are left out so wider scopes show."""
         values: dict[str, Any] = {}
         for name in self.schema:
             value = self.cleaned_data[f"setting_{name}"]

@@ -8,6 +8,6 @@ from botadmin.infobot.protocol import fold
 
 
 def log_group(network: str, channel: str) -> str:
-    """A channel-layer group name for one IRC channel (IRC names are not valid group names)."""
+    """Name one IRC channel's channel-layer group (IRC names are not valid group names)."""
     digest = hashlib.sha1(f"{network}\0{fold(channel)}".encode()).hexdigest()[:20]
     return f"irclog.{digest}"

@@ -6,11 +6,29 @@ prefix, or a second '#', keeps its name, percent-encoded where needed (``/logs/x
 """
 
 from datetime import date
+from urllib.parse import unquote
 
 from django.urls import URLPattern, URLResolver, path, register_converter
 
+from botadmin.infobot.protocol import CHANNEL_PREFIXES
 from botadmin.views import logs, search
-from botadmin.views.access import channel_from_url, channel_to_url
+
+
+def channel_from_url(segment: str) -> str:
+    """Return the channel name of a URL segment: '#' is implied unless another prefix is given."""
+    name = unquote(segment)
+    return name if name[:1] in CHANNEL_PREFIXES else f"#{name}"
+
+
+def channel_to_url(name: str) -> str:
+    """Return a channel's URL segment: '#python' → 'python'; '##linux', '&local' keep theirs.
+
+    A '/' (legal in channel names) would end the path segment and a '%' would be decoded
+    twice, so both are escaped once more here; the URL layer quotes the rest.
+    """
+    if name.startswith("#") and name[1:2] not in CHANNEL_PREFIXES:
+        name = name[1:]
+    return name.replace("%", "%25").replace("/", "%2F")
 
 
 class ChannelConverter:

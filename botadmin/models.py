@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from botadmin.policy import ChannelQuerySet, LogLineQuerySet, SeenQuerySet
+
 LOG_KINDS = [
     (kind, kind.replace("_", " "))
     for kind in (
@@ -71,6 +73,8 @@ class Channel(models.Model):
     logged = models.BooleanField(default=True)
     enabled = models.BooleanField(default=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = ChannelQuerySet.as_manager()
 
     class Meta:
         ordering = ["network", "name"]
@@ -136,7 +140,7 @@ class PluginSetting(models.Model):
 
     @property
     def config_text(self) -> str:
-        """The configuration as an operator writes it (JSON, as `manage.py bot plugin config`)."""
+        """Return the configuration as an operator writes it (JSON, as `bot plugin config`)."""
         return json.dumps(self.config, sort_keys=True)
 
     @property
@@ -160,6 +164,10 @@ class LogLine(models.Model):
     text = models.TextField(blank=True)
     msgid = models.CharField(max_length=128, blank=True)
 
+    objects = LogLineQuerySet.as_manager()
+    # Set by the policy's querysets: a redacted line's nick and text are the placeholder.
+    redacted = False
+
     class Meta:
         ordering = ["time", "id"]
         indexes = [
@@ -169,6 +177,11 @@ class LogLine(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.time:%Y-%m-%d %H:%M:%S}] {self.nick}: {self.text[:60]}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.redacted:
+            raise ValueError("a redacted line is what a reader sees; it is never stored")
+        super().save(*args, **kwargs)
 
 
 class StoredValue(models.Model):
@@ -199,6 +212,8 @@ class Seen(models.Model):
     time = models.DateTimeField()
     kind = models.CharField(max_length=10, choices=LOG_KINDS, default="message")
     text = models.TextField(blank=True)
+
+    objects = SeenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-time"]

@@ -17,7 +17,6 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from botadmin.models import LogLine
-from botadmin.views.lines import is_redacted
 
 FTS_TABLE = "botadmin_logline_fts"
 # FTS5 ends a string at NUL, and no log line holds control characters worth matching.
@@ -54,21 +53,15 @@ def parse(text: str) -> Query:
 
 @dataclass(frozen=True)
 class Scope:
-    """Where to search: channel ids the reader may read, a date range, and the redacted
-    nicks per network id (their lines are never found, not even by their text)."""
+    """Where to search: the ids of channels the reader may read, and a date range."""
 
     channel_ids: Iterable[int]
     since: datetime | None = None
     until: datetime | None = None
-    redacted: dict[int, set[str]] = field(default_factory=dict)
-
-    def redacted_on(self, row: LogLine) -> set[str]:
-        """The redacted nicks of the row's network (the row's channel__network is selected)."""
-        return self.redacted.get(row.channel.network_id, set())
 
 
 def fts5_match(query: Query) -> str:
-    """An FTS5 MATCH expression: each term a string literal, so none is read as an operator."""
+    """Build an FTS5 MATCH expression: each term a string literal, so none is an operator."""
     terms = [*query.words, *query.phrases]
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
@@ -80,18 +73,24 @@ class Results:
 
 
 def search(query: Query, scope: Scope, limit: int = 50, offset: int = 0) -> Results:
-    """Matching lines, newest first, without the lines the day page shows as redacted."""
+    """Find matching lines, newest first, leaving out the lines the policy redacts.
+
+    A redacted line is left out rather than shown as the day page shows it, so that its
+    text cannot be found through the words it had.
+    """
     lines = filtered(query, scope)
     if query.words or query.phrases:
         lines = with_text(lines, query)
     rows = list(lines.order_by("-id")[offset : offset + limit + 1])
-    shown = [row for row in rows[:limit] if not is_redacted(row, scope.redacted_on(row))]
+    shown = [row for row in rows[:limit] if not row.redacted]
     return Results(shown, len(rows) > limit)
 
 
 def filtered(query: Query, scope: Scope) -> QuerySet[LogLine]:
-    lines = LogLine.objects.filter(channel_id__in=list(scope.channel_ids)).select_related(
-        "channel__network"
+    lines = (
+        LogLine.objects.redacted()
+        .filter(channel_id__in=list(scope.channel_ids))
+        .select_related("channel__network")
     )
     if query.nick:
         lines = lines.filter(nick__iexact=query.nick)

@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+import botadmin.plugins
 from appliance.control import BOT_GROUP
 from appliance.worker import WorkerConsumer
 from botadmin import bridge, leases
@@ -19,9 +20,9 @@ from botadmin.infobot.bot import Bot
 from botadmin.infobot.config import Timing
 from botadmin.infobot.host import discover
 from botadmin.infobot.logwriter import LogJournal, LogRecord
+from botadmin.infobot.zonefeed import ZoneChangeFeed
 from botadmin.live import log_group
 from botadmin.models import OutboundMessage, Plugin
-from botadmin.plugins.zonenews import ZoneChangeFeed
 from botadmin.zonefeed import DatabaseZoneChangeFeed
 
 logger = logging.getLogger(__name__)
@@ -35,10 +36,12 @@ class BotWorker(WorkerConsumer):
 
     async def startup(self) -> None:
         self.only = self.scope["options"].get("networks") or None
-        plugins = discover()
+        plugins = discover([botadmin.plugins])
         await database_sync_to_async(register_plugins)(plugins)
         self.holder = f"{self.scope['host']}:{self.scope['pid']}"
         self.lease_seconds = self.scope["options"].get("lease_seconds", 15.0)
+        # Each round renews the leases: several a lease, so one slow round loses none.
+        self.reconcile_interval = min(type(self).reconcile_interval, self.lease_seconds / 3)
         self.config = await self.load_config()
         self.published: asyncio.Queue[LogRecord] = asyncio.Queue(maxsize=10000)
         self.publisher = asyncio.create_task(self.publish_forever())
@@ -60,18 +63,23 @@ class BotWorker(WorkerConsumer):
         logger.info("bot started on %s", ", ".join(n.name for n in self.config[0]) or "no network")
 
     async def reconcile(self) -> None:
+        """Catch up with the database: the configuration, then what the web asked to say."""
+        await self.reload_config()
+        await self.send_pending()
+
+    async def reload_config(self) -> None:
+        """Renew this shard's leases and apply the networks and plugin settings if changed."""
         config = await self.load_config()
         if config != self.config:
             self.config = config
             await self.bot.apply_config(*config)
             logger.info("configuration reloaded")
-        await self.send_pending()
 
     async def load_config(self) -> tuple[list, list]:
         return await database_sync_to_async(load_config)(self.only, self.holder, self.lease_seconds)
 
     async def bot_reload(self, message: dict) -> None:
-        await self.reconcile()
+        await self.reload_config()
 
     async def zone_changed(self, message: dict) -> None:
         # The doorbell: zone news goes out now rather than at the plugin's next poll.
@@ -106,7 +114,7 @@ class BotWorker(WorkerConsumer):
         return {"networks": {name: dataclasses.asdict(s) for name, s in bot.status().items()}}
 
     def publish(self, record: LogRecord) -> None:
-        """Called by the log writer for each new line; must never block the bot."""
+        """Queue a new line for the live tails; the log writer calls this, so it never blocks."""
         # When full, live tails fall back to reading the database by cursor.
         with contextlib.suppress(asyncio.QueueFull):
             self.published.put_nowait(record)
@@ -133,13 +141,13 @@ class BotWorker(WorkerConsumer):
 
 
 def journal_path(only: list[str] | None) -> Path:
-    """One journal name per shard; processes sharing one get numbered files (LogJournal.claim)."""
+    """Name one journal per shard; processes sharing one get numbered files (LogJournal.claim)."""
     shard = "-".join(sorted(only)) if only else "all"
     return Path(settings.VAR_DIR) / f"bot-journal-{shard}.jsonl"
 
 
 def load_config(only: list[str] | None, holder: str, lease_seconds: float) -> tuple[list, list]:
-    """The networks this shard may serve and holds the lease of, and the plugin settings."""
+    """Return the networks this shard may serve and holds the lease of, and the plugin settings."""
     networks = bridge.load_networks(only)
     held = leases.claim([network.name for network in networks], holder, lease_seconds)
     return [n for n in networks if n.name in held], bridge.load_plugin_settings()

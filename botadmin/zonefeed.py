@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from django.db.models import Max
 from django.utils import timezone
 
-from botadmin.plugins.zonenews import Change, Doorbell, ZoneChangeNews
+from botadmin.infobot.zonefeed import Change, Doorbell, ZoneChangeNews
 from dnsadmin.models import Zone, ZoneChange
 
 # PostgreSQL hands out ids before commit, so a transaction still committing can leave a
@@ -86,12 +86,12 @@ def history_news(row: ZoneChange) -> ZoneChangeNews:
 
 
 def served(records: list[dict]) -> set[str]:
-    """The rdata of the records served: a disabled record counts as absent."""
+    """Return the rdata of the records served: a disabled record counts as absent."""
     return {r["rdata"] for r in records if r.get("enabled", True)}
 
 
 def unrecorded_news(cursor: dict, now: dict[str, int]) -> list[ZoneChangeNews]:
-    """Zones whose serial moved, or that went, with no history row to show for it."""
+    """Report zones whose serial moved, or that went, with no history row to show for it."""
     before: dict[str, int] = cursor["serials"]
     unread = ZoneChange.objects.filter(pk__gt=cursor["change"])
     news = [

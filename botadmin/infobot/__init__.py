@@ -1,7 +1,8 @@
 """The IRC bot engine: connections, plugin host, components, scheduler, log writer.
 
-Imports no Django (directly or not); the Django side adapts its models to the storage
-protocols defined in ``stores`` and ``logwriter``.
+Imports no Django (directly or not), and names no plugin package: the application
+passes its plugins in (``discover(packages)``). The Django side adapts its models to
+the protocols defined in ``stores``, ``logwriter`` and ``zonefeed``.
 """
 
 from .bot import Bot, Networks
@@ -21,7 +22,7 @@ from .plugin import (
     on,
     rule,
 )
-from .scheduler import DAILY, HOURLY, MINUTELY, WEEKLY, Scheduler
+from .scheduler import DAILY, HOURLY, LOOP_CLOCK, MINUTELY, WEEKLY, Clock, Scheduler
 from .stores import (
     IgnoreEntry,
     IgnoreStore,
@@ -36,8 +37,8 @@ from .stores import (
 )
 
 __all__ = [
-    "DAILY", "HOURLY", "MINUTELY", "WEEKLY",
-    "Bot", "ChannelConfig", "CommandInfo", "Discriminating", "IgnoreEntry", "IgnoreStore",
+    "DAILY", "HOURLY", "LOOP_CLOCK", "MINUTELY", "WEEKLY",
+    "Bot", "ChannelConfig", "Clock", "CommandInfo", "Discriminating", "IgnoreEntry", "IgnoreStore",
     "Incoming", "LogRecord", "LogSink", "MemoryIgnoreStore", "MemoryLogSink", "MemorySeenStore",
     "MemoryStorage", "NetworkConfig", "NetworkStatus", "Networks", "Plugin", "PluginSetting", "Scheduler",
     "SeenEntry", "SeenStore", "Setting", "Source", "StaleVersion", "Storage", "Stored", "Timing",

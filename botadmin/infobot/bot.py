@@ -9,7 +9,7 @@ from typing import Protocol
 
 from .config import DEFAULT_TIMING, ChannelConfig, NetworkConfig, PluginSetting, Timing
 from .connection import Connection, NetworkStatus
-from .host import PluginHost, discover
+from .host import PluginHost
 from .logwriter import LogJournal, LogRecord, LogSink, LogWriter, Publish
 from .plugin import Plugin
 from .session import Event
@@ -34,8 +34,8 @@ class Bot:
         seen: SeenStore,
         ignores: IgnoreStore,
         log_sink: LogSink,
+        plugins: list[type[Plugin]],
         publish: Publish | None = None,
-        plugins: list[type[Plugin]] | None = None,
         timing: Timing = DEFAULT_TIMING,
         ssl_context: ssl.SSLContext | None = None,
         journal: LogJournal | None = None,
@@ -49,7 +49,7 @@ class Bot:
         self._configs = {n.name: n for n in networks}
         self._tasks: set[asyncio.Task] = set()
         self.host = PluginHost(
-            discover() if plugins is None else plugins,
+            plugins,
             # Extra components (e.g. the zone news feed) are the caller's to give.
             {Storage: storage, SeenStore: seen, IgnoreStore: ignores, Networks: self}
             | (components or {}),

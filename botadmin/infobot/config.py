@@ -35,7 +35,7 @@ class NetworkConfig:
         return next((c for c in self.channels if fold(c.name) == folded), None)
 
     def link_settings(self) -> tuple:
-        """What forces a reconnect when it changes (channels only need JOIN/PART)."""
+        """Return what forces a reconnect when it changes (channels only need JOIN/PART)."""
         return (self.host, self.port, self.tls, self.nick, self.sasl_account, self.sasl_password)
 
 

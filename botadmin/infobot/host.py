@@ -8,29 +8,35 @@ import logging
 import pkgutil
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any, TypeVar
 
 from .config import DEFAULT_TIMING, ChannelConfig, PluginSetting, Timing
 from .plugin import CommandInfo, Discriminating, Incoming, Plugin
 from .protocol import fold
-from .scheduler import Scheduler
+from .scheduler import LOOP_CLOCK, Clock, Scheduler
 from .session import Event
 from .throttle import FloodGuard, Verdict
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ENTRY_POINT_GROUP = "appliance.botplugins"
-BUILTIN_PACKAGE = "botadmin.plugins"
 
 Say = Callable[[str, str, str, str], Awaitable[None]]  # network, target, text, command
 
 
-def discover(package: str = BUILTIN_PACKAGE, group: str = ENTRY_POINT_GROUP) -> list[type[Plugin]]:
-    """Built-in plugin modules plus installed entry points; a broken one is logged and skipped."""
+def discover(
+    packages: Iterable[ModuleType] = (), group: str = ENTRY_POINT_GROUP
+) -> list[type[Plugin]]:
+    """Find the plugins in packages' modules and installed entry points.
+
+    The application passes its built-in plugin packages in; the engine names none. A
+    module or entry point that fails to import is logged and skipped.
+    """
     found: dict[str, type[Plugin]] = {}
-    for module in _builtin_modules(package):
+    for module in _modules_of(packages):
         for cls in _plugins_in(module):
             found.setdefault(cls.name, cls)
     for ep in entry_points(group=group):
@@ -45,13 +51,14 @@ def discover(package: str = BUILTIN_PACKAGE, group: str = ENTRY_POINT_GROUP) -> 
     return sorted(found.values(), key=lambda cls: cls.name)
 
 
-def _builtin_modules(package: str) -> Iterable[Any]:
-    root = importlib.import_module(package)
-    for info in pkgutil.iter_modules(root.__path__, f"{package}."):
-        try:
-            yield importlib.import_module(info.name)
-        except Exception:
-            log.exception("plugin module %s failed to import; skipped", info.name)
+def _modules_of(packages: Iterable[ModuleType]) -> Iterator[ModuleType]:
+    for package in packages:
+        prefix = f"{package.__name__}."
+        for info in pkgutil.iter_modules(package.__path__, prefix):
+            try:
+                yield importlib.import_module(info.name)
+            except Exception:
+                log.exception("plugin module %s failed to import; skipped", info.name)
 
 
 def _plugins_in(module: Any) -> list[type[Plugin]]:
@@ -71,7 +78,7 @@ class _Context:
     def __init__(self, host: PluginHost, name: str) -> None:
         self.host = host
         self.name = name
-        self.scheduler = Scheduler(name)
+        self.scheduler = Scheduler(name, host.clock)
 
     def component(self, interface: type[T]) -> T | None:
         if interface is Scheduler:
@@ -98,8 +105,10 @@ class PluginHost:
         channel_config: Callable[[str, str], ChannelConfig | None],
         timing: Timing = DEFAULT_TIMING,
         prefix: str = "!",
+        clock: Clock = LOOP_CLOCK,
     ) -> None:
         self.classes = {cls.name: cls for cls in classes}
+        self.clock = clock  # the plugins' schedulers' time
         self.components = components
         self.say = say
         self.nick = nick
@@ -112,7 +121,7 @@ class PluginHost:
     # -- settings and lifecycle ---------------------------------------------------
 
     def effective(self, name: str, network: str | None, channel: str | None) -> tuple[bool, dict]:
-        """(enabled, config) for a scope: the most specific setting wins, configs overlay."""
+        """Return (enabled, config) for a scope: the most specific setting wins, configs overlay."""
         scoped = sorted(
             (
                 s
@@ -134,7 +143,7 @@ class PluginHost:
         return self.effective(name, None, None)[0] or any(s.enabled for s in mine)
 
     def _configs(self, name: str) -> list[tuple[str, str, dict]]:
-        """Every scope's config for a plugin, in a stable order: what a reload compares.
+        """List every scope's config for a plugin, in a stable order: what a reload compares.
 
         Scopes without config are left out: they change no effective config.
         """
@@ -274,7 +283,7 @@ class PluginHost:
                     await self._call(plugin, attr, msg, match)
 
     def _command(self, msg: Incoming) -> tuple[str, str] | None:
-        """(name, args) when the line is ``!name args``, ``botnick: name args`` or a query."""
+        """Return (name, args) for ``!name args``, ``botnick: name args`` or a query line."""
         text = msg.text.strip()
         nick = self.nick(msg.network) or ""
         addressed = (

@@ -81,7 +81,7 @@ def _body(url: str, response: httpx.Response) -> Any:
 
 
 def body_of(url: str, answer: JsonResponse) -> Any:
-    """The data of a 200 answer; any other status means the service cannot help us.
+    """Return the data of a 200 answer; any other status means the service cannot help us.
 
     (A 403 from SearXNG means its json format is off; a 404 from a wrong base URL.)
     """
@@ -103,7 +103,7 @@ def parsed(url: str, read: Callable[[], T]) -> T:
 
 
 def polite(plugin: str, service: str) -> str:
-    """What a channel hears when a service let us down (the log gets the details)."""
+    """Word what a channel hears when a service let us down (the log gets the details)."""
     return f"{plugin}: the {service} is not answering right now, sorry"
 
 
@@ -146,7 +146,7 @@ class ReplyLimiter:
 
 
 def http_settings(service: str) -> tuple[Setting, ...]:
-    """The settings every plugin that asks a web service declares."""
+    """Declare the settings every plugin that asks a web service has."""
     return (
         Setting("timeout", float, 5.0, f"Seconds to wait for {service}."),
         Setting("reply_interval", float, 5.0, "At most one answer per channel this often."),

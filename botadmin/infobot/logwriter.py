@@ -77,7 +77,7 @@ class LogJournal:
 
     @classmethod
     def claim(cls, path: Path) -> LogJournal:
-        """The first of path, path-2, path-3 … that no live process holds, locked.
+        """Take the first of path, path-2, path-3 … that no live process holds, and lock it.
 
         Several processes on a host may be given the same path (two runbot shards
         with the same networks): each keeps its own file, so none rewrites away
@@ -157,7 +157,7 @@ def _numbered(path: Path) -> Iterator[Path]:
 
 
 def _siblings(path: Path) -> list[Path]:
-    """The journals _numbered has made for path, that exist."""
+    """Return the journals _numbered has made for path, that exist."""
     pattern = re.compile(rf"{re.escape(path.stem)}(-\d+)?{re.escape(path.suffix)}")
     if not path.parent.is_dir():
         return []
@@ -165,7 +165,7 @@ def _siblings(path: Path) -> list[Path]:
 
 
 def _try_lock(journal: Path) -> int | None:
-    """An exclusive lock on the journal's lock file (not the journal: rewrite replaces it)."""
+    """Lock the journal's lock file (not the journal: rewrite replaces it) exclusively."""
     journal.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(journal.with_name(journal.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -238,7 +238,7 @@ class LogWriter:
         return True
 
     def _announce(self, stored: list[LogRecord]) -> None:
-        """One ring per channel for a stored batch, not one per line: a reader needs one."""
+        """Ring once per channel for a stored batch, not once per line: a reader needs one."""
         if self.publish is None:
             return
         last = {(record.network, record.channel): record for record in stored}

@@ -153,7 +153,7 @@ class Plugin:
 
     @classmethod
     def command_help(cls) -> dict[str, str]:
-        """Each command's name and help text (its docstring), for !help and the web."""
+        """Map each command's name to its help text (its docstring), for !help and the web."""
         return {
             value: inspect.getdoc(getattr(cls, attr)) or ""
             for kind, value, attr in cls._handlers
@@ -162,7 +162,7 @@ class Plugin:
 
     @classmethod
     def handlers(cls) -> list[tuple[str, Any, str]]:
-        """(kind, value, method name) for every declared handler."""
+        """List (kind, value, method name) for every declared handler."""
         return cls._handlers
 
     @classmethod
@@ -179,13 +179,13 @@ class Plugin:
         return defaults | self.context.settings(network, channel)
 
     async def setup(self) -> None:
-        """Called when the plugin is loaded (before any handler)."""
+        """Prepare the plugin when it is loaded (before any handler)."""
 
     async def teardown(self) -> None:
-        """Called when the plugin is unloaded; its scheduled jobs are cancelled after."""
+        """Clean up when the plugin is unloaded; its scheduled jobs are cancelled after."""
 
     async def configure(self) -> None:
-        """Called when the plugin's settings changed while it is loaded.
+        """Apply the plugin's settings, changed while it is loaded.
 
         ``config()`` always reads the current settings; override this to refresh what
         ``setup`` derived from them. A plugin that does not override it is reloaded

@@ -71,7 +71,7 @@ def is_channel(target: str | None) -> bool:
 
 
 def server_time(tags: dict[str, str | None]) -> datetime:
-    """The IRCv3 server-time of a line, else the local UTC clock."""
+    """Return the IRCv3 server-time of a line, else the local UTC clock."""
     stamp = tags.get("time")
     if stamp:
         try:

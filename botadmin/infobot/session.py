@@ -23,7 +23,6 @@ from .protocol import MAX_LINE_BYTES, Message, fold, is_channel, parse, server_t
 
 VERSION = "appliance infobot 0.1"
 WANTED_CAPS = {"server-time", "message-tags", "multi-prefix", "account-tag", "echo-message"}
-SASL_FAILURES = {"902", "904", "905", "906", "907", "908"}
 # Servers announce the host they show us as; until we saw it, assume the longest one.
 MAX_HOST_LEN = 63
 
@@ -102,7 +101,7 @@ class Session:
             self._queue(f"{command} {target} :{piece}")
 
     def text_budget(self, command: str, target: str) -> int:
-        """Bytes left for text once the server prefixes ":nick!user@host " to our line."""
+        """Count the bytes left for text once the server prefixes ":nick!user@host " to our line."""
         if self.mask and self.mask.userhost:
             prefix = len(self.mask.encode()) + 2
         else:
@@ -120,7 +119,7 @@ class Session:
         self._queue(f"PART {channel}")
 
     def own_event(self, line: str) -> Event | None:
-        """The event for a PRIVMSG/NOTICE we just wrote, unless echo-message returns it."""
+        """Make the event for a PRIVMSG/NOTICE we just wrote, unless echo-message returns it."""
         msg = parse(line)
         if msg is None or msg.command not in ("PRIVMSG", "NOTICE") or "echo-message" in self.caps:
             return None

@@ -25,7 +25,7 @@ USAGE = "Usage: ignore add MASK [DURATION] [global|network|channel] | ignore rem
 
 
 def glob_match(pattern: str, text: str) -> bool:
-    """IRC mask globbing: only * and ? are special, and case folds per RFC 1459."""
+    """Match an IRC mask glob: only * and ? are special, and case folds per RFC 1459."""
     regex = re.escape(fold(pattern)).replace(r"\*", ".*").replace(r"\?", ".")
     return re.fullmatch(regex, fold(text), re.DOTALL) is not None
 
@@ -37,7 +37,7 @@ def mask_matches(mask: str, source_mask: str, account: str | None) -> bool:
 
 
 def normalise_mask(mask: str) -> str:
-    """A bare nick means that nick from anywhere."""
+    """Complete a mask: a bare nick means that nick from anywhere."""
     if mask.startswith("$") or "!" in mask or "@" in mask:
         return mask
     return f"{mask}!*@*"

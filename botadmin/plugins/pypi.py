@@ -90,7 +90,7 @@ class Project:
 
 
 def read_project(url: str, data: Any) -> Project:
-    """The JSON API's answer as a Project; ServiceUnavailable when it is not one."""
+    """Read the JSON API's answer as a Project; ServiceUnavailable when it is not one."""
     return parsed(url, lambda: _project(data))
 
 
@@ -283,7 +283,7 @@ def _validators(answer: JsonResponse) -> dict[str, str | None]:
 
 
 def _baseline(state: dict | None, endpoint: str, newest: str, answer: JsonResponse) -> dict:
-    """The project state once endpoint watches it, having seen releases up to newest."""
+    """Return the project state once endpoint watches it, having seen releases up to newest."""
     if not state or "newest" not in state:
         # The first watcher: its answer is the baseline for polls, validators included.
         return {"newest": newest, **_validators(answer), "baselines": {}}
@@ -295,7 +295,7 @@ def _baseline(state: dict | None, endpoint: str, newest: str, answer: JsonRespon
 
 
 def _news(state: dict[str, Any], endpoint: str, found: Project) -> list[Release]:
-    """The releases endpoint has not heard of (none on the first look at a project)."""
+    """List the releases endpoint has not heard of (none on the first look at a project)."""
     if "newest" not in state:
         return []
     since = max(state["newest"], state.get("baselines", {}).get(endpoint, ""))

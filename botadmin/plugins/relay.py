@@ -25,13 +25,13 @@ Endpoint = tuple[str, str]  # network, folded channel
 
 
 def parse_endpoint(text: str) -> tuple[str, str] | None:
-    """ "libera/#dev" -> ("libera", "#dev"); None when it is not of that form."""
+    """Split "libera/#dev" into ("libera", "#dev"); None when it is not of that form."""
     network, sep, channel = str(text).partition("/")
     return (network, channel) if sep and network and channel else None
 
 
 def link_groups(links: list[list[str]]) -> dict[Endpoint, dict[Endpoint, str]]:
-    """Each endpoint's peers (the others reachable through any chain of links), with the
+    """Map each endpoint to its peers (the others reachable through any chain of links), with the
     channel name as configured, so a line goes to each peer once."""
     names: dict[Endpoint, str] = {}
     adjacent: dict[Endpoint, set[Endpoint]] = {}
@@ -56,8 +56,8 @@ def _reach(start: Endpoint, adjacent: dict[Endpoint, set[Endpoint]]) -> set[Endp
     return seen
 
 
-def render(msg: Incoming, budget: int) -> list[str]:
-    """The relayed line(s): a long message is cut so each piece carries the origin.
+def relayed_lines(msg: Incoming, budget: int) -> list[str]:
+    """Word msg as the other side sees it: a long message is cut so each piece names its origin.
 
     Otherwise the connection would cut it, and the pieces after the first would read
     as the bot's own words (and another relay bot would relay them on).
@@ -81,7 +81,7 @@ def membership(msg: Incoming, who: str) -> str:
 
 
 def text_budget(nick: str | None, channel: str) -> int:
-    """Bytes of text a PRIVMSG to channel can carry once the server adds our prefix.
+    """Count the bytes of text a PRIVMSG to channel carries once the server adds our prefix.
 
     The plugin does not know the user and host the server shows for the bot, so it
     assumes the longest usual ones; a piece cut a little short costs nothing.
@@ -124,7 +124,7 @@ class Relay(Plugin):
         if not peers or not self.wanted(msg, config):
             return
         for (network, _), channel in sorted(peers.items()):
-            for text in render(msg, text_budget(self.own_nick(network), channel)):
+            for text in relayed_lines(msg, text_budget(self.own_nick(network), channel)):
                 await self.send(network, channel, text)
 
     def wanted(self, msg: Incoming, config: dict) -> bool:

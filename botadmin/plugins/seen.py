@@ -11,7 +11,7 @@ FLUSH_PERIOD = 2.0
 
 
 def ago(then: datetime, now: datetime) -> str:
-    """A short human duration like "3h 12m ago"."""
+    """Word a short human duration like "3h 12m ago"."""
     seconds = max(0, int((now - then).total_seconds()))
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):

@@ -1,7 +1,8 @@
 """zonenews: tells the channels configured for a zone about each change made to it.
 
-The changes come from a ZoneChangeFeed component (the Django side, botadmin/zonefeed.py,
-reads the DNS side's history; tests use MemoryZoneChangeFeed). The feed rings when a
+The changes come from a ZoneChangeFeed component (its interface is the engine's,
+botadmin/infobot/zonefeed.py; the bot worker's reads the DNS side's history, in
+botadmin/zonefeed.py; tests use MemoryZoneChangeFeed). The feed rings when a
 change may have been made (the channel layer's zone.changed), and the plugin also polls
 it on a period, since rings can be lost. Each network has its own cursor in Storage, so
 a bot sharded by network announces on the networks it holds, and another shard on its
@@ -15,74 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable
 
 from botadmin.infobot import Networks, Plugin, Setting, StaleVersion, Storage
+from botadmin.infobot.zonefeed import Change, ZoneChangeFeed, ZoneChangeNews
 from botadmin.plugins.relay import parse_endpoint
 
 log = logging.getLogger(__name__)
 CURSOR = "cursor"
-
-Change = tuple[str, str, str]  # owner, type, rdata (rdata may be empty: the whole RRset)
-Cursor = Any  # the feed's own, JSON-serialisable; None asks for "now"
-Wake = Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class ZoneChangeNews:
-    origin: str
-    serial: int
-    added: list[Change] = field(default_factory=list)
-    removed: list[Change] = field(default_factory=list)
-    note: str = ""  # shown when no record changed (zone settings, an edit without history)
-
-
-class ZoneChangeFeed(Protocol):
-    async def changes_after(self, cursor: Cursor) -> tuple[list[ZoneChangeNews], Cursor]:
-        """The changes recorded after cursor, oldest first, and the cursor to ask with next.
-
-        With cursor None: no changes, and the cursor of the latest one (start "now").
-        """
-
-    def subscribe(self, wake: Wake) -> Callable[[], None]:
-        """Have wake awaited when changes may have been recorded; returns the unsubscriber."""
-
-
-class Doorbell:
-    """The subscribe side of a feed: ``ring`` awaits every subscriber, one failing or not."""
-
-    def __init__(self) -> None:
-        self._wakes: list[Wake] = []
-
-    def subscribe(self, wake: Wake) -> Callable[[], None]:
-        self._wakes.append(wake)
-        return lambda: self._wakes.remove(wake)
-
-    async def ring(self) -> None:
-        for wake in list(self._wakes):
-            try:
-                await wake()
-            except Exception:
-                log.exception("zonenews: a feed subscriber failed")
-
-
-class MemoryZoneChangeFeed(Doorbell):
-    """The feed as a list: the cursor is how many changes were already handed out."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.news: list[ZoneChangeNews] = []
-
-    async def record(self, news: ZoneChangeNews) -> None:
-        self.news.append(news)
-        await self.ring()
-
-    async def changes_after(self, cursor: int | None) -> tuple[list[ZoneChangeNews], int]:
-        if cursor is None:
-            return [], len(self.news)
-        return self.news[cursor:], len(self.news)
 
 
 def absolute(name: str) -> str:
@@ -90,7 +31,7 @@ def absolute(name: str) -> str:
 
 
 def relative(owner: str, origin: str) -> str:
-    """www.example.org. in example.org. is "www", the apex is "@" (as in a zone file)."""
+    """Name owner relative to origin as a zone file does: "www", or "@" for the apex."""
     owner, origin = absolute(owner), absolute(origin)
     if owner == origin:
         return "@"
@@ -138,7 +79,7 @@ class ZoneNews(Plugin):
             self.unsubscribe()
 
     def endpoints(self) -> dict[str, list[tuple[str, str]]]:
-        """The channels configured for each zone, by absolute origin."""
+        """Map each zone, by absolute origin, to the channels configured for it."""
         zones = dict(self.config(None)["zones"])
         return {
             absolute(zone): [e for e in map(parse_endpoint, where) if e is not None]

@@ -101,7 +101,7 @@ def channel_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def say_outcome(channel: Channel) -> str:
-    """What will become of a line to say, by the network's last reported status."""
+    """Tell what will become of a line to say, by the network's last reported status."""
     network = channel.network.name
     if (bot_status()["networks"].get(network) or {}).get("connected"):
         return f"Asked the bot to say that in {channel.name}."

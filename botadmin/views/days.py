@@ -22,10 +22,13 @@ def day_start(day: date) -> datetime:
 
 
 def day_lines(channel: Channel, day: date) -> QuerySet[LogLine]:
+    """Return a readable channel's lines of one day, redacted by the policy."""
     start = day_start(day)
-    return LogLine.objects.filter(
-        channel=channel, time__gte=start, time__lt=start + timedelta(days=1)
-    ).order_by("time", "id")
+    return (
+        LogLine.objects.redacted()
+        .filter(channel=channel, time__gte=start, time__lt=start + timedelta(days=1))
+        .order_by("time", "id")
+    )
 
 
 def first_time_from(channel: Channel, moment: datetime) -> datetime | None:
@@ -49,7 +52,7 @@ def next_day(channel: Channel, day: date) -> date | None:
 
 
 def days_with_lines(channel: Channel, first: date, last: date) -> set[date]:
-    """The days in [first, last] that have lines: one seek per such day."""
+    """Find the days in [first, last] that have lines: one seek per such day."""
     days: set[date] = set()
     moment = first_time_from(channel, day_start(first))
     while moment is not None and moment.astimezone(UTC).date() <= last:
@@ -60,7 +63,7 @@ def days_with_lines(channel: Channel, first: date, last: date) -> set[date]:
 
 
 def page_of(line: LogLine) -> int:
-    """Which page of its day a line is on, for permalinks."""
+    """Tell which page of its day a line is on, for permalinks."""
     day = line.time.astimezone(UTC).date()
     earlier = day_lines(line.channel, day).filter(time__lt=line.time).count()
     same_time = day_lines(line.channel, day).filter(time=line.time, id__lt=line.id).count()

@@ -15,7 +15,6 @@ from django.utils.safestring import SafeString, mark_safe
 from botadmin.infobot.protocol import fold
 from botadmin.models import LogLine
 
-REDACTED = "[redacted]"
 NICK_COLOURS = 16
 
 # mIRC formatting: colour (\x03 with up to two 1-2 digit numbers), hex colour (\x04),
@@ -33,12 +32,12 @@ URL_TRAILER = ".,;:!?'\")]}>"
 
 
 def plain(text: str) -> str:
-    """IRC text without formatting or other control characters."""
+    """Strip IRC formatting and other control characters from text."""
     return CONTROL.sub("", FORMATTING.sub("", text))
 
 
 def split_url(match: str) -> tuple[str, str]:
-    """(url, trailing punctuation), keeping a closing parenthesis that has its opener."""
+    """Split a match into (url, trailing punctuation), keeping a ')' that has its opener."""
     url = match
     while url and url[-1] in URL_TRAILER:
         if url[-1] == ")" and url.count("(") >= url.count(")"):
@@ -48,7 +47,7 @@ def split_url(match: str) -> tuple[str, str]:
 
 
 def linkify(text: str) -> SafeString:
-    """Escaped ``text`` with http(s) URLs as links that pass no ranking and no opener."""
+    """Escape ``text``, making http(s) URLs links that pass no ranking and no opener."""
     parts: list[str] = []
     position = 0
     for match in URL.finditer(text):
@@ -67,12 +66,12 @@ def permalink(line_id: int) -> str:
 
 @lru_cache
 def permalink_prefix(script_prefix: str) -> str:
-    """/logs/line/ under the site's script prefix, reversed once instead of for every line."""
+    """Reverse /logs/line/ under the site's script prefix once instead of for every line."""
     return reverse("logs:line", args=[0]).removesuffix("0/")
 
 
 def nick_colour(nick: str) -> int:
-    """A stable colour class for a nick, the same on every page and for every reader."""
+    """Pick a nick's colour class, the same on every page and for every reader."""
     return zlib.crc32(fold(nick).encode()) % NICK_COLOURS
 
 
@@ -101,7 +100,7 @@ class Line:
         return linkify(self.text)
 
     def row(self) -> SafeString:
-        """The line as an <li>; built here, not by a template, since a day has thousands.
+        """Render the line as an <li>; built here, not by a template, since a day has thousands.
 
         Plain formatting rather than format_html, for speed: the nick is escaped and the
         text linkified (escaped) here, and everything else is an int or our own markup.
@@ -124,13 +123,13 @@ class Line:
         return self.kind in ("join", "part", "quit")
 
     def as_text(self) -> str:
-        """The line in the conventional plain-text log format."""
+        """Format the line as the conventional plain-text log does."""
         body = pick(TEXT_FORMATS, self.kind, self.text).format(nick=self.nick, text=self.text)
         return f"[{self.time.astimezone(UTC):%H:%M:%S}] {body}"
 
 
 def pick(formats: dict[str, str], kind: str, text: str) -> str:
-    """The format for a kind; a part or quit without a reason has no empty parentheses."""
+    """Pick the format for a kind; a part or quit without a reason has no empty parentheses."""
     if not text and f"{kind}-bare" in formats:
         return formats[f"{kind}-bare"]
     return formats.get(kind, formats["mode"])
@@ -168,14 +167,8 @@ TEXT_FORMATS = {
 }
 
 
-def is_redacted(row: LogLine, redacted: set[str]) -> bool:
-    """A redacted nick's lines, including the nick change that reveals it, are hidden."""
-    if fold(row.nick) in redacted:
-        return True
-    return row.kind == "nick" and fold(row.text.strip()) in redacted
-
-
-def present(row: LogLine, redacted: set[str]) -> Line:
-    if is_redacted(row, redacted):
-        return Line(row.id, row.time, REDACTED, row.kind, REDACTED, "", True)
+def present(row: LogLine) -> Line:
+    """Show a row as read through the policy (botadmin.policy), redacted or not."""
+    if row.redacted:
+        return Line(row.id, row.time, row.nick, row.kind, row.text, "", True)
     return Line(row.id, row.time, plain(row.nick), row.kind, plain(row.text), row.msgid, False)

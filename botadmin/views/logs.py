@@ -6,18 +6,17 @@ for everyone but staff and the users or groups granted it, in every view.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from botadmin.forms import SeenForm
-from botadmin.models import Channel, LogLine, Network, Seen
-from botadmin.views.access import fold_nick, readable_channel, readable_channels, redacted_nicks
+from botadmin.models import Channel, LogLine, Seen
+from botadmin.policy import Reader
 from botadmin.views.days import (
     PAGE_SIZE,
     day_lines,
@@ -32,7 +31,7 @@ from botadmin.views.lines import plain, present
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     networks: dict[str, list] = {}
-    for channel in readable_channels(request.user).order_by("network__name", "name"):
+    for channel in Channel.objects.readable_by(request.user).order_by("network__name", "name"):
         networks.setdefault(channel.network.name, []).append(channel)
     return render(request, "botadmin/logs/index.html", {"networks": networks})
 
@@ -49,19 +48,24 @@ def day(request: HttpRequest, network: str, channel: str, day: date) -> HttpResp
     return day_page(request, network, channel, day, live=day == datetime.now(UTC).date())
 
 
+def readable_channel(user: Reader, network: str, name: str) -> Channel:
+    """Return the channel, or 404 alike for a missing one and one the user may not read."""
+    channels = Channel.objects.readable_by(user)
+    return get_object_or_404(channels, network__name=network, name__iexact=name)
+
+
 def day_page(request: HttpRequest, network: str, name: str, day: date, live: bool) -> HttpResponse:
     chan = readable_channel(request.user, network, name)
     paginator = Paginator(day_lines(chan, day), PAGE_SIZE)
     # Today opens on its last page, where new lines arrive; other days on their first.
     default = paginator.num_pages if live else 1
     page = paginator.get_page(request.GET.get("page") or default)
-    redacted = redacted_nicks(chan.network_id)
     rows = list(page.object_list)
     context = {
         "channel": chan,
         "day": day,
         "page": page,
-        "lines": [present(row, redacted) for row in rows],
+        "lines": [present(row) for row in rows],
         "previous_day": previous_day(chan, day),
         "next_day": next_day(chan, day),
         "month": month_calendar(chan, month_of(request, day)),
@@ -80,10 +84,9 @@ def month_of(request: HttpRequest, day: date) -> date:
 
 @require_GET
 def day_text(request: HttpRequest, network: str, channel: str, day: date) -> HttpResponse:
-    """The whole day as a plain-text .log file."""
+    """Serve the whole day as a plain-text .log file."""
     chan = readable_channel(request.user, network, channel)
-    redacted = redacted_nicks(chan.network_id)
-    text = "".join(present(row, redacted).as_text() + "\n" for row in day_lines(chan, day))
+    text = "".join(present(row).as_text() + "\n" for row in day_lines(chan, day))
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{day.isoformat()}.log"'
     return response
@@ -91,10 +94,9 @@ def day_text(request: HttpRequest, network: str, channel: str, day: date) -> Htt
 
 @require_GET
 def permalink(request: HttpRequest, line_id: int) -> HttpResponse:
-    """A line's stable address: its day's page, scrolled to and highlighting the line."""
-    line = LogLine.objects.select_related("channel__network").filter(pk=line_id).first()
-    if line is None or not readable_channels(request.user).filter(pk=line.channel_id).exists():
-        raise Http404("No such line.")
+    """Redirect a line's stable address to its day's page, scrolled to the line."""
+    lines = LogLine.objects.visible_to(request.user).select_related("channel__network")
+    line = get_object_or_404(lines, pk=line_id)
     url = reverse(
         "logs:day",
         args=[line.channel.network.name, line.channel.name, line.time.astimezone(UTC).date()],
@@ -104,36 +106,19 @@ def permalink(request: HttpRequest, line_id: int) -> HttpResponse:
 
 @require_GET
 def seen(request: HttpRequest) -> HttpResponse:
-    """When and where a nick last spoke, only ever in a public channel."""
+    """Tell when and where a nick last spoke, only ever in a public channel."""
     form = SeenForm(request.GET or None)
     context: dict = {"form": form}
     if form.is_valid():
         context["asked"] = True
-        context["sighting"] = public_sighting(
+        sighting = Seen.objects.public_sighting(
             form.cleaned_data["network"], form.cleaned_data["nick"]
         )
+        context["sighting"] = sighting
+        context["said"] = plain(said(sighting.seen)) if sighting else ""
     return render(request, "botadmin/logs/seen.html", context)
 
 
-@dataclass(frozen=True)
-class Sighting:
-    seen: Seen
-    channel: Channel
-    text: str
-
-
-def public_sighting(network: Network, nick: str) -> Sighting | None:
-    """The nick's last line if it was in a channel that is public now and not redacted."""
-    folded = fold_nick(nick)
-    if folded in redacted_nicks(network.pk):
-        return None
-    seen = Seen.objects.filter(network=network, nick=folded, public=True).first()
-    if seen is None:
-        return None
-    channel = network.channels.filter(public=True, name__iexact=seen.channel).first()
-    return Sighting(seen, channel, plain(said(seen))) if channel else None
-
-
 def said(seen: Seen) -> str:
-    """What the nick said, as the seen plugin words it on IRC: an action with its nick."""
+    """Word what the nick said as the seen plugin does on IRC: an action with its nick."""
     return f"* {seen.display_nick} {seen.text}" if seen.kind == "action" else seen.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from appliance.dashboard import Panel
-from botadmin.views.access import readable_channels
+from botadmin.models import Channel
 from botadmin.views.status import bot_status
 
 
@@ -13,7 +13,9 @@ def logs_panel(request: HttpRequest) -> Panel:
     status = bot_status()
     connected = sorted(name for name, state in status["networks"].items() if state["connected"])
     context = {
-        "channels": readable_channels(request.user).order_by("network__name", "name")[:10],
+        "channels": Channel.objects.readable_by(request.user).order_by("network__name", "name")[
+            :10
+        ],
         "running": status["running"],
         "connected": connected,
     }

@@ -83,13 +83,13 @@ def where(endpoint: str) -> str:
 
 
 def stored_watches() -> dict[str, list[str]]:
-    """{project: [endpoint, ...]} as the plugin stored it."""
+    """Return {project: [endpoint, ...]} as the plugin stored it."""
     row = StoredValue.objects.filter(plugin=Pypi.name, key=WATCHES).first()
     return row.value if row and isinstance(row.value, dict) else {}
 
 
 def endpoint_of(channel: Channel, known: Iterable[str]) -> str:
-    """The channel's "network/#channel", spelled as the bot stored it if it did.
+    """Spell the channel's "network/#channel" as the bot stored it, if it did.
 
     IRC channel names ignore case, and one channel under two spellings would hear every
     announcement twice.
@@ -99,7 +99,7 @@ def endpoint_of(channel: Channel, known: Iterable[str]) -> str:
 
 
 def watching() -> list[Watching]:
-    """Every configured channel with its watches, then endpoints no channel matches."""
+    """List every configured channel with its watches, then endpoints no channel matches."""
     by_endpoint: dict[str, list[str]] = {}
     for project, endpoints in sorted(stored_watches().items()):
         for endpoint in endpoints:
@@ -112,7 +112,7 @@ def watching() -> list[Watching]:
 
 
 def plugin_config() -> dict[str, Any]:
-    """The settings the bot's pypi plugin polls with (they are global: it reads no other)."""
+    """Return the settings the pypi plugin polls with (global: it reads no other)."""
     row = PluginSetting.objects.filter(plugin=Pypi.name, network=None, channel=None).first()
     return {s.name: s.default for s in Pypi.settings} | (row.config if row else {})
 

@@ -8,7 +8,7 @@ STATUS_FIELDS = ("connected", "nick", "last_error", "lag", "channels")
 
 
 def bot_status() -> dict:
-    """{"running": bool, "networks": {name: {connected, nick, last_error, lag, channels}}}.
+    """Return {"running": bool, "networks": {name: {connected, nick, last_error, lag, channels}}}.
 
     Shards of ``runbot`` each report their own networks; a worker that stopped beating
     reports nothing, so its networks show as not connected rather than as stale "up".

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def rings(monkeypatch) -> list[tuple]:
-    """The control events the views send to the workers."""
+    """Record the control events the views send to the workers."""
     sent: list[tuple] = []
     monkeypatch.setattr(
         "botadmin.views.admin.ring", lambda group, event, **kw: sent.append((group, event, kw))

@@ -84,7 +84,7 @@ async def test_a_push_on_the_channel_layer_wakes_the_tail_at_once(monkeypatch, c
 
 
 def ring_like_the_worker(rings: list[asyncio.Task]):
-    """A LogWriter publish hook that announces on the channel layer, as the bot worker does."""
+    """Make a LogWriter publish hook that announces on the channel layer, as the worker does."""
 
     def publish(record: LogRecord) -> None:
         group = log_group(record.network, record.channel)

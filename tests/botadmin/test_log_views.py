@@ -278,7 +278,7 @@ class TestSeen:
         return client.get(url).content.decode()
 
     def spoke(self, network, nick: str, channel: str, text: str, **kw) -> Seen:
-        """What the seen plugin stores when ``nick`` speaks (``nick`` as typed on IRC)."""
+        """Store what the seen plugin does when ``nick`` speaks (``nick`` as typed on IRC)."""
         return Seen.objects.create(
             network=network,
             nick=nick.lower(),

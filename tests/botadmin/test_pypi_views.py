@@ -36,7 +36,7 @@ def index():
 
 @pytest.fixture
 def channels(db, index) -> dict[str, Channel]:
-    """testnet's #pub and #priv (the fake bot's channels); the plugin polls the local index."""
+    """Make testnet's #pub and #priv (the fake bot's channels); the plugin polls the local index."""
     network = Network.objects.create(name="testnet", host="127.0.0.1")
     PluginSetting.objects.create(plugin="pypi", config={"index_url": index.url, "timeout": 0.5})
     return {name: Channel.objects.create(network=network, name=name) for name in ("#pub", "#priv")}
@@ -52,7 +52,7 @@ def stored(key: str = WATCHES) -> Any:
 
 
 def table_rows(page: str) -> list[str]:
-    """The watches table as text, a row per channel."""
+    """Read the watches table as text, a row per channel."""
     body = page[page.index("<tbody>") :]
     rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
     return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", row)).split()) for row in rows]

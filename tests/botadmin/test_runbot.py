@@ -13,17 +13,12 @@ from asgiref.sync import sync_to_async
 
 from botadmin.models import Channel, LogLine, Network, Plugin, Seen, StoredValue
 from tests.conftest import ROOT, clean_environment
-from tests.infobot.conftest import Human, Ngircd
+from tests.infobot.conftest import Human, ngircd
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def ircd(tmp_path):
-    server = Ngircd(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+ircd = ngircd  # one real ngircd per test, under the name the bot tests use
 
 
 @pytest.fixture
@@ -35,9 +30,11 @@ def network(ircd, transactional_db):
     return network
 
 
-def start_runbot(env: dict[str, str]) -> subprocess.Popen:
+def start_runbot(env: dict[str, str], *networks: str) -> subprocess.Popen:
+    """Start a runbot process; given networks, a shard that serves only those."""
+    options = [arg for name in networks for arg in ("--network", name)]
     return subprocess.Popen(
-        [sys.executable, "manage.py", "runbot"],
+        [sys.executable, "manage.py", "runbot", *options],
         cwd=ROOT,
         env=clean_environment(env),
         stdout=subprocess.DEVNULL,

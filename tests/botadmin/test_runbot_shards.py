@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -18,10 +18,11 @@ from appliance.models import WorkerStatus
 from botadmin import leases
 from botadmin.models import Channel, Network, NetworkLease
 from tests.appliance.test_pages import field, worker_row_html
-from tests.conftest import ROOT, clean_environment
+from tests.botadmin.test_runbot import start_runbot
 from tests.infobot.conftest import Human, Ngircd
 
 pytestmark = pytest.mark.integration
+LEASE = datetime.timedelta(seconds=3)  # BOT_LEASE_SECONDS: each round renews it, every 1 s
 
 
 @pytest.fixture
@@ -48,19 +49,11 @@ async def db_thread():
 
 
 def start_shard(env: dict[str, str], *networks: str) -> subprocess.Popen:
-    """A runbot process; given networks, a shard that serves only those (--network each)."""
-    options = [arg for name in networks for arg in ("--network", name)]
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "runbot", *options],
-        cwd=ROOT,
-        env=clean_environment({**env, "BOT_LEASE_SECONDS": "3"}),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return start_runbot({**env, "BOT_LEASE_SECONDS": str(LEASE.seconds)}, *networks)
 
 
 async def bots_in(server: Ngircd, nick: str = "shardbot") -> list[str]:
-    """The bot connections on one network, as a human sees them in #test."""
+    """List the bot connections on one network, as a human sees them in #test."""
     human = await Human(f"watcher{server.port % 1000}").connect(server.port)
     try:
         await human.send("NAMES #test")
@@ -80,12 +73,33 @@ async def eventually(check, seconds: float) -> None:
         await asyncio.sleep(0.5)
 
 
+def lease_expiry(network: str) -> datetime.datetime:
+    return NetworkLease.objects.get(network__name=network).expires
+
+
+async def renewals(network: str, rounds: int, after: datetime.datetime | None = None) -> None:
+    """Wait for the holder of network's lease to renew it ``rounds`` times (a round each).
+
+    With ``after``, count only the renewals made once that moment had passed (a claim
+    at time t sets the lease to expire at t + BOT_LEASE_SECONDS).
+    """
+    seen: set[datetime.datetime] = set()
+
+    async def renewed() -> bool:
+        expires = await sync_to_async(lease_expiry)(network)
+        if after is None or expires - LEASE > after:
+            seen.add(expires)
+        return len(seen) > rounds - (after is not None)
+
+    await eventually(renewed, 30)
+
+
 def holders() -> dict[str, str]:
     return dict(NetworkLease.objects.values_list("network__name", "holder"))
 
 
 def holder_pids() -> dict[str, int]:
-    """The pid holding (or last holding) each network's lease."""
+    """Map each network to the pid holding (or last holding) its lease."""
     return {name: int(holder.rsplit(":", 1)[1]) for name, holder in holders().items()}
 
 
@@ -133,11 +147,11 @@ async def test_a_shard_given_a_network_serves_only_it_even_when_the_other_is_fre
     shards = [first]
     try:
         await eventually(lambda: has_counts(networks, {"one": 1, "two": 0}), 30)
-        # An unsharded runbot claims and joins every network at start, so a few reconcile
-        # rounds (2 s each) are ample for a --network shard to show it wrongly took two.
-        await asyncio.sleep(5)
-        assert await bot_counts(networks) == {"one": 1, "two": 0}
+        # An unsharded runbot claims every network at start and at each round: two rounds
+        # that renewed one show a --network shard that would wrongly take two.
+        await renewals("one", 2)
         assert await sync_to_async(holder_pids)() == {"one": first.pid}
+        assert await bot_counts(networks) == {"one": 1, "two": 0}
 
         second = start_shard(worker_env, "two")
         shards.append(second)
@@ -153,15 +167,17 @@ async def test_a_shard_given_a_network_serves_only_it_even_when_the_other_is_fre
 
         first.send_signal(signal.SIGKILL)  # its lease of one lapses after 3 s
         first.wait()
-        await asyncio.sleep(3 + 2 * 2)  # the lease, then two of the survivor's rounds
-        assert await bot_counts(networks) == {"one": 0, "two": 1}
+        # Two of the survivor's rounds after the lease lapsed, each free to take one.
+        lapsed = await sync_to_async(lease_expiry)("one")
+        await renewals("two", 2, after=lapsed)
         assert await sync_to_async(holder_pids)() == {"one": first.pid, "two": second.pid}
+        await eventually(lambda: has_counts(networks, {"one": 0, "two": 1}), 30)
     finally:
         stop_shards(shards)
 
 
 def shards_report(networks_by_pid: dict[int, str]) -> bool:
-    """Each shard's heartbeat (every 5 s) shows exactly its network, connected."""
+    """Tell whether each shard's heartbeat (every 5 s) shows exactly its network, connected."""
     reported = dict(WorkerStatus.objects.filter(kind="bot").values_list("pid", "details"))
     return all(
         set(reported.get(pid, {}).get("networks", {})) == {network}

@@ -8,16 +8,14 @@ permalink opens the day with the line highlighted, and a search finds it.
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 from playwright.sync_api import expect
 
 from botadmin.models import Channel, Network
-from tests.conftest import ROOT, clean_environment
-from tests.infobot.conftest import Ngircd
+from tests.botadmin.test_runbot import start_runbot
+from tests.infobot.conftest import ngircd
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -57,12 +55,7 @@ class BlockingHuman:
         raise TimeoutError(f"{nick} never joined {channel}")
 
 
-@pytest.fixture
-def ircd(tmp_path):
-    server = Ngircd(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+ircd = ngircd  # one real ngircd per test
 
 
 @pytest.fixture
@@ -71,13 +64,7 @@ def runbot(ircd, worker_env):
         name="local", host="127.0.0.1", port=ircd.port, tls=False, nick="logbot"
     )
     Channel.objects.create(network=network, name="#live")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "runbot"],
-        cwd=ROOT,
-        env=clean_environment(worker_env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_runbot(worker_env)
     yield process
     process.terminate()
     process.wait(timeout=20)

@@ -102,7 +102,7 @@ class Human:
         await self.writer.drain()
 
     async def expect(self, needle: str, timeout: float = 10.0) -> str:
-        """The next line containing needle (answering PINGs meanwhile)."""
+        """Return the next line containing needle (answering PINGs meanwhile)."""
         async with asyncio.timeout(timeout):
             while True:
                 raw = await self.reader.readline()
@@ -116,7 +116,7 @@ class Human:
                     return line
 
     async def collect(self, seconds: float) -> list[str]:
-        """Every line that arrives within seconds."""
+        """Collect every line that arrives within seconds."""
         got: list[str] = []
         try:
             async with asyncio.timeout(seconds):
@@ -208,7 +208,7 @@ async def fake_server():
 
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made with openssl."""
+    """Make a self-signed certificate for 127.0.0.1 with openssl."""
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(

@@ -18,6 +18,7 @@ from botadmin.infobot import (
 )
 from botadmin.infobot.host import PluginHost
 from botadmin.infobot.protocol import decode, parse
+from botadmin.infobot.scheduler import LOOP_CLOCK, Clock
 from botadmin.infobot.session import Session
 
 CHANNELS = [ChannelConfig("#pub"), ChannelConfig("#priv", public=False)]
@@ -25,7 +26,13 @@ OPERATOR = "boss!b@admin.example"
 
 
 class FakeNetwork:
-    def __init__(self, plugins: list, settings: list[PluginSetting], timing: Timing) -> None:
+    def __init__(
+        self,
+        plugins: list,
+        settings: list[PluginSetting],
+        timing: Timing,
+        clock: Clock = LOOP_CLOCK,
+    ) -> None:
         self.config = NetworkConfig("testnet", "127.0.0.1", 6667, False, "bot", channels=CHANNELS)
         self.session = Session(self.config)
         self.seen, self.ignores, self.storage = (
@@ -41,6 +48,7 @@ class FakeNetwork:
             nick=lambda network: self.session.nick,
             channel_config=lambda network, channel: self.config.channel(channel),
             timing=timing,
+            clock=clock,
         )
 
     async def _say(self, network: str, target: str, text: str, command: str) -> None:
@@ -59,7 +67,7 @@ class FakeNetwork:
         return [out.line for out in self.session.take_output()]
 
     async def say(self, who: str, target: str, text: str) -> list[str]:
-        """``who`` says text; returns the lines the bot sends in answer."""
+        """Have ``who`` say text; return the lines the bot sends in answer."""
         mask = who if "!" in who else f"{who}!{who}@{who}.example"
         return await self.feed(f":{mask} PRIVMSG {target} :{text}".encode())
 
@@ -68,8 +76,10 @@ class FakeNetwork:
 async def network_factory():
     made: list[FakeNetwork] = []
 
-    async def make(plugins: list, settings: list[PluginSetting] = (), **timing) -> FakeNetwork:
-        network = FakeNetwork(plugins, list(settings), Timing(**timing))
+    async def make(
+        plugins: list, settings: list[PluginSetting] = (), clock: Clock = LOOP_CLOCK, **timing
+    ) -> FakeNetwork:
+        network = FakeNetwork(plugins, list(settings), Timing(**timing), clock)
         await network.start()
         made.append(network)
         return network
@@ -81,7 +91,7 @@ async def network_factory():
 
 @pytest.fixture
 def http_service():
-    """A real HTTP server on 127.0.0.1 for the plugins that reach out (see httpfake)."""
+    """Serve real HTTP on 127.0.0.1 for the plugins that reach out (see httpfake)."""
     from tests.plugins.httpfake import running
 
     with running() as service:

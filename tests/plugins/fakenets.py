@@ -107,7 +107,7 @@ class FakeNetworks:
             await self.feed(network, f":{self.nick}!u@bot.host JOIN {channel}")
 
     def down(self, network: str) -> None:
-        """The link is lost: a fresh, unregistered session, as after a reconnect."""
+        """Lose the link: a fresh, unregistered session, as after a reconnect."""
         self.links[network].session = Session(self.configs[network])
 
     async def feed(self, network: str, line: str) -> None:
@@ -142,7 +142,7 @@ class FakeNetworks:
             link.log.append((channel, event.nick, event.kind, event.text))
 
     def texts(self, network: str) -> list[str]:
-        """What the bot said on network, as text."""
+        """Return what the bot said on network, as text."""
         return [line.split(" :", 1)[1] for line in self.links[network].sent]
 
     async def stop(self) -> None:

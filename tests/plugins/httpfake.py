@@ -23,7 +23,7 @@ NOT_FOUND = b'{"message": "Not Found"}'
 
 
 def recorded(name: str) -> Any:
-    """A recorded answer, decoded (for tests that build variants of it)."""
+    """Load a recorded answer, decoded (for tests that build variants of it)."""
     return json.loads((RECORDED / name).read_text())
 
 
@@ -37,7 +37,7 @@ class Answer:
     stall: bool = False
 
     def unchanged_for(self, headers: dict[str, str]) -> bool:
-        """True when the request's validators match (If-None-Match wins, as RFC 9110 says)."""
+        """Tell whether the request's validators match (If-None-Match wins, as RFC 9110 says)."""
         if "if-none-match" in headers:
             return self.etag is not None and self.etag in headers["if-none-match"]
         return self.last_modified is not None and headers.get("if-modified-since") == (

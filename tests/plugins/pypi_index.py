@@ -20,7 +20,7 @@ DJANGO = "/pypi/django/json"
 
 
 def index_doc(latest: str, releases: dict[str, str], yanked: frozenset[str] = frozenset()) -> Any:
-    """The recorded Django answer with releases {version: upload time} (and some yanked)."""
+    """Build the recorded Django answer with releases {version: upload time} (some yanked)."""
     doc = recorded("pypi_django_5.2.2.json")
     file = doc["urls"][0]
     doc["info"]["version"] = latest
@@ -42,7 +42,7 @@ def index_doc(latest: str, releases: dict[str, str], yanked: frozenset[str] = fr
 
 @contextmanager
 def django_index() -> Iterator[HttpService]:
-    """A running index that knows Django, at 5.2.1 (the recorded answer)."""
+    """Run an index that knows Django, at 5.2.1 (the recorded answer)."""
     with running() as service:
         service.serve(DJANGO, "pypi_django_5.2.1.json")
         yield service

@@ -1,8 +1,9 @@
-import asyncio
+import importlib
 import logging
 import sys
 import textwrap
 
+import botadmin.plugins
 from botadmin.infobot import (
     Discriminating,
     Incoming,
@@ -19,6 +20,7 @@ from botadmin.infobot import (
     rule,
 )
 from botadmin.infobot import host as host_module
+from tests.infobot.fakeclock import FakeClock
 
 
 class Echo(Plugin):
@@ -219,15 +221,14 @@ async def test_a_plugin_with_a_configure_hook_is_configured_in_place(network_fac
 async def test_reapplying_settings_unloads_and_reloads_plugins_and_cancels_their_jobs(
     network_factory,
 ):
-    Lifecycle.events = []
-    net = await network_factory([Lifecycle])
-    await asyncio.sleep(0.1)
-    assert Lifecycle.events[0] == "setup" and "tick" in Lifecycle.events
+    Lifecycle.events, clock = [], FakeClock()
+    net = await network_factory([Lifecycle], clock=clock)
+    await clock.advance(0.05)
+    assert Lifecycle.events == ["setup", "tick", "tick"]
     await net.host.apply([PluginSetting("lifecycle", enabled=False)])
     assert Lifecycle.events[-1] == "teardown"
-    ticks = Lifecycle.events.count("tick")
-    await asyncio.sleep(0.1)
-    assert Lifecycle.events.count("tick") == ticks
+    await clock.advance(1)
+    assert Lifecycle.events == ["setup", "tick", "tick", "teardown"]
     await net.host.apply([])
     assert Lifecycle.events[-1] == "setup"
 
@@ -248,7 +249,7 @@ async def test_storage_survives_a_plugin_reload(network_factory):
 
 
 def test_discovery_finds_the_builtin_plugins():
-    names = {cls.name for cls in discover()}
+    names = {cls.name for cls in discover([botadmin.plugins])}
     assert {"seen", "ignore", "help", "dig"} <= names
 
 
@@ -266,7 +267,7 @@ def test_discovery_skips_a_module_that_fails_to_import(tmp_path, monkeypatch, ca
     (package / "bad.py").write_text("raise ImportError('missing dependency')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with caplog.at_level(logging.ERROR):
-        found = discover("someplugins", group="nothing.here")
+        found = discover([importlib.import_module("someplugins")], group="nothing.here")
     assert [cls.name for cls in found] == ["good"]
     assert "someplugins.bad failed to import" in caplog.text
     sys.modules.pop("someplugins", None)
@@ -286,7 +287,7 @@ def test_discovery_loads_entry_points_and_skips_broken_ones(monkeypatch, caplog)
     points = [EntryPoint("echo", Echo), EntryPoint("broken", ImportError("nope"))]
     monkeypatch.setattr(host_module, "entry_points", lambda group: points)
     with caplog.at_level(logging.ERROR):
-        names = [cls.name for cls in discover()]
+        names = [cls.name for cls in discover([botadmin.plugins])]
     assert "echo" in names and "seen" in names
     assert "entry point broken failed to import" in caplog.text
 
@@ -311,7 +312,7 @@ def test_discovery_finds_a_plugin_an_installed_distribution_declares(tmp_path, m
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "tinyplugin", raising=False)
     try:
-        found = {cls.name: cls for cls in discover()}
+        found = {cls.name: cls for cls in discover([botadmin.plugins])}
     finally:
         sys.modules.pop("tinyplugin", None)
     assert found["tiny"].__module__ == "tinyplugin"

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from botadmin.infobot import MemoryStorage, PluginSetting, Storage
-from botadmin.plugins.zonenews import (
-    MemoryZoneChangeFeed,
-    ZoneChangeFeed,
-    ZoneChangeNews,
-    ZoneNews,
-    summarize,
-)
+from botadmin.infobot.zonefeed import MemoryZoneChangeFeed, ZoneChangeFeed, ZoneChangeNews
+from botadmin.plugins.zonenews import ZoneNews, summarize
 from tests.plugins.fakenets import FakeNetworks
 
 ZONES = {"example.org.": ["A/#ops", "B/#dns"], "other.net": ["A/#other"]}
@@ -31,7 +26,7 @@ def feed() -> MemoryZoneChangeFeed:
 
 @pytest.fixture
 async def shards(feed):
-    """Bots sharing one feed and one Storage, each on the networks it is given."""
+    """Make bots sharing one feed and one Storage, each on the networks it is given."""
     made: list[FakeNetworks] = []
     storage = MemoryStorage()
 
