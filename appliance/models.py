@@ -34,6 +34,6 @@ class WorkerStatus(models.Model):
 
     @property
     def seen_ago(self) -> str:
-        """Seconds under a minute (heartbeats come every few seconds), else timesince's words."""
+        """Say seconds under a minute (heartbeats come every few seconds), else timesince's words."""
         seconds = int((timezone.now() - self.last_seen).total_seconds())
         return f"{max(seconds, 0)} s ago" if seconds < 60 else f"{timesince(self.last_seen)} ago"

@@ -48,7 +48,7 @@ def worker_row(worker: WorkerStatus) -> WorkerRow:
 
 
 def mapping(value: object) -> dict:
-    """A reported value that should be a dict; anything else (an older worker's) as empty."""
+    """Read a reported value that should be a dict; take anything else (an older worker's) as empty."""
     return value if isinstance(value, dict) else {}
 
 

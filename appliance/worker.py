@@ -56,7 +56,7 @@ class WorkerConsumer(AsyncConsumer):
         """Drain and close; called once when the worker stops."""
 
     def status(self) -> dict:
-        """What the dashboard shows about this worker (zones loaded, networks…)."""
+        """Report what the dashboard shows about this worker (zones loaded, networks…)."""
         return {}
 
     async def worker_start(self, message: dict) -> None:

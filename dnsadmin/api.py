@@ -115,7 +115,7 @@ def zone_json(zone: Zone, record_count: int | None = None) -> dict:
 
 
 def rrsets_json(zone: Zone) -> list[dict]:
-    """The zone's records grouped by RRset, each with the fingerprint to send back."""
+    """List the zone's records by RRset, each with the fingerprint to send back."""
     rrsets: dict[tuple[str, str], dict] = {}
     for row in zone_rows(zone):
         record = row.record
@@ -231,7 +231,7 @@ def record(request: HttpRequest, origin: str, pk: int) -> HttpResponse:
 
 
 def fingerprint_of(data: dict) -> str | None:
-    """The RRset fingerprint a client sent (from a GET), or None: no check asked for."""
+    """Return the RRset fingerprint a client sent (from a GET), or None: no check asked for."""
     expected = data.get("fingerprint")
     if expected is not None and not isinstance(expected, str):
         raise BadRequest({"fingerprint": ["A fingerprint is a string from a GET."]})
@@ -239,7 +239,7 @@ def fingerprint_of(data: dict) -> str | None:
 
 
 def new_record(data: dict) -> tuple[str, str, RecordData]:
-    """A record from JSON, checking the JSON types (dnspython checks the values)."""
+    """Read a record from JSON, checking the JSON types (dnspython checks the values)."""
     errors: dict[str, list[str]] = {}
     for name in ("owner", "type", "rdata"):
         if not isinstance(data.get(name), str) or not data[name].strip():

@@ -17,7 +17,7 @@ class DnsAdminConfig(AppConfig):
 
 
 def zones_panel(request: HttpRequest):
-    """The dashboard's DNS panel: how many zones and records there are."""
+    """Build the dashboard's DNS panel: how many zones and records there are."""
     from appliance.dashboard import Panel
     from dnsadmin.models import Record, Zone
 

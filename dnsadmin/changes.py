@@ -111,13 +111,13 @@ class ConflictError(Exception):
 
 
 def fingerprint(records: Iterable[RecordData]) -> str:
-    """A short hash of an RRset's content, independent of record order."""
+    """Hash an RRset's content, independent of record order, into a short text."""
     lines = sorted(f"{r.ttl}\t{int(r.enabled)}\t{r.rdata}\t{r.comment}" for r in records)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20]
 
 
 def zone_fingerprint(zone: Zone) -> str:
-    """A hash of all of a zone's records, for changes planned from the whole zone (imports)."""
+    """Hash all of a zone's records, for changes planned from the whole zone (imports)."""
     rows = zone.records.values_list("owner", "rdtype", "ttl", "enabled", "rdata", "comment")
     lines = sorted("\t".join(map(str, row)) for row in rows)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20]
@@ -660,7 +660,7 @@ def canonical_rdata(zone: Zone, key: tuple[str, str], text: str) -> str:
 
 
 def batch_to_json(batch: Batch) -> list[dict]:
-    """A batch in a form the session (JSON) can keep."""
+    """Put a batch in a form the session (JSON) can keep."""
     return [
         {
             "owner": edit.owner,
@@ -690,7 +690,7 @@ def has_record(records: Iterable[RecordData], rdata: str) -> bool:
 
 
 def ttl_for_rrset(records: Iterable[RecordData], wanted: int | None, keep: bool) -> int | None:
-    """The TTL a whole RRset takes when one record is added or edited (RFC 2181 §5.2).
+    """Return the TTL a whole RRset takes when one record is added or edited (RFC 2181 §5.2).
 
     ``keep``: the author left the TTL empty while adding to an existing RRset,
     which means "as the others", not "reset them all to the zone's default".
@@ -857,7 +857,7 @@ class RecordRow:
 
 
 def zone_rows(zone: Zone, name: str = "", rdtype: str = "") -> list[RecordRow]:
-    """The zone's records in zone-file order, filtered by a name pattern and a type."""
+    """List the zone's records in zone-file order, filtered by a name pattern and a type."""
     records = list(zone.records.all())
     rrsets: dict[tuple[str, str], list[RecordData]] = defaultdict(list)
     for record in records:
@@ -876,7 +876,7 @@ def zone_rows(zone: Zone, name: str = "", rdtype: str = "") -> list[RecordRow]:
 
 
 def owner_pattern(zone: Zone, text: str) -> str:
-    """A name filter as a glob on stored (relative) owners; absolute names are relativised."""
+    """Turn a name filter into a glob on stored (relative) owners; relativise absolute names."""
     pattern = text.strip().lower()
     if pattern in (zone.origin, zone.origin.rstrip(".")):
         return "@"

@@ -33,7 +33,7 @@ class ContactForm(forms.ModelForm):
     """Creation and settings both take the contact mailbox in either spelling."""
 
     def clean_contact(self) -> str:
-        """A mailbox as the SOA RNAME spells it (RFC 1035 §8): the local part's dots escaped."""
+        """Spell a mailbox as the SOA RNAME does (RFC 1035 §8): the local part's dots escaped."""
         contact = self.cleaned_data["contact"].strip()
         if "@" not in contact:
             return contact
@@ -349,7 +349,7 @@ def form_class_for(rdtype: str) -> type[RecordForm]:
 
 
 def initial_for(record) -> dict:
-    """A form's initial values from a stored Record."""
+    """Return a form's initial values from a stored Record."""
     form_class = form_class_for(record.rdtype)
     rdtype = dns.rdatatype.from_text(record.rdtype)
     rdata = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, bytes(record.wire), 0, len(record.wire))

@@ -27,7 +27,7 @@ SERIAL_MODULO = 2**32
 
 
 def next_serial(current: int, today: datetime.date) -> int:
-    """The next SOA serial in the YYYYMMDDnn scheme, never going backwards.
+    """Return the next SOA serial in the YYYYMMDDnn scheme, never going backwards.
 
     Serials compare by RFC 1982 arithmetic, so "greater" means within 2**31
     ahead modulo 2**32. When today's date-based serial is not ahead of the
@@ -424,7 +424,7 @@ class RRsetChange(models.Model):
 
 
 def rrset_action(before: Sized, after: Sized) -> str:
-    """What a change did to an RRset, from its records before and after (either may be empty)."""
+    """Say what a change did to an RRset, from its records before and after (either may be empty)."""
     if not before:
         return "added"
     return "changed" if after else "removed"

@@ -46,7 +46,7 @@ class RecordKey:
 
 
 def parse_owner(owner: str, origin: dns.name.Name) -> dns.name.Name:
-    """An absolute owner name from '@', a relative or an absolute name inside the zone."""
+    """Return the absolute owner from '@', a relative name or an absolute name in the zone."""
     text = owner.strip()
     if not text:
         raise RecordError("The name is empty; use @ for the zone apex.", "owner")

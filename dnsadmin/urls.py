@@ -1,7 +1,7 @@
 from django.urls import path
 
 from dnsadmin import api, operations
-from dnsadmin.views import history, records, tokens, transfer, zones
+from dnsadmin.views import history, records, tokens, zonefiles, zones
 
 app_name = "dnsadmin"
 
@@ -25,8 +25,8 @@ urlpatterns = [
         records.record_toggle,
         name="record-toggle",
     ),
-    path("zones/<int:pk>/import/", transfer.zone_import, name="zone-import"),
-    path("zones/<int:pk>/export/", transfer.zone_export, name="zone-export"),
+    path("zones/<int:pk>/import/", zonefiles.zone_import, name="zone-import"),
+    path("zones/<int:pk>/export/", zonefiles.zone_export, name="zone-export"),
     path("zones/<int:pk>/history/", history.zone_history, name="zone-history"),
     path("changes/<int:pk>/", history.change_detail, name="change-detail"),
     path("changes/<int:pk>/revert/", history.change_revert, name="change-revert"),

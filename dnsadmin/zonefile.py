@@ -130,7 +130,7 @@ def locate_cname_conflict(text: str, origin: str | None, filename: str) -> str:
 def prefix_error(
     lines: list[str], origin: str | None, filename: str
 ) -> dns.exception.DNSException | None:
-    """What reading only these first lines of a file raises, if anything."""
+    """Return what reading only these first lines of a file raises, if anything."""
     try:
         read_zone("\n".join(lines) + "\n", origin, filename)
     except dns.exception.DNSException as error:
@@ -166,7 +166,7 @@ def from_dnspython_zone(zone: dns.zone.Zone) -> ParsedZone:
 
 
 def export_zone(zone: Zone) -> str:
-    """The zone as BIND text: $ORIGIN, $TTL, the SOA, then every enabled record, sorted."""
+    """Write the zone as BIND text: $ORIGIN, $TTL, the SOA, then every enabled record, sorted."""
     origin = zone.name
     out = dns.zone.Zone(origin, relativize=True)
     soa = out.find_rdataset(dns.name.empty, dns.rdatatype.SOA, create=True)
