@@ -25,6 +25,8 @@ VAR_DIR = Path(env_str("APPLIANCE_VAR_DIR") or BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = secret_key(DEBUG, VAR_DIR / "secret_key")
+# The key that seals TSIG secrets and DNSSEC private keys (appliance/vault.py), outside the database.
+SECRETS_KEY_FILE = Path(env_str("SECRETS_KEY_FILE") or VAR_DIR / "secrets.key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
