@@ -5,8 +5,10 @@ from botadmin.models import (
     Ignore,
     LogLine,
     Network,
+    OptOut,
     Plugin,
     PluginSetting,
+    PrivacyAction,
     Seen,
     StoredValue,
 )
@@ -67,3 +69,28 @@ class SeenAdmin(admin.ModelAdmin):
 @admin.register(Ignore)
 class IgnoreAdmin(admin.ModelAdmin):
     list_display = ["mask", "network", "channel", "expires", "added_by"]
+
+
+@admin.register(OptOut)
+class OptOutAdmin(admin.ModelAdmin):
+    list_display = ["display_nick", "network", "created"]
+    list_filter = ["network"]
+    search_fields = ["nick"]
+
+
+@admin.register(PrivacyAction)
+class PrivacyActionAdmin(admin.ModelAdmin):
+    """The audit log: read-only, so what was done to a nick stays on record."""
+
+    list_display = ["time", "action", "nick", "network", "lines", "seen", "by", "via"]
+    list_filter = ["action", "network"]
+    search_fields = ["nick"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

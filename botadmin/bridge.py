@@ -7,6 +7,7 @@ runs the ORM in a worker thread, never on the bot's event loop.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections import Counter
 from typing import Any
@@ -18,10 +19,12 @@ from django.db.models import Q
 
 from botadmin import policy
 from botadmin.infobot.config import ChannelConfig, NetworkConfig, PluginSetting
-from botadmin.infobot.logwriter import LogRecord
+from botadmin.infobot.host import plugins_in
+from botadmin.infobot.logwriter import LogRecord, Redaction
 from botadmin.infobot.protocol import fold
 from botadmin.infobot.stores import IgnoreEntry, SeenEntry, StaleVersion, Stored
 from botadmin.models import Channel, Ignore, LogLine, Network, Seen, StoredValue
+from botadmin.models import Plugin as PluginRow
 from botadmin.models import PluginSetting as PluginSettingRow
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,14 @@ class DatabaseSeenStore:
                         "text": entry.text,
                     },
                 )
+
+
+class DatabaseOptOutStore:
+    @database_sync_to_async
+    def put(self, network: str, nick: str, out: bool) -> None:
+        row = Network.objects.filter(name=network).first()
+        if row is not None:
+            policy.opt_out(row, nick, out)
 
 
 class DatabaseIgnoreStore:
@@ -185,6 +196,14 @@ class DatabaseLogSink:
         stored = _stored_already([row for row, replayed in rows if replayed])
         return [row for row, replayed in rows if not (replayed and _identity(row) in stored)]
 
+    @database_sync_to_async
+    def redact(self, redactions: list[Redaction]) -> None:
+        """Delete the lines the server redacted (IRCv3 REDACT), found by channel and msgid."""
+        for redaction in redactions:
+            channel_id = self._channel_id(redaction.network, redaction.channel)
+            if channel_id is not None and redaction.msgid:
+                LogLine.objects.filter(channel_id=channel_id, msgid=redaction.msgid).delete()
+
     @staticmethod
     def _write_each(rows: list[LogLine]) -> None:
         for row in rows:
@@ -220,7 +239,9 @@ def _stored_already(rows: list[LogLine]) -> set[tuple]:
 
 def load_networks(only: list[str] | None = None) -> list[NetworkConfig]:
     """Enabled networks with their enabled channels, as the engine's configuration."""
-    networks = Network.objects.filter(enabled=True).prefetch_related("channels")
+    networks = Network.objects.filter(enabled=True).prefetch_related(
+        "channels", "redactions", "optouts"
+    )
     if only:
         networks = networks.filter(name__in=only)
     return [network_config(network) for network in networks]
@@ -229,7 +250,7 @@ def load_networks(only: list[str] | None = None) -> list[NetworkConfig]:
 def network_config(network: Network) -> NetworkConfig:
     """Build a network's engine configuration; what its plugins may reveal is the policy's."""
     channels = [
-        ChannelConfig(c.name, c.key or None, policy.published(c), policy.logged(c))
+        ChannelConfig(c.name, c.key or None, policy.published(c), policy.logged(c), c.entry_notice)
         for c in network.channels.all()
         if c.enabled
     ]
@@ -242,7 +263,34 @@ def network_config(network: Network) -> NetworkConfig:
         sasl_account=network.sasl_account or None,
         sasl_password=network.sasl_password or None,
         channels=channels,
+        privacy=policy.bot_privacy(network),
     )
+
+
+def plugin_problems(plugin: PluginRow, config: dict) -> list[str]:
+    """Ask a plugin what is wrong with config, given the bot's channels and what is public."""
+    module = _module(plugin.module)
+    found = plugins_in(module) if module is not None else []
+    cls = next((c for c in found if c.name == plugin.name), None)
+    if cls is None:
+        return []
+    networks = {n.name: network_config(n) for n in Network.objects.prefetch_related(
+        "channels", "redactions", "optouts"
+    )}  # fmt: skip
+
+    def channel(network: str, name: str) -> ChannelConfig | None:
+        config = networks.get(network)
+        return config.channel(name) if config else None
+
+    return cls.problems(cls.defaults() | config, channel)
+
+
+def _module(name: str):
+    try:
+        return importlib.import_module(name)
+    except Exception:
+        log.warning("plugin module %s does not import; its settings are not checked", name)
+        return None
 
 
 def load_plugin_settings() -> list[PluginSetting]:

@@ -59,7 +59,10 @@ class SearchForm(forms.Form):
 class NetworkForm(forms.ModelForm):
     class Meta:
         model = Network
-        fields = ["name", "host", "port", "tls", "nick", "sasl_account", "sasl_password", "enabled"]
+        fields = [
+            "name", "host", "port", "tls", "nick", "sasl_account", "sasl_password", "enabled",
+            "off_record_marker", "privacy_contact",
+        ]  # fmt: skip
         widgets = {"sasl_password": forms.PasswordInput(render_value=False)}
 
     def __init__(self, *args, **kwargs) -> None:
@@ -86,7 +89,7 @@ class ChannelForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = ["name", "key", "public", "logged", "enabled"]
+        fields = ["name", "key", "public", "logged", "retention_days", "entry_notice", "enabled"]
 
     def __init__(self, *args: Any, network: Network, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -151,6 +154,22 @@ class RedactionForm(forms.ModelForm):
             if RedactedNick.objects.filter(network=network, nick=self.instance.nick).exists():
                 self.add_error("display_nick", "This nick is already redacted on that network.")
         return data
+
+
+class ForgetForm(forms.Form):
+    """A right-to-erasure request: a nick's lines on a network, all or since a day."""
+
+    network = forms.ModelChoiceField(Network.objects.all())
+    nick = forms.CharField(max_length=64, validators=[nick_name])
+    since = forms.DateField(
+        required=False,
+        widget=forms.DateInput({"type": "date"}),
+        help_text="Only lines from this day on (UTC); empty: all of them.",
+    )
+    anonymise = forms.BooleanField(
+        required=False,
+        help_text='Keep the lines, said by "anonymous", instead of deleting them.',
+    )
 
 
 # -- Plugin configuration, generated from the plugin's declared settings -------------------

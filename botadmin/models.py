@@ -52,6 +52,20 @@ class Network(models.Model):
     sasl_account = models.CharField("SASL account", max_length=100, blank=True)
     sasl_password = models.CharField("SASL password", max_length=255, blank=True)
     enabled = models.BooleanField(default=True)
+    off_record_marker = models.CharField(
+        "off-the-record marker",
+        max_length=20,
+        default="[off]",
+        blank=True,
+        help_text="Lines starting with this are not logged, relayed or remembered by seen "
+        "(empty: none).",
+    )
+    privacy_contact = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="How to ask for one's lines to be removed (an address or a page), "
+        "stated on the log pages.",
+    )
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -71,6 +85,18 @@ class Channel(models.Model):
         "signed-in users allowed to see them.",
     )
     logged = models.BooleanField(default=True)
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Delete lines older than this many days, daily (empty: keep them).",
+    )
+    entry_notice = models.CharField(
+        max_length=400,
+        blank=True,
+        help_text="A notice the bot sends to the channel when it joins, e.g. "
+        '"This channel is logged at https://…; start a line with [off] to keep it out."',
+    )
     enabled = models.BooleanField(default=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -324,3 +350,47 @@ class NetworkLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network} held by {self.holder}"
+
+
+# -- Privacy requests: opt-outs said on IRC, and what staff did about a nick ------------
+
+
+class OptOut(models.Model):
+    """A nick that said !optout on a network: its lines are not logged, relayed or seen."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="optouts")
+    nick = models.CharField(max_length=64, help_text="Case-folded.")
+    display_nick = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["network", "nick"]
+        constraints = [models.UniqueConstraint("network", "nick", name="one_optout_per_nick")]
+
+    def __str__(self) -> str:
+        return f"{self.display_nick} on {self.network} opted out"
+
+
+class PrivacyAction(models.Model):
+    """The audit log of privacy requests carried out: forgetting, anonymising, redacting."""
+
+    FORGET, ANONYMISE, REDACT, UNREDACT = "forget", "anonymise", "redact", "unredact"
+    ACTIONS = [(a, a) for a in (FORGET, ANONYMISE, REDACT, UNREDACT)]
+
+    action = models.CharField(max_length=10, choices=ACTIONS)
+    network = models.CharField(max_length=50, help_text="Kept by name: it outlives the network.")
+    nick = models.CharField(max_length=64)
+    since = models.DateTimeField(null=True, blank=True)
+    lines = models.PositiveIntegerField(default=0, help_text="Log lines removed or changed.")
+    seen = models.PositiveIntegerField(default=0, help_text="Seen entries removed.")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    via = models.CharField(max_length=100, help_text="The page or command that did it.")
+    time = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.nick} on {self.network}"

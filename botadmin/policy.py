@@ -7,26 +7,32 @@ bot's plugins (botadmin/bridge.py builds the engine's channel configuration with
 (``Channel.objects.readable_by(user)``, ``LogLine.objects.visible_to(user)``), so a new
 page gets the policy by asking the models the usual way.
 
-Retention, forgetting a nick, opt-outs and the bot's own replies (issue 17) belong here
-too: a line the policy hides must be hidden from every path at once.
+Retention, forgetting a nick, opt-outs and the off-the-record marker live here too: the
+bot gets them as the engine's Privacy (``bot_privacy``), applied on every IRC line by the
+log writer, the seen and relay plugins alike, so a line the policy hides is hidden from
+every path at once.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Lower, Replace, Trim
 from django.db.models.query import ModelIterable
+from django.utils import timezone
 
+from botadmin.infobot.privacy import Privacy
 from botadmin.infobot.protocol import fold
 
 if TYPE_CHECKING:
-    from botadmin.models import Channel, LogLine, Network, Seen
+    from botadmin.models import Channel, LogLine, Network, PrivacyAction, Seen
 
 Reader = AbstractBaseUser | AnonymousUser
 REDACTED = "[redacted]"
@@ -67,6 +73,21 @@ def logged(channel: Channel) -> bool:
     return channel.logged
 
 
+def bot_privacy(network: Network) -> Privacy:
+    """Build what the bot may keep and repeat on network (uses prefetched rows when given)."""
+    return Privacy(
+        redacted=frozenset(r.nick for r in network.redactions.all()),
+        opted_out=frozenset(o.nick for o in network.optouts.all()),
+        off_marker=network.off_record_marker,
+    )
+
+
+def retention(channel: Channel) -> datetime.timedelta | None:
+    """Return how long channel's lines are kept; None: for good."""
+    days = channel.retention_days
+    return datetime.timedelta(days=days) if days else None
+
+
 # -- log lines --------------------------------------------------------------------------
 
 
@@ -75,6 +96,19 @@ class LogLineQuerySet(models.QuerySet):
         """Keep the lines of the channels user may read, redacted as they are published."""
         channels = apps.get_model("botadmin", "Channel").objects.readable_by(user)
         return self.filter(channel__in=channels.values("pk")).redacted()
+
+    def unredacted(self) -> LogLineQuerySet:
+        """Leave out, in the database, the lines ``redacted()`` would blank.
+
+        For paths that must not even count them (search: an "older" link shown for a page
+        of redacted matches would tell that a redacted nick said the words).
+        """
+        redactions = apps.get_model("botadmin", "RedactedNick").objects.filter(
+            network=OuterRef("channel__network")
+        )
+        spoken = redactions.filter(nick=folded(OuterRef("nick")))
+        renamed = redactions.filter(nick=folded(Trim(OuterRef("text"))))
+        return self.exclude(Exists(spoken)).exclude(Q(kind="nick") & Exists(renamed))
 
     def redacted(self) -> LogLineQuerySet:
         """Evaluate to lines marked ``redacted``, whose nick and text are the placeholder.
@@ -112,6 +146,14 @@ def redacted_by_channel(channel_ids: Iterable[int]) -> dict[int, frozenset[str]]
     return {channel_id: frozenset(nicks) for channel_id, nicks in found.items()}
 
 
+def folded(expression) -> Replace:
+    """Fold a nick in SQL as ``fold`` does in Python (RFC 1459: []\\~ are {}|^ in lower case)."""
+    expression = Lower(expression, output_field=models.CharField())
+    for upper, lower in zip("[]\\~", "{}|^", strict=True):
+        expression = Replace(expression, Value(upper), Value(lower))
+    return expression
+
+
 def is_redacted(line: LogLine, nicks: frozenset[str]) -> bool:
     """Tell whether a line is hidden: a redacted nick's, or the nick change that reveals one."""
     if fold(line.nick) in nicks:
@@ -138,12 +180,128 @@ class Sighting:
 
 class SeenQuerySet(models.QuerySet):
     def public_sighting(self, network: Network, nick: str) -> Sighting | None:
-        """Find nick's last line if said in a channel that was and is public, unredacted."""
+        """Find nick's last line if said in a channel that was and is public, unredacted,
+        by a nick that has not opted out."""
         folded = fold(nick.strip())
         if network.redactions.filter(nick=folded).exists():
+            return None
+        if network.optouts.filter(nick=folded).exists():
             return None
         seen = self.filter(network=network, nick=folded, public=True).first()
         if seen is None:
             return None
         channel = network.channels.published().filter(name__iexact=seen.channel).first()
         return Sighting(seen, channel) if channel else None
+
+
+# -- privacy requests -------------------------------------------------------------------
+
+ANONYMOUS = "anonymous"
+
+
+def lines_of(network: Network, nick: str) -> LogLineQuerySet:
+    """Select nick's lines on network: said, renamed to, or relayed by the bot elsewhere."""
+    line = apps.get_model("botadmin", "LogLine")
+    folded_nick = fold(nick.strip())
+    own = line.objects.annotate(who=folded(F("nick")), became=folded(Trim(F("text")))).filter(
+        Q(who=folded_nick) | Q(kind="nick", became=folded_nick), channel__network=network
+    )
+    # The relay says "<nick@network> text" or "* nick@network text" in other channels.
+    relayed = line.objects.filter(
+        Q(text__istartswith=f"<{nick}@{network.name}> ")
+        | Q(text__istartswith=f"* {nick}@{network.name} ")
+    )
+    return line.objects.filter(Q(pk__in=own.values("pk")) | Q(pk__in=relayed.values("pk")))
+
+
+def forget(
+    network: Network,
+    nick: str,
+    *,
+    since: datetime.datetime | None = None,
+    anonymise: bool = False,
+    by=None,
+    via: str,
+) -> PrivacyAction:
+    """Remove (or anonymise) nick's lines and seen entry on network, and record it.
+
+    The full-text index follows the lines (triggers on SQLite, an expression index on
+    PostgreSQL), so a forgotten line is found by no search.
+    """
+    seen_model = apps.get_model("botadmin", "Seen")
+    with transaction.atomic():
+        lines = lines_of(network, nick)
+        seen = seen_model.objects.filter(network=network, nick=fold(nick.strip()))
+        if since is not None:
+            lines, seen = lines.filter(time__gte=since), seen.filter(time__gte=since)
+        count = _anonymise(lines, network, nick) if anonymise else lines.delete()[0]
+        seen_count = seen.delete()[0]
+        return _audit(
+            "anonymise" if anonymise else "forget", network, nick, by, via,
+            since=since, lines=count, seen=seen_count,
+        )  # fmt: skip
+
+
+def _anonymise(lines: LogLineQuerySet, network: Network, nick: str) -> int:
+    folded_nick, changed = fold(nick.strip()), 0
+    for line in lines.iterator():
+        if fold(line.nick) == folded_nick:
+            line.nick, line.account = ANONYMOUS, ""
+        if line.kind == "nick" and fold(line.text.strip()) == folded_nick:
+            line.text = ANONYMOUS
+        for start in (f"<{nick}@{network.name}> ", f"* {nick}@{network.name} "):
+            if line.text.lower().startswith(start.lower()):
+                line.text = start.replace(nick, ANONYMOUS, 1) + line.text[len(start) :]
+        line.save(update_fields=["nick", "account", "text"])
+        changed += 1
+    return changed
+
+
+def redact_nick(network: Network, nick: str, *, reason: str = "", by=None, via: str):
+    """Publish nick's lines on network as "[redacted]" from now on; record it."""
+    redaction, _ = network.redactions.update_or_create(
+        nick=fold(nick.strip()), defaults={"display_nick": nick.strip(), "reason": reason}
+    )
+    _audit("redact", network, nick, by, via)
+    return redaction
+
+
+def unredact_nick(redaction, *, by=None, via: str) -> None:
+    redaction.delete()
+    _audit("unredact", redaction.network, redaction.display_nick, by, via)
+
+
+def _audit(action: str, network: Network, nick: str, by, via: str, **counts) -> PrivacyAction:
+    return apps.get_model("botadmin", "PrivacyAction").objects.create(
+        action=action, network=network.name, nick=nick.strip(),
+        by=by if by is not None and by.is_authenticated else None, via=via, **counts,
+    )  # fmt: skip
+
+
+def opt_out(network: Network, nick: str, out: bool) -> None:
+    """Record that nick stopped (or resumed) being logged on network (``!optout``).
+
+    Opting out also forgets when and where the nick last spoke: seen remembers nothing.
+    """
+    folded_nick = fold(nick.strip())
+    if out:
+        network.optouts.update_or_create(nick=folded_nick, defaults={"display_nick": nick.strip()})
+        apps.get_model("botadmin", "Seen").objects.filter(
+            network=network, nick=folded_nick
+        ).delete()
+    else:
+        network.optouts.filter(nick=folded_nick).delete()
+
+
+def expire(now: datetime.datetime | None = None) -> int:
+    """Delete the lines (and seen entries) older than their channel's retention; count them."""
+    now = now or timezone.now()
+    deleted = 0
+    channels = apps.get_model("botadmin", "Channel").objects.filter(retention_days__isnull=False)
+    for channel in channels.select_related("network"):
+        cutoff = now - retention(channel)
+        deleted += channel.lines.filter(time__lt=cutoff).delete()[0]
+        apps.get_model("botadmin", "Seen").objects.filter(
+            network=channel.network, channel__iexact=channel.name, time__lt=cutoff
+        ).delete()
+    return deleted

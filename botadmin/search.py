@@ -75,20 +75,21 @@ class Results:
 def search(query: Query, scope: Scope, limit: int = 50, offset: int = 0) -> Results:
     """Find matching lines, newest first, leaving out the lines the policy redacts.
 
-    A redacted line is left out rather than shown as the day page shows it, so that its
-    text cannot be found through the words it had.
+    A redacted line is left out in the query rather than shown as the day page shows it,
+    so that its text cannot be found through the words it had, nor counted: a page of
+    redacted matches after this one would otherwise show an "older" link.
     """
     lines = filtered(query, scope)
     if query.words or query.phrases:
         lines = with_text(lines, query)
     rows = list(lines.order_by("-id")[offset : offset + limit + 1])
-    shown = [row for row in rows[:limit] if not row.redacted]
-    return Results(shown, len(rows) > limit)
+    return Results([row for row in rows[:limit] if not row.redacted], len(rows) > limit)
 
 
 def filtered(query: Query, scope: Scope) -> QuerySet[LogLine]:
     lines = (
-        LogLine.objects.redacted()
+        LogLine.objects.unredacted()
+        .redacted()
         .filter(channel_id__in=list(scope.channel_ids))
         .select_related("channel__network")
     )

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from botadmin.views import admin, plugins, pypi, redactions
+from botadmin.views import admin, plugins, privacy, pypi, redactions
 
 app_name = "botadmin"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -22,4 +22,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("pypi/unwatch/", pypi.unwatch, name="pypi-unwatch"),
     path("redactions/", redactions.redactions, name="redactions"),
     path("redactions/<int:pk>/delete/", redactions.redaction_delete, name="redaction-delete"),
+    path("privacy/", privacy.privacy, name="privacy"),
 ]

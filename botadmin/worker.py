@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import logging
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from django.utils import timezone
 import botadmin.plugins
 from appliance.control import BOT_GROUP
 from appliance.worker import WorkerConsumer
-from botadmin import bridge, leases
+from botadmin import bridge, leases, policy
 from botadmin.infobot.bot import Bot
 from botadmin.infobot.config import Timing
 from botadmin.infobot.host import discover
@@ -26,6 +27,7 @@ from botadmin.models import OutboundMessage, Plugin
 from botadmin.zonefeed import DatabaseZoneChangeFeed
 
 logger = logging.getLogger(__name__)
+EXPIRY_PERIOD = datetime.timedelta(days=1)
 
 
 class BotWorker(WorkerConsumer):
@@ -51,6 +53,7 @@ class BotWorker(WorkerConsumer):
             storage=bridge.DatabaseStorage(),
             seen=bridge.DatabaseSeenStore(),
             ignores=bridge.DatabaseIgnoreStore(),
+            optouts=bridge.DatabaseOptOutStore(),
             log_sink=bridge.DatabaseLogSink(),
             publish=self.publish,
             plugins=plugins,
@@ -66,6 +69,21 @@ class BotWorker(WorkerConsumer):
         """Catch up with the database: the configuration, then what the web asked to say."""
         await self.reload_config()
         await self.send_pending()
+        await self.expire_daily()
+
+    async def expire_daily(self) -> None:
+        """Delete the lines past their channel's retention: at start, then once a day."""
+        now = timezone.now()
+        if now < getattr(self, "next_expiry", now):
+            return
+        self.next_expiry = now + EXPIRY_PERIOD
+        try:
+            deleted = await database_sync_to_async(policy.expire)(now)
+        except Exception:
+            logger.exception("could not delete the lines past their retention")
+            return
+        if deleted:
+            logger.info("retention: deleted %d log lines", deleted)
 
     async def reload_config(self) -> None:
         """Renew this shard's leases and apply the networks and plugin settings if changed."""

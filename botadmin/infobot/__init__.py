@@ -9,7 +9,7 @@ from .bot import Bot, Networks
 from .config import ChannelConfig, NetworkConfig, PluginSetting, Timing
 from .connection import NetworkStatus
 from .host import discover
-from .logwriter import LogRecord, LogSink, MemoryLogSink
+from .logwriter import LogRecord, LogSink, MemoryLogSink, Redaction
 from .plugin import (
     CommandInfo,
     Discriminating,
@@ -22,6 +22,7 @@ from .plugin import (
     on,
     rule,
 )
+from .privacy import MemoryOptOutStore, OptOutStore, Privacy
 from .scheduler import DAILY, HOURLY, LOOP_CLOCK, MINUTELY, WEEKLY, Clock, Scheduler
 from .stores import (
     IgnoreEntry,
@@ -39,8 +40,9 @@ from .stores import (
 __all__ = [
     "DAILY", "HOURLY", "LOOP_CLOCK", "MINUTELY", "WEEKLY",
     "Bot", "ChannelConfig", "Clock", "CommandInfo", "Discriminating", "IgnoreEntry", "IgnoreStore",
-    "Incoming", "LogRecord", "LogSink", "MemoryIgnoreStore", "MemoryLogSink", "MemorySeenStore",
-    "MemoryStorage", "NetworkConfig", "NetworkStatus", "Networks", "Plugin", "PluginSetting", "Scheduler",
+    "Incoming", "LogRecord", "LogSink", "MemoryIgnoreStore", "MemoryLogSink", "MemoryOptOutStore",
+    "MemorySeenStore", "MemoryStorage", "NetworkConfig", "NetworkStatus", "Networks", "OptOutStore",
+    "Plugin", "PluginSetting", "Privacy", "Redaction", "Scheduler",
     "SeenEntry", "SeenStore", "Setting", "Source", "StaleVersion", "Storage", "Stored", "Timing",
     "command", "discover", "every", "on", "rule",
 ]  # fmt: skip

@@ -10,8 +10,9 @@ from typing import Protocol
 from .config import DEFAULT_TIMING, ChannelConfig, NetworkConfig, PluginSetting, Timing
 from .connection import Connection, NetworkStatus
 from .host import PluginHost
-from .logwriter import LogJournal, LogRecord, LogSink, LogWriter, Publish
+from .logwriter import LogJournal, LogRecord, LogSink, LogWriter, Publish, Redaction
 from .plugin import Plugin
+from .privacy import OptOuts, OptOutStore, Privacy
 from .session import Event
 from .stores import IgnoreStore, SeenStore, Storage
 
@@ -40,6 +41,7 @@ class Bot:
         ssl_context: ssl.SSLContext | None = None,
         journal: LogJournal | None = None,
         components: dict[type, object] | None = None,
+        optouts: OptOutStore | None = None,
     ) -> None:
         self.timing = timing
         self.ssl_context = ssl_context
@@ -48,15 +50,23 @@ class Bot:
         self.connections: dict[str, Connection] = {}
         self._configs = {n.name: n for n in networks}
         self._tasks: set[asyncio.Task] = set()
+        self.optouts = OptOuts(optouts)
         self.host = PluginHost(
             plugins,
             # Extra components (e.g. the zone news feed) are the caller's to give.
-            {Storage: storage, SeenStore: seen, IgnoreStore: ignores, Networks: self}
+            {
+                Storage: storage,
+                SeenStore: seen,
+                IgnoreStore: ignores,
+                Networks: self,
+                OptOutStore: self.optouts,
+            }
             | (components or {}),
             say=self._say,
             nick=self._nick,
             channel_config=self._channel_config,
             timing=timing,
+            privacy=self.privacy,
         )
 
     # -- lifecycle ----------------------------------------------------------------
@@ -93,6 +103,8 @@ class Bot:
             else:
                 current.update(config)
         self._configs = wanted
+        for name, config in wanted.items():
+            self.optouts.settle(name, config.privacy)
         self.plugin_settings = list(plugin_settings)
         await self.host.apply(self.plugin_settings)
 
@@ -123,17 +135,29 @@ class Bot:
         config = self._configs.get(network)
         return config.channel(channel) if config else None
 
+    def privacy(self, network: str) -> Privacy:
+        """Return what may be kept and repeated on network: the policy's, with opt-outs since."""
+        config = self._configs.get(network)
+        return self.optouts.apply(network, config.privacy if config else Privacy())
+
     # -- events ---------------------------------------------------------------------
 
     def _on_event(self, network: str, event: Event) -> None:
-        for channel in event.channels:
-            config = self._channel_config(network, channel)
-            if config is not None and config.logged:
-                self.writer.add(self._record(network, channel, event))
+        if event.kind == "redact":
+            self.writer.redact(Redaction(network, event.target, event.msgid or ""))
+            return
+        if self.privacy(network).keeps(event.nick, event.kind, event.text):
+            self._log(network, event)
         if not event.own:
             task = asyncio.create_task(self.host.dispatch(network, event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _log(self, network: str, event: Event) -> None:
+        for channel in event.channels:
+            config = self._channel_config(network, channel)
+            if config is not None and config.logged:
+                self.writer.add(self._record(network, channel, event))
 
     @staticmethod
     def _record(network: str, channel: str, event: Event) -> LogRecord:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .privacy import Privacy
 from .protocol import fold
 
 
@@ -15,6 +16,8 @@ class ChannelConfig:
     # A private channel's text is never revealed in another channel (see the seen plugin).
     public: bool = True
     logged: bool = True
+    # Said in the channel (as a NOTICE) each time the bot joins: "this channel is logged…".
+    entry_notice: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class NetworkConfig:
     channels: list[ChannelConfig] = field(default_factory=list)
     username: str = "infobot"
     realname: str = "appliance infobot"
+    privacy: Privacy = field(default_factory=Privacy)
 
     def channel(self, name: str) -> ChannelConfig | None:
         folded = fold(name)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from .config import DEFAULT_TIMING, ChannelConfig, PluginSetting, Timing
 from .plugin import CommandInfo, Discriminating, Incoming, Plugin
+from .privacy import Privacy
 from .protocol import fold
 from .scheduler import LOOP_CLOCK, Clock, Scheduler
 from .session import Event
@@ -37,7 +38,7 @@ def discover(
     """
     found: dict[str, type[Plugin]] = {}
     for module in _modules_of(packages):
-        for cls in _plugins_in(module):
+        for cls in plugins_in(module):
             found.setdefault(cls.name, cls)
     for ep in entry_points(group=group):
         try:
@@ -45,7 +46,7 @@ def discover(
         except Exception:
             log.exception("plugin entry point %s failed to import; skipped", ep.name)
             continue
-        for cls in _plugins_in(loaded) if inspect.ismodule(loaded) else [loaded]:
+        for cls in plugins_in(loaded) if inspect.ismodule(loaded) else [loaded]:
             if isinstance(cls, type) and issubclass(cls, Plugin):
                 found.setdefault(cls.name, cls)
     return sorted(found.values(), key=lambda cls: cls.name)
@@ -61,7 +62,7 @@ def _modules_of(packages: Iterable[ModuleType]) -> Iterator[ModuleType]:
                 log.exception("plugin module %s failed to import; skipped", info.name)
 
 
-def _plugins_in(module: Any) -> list[type[Plugin]]:
+def plugins_in(module: Any) -> list[type[Plugin]]:
     return [
         obj
         for obj in vars(module).values()
@@ -91,6 +92,12 @@ class _Context:
     def settings(self, network: str | None, channel: str | None) -> dict[str, Any]:
         return self.host.effective(self.name, network, channel)[1]
 
+    def privacy(self, network: str) -> Privacy:
+        return self.host.privacy(network)
+
+    def channel(self, network: str, channel: str) -> ChannelConfig | None:
+        return self.host.channel_config(network, channel)
+
     async def say(self, network: str, target: str, text: str) -> None:
         await self.host.say(network, target, text, "PRIVMSG")
 
@@ -106,6 +113,7 @@ class PluginHost:
         timing: Timing = DEFAULT_TIMING,
         prefix: str = "!",
         clock: Clock = LOOP_CLOCK,
+        privacy: Callable[[str], Privacy] = lambda network: Privacy(),
     ) -> None:
         self.classes = {cls.name: cls for cls in classes}
         self.clock = clock  # the plugins' schedulers' time
@@ -113,6 +121,7 @@ class PluginHost:
         self.say = say
         self.nick = nick
         self.channel_config = channel_config
+        self.privacy = privacy
         self.prefix = prefix
         self.flood = FloodGuard(timing.flood_commands, timing.flood_window, timing.flood_penalty)
         self.loaded: dict[str, Plugin] = {}
@@ -264,6 +273,9 @@ class PluginHost:
         # The ignoring plugin itself still sees everything (its own bookkeeping);
         # the channel log is the Bot's, written before dispatch, ignored or not.
         watchers = self._active(msg.network, msg.channel)
+        if not self.privacy(msg.network).keeps(msg.nick, msg.kind, msg.text):
+            # Off the record, or an opted-out nick: no plugin remembers or repeats it.
+            watchers = []
         if ignored:
             watchers = [p for p in watchers if p is self.component(Discriminating)]
         for plugin in watchers:

@@ -11,9 +11,11 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+from .protocol import fold
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,15 @@ class LogRecord:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class Redaction:
+    """The server deleted a message: the logged line with this msgid goes too."""
+
+    network: str
+    channel: str
+    msgid: str
+
+
 class LogSink(Protocol):
     async def write(self, records: list[LogRecord]) -> None:
         """Store a batch; raise to have the whole batch retried later.
@@ -41,6 +52,9 @@ class LogSink(Protocol):
         does not hold up every line after it. Replayed records already stored are
         skipped, so a replay stores each line once.
         """
+
+    async def redact(self, redactions: list[Redaction]) -> None:
+        """Delete the stored lines with these msgids (IRCv3 REDACT); raise to retry."""
 
 
 # Called after each stored batch, once per channel in it, with that channel's last line:
@@ -59,6 +73,12 @@ class MemoryLogSink:
         self.records.extend(
             r for r in records if not (r.replayed and replace(r, replayed=False) in stored)
         )
+
+    async def redact(self, redactions: list[Redaction]) -> None:
+        gone = {(r.network, fold(r.channel), r.msgid) for r in redactions}
+        self.records = [
+            r for r in self.records if (r.network, fold(r.channel), r.msgid) not in gone
+        ]
 
 
 class LogJournal:
@@ -197,6 +217,8 @@ class LogWriter:
         self.interval = interval
         self.journal = journal
         self.pending: list[LogRecord] = journal.replay() if journal else []
+        # Applied after the pending lines are stored: the line redacted may be among them.
+        self.redactions: list[Redaction] = []
         if self.pending:
             log.info("replaying %d log lines left by the last run", len(self.pending))
         self._wake = asyncio.Event()
@@ -209,6 +231,10 @@ class LogWriter:
             self.journal.append(record)
         if len(self.pending) >= self.batch_size:
             self._wake.set()
+
+    def redact(self, redaction: Redaction) -> None:
+        self.redactions.append(redaction)
+        self._wake.set()
 
     def start(self) -> None:
         if self._task is None:
@@ -235,6 +261,22 @@ class LogWriter:
             self._announce(batch)
             if self.journal is not None:
                 self.journal.rewrite(self.pending)
+        return await self._apply_redactions()
+
+    async def _apply_redactions(self) -> bool:
+        if not self.redactions:
+            return True
+        batch = list(self.redactions)
+        try:
+            await self.sink.redact(batch)
+        except Exception:
+            log.exception("log sink failed to redact; %d redactions kept for retry", len(batch))
+            return False
+        del self.redactions[: len(batch)]
+        self._announce(
+            [LogRecord(r.network, r.channel, datetime.now(UTC), "", "redact", "", msgid=r.msgid)
+             for r in batch]
+        )  # fmt: skip
         return True
 
     def _announce(self, stored: list[LogRecord]) -> None:

@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from .config import ChannelConfig
+    from .privacy import Privacy
     from .scheduler import Scheduler
 
 T = TypeVar("T")
@@ -98,6 +100,12 @@ class PluginContext(Protocol):
 
     def settings(self, network: str | None, channel: str | None) -> dict[str, Any]: ...
 
+    def privacy(self, network: str) -> Privacy:
+        """What may be repeated on network: redacted nicks, opt-outs, the off-record marker."""
+
+    def channel(self, network: str, channel: str) -> ChannelConfig | None:
+        """A configured channel (public? logged?), or None."""
+
     async def say(self, network: str, target: str, text: str) -> None: ...
 
 
@@ -173,10 +181,24 @@ class Plugin:
                 found.append((kind, value, attr))
         return found
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {s.name: s.default for s in cls.settings}
+
+    @classmethod
+    def problems(
+        cls, config: dict[str, Any], channel: Callable[[str, str], ChannelConfig | None]
+    ) -> list[str]:
+        """Say what is wrong with a configuration before it is saved; none by default.
+
+        ``config`` is the defaults overlaid with the settings to save; ``channel`` finds a
+        configured channel (network, name), to check against what is public.
+        """
+        return []
+
     def config(self, network: str | None, channel: str | None = None) -> dict[str, Any]:
         """Declared defaults overlaid with the most specific configured values."""
-        defaults = {s.name: s.default for s in self.settings}
-        return defaults | self.context.settings(network, channel)
+        return self.defaults() | self.context.settings(network, channel)
 
     async def setup(self) -> None:
         """Prepare the plugin when it is loaded (before any handler)."""

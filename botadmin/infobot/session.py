@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,15 @@ from .config import NetworkConfig
 from .protocol import MAX_LINE_BYTES, Message, fold, is_channel, parse, server_time, split_text
 
 VERSION = "appliance infobot 0.1"
-WANTED_CAPS = {"server-time", "message-tags", "multi-prefix", "account-tag", "echo-message"}
+WANTED_CAPS = {
+    "server-time",
+    "message-tags",
+    "multi-prefix",
+    "account-tag",
+    "echo-message",
+    # REDACT: a message deleted on the server is deleted from the log too.
+    "draft/message-redaction",
+}
 # Servers announce the host they show us as; until we saw it, assume the longest one.
 MAX_HOST_LEN = 63
 
@@ -31,7 +39,7 @@ MAX_HOST_LEN = 63
 class Event:
     """Something seen in a channel or a private message, as plugins and the log see it."""
 
-    kind: str  # message, action, notice, join, part, quit, nick, topic, kick, mode
+    kind: str  # message, action, notice, join, part, quit, nick, topic, kick, mode, redact
     nick: str
     mask: str
     target: str  # the channel, or our nick for a private message
@@ -272,9 +280,15 @@ class Session:
             self.mask = msg.source
             self._channel_names[fold(channel)] = channel
             self._members[fold(channel)] = {}
+            self._announce_logging(channel)
         if fold(channel) in self._members:
             self._members[fold(channel)][fold(msg.nick or "")] = msg.nick or ""
         return [self._event(msg, "join", channel, "")]
+
+    def _announce_logging(self, channel: str) -> None:
+        configured = self.config.channel(channel)
+        if configured is not None and configured.entry_notice.strip():
+            self.say(channel, configured.entry_notice.strip(), "NOTICE")
 
     def _leave(self, channel: str, nick: str) -> None:
         if self._is_me(nick):
@@ -319,6 +333,14 @@ class Session:
         if not is_channel(msg.param(0)):
             return []
         return [self._event(msg, "mode", msg.param(0), " ".join(msg.params[1:]))]
+
+    def _on_redact(self, msg: Message) -> list[Event]:
+        """IRCv3 draft/message-redaction: ``REDACT <target> <msgid> [:reason]``."""
+        target, msgid = msg.param(0), msg.param(1)
+        if not is_channel(target) or not msgid:
+            return []
+        event = self._event(msg, "redact", target, msg.param(2))
+        return [replace(event, msgid=msgid)]
 
     # -- messages and CTCP --------------------------------------------------------
 

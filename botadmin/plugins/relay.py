@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
+from collections.abc import Callable
 
-from botadmin.infobot import Incoming, Networks, Plugin, Setting, on
+from botadmin.infobot import ChannelConfig, Incoming, Networks, Plugin, Setting, on
 from botadmin.infobot.protocol import MAX_LINE_BYTES, fold, split_text
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,32 @@ def _reach(start: Endpoint, adjacent: dict[Endpoint, set[Endpoint]]) -> set[Endp
             seen.add(peer)
             todo.append(peer)
     return seen
+
+
+def private_leaks(
+    links: list, allowed: list, channel: Callable[[str, str], ChannelConfig | None]
+) -> list[tuple[str, str]]:
+    """List the (private, public) endpoint pairs a configuration would relay, not allowed.
+
+    A target that is not one of the bot's channels counts as public: nothing says its
+    log is not. An unknown source is not flagged: the bot is not there to hear it.
+    """
+    names = {
+        (network, fold(name)): f"{network}/{name}"
+        for link in links
+        for network, name in filter(None, map(parse_endpoint, link))
+    }
+    ok = link_groups(allowed)
+    leaks = []
+    for source, peers in sorted(link_groups(links).items()):
+        here = channel(source[0], names[source].split("/", 1)[1])
+        if here is None or here.public:
+            continue
+        for peer, name in sorted(peers.items()):
+            there = channel(peer[0], name)
+            if (there is None or there.public) and peer not in ok.get(source, {}):
+                leaks.append((names[source], names[peer]))
+    return leaks
 
 
 def relayed_lines(msg: Incoming, budget: int) -> list[str]:
@@ -109,12 +136,33 @@ class Relay(Plugin):
             "Lines held per channel while it is not joined (oldest dropped).",
         ),
         Setting("retry_interval", float, 2.0, "Seconds between two tries to deliver held lines."),
+        Setting(
+            "private_to_public",
+            list,
+            [],
+            "Links allowed to carry a private channel's lines into a public one (and so into "
+            'its published log), e.g. [["libera/#staff", "oftc/#project"]]. Others are refused.',
+        ),
     )
+
+    @classmethod
+    def problems(
+        cls, config: dict, channel: Callable[[str, str], ChannelConfig | None]
+    ) -> list[str]:
+        return [
+            f"{source} is private and {target} is public (or not one of the bot's "
+            f"channels): relaying would publish {source}'s lines there. List the pair in "
+            "private_to_public to allow it."
+            for source, target in private_leaks(
+                config["links"], config["private_to_public"], channel
+            )
+        ]
 
     async def setup(self) -> None:
         config = self.config(None)
         self.limit = max(0, int(config["queue_limit"]))
         self.held: dict[Endpoint, deque[tuple[str, str]]] = {}
+        self.refused: set[tuple[Endpoint, Endpoint]] = set()
         self.context.scheduler.every(float(config["retry_interval"]), self.deliver_held)
 
     @on("message", "action", *MEMBERSHIP)
@@ -124,8 +172,29 @@ class Relay(Plugin):
         if not peers or not self.wanted(msg, config):
             return
         for (network, _), channel in sorted(peers.items()):
+            if not self.may_carry(msg, network, channel, config):
+                continue
             for text in relayed_lines(msg, text_budget(self.own_nick(network), channel)):
                 await self.send(network, channel, text)
+
+    def may_carry(self, msg: Incoming, network: str, channel: str, config: dict) -> bool:
+        """Refuse to carry a private channel's lines into a public one, unless allowed."""
+        target = self.context.channel(network, channel)
+        if msg.public or (target is not None and not target.public):
+            return True
+        source = (msg.network, fold(msg.channel or ""))
+        peer = (network, fold(channel))
+        if peer in link_groups(config["private_to_public"]).get(source, {}):
+            return True
+        if (source, peer) not in self.refused:
+            self.refused.add((source, peer))
+            log.warning(
+                "relay: refused to carry %s/%s, a private channel, into %s/%s, which is "
+                "public or not configured: its lines would be published there. List the "
+                "pair in the relay's private_to_public setting to allow it.",
+                msg.network, msg.channel, network, channel,
+            )  # fmt: skip
+        return False
 
     def wanted(self, msg: Incoming, config: dict) -> bool:
         if msg.kind in MEMBERSHIP and not config["membership"]:
@@ -135,6 +204,8 @@ class Relay(Plugin):
             return False  # our own joins on reconnect are no news to the other side
         if nick in {fold(str(n)) for n in config["other_bots"]}:
             return False
+        if not self.context.privacy(msg.network).repeatable(msg.nick, msg.kind, msg.text):
+            return False  # a redacted nick's words are not published through another channel
         return not (config["ignore_relayed"] and RELAYED.match(msg.text))
 
     def own_nick(self, network: str) -> str | None:

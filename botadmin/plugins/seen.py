@@ -78,14 +78,22 @@ class Seen(Plugin):
         await msg.reply(self.describe(nick, entry, msg))
 
     def describe(self, nick: str, entry: SeenEntry | None, msg: Incoming) -> str:
-        if entry is None:
+        privacy = self.context.privacy(msg.network)
+        if entry is None or not privacy.repeatable(entry.nick, entry.kind, entry.text):
+            # Redacted or opted out since: the bot logs its own replies, so a quote
+            # here would publish what the log pages hide.
             return f"I have not seen {nick}."
         when = ago(entry.time, datetime.now(UTC))
         same_place = msg.channel is not None and fold(msg.channel) == fold(entry.channel)
-        if entry.public or same_place:
+        if same_place or (entry.public and self.published(msg.network, entry.channel)):
             said = f"* {entry.nick} {entry.text}" if entry.kind == "action" else entry.text
             return f"{entry.nick} was last seen in {entry.channel} {when}, saying: {said}"
         # A private channel's name and text never leave it.
         if self.config(msg.network, msg.channel)["reveal_private"]:
             return f"{entry.nick} was last seen {when}, somewhere I cannot say."
         return f"I have not seen {nick}."
+
+    def published(self, network: str, channel: str) -> bool:
+        """Tell whether channel is public now: one public then and private since stays private."""
+        config = self.context.channel(network, channel)
+        return config is not None and config.public

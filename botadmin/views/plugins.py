@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from appliance.access import staff_required
+from botadmin import bridge
 from botadmin.forms import PluginSettingsForm
 from botadmin.models import Channel, Network, Plugin, PluginSetting
 from botadmin.views.admin import reload_bot
@@ -84,7 +85,7 @@ def plugin_settings(request: HttpRequest, name: str) -> HttpResponse:
         config=current.config if current else {},
         initial={"enabled": current.enabled if current else True},
     )
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and checked(form, plugin):
         scope.save(plugin.name, form.cleaned_data["enabled"], form.config())
         reload_bot()
         messages.success(request, f"{plugin.name} saved for {scope}.")
@@ -100,6 +101,13 @@ def plugin_settings(request: HttpRequest, name: str) -> HttpResponse:
         "networks": Network.objects.prefetch_related("channels"),
     }
     return render(request, "botadmin/admin/plugin_settings.html", context)
+
+
+def checked(form: PluginSettingsForm, plugin: Plugin) -> bool:
+    """Refuse settings the plugin finds wrong (a relay that would publish a private channel)."""
+    for problem in bridge.plugin_problems(plugin, form.config()):
+        form.add_error(None, problem)
+    return not form.errors
 
 
 @staff_required

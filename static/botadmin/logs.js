@@ -3,7 +3,8 @@
   "use strict";
   var HIDE_KEY = "logs.hidePresence";
   var LOCAL_KEY = "logs.localTimes";
-  var NO_RETRY = 4404;
+  var NOT_AVAILABLE = 4404;
+  var ACCESS_ENDED = 4403;
 
   function stored(key) {
     try { return localStorage.getItem(key) === "1"; } catch (e) { return false; }
@@ -59,6 +60,13 @@
     if (follow) window.scrollTo(0, document.body.scrollHeight);
   }
 
+  function drop(ids) {
+    ids.forEach(function (id) {
+      var item = document.getElementById("l" + id);
+      if (item) item.remove();
+    });
+  }
+
   function tail(log) {
     var state = document.getElementById("live-state");
     var delay = 1000;
@@ -70,10 +78,15 @@
       socket.onmessage = function (event) {
         var message = JSON.parse(event.data);
         if (message.type === "lines") append(log, message.lines);
+        if (message.type === "drop") drop(message.ids);
       };
       socket.onclose = function (event) {
         if (state) state.textContent = "reconnecting…";
-        if (event.code === NO_RETRY) { if (state) state.textContent = "not available"; return; }
+        if (event.code === NOT_AVAILABLE) { if (state) state.textContent = "not available"; return; }
+        if (event.code === ACCESS_ENDED) {
+          if (state) state.textContent = "stopped: you signed out or no longer have access to this channel; sign in and reload the page";
+          return;
+        }
         setTimeout(connect, delay);
         delay = Math.min(delay * 2, 30000);
       };

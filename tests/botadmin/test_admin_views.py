@@ -35,11 +35,6 @@ def rings(monkeypatch) -> list[tuple]:
 
 
 @pytest.fixture
-def network() -> Network:
-    return Network.objects.create(name="libera", host="irc.example.org")
-
-
-@pytest.fixture
 def channel(network) -> Channel:
     return Channel.objects.create(network=network, name="#python")
 

@@ -18,16 +18,6 @@ DAY = datetime(2024, 5, 17, tzinfo=UTC)
 
 
 @pytest.fixture
-def network() -> Network:
-    return Network.objects.create(name="libera", host="irc.example.org")
-
-
-@pytest.fixture
-def public(network) -> Channel:
-    return Channel.objects.create(network=network, name="#python")
-
-
-@pytest.fixture
 def private(network) -> Channel:
     return Channel.objects.create(network=network, name="#staff-room", public=False)
 

@@ -9,16 +9,11 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, Group
 
 from botadmin import bridge, policy
-from botadmin.models import Channel, ChannelGrant, LogLine, Network, RedactedNick, Seen
+from botadmin.models import Channel, ChannelGrant, LogLine, RedactedNick, Seen
 from tests.botadmin.test_log_views import DAY, say
 
 pytestmark = pytest.mark.django_db
 BOTADMIN = Path(policy.__file__).parent
-
-
-@pytest.fixture
-def network() -> Network:
-    return Network.objects.create(name="libera", host="irc.example.org")
 
 
 @pytest.fixture

@@ -162,3 +162,66 @@ def test_log_text_keeps_its_spaces_and_badges_look_as_elsewhere(
     on_logs = page.locator(".badge", has_text="private").evaluate(look)
     page.goto(f"{live_server.url}/bot/")
     assert page.locator(".badge", has_text="disabled").evaluate(look) == on_logs
+
+
+def signed_in_page(page, base_url: str, django_user_model, **flags):
+    """Sign a staff reader in through the login form, as a person does."""
+    django_user_model.objects.create_user("boss", password="pw", is_staff=True, **flags)
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", "pw")
+    page.click("main button[type=submit], form button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    return page
+
+
+def test_a_private_tail_stops_and_says_why_when_the_reader_signs_out(
+    daphne, browser_page, channel, django_user_model
+):
+    channel.public = False
+    channel.save()
+    page = signed_in_page(browser_page, daphne, django_user_model)
+    page.goto(f"{daphne}/logs/libera/python/")
+    page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
+    line = add_line(channel, "for staff")
+    page.wait_for_selector(f"#l{line.pk}", timeout=15000)
+    other = page.context.new_page()  # the same reader signs out in another tab
+    other.goto(f"{daphne}/")
+    other.click("text=Log out")
+    other.wait_for_url("**/accounts/login/**")
+    state = page.locator("#live-state")
+    expect(state).to_contain_text("you signed out or no longer have access", timeout=15000)
+    page.screenshot_as("tail-access-ended")
+
+
+def test_a_line_deleted_from_the_log_leaves_the_open_page(daphne, browser_page, channel):
+    page = browser_page
+    page.goto(f"{daphne}/logs/libera/python/")
+    page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
+    spam, kept = add_line(channel, "buy cheap watches"), add_line(channel, "a real question")
+    page.wait_for_selector(f"#l{kept.pk}", timeout=15000)
+    spam.delete()  # as a REDACT from the server, or an erasure request, does
+    expect(page.locator(f"#l{spam.pk}")).to_have_count(0, timeout=15000)
+    expect(page.locator(f"#l{kept.pk}")).to_have_count(1)
+
+
+def test_daphne_refuses_a_websocket_from_another_origin(daphne, channel):
+    import socket
+    from urllib.parse import urlsplit
+
+    port = urlsplit(daphne).port
+
+    def handshake(origin: str) -> str:
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+            sock.sendall(
+                (
+                    f"GET /ws/logs/{channel.pk}/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: {origin}\r\n\r\n"
+                ).encode()
+            )
+            return sock.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+    assert " 101 " in handshake(f"http://127.0.0.1:{port}")
+    assert " 403 " in handshake(f"http://127.0.0.1:{port + 1}")
+    assert " 403 " in handshake(f"https://127.0.0.1:{port}")

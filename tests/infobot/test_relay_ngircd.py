@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from botadmin.infobot import Bot, ChannelConfig, NetworkConfig, PluginSetting
+from botadmin.infobot import Bot, ChannelConfig, NetworkConfig, PluginSetting, Privacy
 from botadmin.plugins.relay import Relay
 from tests.infobot.conftest import Human, Ngircd
 from tests.infobot.test_ngircd import FAST, Stores, until
@@ -33,12 +33,20 @@ async def relay_bot(ircds):
     bots: list[Bot] = []
 
     async def make(
-        networks: dict[str, list[str]], links: list, nick: str = "relaybot", **config
+        networks: dict[str, list[str]],
+        links: list,
+        nick: str = "relaybot",
+        private: tuple[str, ...] = (),
+        privacy: dict[str, Privacy] | None = None,
+        **config,
     ) -> tuple[Bot, Stores]:
+        """``private`` lists the channels ("A/#dev") not public; ``privacy`` is per network."""
         stores = Stores()
         configs = [
             NetworkConfig(name, "127.0.0.1", ircds[name].port, False, nick,
-                          channels=[ChannelConfig(c) for c in channels])
+                          channels=[ChannelConfig(c, public=f"{name}/{c}" not in private)
+                                    for c in channels],
+                          privacy=(privacy or {}).get(name, Privacy()))
             for name, channels in networks.items()
         ]  # fmt: skip
         settings = [
@@ -153,3 +161,50 @@ async def test_a_network_that_goes_down_mid_relay_gets_its_lines_after_it_is_bac
     bob = await humans_on("bob", "B")
     await ann.send("PRIVMSG #dev :after the restart")
     assert (await bob.expect("after the restart")).endswith(":<ann@A> after the restart")
+
+
+async def test_a_private_channel_is_not_relayed_into_a_public_one(relay_bot, humans_on, caplog):
+    links = [["A/#dev", "A/#lobby", "B/#project-dev"]]
+    networks = {"A": ["#dev", "#lobby"], "B": ["#project-dev"]}
+    with caplog.at_level(logging.WARNING, "botadmin.plugins.relay"):
+        await relay_bot(networks, links, private=("A/#dev",))
+        ann = await humans_on("ann", "A", "#dev", "#lobby")
+        bob = await humans_on("bob", "B")
+        await ann.send("PRIVMSG #dev :the staff-only plan")
+        await ann.send("PRIVMSG #lobby :public news")
+        # Relayed in order: the public line arriving proves the private one never went.
+        assert (await bob.expect("public news")).endswith(":<ann@A> public news")
+        assert relayed(bob.lines, "staff-only") == []
+        await bob.send("PRIVMSG #project-dev :reply to all")
+        assert (await ann.expect("reply to all")).endswith("PRIVMSG #dev :<bob@B> reply to all")
+    refused = [m for m in caplog.messages if m.startswith("relay: refused")]
+    assert refused == [
+        "relay: refused to carry A/#dev, a private channel, into A/#lobby, which is public or "
+        "not configured: its lines would be published there. List the pair in the relay's "
+        "private_to_public setting to allow it.",
+        "relay: refused to carry A/#dev, a private channel, into B/#project-dev, which is "
+        "public or not configured: its lines would be published there. List the pair in the "
+        "relay's private_to_public setting to allow it.",
+    ]
+
+
+async def test_an_explicitly_marked_private_link_is_relayed(relay_bot, humans_on):
+    links = [["A/#dev", "B/#project-dev"]]
+    await relay_bot({"A": ["#dev"], "B": ["#project-dev"]}, links, private=("A/#dev",),
+                    private_to_public=links)  # fmt: skip
+    ann, bob = await humans_on("ann", "A"), await humans_on("bob", "B")
+    await ann.send("PRIVMSG #dev :meant for everyone")
+    assert (await bob.expect("meant for everyone")).endswith(":<ann@A> meant for everyone")
+
+
+async def test_a_redacted_nick_and_off_the_record_lines_are_not_relayed(relay_bot, humans_on):
+    privacy = {"A": Privacy(redacted=frozenset({"grace"}))}
+    await relay_bot({"A": ["#dev"], "B": ["#project-dev"]}, [["A/#dev", "B/#project-dev"]],
+                    privacy=privacy)  # fmt: skip
+    grace, ann = await humans_on("Grace", "A"), await humans_on("ann", "A")
+    bob = await humans_on("bob", "B")
+    await grace.send("PRIVMSG #dev :my home address")
+    await ann.send("PRIVMSG #dev :[off] just between us")
+    await ann.send("PRIVMSG #dev :on the record")
+    assert (await bob.expect("on the record")).endswith(":<ann@A> on the record")
+    assert relayed(bob.lines, "address") == relayed(bob.lines, "between us") == []

@@ -8,15 +8,18 @@ from botadmin.infobot import (
     ChannelConfig,
     IgnoreStore,
     MemoryIgnoreStore,
+    MemoryOptOutStore,
     MemorySeenStore,
     MemoryStorage,
     NetworkConfig,
+    OptOutStore,
     PluginSetting,
     SeenStore,
     Storage,
     Timing,
 )
 from botadmin.infobot.host import PluginHost
+from botadmin.infobot.privacy import OptOuts
 from botadmin.infobot.protocol import decode, parse
 from botadmin.infobot.scheduler import LOOP_CLOCK, Clock
 from botadmin.infobot.session import Session
@@ -41,14 +44,22 @@ class FakeNetwork:
             MemoryStorage(),
         )
         self.settings = settings
+        # As the Bot does: opt-outs said on IRC apply on top of the configured privacy.
+        self.optouts = OptOuts(MemoryOptOutStore())
         self.host = PluginHost(
             plugins,
-            {SeenStore: self.seen, IgnoreStore: self.ignores, Storage: self.storage},
+            {
+                SeenStore: self.seen,
+                IgnoreStore: self.ignores,
+                Storage: self.storage,
+                OptOutStore: self.optouts,
+            },
             say=self._say,
             nick=lambda network: self.session.nick,
             channel_config=lambda network, channel: self.config.channel(channel),
             timing=timing,
             clock=clock,
+            privacy=lambda network: self.optouts.apply(network, self.config.privacy),
         )
 
     async def _say(self, network: str, target: str, text: str, command: str) -> None:

@@ -45,11 +45,13 @@ class FakeNetworks:
         settings: list[PluginSetting],
         components: dict | None = None,
         nick: str = "bot",
+        private: tuple[str, ...] = (),
     ) -> None:
+        """``private`` lists the channels ("network/#channel") that are not public."""
         self.nick = nick
         self.configs = {
             name: NetworkConfig(name, "127.0.0.1", 6667, False, nick, channels=[
-                ChannelConfig(c) for c in names
+                ChannelConfig(c, public=f"{name}/{c}" not in private) for c in names
             ])
             for name, names in channels.items()
         }  # fmt: skip
@@ -66,7 +68,8 @@ class FakeNetworks:
             | (components or {}),
             say=self._say,
             nick=lambda network: self.links[network].session.nick,
-            channel_config=lambda network, channel: self.configs[network].channel(channel),
+            channel_config=self.channel_config,
+            privacy=lambda network: self.configs[network].privacy,
         )
         self.settings = settings
 
@@ -74,6 +77,10 @@ class FakeNetworks:
         await self.host.apply(self.settings)
         for name in up:
             await self.up(name)
+
+    def channel_config(self, network: str, channel: str) -> ChannelConfig | None:
+        config = self.configs.get(network)
+        return config.channel(channel) if config else None
 
     def plugin(self, name: str):
         return self.host.loaded[name]
@@ -113,7 +120,8 @@ class FakeNetworks:
     async def feed(self, network: str, line: str) -> None:
         link = self.links[network]
         for event in link.session.receive(parse(decode(line.encode()))):
-            self._log(link, event)
+            if self.configs[network].privacy.keeps(event.nick, event.kind, event.text):
+                self._log(link, event)
             if not event.own:
                 await self.host.dispatch(network, event)
         self._take(link)

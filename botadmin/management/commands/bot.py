@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from appliance.control import BOT_GROUP, ring
+from botadmin import bridge, policy
+from botadmin.infobot.protocol import fold
 from botadmin.models import Channel, Network, Plugin, PluginSetting
 
 
 class Command(BaseCommand):
     help = (
         "Manage the bot: `bot network add|list|remove`, `bot channel add|list|remove`, "
-        "`bot plugin list|enable|disable|config`. Running bots pick changes up at once "
-        "(or within a few seconds)."
+        "`bot plugin list|enable|disable|config`, and privacy requests: `bot forget`, "
+        "`bot redact`, `bot expire`. Running bots pick changes up at once (or within a few "
+        "seconds)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,6 +29,25 @@ class Command(BaseCommand):
         self.network_arguments(nouns.add_parser("network", help="IRC networks"))
         self.channel_arguments(nouns.add_parser("channel", help="channels on a network"))
         self.plugin_arguments(nouns.add_parser("plugin", help="plugins per scope"))
+        self.privacy_arguments(nouns)
+
+    def privacy_arguments(self, nouns) -> None:
+        forget = nouns.add_parser(
+            "forget",
+            help="delete (or anonymise) a nick's log lines, seen entry and search index rows",
+        )
+        forget.add_argument("network")
+        forget.add_argument("nick")
+        forget.add_argument("--since", type=_day, help="only lines from this day on (YYYY-MM-DD)")
+        forget.add_argument(
+            "--anonymise", action="store_true", help='keep the lines, said by "anonymous"'
+        )
+        redact = nouns.add_parser("redact", help='publish a nick\'s lines as "[redacted]"')
+        redact.add_argument("network")
+        redact.add_argument("nick")
+        redact.add_argument("--reason", default="")
+        redact.add_argument("--remove", action="store_true", help="publish them again")
+        nouns.add_parser("expire", help="delete the lines past their channel's retention now")
 
     def network_arguments(self, parser) -> None:
         verbs = parser.add_subparsers(dest="verb", required=True)
@@ -36,6 +60,8 @@ class Command(BaseCommand):
         add.add_argument("--sasl-account", default="")
         add.add_argument("--sasl-password", default="")
         add.add_argument("--disabled", dest="enabled", action="store_false")
+        add.add_argument("--off-record-marker", default="[off]", help="empty: no marker")
+        add.add_argument("--privacy-contact", default="", help="how to ask for removal")
         verbs.add_parser("list", help="list networks and their channels")
         remove = verbs.add_parser("remove", help="remove a network with its channels and logs")
         remove.add_argument("name")
@@ -53,6 +79,8 @@ class Command(BaseCommand):
             help="logs visible only to allowed signed-in users",
         )
         add.add_argument("--not-logged", dest="logged", action="store_false")
+        add.add_argument("--retention-days", type=int, help="delete lines older than this")
+        add.add_argument("--entry-notice", default="", help="said to the channel on joining")
         remove = verbs.add_parser("remove", help="remove a channel and its logs")
         remove.add_argument("network")
         remove.add_argument("name")
@@ -73,20 +101,49 @@ class Command(BaseCommand):
                     help='settings as a JSON object, e.g. \'{"server": "127.0.0.1:53"}\'',
                 )
 
-    def handle(self, *args, noun: str, verb: str, **options) -> None:
-        handler = getattr(self, f"{noun}_{verb}")
+    def handle(self, *args, noun: str, verb: str = "", **options) -> None:
+        handler = getattr(self, f"{noun}_{verb}" if verb else noun)
         with transaction.atomic():
             handler(**options)
         if verb not in ("list",):
             ring(BOT_GROUP, "bot.reload")
+
+    # privacy requests ---------------------------------------------------------------
+
+    def forget(self, network: str, nick: str, since, anonymise: bool, **options) -> None:
+        done = policy.forget(
+            self.network(network), nick, since=since, anonymise=anonymise, via="manage.py bot"
+        )
+        verb = "anonymised" if anonymise else "deleted"
+        self.stdout.write(
+            f"{nick} on {network}: {done.lines} log lines {verb}, {done.seen} seen entries removed."
+        )
+
+    def redact(self, network: str, nick: str, reason: str, remove: bool, **options) -> None:
+        net = self.network(network)
+        if not remove:
+            policy.redact_nick(net, nick, reason=reason, via="manage.py bot")
+            self.stdout.write(f"{nick} is redacted on {network}.")
+            return
+        redaction = net.redactions.filter(nick=fold(nick)).first()
+        if redaction is None:
+            raise CommandError(f"{nick} is not redacted on {network}")
+        policy.unredact_nick(redaction, via="manage.py bot")
+        self.stdout.write(f"{nick} is no longer redacted on {network}.")
+
+    def expire(self, **options) -> None:
+        self.stdout.write(f"Deleted {policy.expire()} log lines past their retention.")
 
     # networks ---------------------------------------------------------------------
 
     def network_add(self, name: str, host: str, **options) -> None:
         fields = {
             key: options[key]
-            for key in ("port", "tls", "nick", "sasl_account", "sasl_password", "enabled")
-        }
+            for key in (
+                "port", "tls", "nick", "sasl_account", "sasl_password", "enabled",
+                "off_record_marker", "privacy_contact",
+            )
+        }  # fmt: skip
         network = Network.objects.filter(name=name).first() or Network(name=name)
         network.host = host
         for key, value in fields.items():
@@ -119,6 +176,8 @@ class Command(BaseCommand):
         net = self.network(network)
         channel = net.channels.filter(name__iexact=name).first() or Channel(network=net, name=name)
         channel.key, channel.public, channel.logged, channel.enabled = key, public, logged, True
+        channel.retention_days = options["retention_days"]
+        channel.entry_notice = options["entry_notice"]
         self.save(channel)
         self.stdout.write(f"Channel {name} on {network} ({'public' if public else 'private'}).")
 
@@ -168,6 +227,10 @@ class Command(BaseCommand):
                 or "none yet: start runbot once"
             )
             raise CommandError(f"No plugin {plugin!r} (known: {known})")
+        if "config" in changes:
+            problems = bridge.plugin_problems(Plugin.objects.get(name=plugin), changes["config"])
+            if problems:
+                raise CommandError(" ".join(problems))
         scope = self.scope(network, channel)
         setting, _ = PluginSetting.objects.get_or_create(plugin=plugin, **scope)
         for key, value in changes.items():
@@ -219,3 +282,10 @@ def _json_object(text: str) -> dict:
     if not isinstance(value, dict):
         raise ValueError("The configuration must be a JSON object ({...}).")
     return value
+
+
+def _day(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text}") from None
