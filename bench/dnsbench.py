@@ -64,7 +64,7 @@ def zone_text() -> str:
 
 
 def question(rng: random.Random) -> tuple[str, str]:
-    """One question of the mix, and its kind (what the authority answers)."""
+    """Return one question of the mix, and its kind (what the authority answers)."""
     i = rng.randrange(NAMES)
     roll = rng.random()
     base = i - i % 5
@@ -88,8 +88,8 @@ def question(rng: random.Random) -> tuple[str, str]:
 
 
 def queries(count: int = 20_000, seed: int = 1, kinds: Sequence[str] | None = None) -> str:
-    """dnsperf input: the mix of positive, CNAME, NXDOMAIN, NODATA, wildcard and referral
-    questions, or only the given kinds of it."""
+    """Return dnsperf input: the mix of positive, CNAME, NXDOMAIN, NODATA, wildcard and
+    referral questions, or only the given kinds of it."""
     rng = random.Random(seed)
     out: list[str] = []
     while len(out) < count:
@@ -100,12 +100,12 @@ def queries(count: int = 20_000, seed: int = 1, kinds: Sequence[str] | None = No
 
 
 def unique_lines(text: str) -> str:
-    """Each question once, in first-seen order (one pass warms a cache)."""
+    """Return each question once, in first-seen order (one pass warms a cache)."""
     return "\n".join(dict.fromkeys(text.splitlines())) + "\n"
 
 
 def free_port() -> int:
-    """A port free for UDP and TCP on 127.0.0.1 (dnsperf speaks UDP; servers bind both)."""
+    """Return a port free for UDP and TCP on 127.0.0.1 (servers bind both)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.bind(("127.0.0.1", 0))
@@ -123,7 +123,8 @@ def pinned(cpus: str | None, command: list[str]) -> list[str]:
 
 
 def named_conf(directory: Path, port: int, zone_file: Path, stats_port: int) -> str:
-    """BIND as an authoritative-only server of the bench zone, with its counters on HTTP."""
+    """Return the configuration of BIND as the bench zone's authoritative server, its
+    counters on HTTP."""
     return f"""
 statistics-channels {{ inet 127.0.0.1 port {stats_port} allow {{ 127.0.0.1; }}; }};
 options {{
@@ -146,7 +147,7 @@ def named_command(conf: Path, threads: int) -> list[str]:
 
 
 def bind_server(work: Path, name: str, cpus: str | None, threads: int = 1) -> Server:
-    """BIND 9 serving the bench zone file (work/zone) with ``threads`` worker threads."""
+    """Return BIND 9 serving the bench zone file (work/zone) with ``threads`` threads."""
     port, stats_port = free_port(), free_port()
     conf = work / f"named-{port}.conf"
     conf.write_text(named_conf(work, port, work / "zone", stats_port))
@@ -155,7 +156,7 @@ def bind_server(work: Path, name: str, cpus: str | None, threads: int = 1) -> Se
 
 
 def bind_queries(server: Server) -> int:
-    """Queries BIND has received so far, from its statistics channel."""
+    """Return the queries BIND has received so far, from its statistics channel."""
     url = f"http://127.0.0.1:{server.stats_port}/xml/v3/server"
     with urllib.request.urlopen(url, timeout=5) as response:
         tree = ElementTree.parse(response)
@@ -164,9 +165,9 @@ def bind_queries(server: Server) -> int:
 
 
 def unbound_conf(directory: Path, port: int, upstream_port: int) -> str:
-    """Unbound as the reference cache: one thread, no validation, no logging, forwarding
-    every name to the bench's authoritative server on loopback (which Unbound by default
-    refuses to query, hence do-not-query-localhost)."""
+    """Return the configuration of Unbound as the reference cache: one thread, no validation,
+    no logging, forwarding every name to the bench's authoritative server on loopback (which
+    Unbound by default refuses to query, hence do-not-query-localhost)."""
     return f"""
 server:
     num-threads: 1
@@ -281,7 +282,7 @@ class Server:
 
 
 def cache_written_behind(database: Path, timeout: float = 90.0) -> Callable[[], None]:
-    """A settle step for rundns: wait until its cache is written behind to the database (the
+    """Return a settle step for rundns: wait until its cache is written behind (the
     row count has held still for 2 s), which it does a slice at a time after a cold start."""
 
     def settle() -> None:
@@ -304,7 +305,7 @@ def cache_written_behind(database: Path, timeout: float = 90.0) -> Callable[[], 
 
 @contextmanager
 def running(server: Server, work: Path) -> Iterator[subprocess.Popen]:
-    """The server, up and answering; stopped with its whole process group afterwards.
+    """Run the server until answering; stop it with its whole process group afterwards.
 
     A new session, so that workers forked by `rundns --workers N` are stopped with it and
     nothing else on the (shared) machine is touched.
@@ -399,7 +400,7 @@ class Site:
         return {**self.base_env, **overrides}
 
     def rundns(self, port: int, *options: str) -> list[str]:
-        """The command line; manage.py's path is absolute since servers run in the work dir."""
+        """Return the command line; manage.py's path is absolute (servers run in the work dir)."""
         return [PYTHON, str(ROOT / "manage.py"), "rundns", "--port", str(port), *options]
 
 
@@ -410,8 +411,8 @@ def rundns_servers(
     options: Sequence[str] = (),
     label: str = "rundns",
 ) -> list[Server]:
-    """rundns as an operator gets it (query log capped at 1000 entries/s) and with the log
-    off, named ``label`` and ``label``-nolog."""
+    """Return rundns as an operator gets it (query log capped at 1000 entries/s) and with
+    the log off, named ``label`` and ``label``-nolog."""
     options = [*options, "--workers", str(workers)] if workers > 1 else list(options)
     servers = []
     for name, per_second in ((label, "1000"), (f"{label}-nolog", "0")):
@@ -426,8 +427,8 @@ def rundns_servers(
 
 
 def prepare(work: Path, *, load_zone: bool = True, kinds: Sequence[str] | None = None) -> Site:
-    """Under work: the zone file, the query mix (only ``kinds`` of it if given) and a database,
-    with the zone loaded unless told otherwise."""
+    """Write under work the zone file, the query mix (only ``kinds`` of it if given) and a
+    database, with the zone loaded unless told otherwise."""
     (work / "zone").write_text(zone_text())
     (work / "queries").write_text(queries(kinds=kinds))
     return Site(work, work / "zone" if load_zone else None)
@@ -436,7 +437,7 @@ def prepare(work: Path, *, load_zone: bool = True, kinds: Sequence[str] | None =
 def single_core_servers(
     site: Site, cores: tuple[str, str], *, standalone: bool = False
 ) -> list[Server]:
-    """Benchmark 1's contenders: ours pinned to the first core and BIND 9 (one thread) to the
+    """Return benchmark 1's contenders: ours pinned to the first core and BIND 9 (one thread) to the
     second, dnsperf on the other one; the engine's standalone runner (no Django) if asked."""
     ours, theirs = cores
     servers = rundns_servers(site, ours)
@@ -465,7 +466,7 @@ def single_core_servers(
 
 
 def options(doc: str, cores: str) -> argparse.ArgumentParser:
-    """The options every DNS bench takes: its docstring's first line, a measurement's length,
+    """Return the options every DNS bench takes: its docstring's first line, a measurement's length,
     the rounds and the two cores (``cores`` says what each is for)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of a measurement")
@@ -483,7 +484,7 @@ def core_pair(text: str) -> tuple[str, str]:
 
 @contextmanager
 def workspace(prefix: str) -> Iterator[Path]:
-    """A temporary directory for a bench's files, databases and server logs."""
+    """Yield a temporary directory for a bench's files, databases and server logs."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         yield Path(tmp)
 
@@ -516,7 +517,7 @@ def throughput(
 
 
 def rounds(servers: Sequence[Server], count: int, measure: Measure) -> dict[str, list]:
-    """Each server measured once per round, rounds one after the other."""
+    """Measure each server once per round, rounds one after the other."""
     results: dict[str, list[Measurement]] = {server.name: [] for server in servers}
     for number in range(1, count + 1):
         for server in servers:
@@ -528,7 +529,7 @@ def rounds(servers: Sequence[Server], count: int, measure: Measure) -> dict[str,
 
 
 def report(title: str, results: dict[str, list[Measurement]], reference: str) -> dict:
-    """A table of medians and of ratios to the reference of the same round (a round's
+    """Print a table of medians and of ratios to the reference of the same round (a round's
     servers ran seconds apart, under similar outside load); returns the median ratios."""
     print(f"\n{title}")
     print(f"{'server':<18}{'q/s':>10}{'avg ms':>10}   ratio to {reference} (median; rounds)")

@@ -69,7 +69,7 @@ def _take_turn() -> None:
 
 
 def load_snapshot() -> list[CacheRecord]:
-    """What the workers cached before, still unexpired, for a starting worker."""
+    """Return what the workers cached before, still unexpired, for a starting worker."""
     now = timezone.now()
     rows = CacheEntry.objects.filter(expires__gt=now)
     return [

@@ -260,7 +260,10 @@ class ZoneDataError(TypeError):
         )
 
 
-RESOLVER_SOURCES = [(s, s) for s in ("authority", "cache", "recursive", "forwarder", "hosts")]
+# Who answered a query; "error" is a SERVFAIL from a link that failed.
+RESOLVER_SOURCES = [
+    (s, s) for s in ("authority", "cache", "recursive", "forwarder", "hosts", "error")
+]
 
 
 class CacheEntry(models.Model):

@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from dnsadmin.models import QueryLogEntry, QueryStats
-from dnsadmin.names.server import question
+from dnsadmin.names.wire import question_text
 
 StatsKey = tuple[int, int, str]  # (minute as epoch seconds, rcode, source)
 
@@ -61,8 +61,8 @@ class QueryRecorder:
         )
 
     def drain(self, answered: Counter[tuple[str, int]]) -> Drained:
-        """The entries so far, and the server's running totals (source, rcode) since the last
-        drain, counted in the minute now."""
+        """Return the entries so far, and the server's running totals (source, rcode) since
+        the last drain, counted in the minute now."""
         second = int(time.time())
         minute = second - second % 60
         stats = Counter({
@@ -88,7 +88,7 @@ ENTRY_FIELDS = ("time", "client", "name", "rdtype", "rcode", "source", "latency_
 
 
 def insert_entries(rows: list[tuple]) -> None:
-    """One INSERT run over many rows. The writer thread shares the GIL with the packet loop,
+    """Insert the rows with one INSERT run. The writer thread shares the GIL with the packet loop,
     so every millisecond it spends is taken from answering: bulk_create costs about ten times
     this (a model instance and its SQL compiled per row), a thousand times a second."""
     meta = QueryLogEntry._meta
@@ -106,8 +106,8 @@ rcode_text = functools.cache(dns.rcode.to_text)
 
 
 def entry_row(when: float, event: QueryEvent) -> tuple:
-    """A query log row, in ENTRY_FIELDS order, as the database takes it."""
-    qname, qtype = question(event.query)
+    """Return a query log row, in ENTRY_FIELDS order, as the database takes it."""
+    qname, qtype = question_text(event.query)
     moment = datetime.datetime.fromtimestamp(when, datetime.UTC)
     return (
         connection.ops.adapt_datetimefield_value(moment), event.client, qname or ".",

@@ -19,7 +19,8 @@ def enabled_zones() -> QuerySet[Zone]:
 
 
 def zone_versions() -> Versions:
-    """One cheap query, run by every worker about once a second."""
+    """Return the version of every enabled zone (one cheap query, run by every worker about
+    once a second)."""
     rows = enabled_zones().values_list("origin", "serial", "updated")
     return {origin: (serial, updated.timestamp()) for origin, serial, updated in rows}
 
@@ -30,7 +31,7 @@ def load_zone(origin: str) -> ServedZone | None:
 
 
 def notify_targets(origin: str) -> list[Target]:
-    """Where NOTIFY goes when the zone's serial changes (entries are validated on save)."""
+    """Return where NOTIFY goes when the zone's serial changes (validated on save)."""
     zone = enabled_zones().filter(origin=origin).only("notify_targets").first()
     return [parse_target(item) for item in zone.notify_targets.split()] if zone else []
 

@@ -15,7 +15,7 @@ from appliance.worker import WorkerConsumer
 from dnsadmin import cachesync, querylog, snapshot
 from dnsadmin.names import notify
 from dnsadmin.names.catalog import ZoneCatalog
-from dnsadmin.names.chain import ResolverChain
+from dnsadmin.names.chain import ChainConfig, ResolverChain
 from dnsadmin.names.server import DNSServer
 from dnsadmin.querylog import QueryRecorder
 
@@ -31,6 +31,7 @@ class DNSWorker(WorkerConsumer):
     group = DNS_GROUP
 
     async def startup(self) -> None:
+        """Load the zones and the cache written behind, then listen."""
         options = self.scope["options"]
         self.reconcile_interval = options.get("reconcile_interval", self.reconcile_interval)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
@@ -39,14 +40,14 @@ class DNSWorker(WorkerConsumer):
         self.reload_lock = asyncio.Lock()
         self.notifying: set[asyncio.Task] = set()
         await self.reload_zones()
-        self.chain = ResolverChain(self.catalog, **options.get("resolver", {}))
+        self.chain = ResolverChain(self.catalog, options.get("resolver") or ChainConfig())
         await self.restore_cache()
         self.recorder = QueryRecorder()
         self.retention_days = options.get("query_log_days", 7)
         loop = asyncio.get_running_loop()
         self.next_prune, self.next_cache_write = loop.time(), loop.time() + CACHE_WRITE_EVERY
         self.server = DNSServer(
-            self.catalog, router=self.chain, on_query=self.recorder,
+            self.chain, on_query=self.recorder,
             log_per_second=options.get("query_log_per_second", 1000),
         )  # fmt: skip
         await self.server.start(
@@ -60,9 +61,14 @@ class DNSWorker(WorkerConsumer):
         )
 
     async def reconcile(self) -> None:
+        """Read what changed in the database, then write what the worker learnt behind."""
+        await self.read_changes()
+        await self.write_behind()
+
+    async def read_changes(self) -> None:
+        """Reload the zones that changed and apply the cache commands recorded since."""
         await self.reload_zones()
         await self.apply_cache_commands()
-        await self.write_behind()
 
     async def reload_zones(self) -> None:
         """Reload zones whose serial or settings changed; drop deleted or disabled ones."""
@@ -77,6 +83,7 @@ class DNSWorker(WorkerConsumer):
             self.versions = current
 
     async def reload(self, origin: str) -> None:
+        """Serve the zone's current rows, and notify its secondaries when its serial moved."""
         try:
             zone = await database_sync_to_async(snapshot.load_zone)(origin)
         except Exception:
@@ -92,7 +99,7 @@ class DNSWorker(WorkerConsumer):
             await self.notify_secondaries(origin, zone)
 
     async def notify_secondaries(self, origin: str, zone) -> None:
-        """RFC 1996: tell the zone's secondaries about the new serial, in the background."""
+        """Tell the zone's secondaries about the new serial (RFC 1996), in the background."""
         targets = await database_sync_to_async(snapshot.notify_targets)(origin)
         if not targets:
             return
@@ -104,6 +111,7 @@ class DNSWorker(WorkerConsumer):
     # the cache ----------------------------------------------------------------------
 
     async def restore_cache(self) -> None:
+        """Load the cache the workers wrote behind before this one started."""
         # The command id first: a flush landing between the two reads is applied once more
         # at the next reconcile, rather than missed.
         self.last_command = await database_sync_to_async(cachesync.last_command_id)()
@@ -113,6 +121,7 @@ class DNSWorker(WorkerConsumer):
             logger.info("cache: %d entries restored", len(records))
 
     async def apply_cache_commands(self) -> None:
+        """Apply the flushes and deletes recorded from the web since the last one applied."""
         commands = await database_sync_to_async(cachesync.commands_after)(self.last_command)
         for command_id, action, name in commands:
             if action == "flush":
@@ -136,7 +145,8 @@ class DNSWorker(WorkerConsumer):
     # written behind -----------------------------------------------------------------
 
     async def write_behind(self, final: bool = False) -> None:
-        """The queries answered since the last round; now and then the cache and pruning."""
+        """Write the queries answered since the last round; now and then the cache, and
+        prune the query log."""
         drained = self.recorder.drain(self.server.stats.answered)
         if drained.entries or drained.stats:
             await database_sync_to_async(querylog.write)(drained)
@@ -155,6 +165,7 @@ class DNSWorker(WorkerConsumer):
             await database_sync_to_async(querylog.prune)(self.retention_days)
 
     async def shutdown(self) -> None:
+        """Stop listening, finish the resolutions in flight and write everything behind."""
         server = getattr(self, "server", None)
         for task in getattr(self, "notifying", ()):
             task.cancel()
@@ -164,6 +175,7 @@ class DNSWorker(WorkerConsumer):
             await self.write_behind(final=True)
 
     def status(self) -> dict:
+        """Return the zones, serials, port and counts the dashboard shows."""
         server = getattr(self, "server", None)
         stats = server.stats if server else None
         return {

@@ -22,7 +22,7 @@ IN = dns.rdataclass.IN
 
 
 def records(count: int) -> list[tuple[str, int, int, bytes]]:
-    """Rows as the database hands them over: owner text, TTL, type, rdata wire."""
+    """Yield rows as the database hands them over: owner text, TTL, type, rdata wire."""
     soa = dns.rdata.from_text(IN, dns.rdatatype.SOA, "ns1.big. host.big. 1 7200 900 1209600 300")
     rows = [("@", 3600, dns.rdatatype.SOA, soa.to_wire())]
     for i in range(count - 1):

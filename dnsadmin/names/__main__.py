@@ -13,6 +13,7 @@ import signal
 from pathlib import Path
 
 from .catalog import ZoneCatalog
+from .chain import AUTHORITATIVE, ResolverChain
 from .server import DNSServer
 from .zone import zone_from_text
 
@@ -20,6 +21,7 @@ log = logging.getLogger("dnsadmin.names")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the command line."""
     parser = argparse.ArgumentParser(prog="python -m dnsadmin.names")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="answer authoritatively for zone files")
@@ -47,6 +49,7 @@ def _zone_spec(text: str) -> tuple[str, Path]:
 
 
 def load_catalog(zones: list[tuple[str, Path]], transfer_acl: list[str]) -> ZoneCatalog:
+    """Return the zones of the files, each with the transfer ACL entries that apply to it."""
     catalog = ZoneCatalog()
     for origin, path in zones:
         acl = [cidr for cidr in transfer_acl if "=" not in cidr] + [
@@ -58,8 +61,9 @@ def load_catalog(zones: list[tuple[str, Path]], transfer_acl: list[str]) -> Zone
 
 
 async def serve(args: argparse.Namespace) -> None:
+    """Answer for the zones until SIGINT or SIGTERM."""
     catalog = load_catalog(args.zone, args.allow_transfer)
-    server = DNSServer(catalog)
+    server = DNSServer(ResolverChain(catalog, AUTHORITATIVE))
     await server.start(args.address or ["127.0.0.1"], args.port, reuse_port=args.reuse_port)
     log.info("serving %d zone(s) on port %d", len(catalog), server.port)
     stopping = asyncio.Event()
@@ -72,6 +76,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the command line."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):

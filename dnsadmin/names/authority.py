@@ -1,8 +1,7 @@
 """Authoritative answers: query bytes in, response bytes out (RFC 1034 4.3.2 and updates).
 
-answer() is a pure function of the query and the catalog's zones. Rendered responses are
-memoized in the catalog (which drops them whenever a zone changes), keyed by the query without
-its ID, so a repeated question costs a dict lookup and a concatenation.
+answer() is a pure function of the query and the catalog's zones; the chain keeps what it
+returns to send again (memo.py) until a zone changes.
 """
 
 from __future__ import annotations
@@ -14,13 +13,13 @@ import dns.rdataclass
 import dns.rdatatype
 
 from . import wire
+from .answer import MAX_CHAIN, Kind, Sections
 from .catalog import ZoneCatalog
-from .wire import Query, Sections
-from .zone import Kind, Lookup, Zone, lower_labels
+from .wire import Query
+from .zone import Zone, lower_labels
 
 log = logging.getLogger(__name__)
 
-MAX_CHAIN = 16  # CNAME/DNAME links followed for one query, as BIND's restart limit
 TRANSFER_TYPES = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
 FORMERR_TYPES = frozenset({dns.rdatatype.OPT})
 NOTIMP_TYPES = frozenset(
@@ -29,7 +28,7 @@ NOTIMP_TYPES = frozenset(
 
 
 class NotMine:
-    """The answer of the authority for names outside every zone: ask the next resolver."""
+    """Stand for the authority's answer for names outside every zone: ask the next link."""
 
     __slots__ = ()
 
@@ -40,74 +39,49 @@ class NotMine:
 NOT_MINE = NotMine()
 
 
-def answer(query: bytes, catalog: ZoneCatalog, *, tcp: bool = False) -> bytes | None:
-    """The response to query, or None when none must be sent (a response, a runt packet)."""
-    result = answer_or_pass(query, catalog, tcp=tcp)
-    if result is NOT_MINE:
-        return refused(query, tcp=tcp)
-    return result
-
-
-def answer_or_pass(
-    query: bytes, catalog: ZoneCatalog, *, tcp: bool = False
-) -> bytes | None | NotMine:
-    """Like answer(), but NOT_MINE for names outside the catalog, for a resolver chain."""
-    cache = catalog.tcp_cache if tcp else catalog.udp_cache
-    key = query[2:]
-    hit = cache.get(key)
-    if hit is not None:
-        return hit if hit is NOT_MINE else query[:2] + hit
+def answer(query: bytes, catalog: ZoneCatalog, *, tcp: bool = False) -> bytes | None | NotMine:
+    """Return the response to query from our zones, NOT_MINE for names outside them, or None
+    when nothing must be sent (a response, a runt packet)."""
     parsed = wire.parse_query(query)
     if parsed is None:
         return None
-    limit = wire.TCP_LIMIT if tcp else parsed.udp_limit()
     if parsed.rcode:
-        return wire.error(parsed, parsed.rcode, limit)
+        return wire.write_error(parsed, parsed.rcode, tcp)
     try:
         sections = respond(parsed, catalog, tcp=tcp)
-        result = sections if sections is NOT_MINE else wire.render(parsed, sections, limit)
+        return sections if sections is NOT_MINE else wire.write_response(parsed, sections, tcp)
     except Exception:
         log.exception("SERVFAIL for %s/%s", parsed.qname, parsed.qtype)
-        return wire.error(parsed, wire.SERVFAIL, limit)
-    _remember(cache, catalog.cache_size, key, result if result is NOT_MINE else result[2:])
-    return result
-
-
-def _remember(cache: dict[bytes, object], size: int, key: bytes, value: object) -> None:
-    if len(cache) >= size:
-        # Oldest first: dicts keep insertion order, so this is FIFO eviction in O(1).
-        del cache[next(iter(cache))]
-    cache[key] = value
+        return wire.write_error(parsed, wire.SERVFAIL, tcp)
 
 
 def refused(query: bytes, *, tcp: bool = False) -> bytes | None:
-    """REFUSED (RFC 1035 4.1.1) for a query nobody in the chain will answer."""
+    """Return REFUSED (RFC 1035 4.1.1) for a query nobody in the chain will answer."""
     return failure(query, wire.REFUSED, tcp=tcp)
 
 
 def failure(query: bytes, rcode: int, *, tcp: bool = False) -> bytes | None:
-    """An answer with rcode and the question, or the error the query itself deserves."""
+    """Return an answer with rcode and the question, or the error the query itself earned."""
     parsed = wire.parse_query(query)
     if parsed is None:
         return None
-    limit = wire.TCP_LIMIT if tcp else parsed.udp_limit()
-    return wire.error(parsed, parsed.rcode or rcode, limit)
+    return wire.write_error(parsed, parsed.rcode or rcode, tcp)
 
 
 def respond(query: Query, catalog: ZoneCatalog, *, tcp: bool) -> Sections | NotMine:
-    """The sections answering a well-formed query."""
+    """Return the sections answering a well-formed query."""
     qtype = query.qtype
     if qtype in FORMERR_TYPES or (qtype == dns.rdatatype.AXFR and not tcp):
         # RFC 5936 4.2: AXFR is not defined over UDP.
-        return Sections(rcode=wire.FORMERR)
+        return Sections(error=wire.FORMERR)
     if qtype in NOTIMP_TYPES:
-        return Sections(rcode=wire.NOTIMP)
+        return Sections(error=wire.NOTIMP)
     zone = _zone_for(query, catalog)
     if zone is None:
         return NOT_MINE
     if qtype in TRANSFER_TYPES and tcp:
         # Transfers need the client's address; the server sends them (see transfer.py).
-        return Sections(rcode=wire.REFUSED)
+        return Sections(error=wire.REFUSED)
     if qtype in TRANSFER_TYPES:
         return _ixfr_over_udp(query, zone)
     return resolve(query.qname, qtype, zone, catalog, every_any=tcp)
@@ -115,7 +89,7 @@ def respond(query: Query, catalog: ZoneCatalog, *, tcp: bool) -> Sections | NotM
 
 def _ixfr_over_udp(query: Query, zone: Zone) -> Sections:
     if query.qname != zone.origin:
-        return Sections(rcode=wire.NOTAUTH)
+        return Sections(error=wire.NOTAUTH)
     # RFC 1995 2: no transfer fits in a datagram, so the client gets our SOA alone and comes
     # back over TCP. The SOA is public anyway, so the transfer ACL is left to the TCP side, and
     # AA stays clear as BIND leaves it.
@@ -139,25 +113,18 @@ def resolve(
     """Follow CNAMEs and DNAMEs through the catalog's zones (RFC 1034 4.3.2 step 3.a)."""
     answer: list = []
     seen = {lower_labels(qname)}
-    lookup = zone.lookup(qname, qtype, every_any=every_any)
-    aa = lookup.kind is not Kind.REFERRAL
+    found = zone.lookup(qname, qtype, every_any=every_any)
+    aa = found.kind is not Kind.REFERRAL
     for _ in range(MAX_CHAIN):
-        answer.extend(lookup.answer)
-        if lookup.kind is not Kind.ALIAS:
-            return _finish(lookup, answer, aa)
-        target = lookup.target
+        answer.extend(found.answer)
+        if found.kind is not Kind.ALIAS:
+            # RFC 6604: the rcode (the kind) describes the last name of the chain.
+            found.answer, found.aa = answer, aa
+            return found
+        target = found.target
         zone = catalog.find(target)
         if zone is None or lower_labels(target) in seen:
             break  # the chain leaves our data, or loops: the client takes it from here
         seen.add(lower_labels(target))
-        lookup = zone.lookup(target, qtype, every_any=every_any)
-    return Sections(wire.NOERROR, aa, answer)
-
-
-RCODES = {Kind.NXDOMAIN: wire.NXDOMAIN, Kind.YXDOMAIN: wire.YXDOMAIN}
-
-
-def _finish(lookup: Lookup, answer: list, aa: bool) -> Sections:
-    # RFC 6604: the rcode describes the last name of the chain.
-    rcode = RCODES.get(lookup.kind, wire.NOERROR)
-    return Sections(rcode, aa, answer, lookup.authority, lookup.additional)
+        found = zone.lookup(target, qtype, every_any=every_any)
+    return Sections(Kind.ALIAS, answer, aa=aa)

@@ -5,10 +5,9 @@ zones are answered by the authority and never cached here. Two budgets (entries 
 bound it, one for data and a separate one for negative answers and failures, so a flood of
 random names cannot push useful data out.
 
-Answers are rendered once per question and kept as bytes with the offsets of their TTLs; a
-repeated question costs a dict lookup and a few four-byte patches that count the TTLs down.
-Those rendered answers take a share of the byte budgets too, and are indexed by the names
-they were made of, so new data or a negative answer at a name retires them at once.
+The rendered answers the chain sends again (memo.py) are kept here too, as they take a share
+of the byte budgets and depend on the cache's data: new data or a negative answer at a name
+retires the answers made of it at once.
 
 Trust (RFC 2181 5.4.1, in two ranks): referral NS sets and glue help find servers but are
 never an answer; they do not replace answer data, and answer data replaces them.
@@ -16,11 +15,9 @@ never an answer; they do not replace answer data, and answer data replaces them.
 
 from __future__ import annotations
 
-import struct
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import dns.exception
 import dns.name
@@ -31,7 +28,8 @@ import dns.rdatatype
 import dns.rrset
 
 from . import wire
-from .render import Records
+from .answer import MAX_CHAIN, Kind, Sections
+from .memo import AnswerMemo, Budget
 from .zone import Key, lower_labels
 
 IN = dns.rdataclass.IN
@@ -46,8 +44,6 @@ NOT_CACHED = frozenset(  # types answered by a zone's own servers only, never fr
 )  # fmt: skip
 ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
-POSITIVE, NXDOMAIN, NODATA, SERVFAIL = "", "NXDOMAIN", "NODATA", "SERVFAIL"
-
 MAX_TTL = 86400  # as BIND's max-cache-ttl would be set for an appliance: one day
 MAX_NEGATIVE_TTL = 3600  # RFC 2308 5 suggests one to three hours; BIND uses 3 h, we keep 1 h
 FAILURE_TTL = 5  # RFC 9520 3.2: cache resolution failures for at least 1 s
@@ -55,9 +51,6 @@ MAX_FAILURE_TTL = 300  # ... and at most 5 minutes; each failure in a row double
 MAX_STRIKES = 16
 GLUE, ANSWER = 1, 2  # RFC 2181 5.4.1 ranks: referral NS sets and glue, then answer data
 MEMO_SHARE = 3  # rendered answers may take a third of each byte budget
-MAX_CHAIN = 16
-TTL = struct.Struct("!I")
-RR_FIXED = struct.Struct("!HHIH")
 
 
 @dataclass(slots=True)
@@ -66,7 +59,7 @@ class Entry:
 
     name: dns.name.Name
     rdtype: int
-    negative: str
+    kind: Kind  # ANSWER (data), NXDOMAIN, NODATA or SERVFAIL
     rdataset: dns.rdataset.Rdataset | None  # the data, or the SOA of a negative answer
     soa_owner: dns.name.Name | None
     expires: float
@@ -83,8 +76,9 @@ class Entry:
 class CacheRecord:
     """An entry as plain values, to write behind to a table and load back at start.
 
-    rdata holds one rdata per line in presentation format; for a negative entry it holds one
-    line "<SOA owner> <SOA rdata>". An NXDOMAIN covers every type and has rdtype "ANY".
+    negative is "" for data, else the kind's name ("NXDOMAIN" or "NODATA"). rdata holds one
+    rdata per line in presentation format; for a negative entry it holds one line
+    "<SOA owner> <SOA rdata>". An NXDOMAIN covers every type and has rdtype "ANY".
     """
 
     name: str
@@ -93,97 +87,6 @@ class CacheRecord:
     negative: str
     source: str
     rdata: str
-
-
-@dataclass(slots=True)
-class Found:
-    """What the cache knows about a question: a whole answer, or a CNAME chain to continue."""
-
-    rcode: int = wire.NOERROR
-    answer: list[dns.rrset.RRset] = field(default_factory=list)
-    authority: list[dns.rrset.RRset] = field(default_factory=list)
-    pending: dns.name.Name | None = None  # a CNAME target the cache knows nothing about
-    expires: dict[tuple[Key, int], float] = field(default_factory=dict)
-    names: list[Key] = field(default_factory=list)  # every name the answer was made of
-
-
-@dataclass(slots=True)
-class Rendered:
-    body: bytes  # the response without its ID
-    ttls: tuple[tuple[int, float], ...]  # (offset in body, expiry) of every TTL to count down
-    expires: float
-    names: tuple[Key, ...] = ()
-    size: int = 0
-    # The body with its TTLs counted down, for the second it was counted in: a popular
-    # answer is rewritten once a second, not once a query.
-    second: int = -1
-    counted: bytes = b""
-
-
-class Sized(Protocol):
-    size: int
-    expires: float
-
-    @property
-    def names(self) -> tuple[Key, ...]: ...
-
-
-V = TypeVar("V", bound=Sized)
-
-
-class Budget(Generic[V]):
-    """Values in insertion order, bounded in number and in bytes (the oldest go first), and
-    indexed by the names they depend on, so forgetting one name needs no scan."""
-
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.entries: dict[Hashable, V] = {}
-        self.by_name: dict[Key, set[Hashable]] = {}
-        self.bytes = 0
-
-    def put(self, key: Hashable, value: V) -> None:
-        self.pop(key)
-        while self.entries and (
-            len(self.entries) >= self.max_entries or self.bytes + value.size > self.max_bytes
-        ):
-            self.pop(next(iter(self.entries)))
-        if value.size <= self.max_bytes and self.max_entries > 0:
-            self.entries[key] = value
-            self.bytes += value.size
-            for labels in value.names:
-                self.by_name.setdefault(labels, set()).add(key)
-
-    def get(self, key: Hashable, now: float) -> V | None:
-        value = self.entries.get(key)
-        if value is not None and value.expires <= now:
-            self.pop(key)
-            return None
-        return value
-
-    def pop(self, key: Hashable) -> None:
-        value = self.entries.pop(key, None)
-        if value is None:
-            return
-        self.bytes -= value.size
-        for labels in value.names:
-            keys = self.by_name.get(labels)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self.by_name[labels]
-
-    def forget(self, labels: Key) -> int:
-        """Drop every value that depends on the name; how many there were."""
-        keys = list(self.by_name.get(labels, ()))
-        for key in keys:
-            self.pop(key)
-        return len(keys)
-
-    def clear(self) -> None:
-        self.entries.clear()
-        self.by_name.clear()
-        self.bytes = 0
 
 
 class Cache:
@@ -205,25 +108,20 @@ class Cache:
         )
         # Rendered answers, charged to the budget of their kind: a flood of questions for
         # random names must not push the memo of the useful answers out either.
-        self.answers: Budget[Rendered] = Budget(max_entries, memo)
-        self.negative_answers: Budget[Rendered] = Budget(max_negative_entries, negative_memo)
+        self.answers = AnswerMemo(max_entries, memo, max_negative_entries, negative_memo)
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
         self.clock = clock
         self._strikes: dict[tuple[Key, int], tuple[int, float]] = {}  # failures in a row
         self._changed: set[tuple[Key, int]] = set()  # stored since take_changes() last ran
-        # Goes up whenever a rendered answer may have become wrong (data replaced, a delete,
-        # a flush): whoever keeps copies of rendered answers drops them then.
-        self.generation = 0
 
     def __len__(self) -> int:
         return len(self.positive.entries) + len(self.negative.entries)
 
     @property
     def bytes(self) -> int:
-        """What everything held costs, rendered answers included."""
-        budgets = (self.positive, self.negative, self.answers, self.negative_answers)
-        return sum(budget.bytes for budget in budgets)
+        """Return what everything held costs, rendered answers included."""
+        return self.positive.bytes + self.negative.bytes + self.answers.bytes
 
     # storing
 
@@ -245,7 +143,7 @@ class Cache:
         if held is not None and held.rank > rank:
             return
         entry = Entry(
-            rrset.name, rrset.rdtype, POSITIVE, _plain(rrset), None,
+            rrset.name, rrset.rdtype, Kind.ANSWER, _plain(rrset), None,
             now + ttl, source, _size(rrset.name, rrset), rank,
         )  # fmt: skip
         if rank >= ANSWER:
@@ -259,12 +157,12 @@ class Cache:
         self, name: dns.name.Name, rdtype: int, soa: dns.rrset.RRset, *, nxdomain: bool,
         source: str = "recursive",
     ) -> None:  # fmt: skip
-        """RFC 2308 5: an NXDOMAIN (per name) or NODATA (per name and type) lives as long as
+        """Keep a negative answer: an NXDOMAIN (per name) or NODATA (per name and type) lives
         min(SOA TTL, SOA MINIMUM); without an SOA it is not cached at all (RFC 2308 5)."""
         ttl = min(soa.ttl, soa[0].minimum, self.max_negative_ttl)
         if ttl <= 0 or (rdtype == ANY and not nxdomain):
             return  # an empty ANY answer says nothing about any one type
-        kind, key_type = (NXDOMAIN, NX_KEY) if nxdomain else (NODATA, rdtype)
+        kind, key_type = (Kind.NXDOMAIN, NX_KEY) if nxdomain else (Kind.NODATA, rdtype)
         rdataset = _plain(soa)
         entry = Entry(
             name, rdtype, kind, rdataset, soa.name, self.clock() + ttl, source,
@@ -283,7 +181,7 @@ class Cache:
         self._changed.add((labels, key_type))
 
     def store_failure(self, name: dns.name.Name, rdtype: int, ttl: int = FAILURE_TTL) -> None:
-        """RFC 9520: remember that a question could not be resolved, briefly at first, then
+        """Remember that a question could not be resolved (RFC 9520), briefly at first, then
         twice as long for each failure in a row, up to MAX_FAILURE_TTL."""
         now = self.clock()
         key = (lower_labels(name), rdtype)
@@ -295,23 +193,18 @@ class Cache:
         if len(self._strikes) >= max(self.negative.max_entries, 1):
             del self._strikes[next(iter(self._strikes))]
         self._strikes[key] = (strikes, now + hold)
-        entry = Entry(name, rdtype, SERVFAIL, None, None, now + hold, "recursive", 64)
+        entry = Entry(name, rdtype, Kind.SERVFAIL, None, None, now + hold, "recursive", 64)
         self.negative.put(key, entry)
 
     def resolved(self, name: dns.name.Name, rdtype: int) -> None:
-        """The question was answered: its next failure is held for the shortest time again."""
+        """Note the question was answered: its next failure is held the shortest time again."""
         if self._strikes:
             self._strikes.pop((lower_labels(name), rdtype), None)
 
     def _retire_answers(self, labels: Key) -> None:
-        if self.answers.forget(labels) + self.negative_answers.forget(labels):
-            self.generation += 1  # copies of those answers kept elsewhere are stale now
+        self.answers.forget(labels)
 
     # reading
-
-    def get(self, name: dns.name.Name, rdtype: int) -> Entry | None:
-        """The unexpired entry answering name/rdtype: data, NODATA, NXDOMAIN or a failure."""
-        return self._get(lower_labels(name), rdtype, self.clock())
 
     def _get(self, labels: Key, rdtype: int, now: float) -> Entry | None:
         return (
@@ -325,7 +218,7 @@ class Cache:
         return entry if entry is not None and entry.rank >= ANSWER else None
 
     def rrset(self, name: dns.name.Name, rdtype: int) -> dns.rrset.RRset | None:
-        """The cached data for name/rdtype, with its remaining TTL, glue included: for
+        """Return the cached data for name/rdtype, with its remaining TTL, glue included: for
         finding servers and making referrals, not for answers."""
         entry = self.positive.get((lower_labels(name), rdtype), self.clock())
         if entry is None:
@@ -333,12 +226,16 @@ class Cache:
         return _with_ttl(name, entry.rdataset, self._left(entry))
 
     def addresses(self, name: dns.name.Name, rdtypes: Iterable[int] = ADDRESS_TYPES) -> list[str]:
+        """Return the cached addresses of name, glue included."""
         found = (self.rrset(name, rdtype) for rdtype in rdtypes)
         return [rdata.address for rrset in found if rrset is not None for rdata in rrset]
 
-    def find(self, qname: dns.name.Name, qtype: int) -> Found | None:
-        """Follow qname through cached CNAMEs; None when the cache knows nothing of qname."""
-        found = Found()
+    def find(self, qname: dns.name.Name, qtype: int) -> Sections | None:
+        """Follow qname through cached CNAMEs; return None when the cache knows nothing of it.
+
+        An ALIAS is a CNAME chain whose target the cache knows nothing about.
+        """
+        found = Sections()
         name = qname
         now = self.clock()
         for _ in range(MAX_CHAIN):
@@ -348,7 +245,7 @@ class Cache:
             if entry is None and qtype != CNAME:
                 entry = self._answer((labels, CNAME), now)
             if entry is None:
-                found.pending = name
+                found.kind, found.target = Kind.ALIAS, name
                 return found if found.answer else None
             self._add(found, entry)
             if entry.rdtype != CNAME or qtype == CNAME:
@@ -356,21 +253,19 @@ class Cache:
             name = entry.rdataset[0].target
         return None  # a chain this long is better resolved afresh than trusted
 
-    def _add(self, found: Found, entry: Entry) -> None:
-        left = self._left(entry)
-        if entry.negative == SERVFAIL:
-            found.rcode = wire.SERVFAIL
+    def _add(self, found: Sections, entry: Entry) -> None:
+        found.kind = entry.kind
+        if entry.kind is Kind.SERVFAIL:
             return
-        rrset = _with_ttl(entry.soa_owner or entry.name, entry.rdataset, left)
+        rrset = _with_ttl(entry.soa_owner or entry.name, entry.rdataset, self._left(entry))
         found.expires[(lower_labels(rrset.name), rrset.rdtype)] = entry.expires
-        if entry.negative:
-            found.rcode = wire.NXDOMAIN if entry.negative == NXDOMAIN else wire.NOERROR
-            found.authority.append(rrset)
-        else:
+        if entry.kind is Kind.ANSWER:
             found.answer.append(rrset)
+        else:
+            found.authority.append(rrset)
 
     def delegation(self, name: dns.name.Name) -> dns.rrset.RRset | None:
-        """The NS RRset of the closest enclosing zone cut the cache knows, if any."""
+        """Return the NS RRset of the closest enclosing zone cut the cache knows, if any."""
         while True:
             rrset = self.rrset(name, NS)
             if rrset is not None or name == dns.name.root:
@@ -382,58 +277,29 @@ class Cache:
 
     # answering
 
-    def answer(self, query: bytes, *, tcp: bool = False) -> bytes | None:
-        """The response to query from the cache alone, or None when the cache cannot answer."""
-        found = self.answer_until(query, tcp=tcp)
-        return None if found is None else found[0]
-
-    def answer_until(self, query: bytes, *, tcp: bool = False) -> tuple[bytes, float] | None:
-        """Like answer(), with the clock time until which the same bytes stay right (the end
-        of this second, when TTLs count down again, or the expiry, if sooner); 0 for never."""
-        key = (tcp, query[2:])
-        rendered = self.answers.entries.get(key) or self.negative_answers.entries.get(key)
-        now = self.clock()
-        if rendered is not None:
-            if rendered.expires > now:
-                until = min(rendered.expires, int(now) + 1)
-                return query[:2] + _count_down(rendered, now), until
-            self.answers.pop(key)
-            self.negative_answers.pop(key)
-        parsed = wire.parse_query(query)
-        if parsed is None or parsed.rcode or parsed.qclass != IN or parsed.qtype in NOT_CACHED:
+    def respond(self, query: wire.Query, *, tcp: bool) -> tuple[bytes, Sections] | None:
+        """Return the response to a well-formed query from the cache alone, with the sections
+        it was made of; None when the cache cannot answer (nothing known, or a CNAME chain
+        whose end it does not know)."""
+        if query.qclass != IN or query.qtype in NOT_CACHED:
             return None
-        found = self.find(parsed.qname, parsed.qtype)
-        if found is None or found.pending is not None:
+        found = self.find(query.qname, query.qtype)
+        if found is None or found.kind is Kind.ALIAS:
             return None
-        response = render(parsed, found, tcp=tcp)
-        self._remember(key, response, found)
-        if found.rcode == wire.SERVFAIL or not found.expires:
-            return response, 0.0
-        return response, min(min(found.expires.values()), int(now) + 1)
-
-    def _remember(self, key: tuple[bool, bytes], response: bytes, found: Found) -> None:
-        if found.rcode == wire.SERVFAIL:
-            return  # a cached failure: cheap to rebuild, and it must not outlive its entry
-        body = response[2:]
-        ttls = tuple(_ttl_offsets(response, found.expires))
-        # Roughly what it costs: the body, the key's copy of the query, and the objects.
-        size = len(body) + len(key[1]) + 24 * len(ttls) + 200
-        expires = min(found.expires.values())
-        rendered = Rendered(body, ttls, expires, tuple(dict.fromkeys(found.names)), size)
-        positive = found.rcode == wire.NOERROR and found.answer and not found.authority
-        (self.answers if positive else self.negative_answers).put(key, rendered)
+        return wire.write_rrsets(query, found, tcp), found
 
     # administration
 
     def flush(self) -> None:
-        for budget in (self.positive, self.negative, self.answers, self.negative_answers):
+        """Forget everything, rendered answers included."""
+        for budget in (self.positive, self.negative, self.answers):
             budget.clear()
-        self.generation += 1
         self._strikes.clear()
         self._changed.clear()
 
     def delete(self, name: dns.name.Name | str) -> int:
-        """Forget every entry owned by name, and the answers made of them; how many entries."""
+        """Forget every entry owned by name and the answers made of them; return how many
+        entries there were."""
         if isinstance(name, str):
             name = dns.name.from_text(name)
         labels = lower_labels(name)
@@ -441,8 +307,8 @@ class Cache:
         return self.positive.forget(labels) + self.negative.forget(labels)
 
     def entries(self) -> Iterator[CacheRecord]:
-        """A snapshot of the unexpired entries; failures are transient and glue is only a
-        means to find servers, so both are left out."""
+        """Yield a snapshot of the unexpired entries; failures are transient and glue is only
+        a means to find servers, so both are left out."""
         now = self.clock()
         for budget in (self.positive, self.negative):
             for entry in list(budget.entries.values()):
@@ -451,10 +317,11 @@ class Cache:
 
     @property
     def changes_waiting(self) -> int:
+        """Return how many stored entries take_changes() has not handed out yet."""
         return len(self._changed)
 
     def take_changes(self, limit: int | None = None) -> list[CacheRecord]:
-        """The entries stored since the last call, as entries() gives them: what a
+        """Return the entries stored since the last call, as entries() gives them: what a
         write-behind has to write, instead of the whole cache every time. At most ``limit``
         of them; the rest wait for the next call, so that a burst of new entries (a cold
         cache filling) is turned into records a slice at a time, not in one long pause."""
@@ -480,55 +347,15 @@ class Cache:
     def _load(self, record: CacheRecord) -> None:
         name = dns.name.from_text(record.name)
         rdtype = dns.rdatatype.from_text(record.rdtype)
-        if record.negative in (NXDOMAIN, NODATA):
+        if record.negative in (Kind.NXDOMAIN.value, Kind.NODATA.value):
             owner, text = record.rdata.split(None, 1)
             soa = dns.rrset.from_text(owner, record.ttl, IN, SOA, text)
-            nxdomain = record.negative == NXDOMAIN
+            nxdomain = record.negative == Kind.NXDOMAIN.value
             self.store_negative(name, rdtype, soa, nxdomain=nxdomain, source=record.source)
         elif not record.negative:
             lines = record.rdata.splitlines()
             rrset = dns.rrset.from_text_list(name, record.ttl, IN, rdtype, lines)
             self.store_rrset(rrset, source=record.source)
-
-
-def render(parsed: wire.Query, found: Found, *, tcp: bool) -> bytes:
-    """The response to parsed made of what the cache (or a resolution) found."""
-    limit = wire.TCP_LIMIT if tcp else parsed.udp_limit()
-    answer = [owned(rrset) for rrset in found.answer]
-    authority = [owned(rrset) for rrset in found.authority]
-    return wire.render(parsed, wire.Sections(found.rcode, False, answer, authority), limit)
-
-
-def owned(rrset: dns.rrset.RRset) -> tuple[dns.name.Name, Records]:
-    """An RRset as the renderer takes it: owner, and rdatas in uncompressed wire form."""
-    return rrset.name, Records(rrset.rdtype, rrset.ttl, tuple(r.to_wire() for r in rrset))
-
-
-def _count_down(rendered: Rendered, now: float) -> bytes:
-    second = int(now)
-    if rendered.second == second:
-        return rendered.counted
-    body = bytearray(rendered.body)
-    for offset, expires in rendered.ttls:
-        TTL.pack_into(body, offset, max(0, int(expires - now)))
-    rendered.second, rendered.counted = second, bytes(body)
-    return rendered.counted
-
-
-def _ttl_offsets(response: bytes, expires: dict[tuple[Key, int], float]) -> Iterator[tuple]:
-    """(offset in the body after the ID, expiry) for each record whose TTL counts down."""
-    _, _, qdcount, ancount, nscount, _ = wire.HEADER.unpack_from(response)
-    position = 12
-    for _ in range(qdcount):
-        position += dns.name.from_wire(response, position)[1] + 4
-    for _ in range(ancount + nscount):
-        owner, used = dns.name.from_wire(response, position)
-        position += used
-        rdtype, _, _, rdlength = RR_FIXED.unpack_from(response, position)
-        expiry = expires.get((lower_labels(owner), rdtype))
-        if expiry is not None:
-            yield position + 4 - 2, expiry
-        position += 10 + rdlength
 
 
 def _plain(rdataset: dns.rdataset.Rdataset) -> dns.rdataset.Rdataset:
@@ -545,22 +372,22 @@ def _with_ttl(name: dns.name.Name, rdataset: dns.rdataset.Rdataset, ttl: int) ->
 
 
 def _size(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> int:
-    """Roughly the bytes the entry costs: its wire form plus a fixed overhead for the objects."""
+    """Return roughly what the entry costs: its wire form plus an overhead for the objects."""
     data = sum(len(rdata.to_wire()) for rdata in rdataset)
     return len(name.to_wire()) + data + 10 * len(rdataset) + 200
 
 
 def _kept(entry: Entry | None, now: float) -> bool:
     return (
-        entry is not None and entry.expires > now and entry.negative != SERVFAIL
+        entry is not None and entry.expires > now and entry.kind is not Kind.SERVFAIL
         and entry.rank >= ANSWER
     )  # fmt: skip
 
 
 def _record(entry: Entry, ttl: int) -> CacheRecord:
-    if entry.negative:
-        rdata = f"{entry.soa_owner} {entry.rdataset[0].to_text()}"
+    if entry.kind is Kind.ANSWER:
+        negative, rdata = "", "\n".join(rdata.to_text() for rdata in entry.rdataset)
     else:
-        rdata = "\n".join(rdata.to_text() for rdata in entry.rdataset)
-    rdtype = "ANY" if entry.negative == NXDOMAIN else dns.rdatatype.to_text(entry.rdtype)
-    return CacheRecord(entry.name.to_text(), rdtype, ttl, entry.negative, entry.source, rdata)
+        negative, rdata = entry.kind.value, f"{entry.soa_owner} {entry.rdataset[0].to_text()}"
+    rdtype = "ANY" if entry.kind is Kind.NXDOMAIN else dns.rdatatype.to_text(entry.rdtype)
+    return CacheRecord(entry.name.to_text(), rdtype, ttl, negative, entry.source, rdata)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import ipaddress
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,9 +45,10 @@ import dns.rrset
 import dns.xfr
 import dns.zone
 
-# The EDNS buffer size of DNS Flag Day 2020: large enough for most answers, small enough to
-# avoid IP fragmentation; bigger answers come back truncated and are retried over TCP.
-EDNS_PAYLOAD = 1232
+from .addresses import parse_address
+from .hosts import HostsData, parse_hosts
+from .wire import OUR_PAYLOAD
+
 SYSTEM_RESOLV_CONF = "/etc/resolv.conf"
 
 
@@ -117,7 +117,7 @@ class Result:
 
     @property
     def records(self) -> list[dns.rdata.Rdata]:
-        """The records that answer the question, after following CNAMEs and DNAMEs."""
+        """Return the records that answer the question, after following CNAMEs and DNAMEs."""
         if self.rdtype in _WHOLE_ANSWER_TYPES:
             return [rdata for rrset in self.answers for rdata in rrset]
         return [
@@ -128,48 +128,14 @@ class Result:
         ]
 
 
-@dataclass(frozen=True)
-class Hosts:
-    """What an /etc/hosts-style file says: addresses by (name, type), a name by reverse name."""
-
-    addresses: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], list[str]]
-    names: dict[dns.name.Name, dns.name.Name]
-
-    @classmethod
-    def parse(cls, text: str) -> Hosts:
-        """Read hosts-file lines, skipping the malformed ones as the C library does."""
-        hosts = cls({}, {})
-        for line in text.splitlines():
-            fields = line.split("#", 1)[0].split()
-            if len(fields) >= 2:
-                hosts._add(fields[0], fields[1:])
-        return hosts
-
-    def _add(self, address: str, names: list[str]) -> None:
-        try:
-            ip = ipaddress.ip_address(address)
-            owners = [dns.name.from_text(name) for name in names]
-        except (ValueError, dns.exception.DNSException):
-            return
-        if getattr(ip, "scope_id", None):
-            return  # an interface scope (fe80::1%eth0) has no place in an AAAA record
-        rdtype = dns.rdatatype.A if ip.version == 4 else dns.rdatatype.AAAA
-        for owner in owners:
-            self.addresses.setdefault((owner, rdtype), []).append(str(ip))
-        # The first line naming an address gives its canonical name, as in gethostbyaddr().
-        self.names.setdefault(dns.reversename.from_address(str(ip)), owners[0])
-
-    def answer(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> Result | None:
-        """The hosts file's answer to an A, AAAA or PTR question, or None to ask the DNS."""
-        if rdtype == dns.rdatatype.PTR and qname in self.names:
-            texts = [self.names[qname].to_text()]
-        elif (qname, rdtype) in self.addresses:
-            texts = self.addresses[qname, rdtype]
-        else:
-            return None
-        # TTL 0: the file may change at any time, so nobody should keep the answer.
-        rrset = dns.rrset.from_text_list(qname, 0, dns.rdataclass.IN, rdtype, texts)
-        return Result(name=qname, rdtype=rdtype, answers=[rrset], canonical_name=qname)
+def _from_hosts(hosts: HostsData, qname: dns.name.Name, rdtype: int) -> Result | None:
+    """Return the hosts file's answer to an A, AAAA or PTR question, or None to ask the DNS."""
+    texts = hosts.lookup(qname, rdtype)
+    if not texts:
+        return None
+    # TTL 0: the file may change at any time, so nobody should keep the answer.
+    rrset = dns.rrset.from_text_list(qname, 0, dns.rdataclass.IN, rdtype, texts)
+    return Result(name=qname, rdtype=rdtype, answers=[rrset], canonical_name=qname)
 
 
 @dataclass(frozen=True)
@@ -177,35 +143,16 @@ class Resolver:
     """A configured stub resolver: dnspython's, plus the hosts file consulted before it."""
 
     stub: dns.asyncresolver.Resolver
-    hosts: Hosts | None = None
+    hosts: HostsData | None = None
 
     @property
     def servers(self) -> list[tuple[str, int]]:
-        """The (address, port) of each name server, in the order they are tried."""
+        """Return the (address, port) of each name server, in the order they are tried."""
         return [(ns.answer_nameserver(), ns.answer_port()) for ns in self.stub.nameservers]
 
 
-def parse_server(text: str, default_port: int = 53) -> tuple[str, int]:
-    """Split ``ADDR``, ``ADDR:PORT`` or ``[IPV6]:PORT`` into an address and a port.
-
-    Raises ValueError unless ADDR is an IP address and PORT a port number.
-    """
-    address, port_text = text, ""
-    if text.startswith("["):
-        address, bracket, rest = text[1:].partition("]")
-        if not bracket or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad server address {text!r}")
-        port_text = rest[1:]
-    elif text.count(":") == 1:
-        address, port_text = text.split(":")
-    port = int(port_text) if port_text else default_port
-    if not 0 < port < 65536:
-        raise ValueError(f"bad port in server address {text!r}")
-    return str(ipaddress.ip_address(address)), port
-
-
 def _nameserver(server: tuple[str, int] | str) -> dns.nameserver.Do53Nameserver:
-    address, port = parse_server(server) if isinstance(server, str) else server
+    address, port = parse_address(server) if isinstance(server, str) else server
     return dns.nameserver.Do53Nameserver(address, port)
 
 
@@ -240,8 +187,9 @@ def create_resolver(
     stub.nameservers = [_nameserver(server) for server in servers]
     stub.lifetime = timeout
     stub.timeout = min(stub.timeout, timeout)
-    stub.use_edns(0, 0, EDNS_PAYLOAD)
-    table = Hosts.parse(Path(hosts).read_text()) if hosts else None
+    # Bigger answers come back truncated and are retried over TCP.
+    stub.use_edns(0, 0, OUR_PAYLOAD)
+    table = parse_hosts(Path(hosts).read_text()) if hosts else None
     return Resolver(stub, table)
 
 
@@ -249,7 +197,8 @@ _default_resolver: Resolver | None = None
 
 
 def get_default_resolver() -> Resolver:
-    """The resolver the module functions use when given none: the system's, made on first use."""
+    """Return the resolver the module functions use when given none: the system's, made on
+    first use."""
     global _default_resolver
     if _default_resolver is None:
         _default_resolver = create_resolver()
@@ -310,7 +259,8 @@ def _checked(result: Result) -> Result:
 
 
 def _answered_failure(resolver: Resolver, error: dns.resolver.NoNameservers) -> Result:
-    """The response that best says why every server failed: the last one with an error rcode."""
+    """Return the response that best says why every server failed: the last with an error
+    rcode."""
     # dnspython names the server by its text form, e.g. "Do53:127.0.0.1@53".
     servers = {
         str(ns): (ns.answer_nameserver(), ns.answer_port()) for ns in resolver.stub.nameservers
@@ -410,7 +360,7 @@ async def query(
     if dns.rdatatype.is_metatype(qtype) and qtype != dns.rdatatype.ANY:
         raise ValueError(f"{rdtype} is not a question (zone transfers go through lookup_zone())")
     if resolver.hosts and (
-        local := resolver.hosts.answer(qname.derelativize(dns.name.root), qtype)
+        local := _from_hosts(resolver.hosts, qname.derelativize(dns.name.root), qtype)
     ):
         return local
     if qtype == dns.rdatatype.ANY:
@@ -462,7 +412,7 @@ lookup_all_records = _lookup("lookup_all_records", "ANY", "records of every type
 
 
 def _pointer_name(name: str) -> str:
-    """The in-addr.arpa or ip6.arpa name of an IP address; any other name as it is."""
+    """Return the in-addr.arpa or ip6.arpa name of an IP address; any other name as it is."""
     try:
         return dns.reversename.from_address(name).to_text()
     except (ValueError, dns.exception.SyntaxError):
@@ -524,7 +474,7 @@ def _most_telling(errors: Iterable[BaseException]) -> BaseException:
 async def get_host_by_name(
     name: str, *, resolver: Resolver | None = None, timeout: float | None = None
 ) -> list[str]:
-    """The IPv4 then IPv6 addresses of ``name``, asked for concurrently (A and AAAA, not ANY)."""
+    """Return the IPv4 then IPv6 addresses of ``name``, asked for at once (A and AAAA, not ANY)."""
     outcomes = await asyncio.gather(
         lookup_address(name, resolver=resolver, timeout=timeout),
         lookup_ipv6_address(name, resolver=resolver, timeout=timeout),

@@ -9,49 +9,23 @@ the data is continued by asking the forwarders for its end, as a restart would.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from collections.abc import Callable, Sequence
 
 import dns.name
 
-from . import wire
-from .cache import Cache, Found
-from .recursive import DEADLINE, Classified, Step, classify, follow_chain, within_deadline
-from .upstream import (
-    UNREACHABLE_ERRORS,
-    Coalescer,
-    Overloaded,
-    Servers,
-    Unreachable,
-    exchange,
-    make_query,
-)
-from .zone import lower_labels
+from .addresses import parse_address
+from .answer import Kind, Sections
+from .cache import Cache
+from .recursive import DEADLINE, Classified, Upstream, classify, follow_chain
+from .upstream import UNREACHABLE_ERRORS, Unreachable, exchange, make_query
 
 QUERY_TIMEOUT = 2.0  # a forwarder recurses itself: give it longer than one authoritative hop
 
 Address = tuple[str, int]
 
 
-def parse_forwarder(text: str, default_port: int = 53) -> Address:
-    """'ADDR', 'ADDR:PORT', '[V6ADDR]:PORT' or a bare IPv6 address, as (address, port)."""
-    text = text.strip()
-    if text.startswith("["):
-        address, _, rest = text[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else default_port
-    elif text.count(":") == 1:
-        address, port_text = text.split(":")
-        port = int(port_text)
-    else:
-        address, port = text, default_port
-    ipaddress.ip_address(address)  # a ValueError for a name or a typo, at configuration time
-    if not 0 < port < 65536:
-        raise ValueError(f"port out of range in {text!r}")
-    return address, port
-
-
-class Forwarder:
+class Forwarder(Upstream):
     """Resolves every question through the forwarders, fastest first, caching the answers."""
 
     source = "forwarder"
@@ -68,40 +42,24 @@ class Forwarder:
     ) -> None:
         if not forwarders:
             raise ValueError("no forwarders")
-        self.cache = cache
-        self.forwarders = [f if isinstance(f, tuple) else parse_forwarder(f) for f in forwarders]
-        self.deadline = deadline
-        self.query_timeout = query_timeout
-        self.servers = Servers(clock)
-        self.sent = 0
-        self._coalescer: Coalescer[Found] = Coalescer(max_inflight)
+        super().__init__(
+            cache, deadline=deadline, query_timeout=query_timeout, max_inflight=max_inflight,
+            clock=clock,
+        )  # fmt: skip
+        self.forwarders = [f if isinstance(f, tuple) else parse_address(f) for f in forwarders]
 
-    async def resolve(self, qname: dns.name.Name, qtype: int) -> Found:
-        key = (lower_labels(qname), qtype)
-        try:
-            pending = self._coalescer.run(key, lambda: self._resolve(qname, qtype))
-        except Overloaded:
-            return Found(rcode=wire.SERVFAIL)  # shed load; not cached, unlike a failure
-        return await pending
-
-    async def close(self) -> None:
-        await self._coalescer.close()
-
-    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Found:
-        async def forward(name: dns.name.Name) -> Found:
+    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
+        async def forward(name: dns.name.Name) -> Sections:
             step = await self._ask(name, qtype)
             step.remember(self.cache, qtype, self.source)
-            return step.found()
+            return step.sections()
 
-        async def resolve() -> Found:
-            return await follow_chain(self.cache, qname, qtype, forward)
-
-        return await within_deadline(self.cache, qname, qtype, self.deadline, resolve)
+        return await follow_chain(self.cache, qname, qtype, forward)
 
     async def _ask(self, qname: dns.name.Name, qtype: int) -> Classified:
         for address, port in self.servers.order(self.forwarders):
             step = await self._send(address, port, qname, qtype)
-            if step is not None and step.step not in (Step.LAME, Step.REFERRAL):
+            if step is not None and step.kind not in (None, Kind.REFERRAL):
                 return step
         raise Unreachable(f"no forwarder answered {qname}")
 

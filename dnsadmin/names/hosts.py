@@ -22,8 +22,7 @@ import dns.rdatatype
 import dns.reversename
 import dns.rrset
 
-from . import wire
-from .cache import Found
+from .answer import Kind, Sections
 from .zone import Key, lower_labels
 
 log = logging.getLogger(__name__)
@@ -36,19 +35,40 @@ CHECK_INTERVAL = 1.0
 
 @dataclass
 class HostsData:
+    """What a hosts file says: addresses by name and type, a name by reverse name."""
+
     addresses: dict[Key, dict[int, list[str]]] = field(default_factory=dict)
     names: dict[Key, dns.name.Name] = field(default_factory=dict)  # reverse name -> first name
 
+    def lookup(self, qname: dns.name.Name, qtype: int) -> list[str] | None:
+        """Return the addresses (A, AAAA) or the name (PTR) the file gives qname, as text.
+
+        None when the file does not list qname at all (or qtype is another type); an empty
+        list when it lists the name with addresses of the other family only.
+        """
+        labels = lower_labels(qname)
+        if qtype == PTR:
+            target = self.names.get(labels)
+            return None if target is None else [target.to_text()]
+        by_type = self.addresses.get(labels)
+        if by_type is None or qtype not in (A, AAAA):
+            return None
+        return by_type.get(qtype, [])
+
 
 def parse_hosts(text: str) -> HostsData:
-    """The names and addresses of a hosts file; malformed lines are skipped."""
+    """Read the names and addresses of a hosts file, skipping malformed lines as glibc does.
+
+    An address with an interface scope (fe80::1%eth0) is skipped too: an AAAA record has no
+    room for the scope, and the address alone would lead elsewhere.
+    """
     data = HostsData()
     for line in text.splitlines():
         fields = line.split("#", 1)[0].split()
-        if len(fields) < 2:
+        if len(fields) < 2 or "%" in fields[0]:
             continue
         try:
-            address = ipaddress.ip_address(fields[0].split("%", 1)[0])
+            address = ipaddress.ip_address(fields[0])
             names = [dns.name.from_text(name) for name in fields[1:]]
         except (ValueError, dns.exception.DNSException):
             continue
@@ -66,6 +86,8 @@ def _add(data: HostsData, address: ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class Hosts:
+    """The hosts file as a link of the resolver chain."""
+
     source = "hosts"
 
     def __init__(
@@ -95,20 +117,13 @@ class Hosts:
                 log.warning("hosts file %s unreadable: %s", self.path, error)
             self.data, self._mtime = HostsData(), None
 
-    def find(self, qname: dns.name.Name, qtype: int) -> Found | None:
-        """The hosts file's answer to qname/qtype, or None when the file says nothing of it."""
+    def find(self, qname: dns.name.Name, qtype: int) -> Sections | None:
+        """Return the hosts file's answer to qname/qtype, or None when it says nothing of it."""
         self.reload_if_changed()
-        labels = lower_labels(qname)
-        if qtype == PTR:
-            target = self.data.names.get(labels)
-            return None if target is None else self._found(qname, PTR, [target.to_text()])
-        by_type = self.data.addresses.get(labels)
-        if by_type is None or qtype not in (A, AAAA):
+        texts = self.data.lookup(qname, qtype)
+        if texts is None:
             return None
-        return self._found(qname, qtype, by_type.get(qtype, []))
-
-    def _found(self, qname: dns.name.Name, rdtype: int, texts: list[str]) -> Found:
         if not texts:
-            return Found(wire.NOERROR)
-        rrset = dns.rrset.from_text_list(qname, self.ttl, IN, rdtype, texts)
-        return Found(wire.NOERROR, [rrset])
+            return Sections(Kind.NODATA)
+        rrset = dns.rrset.from_text_list(qname, self.ttl, IN, qtype, texts)
+        return Sections(Kind.ANSWER, [rrset])

@@ -9,7 +9,6 @@ is retransmitted until answered (RFC 1996 3.6), a few times with a growing inter
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,13 +23,15 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-log = logging.getLogger(__name__)
+from .addresses import DEFAULT_PORT, parse_address
 
-DEFAULT_PORT = 53
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """A secondary to notify: its address and port."""
+
     address: str
     port: int = DEFAULT_PORT
 
@@ -40,29 +41,12 @@ class Target:
 
 
 def parse_target(text: str) -> Target:
-    """``ADDR``, ``ADDR:PORT`` or ``[IPv6]:PORT``; a ValueError says what is wrong."""
-    address, port = text, DEFAULT_PORT
-    if text.startswith("["):
-        address, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"{text!r} is not [IPv6]:PORT")
-        port = _port(rest[1:], text) if rest else DEFAULT_PORT
-    elif text.count(":") == 1:
-        address, _, rest = text.partition(":")
-        port = _port(rest, text)
-    try:
-        return Target(str(ipaddress.ip_address(address)), port)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an IP address (with an optional port)") from None
-
-
-def _port(text: str, whole: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"{whole!r} has no valid port")
-    return int(text)
+    """Read ``ADDR``, ``ADDR:PORT`` or ``[IPv6]:PORT``; a ValueError says what is wrong."""
+    return Target(*parse_address(text))
 
 
 def notify_message(origin: dns.name.Name | str, soa: dns.rrset.RRset | None) -> dns.message.Message:
+    """Return a NOTIFY for origin, with the new SOA as a hint when there is one."""
     message = dns.message.make_query(origin, dns.rdatatype.SOA, dns.rdataclass.IN)
     message.flags = dns.flags.AA  # no RD: a NOTIFY asks for no recursion
     message.set_opcode(dns.opcode.NOTIFY)  # after the flags, which hold the opcode
@@ -79,7 +63,7 @@ async def notify(
     timeout: float = 2.0,
     attempts: int = 5,
 ) -> dict[Target, bool]:
-    """NOTIFY every target at once; which ones acknowledged."""
+    """Send NOTIFY to every target at once; return which ones acknowledged."""
     results = await asyncio.gather(
         *(_notify_one(origin, soa, target, timeout, attempts) for target in targets)
     )

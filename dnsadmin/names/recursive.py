@@ -10,7 +10,6 @@ overall deadline, after which the client gets SERVFAIL and the failure is cached
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -21,13 +20,14 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-from . import wire
-from .cache import GLUE, Cache, Found
+from .answer import MAX_CHAIN, Kind, Sections
+from .cache import GLUE, Cache
 from .upstream import (
     UNREACHABLE_ERRORS,
     Coalescer,
@@ -47,7 +47,6 @@ MAX_SENDS = 32  # upstream queries for one client question, glueless lookups inc
 MAX_REFERRALS = 16  # zone cuts followed down for one name
 MAX_GLUELESS = 3  # NS names without glue resolved per referral (NXNSAttack, CVE-2020-8616)
 MAX_DEPTH = 2  # glueless lookups nested inside glueless lookups
-MAX_CHAIN = 16  # CNAMEs taken from one response
 DEADLINE = 4.0
 QUERY_TIMEOUT = 1.0
 
@@ -67,20 +66,15 @@ class Unresolvable(Exception):
     """One name cannot be resolved: a CNAME loop, too many restarts or referrals."""
 
 
-class Step(enum.Enum):
-    ANSWER = "answer"
-    CNAME = "cname"  # the answer is a CNAME chain whose end another server must resolve
-    NXDOMAIN = "nxdomain"
-    NODATA = "nodata"
-    REFERRAL = "referral"
-    LAME = "lame"  # nothing usable: ask the zone's next server
-
-
 @dataclass(slots=True)
 class Classified:
-    """What one response from a server of zone says about name/qtype, scrubbed."""
+    """What one response from a server of zone says about name/qtype, scrubbed.
 
-    step: Step
+    kind is None when the response is lame (nothing usable: ask the zone's next server); an
+    ALIAS is a CNAME chain whose end, name, another server must resolve.
+    """
+
+    kind: Kind | None
     answer: list[dns.rrset.RRset] = field(default_factory=list)
     name: dns.name.Name | None = None  # the name the rcode speaks of: the chain's end
     soa: dns.rrset.RRset | None = None
@@ -98,15 +92,15 @@ class Classified:
             cache.store_rrset(rrset, source=source)
         for rrset in self.glue + ([self.cut] if self.cut else []):
             cache.store_rrset(rrset, source=source, rank=GLUE)
-        if self.soa is not None and self.step in (Step.NXDOMAIN, Step.NODATA):
-            nxdomain = self.step is Step.NXDOMAIN
+        if self.soa is not None and self.kind in (Kind.NXDOMAIN, Kind.NODATA):
+            nxdomain = self.kind is Kind.NXDOMAIN
             cache.store_negative(self.name, qtype, self.soa, nxdomain=nxdomain, source=source)
 
-    def found(self) -> Found:
+    def sections(self) -> Sections:
+        """Return what the response answers, as every resolver link answers."""
         authority = [self.soa] if self.soa is not None else []
-        rcode = wire.NXDOMAIN if self.step is Step.NXDOMAIN else wire.NOERROR
-        pending = self.name if self.step is Step.CNAME else None
-        return Found(rcode, self.answer, authority, pending)
+        target = self.name if self.kind is Kind.ALIAS else None
+        return Sections(self.kind, self.answer, authority, target=target)
 
 
 @dataclass(slots=True)
@@ -120,7 +114,7 @@ class Budget:
 
 
 def read_hints(path: Path | str = ROOT_HINTS) -> dict[dns.name.Name, list[str]]:
-    """The root name servers and their addresses from a named.root style file.
+    """Return the root name servers and their addresses from a named.root style file.
 
     A ValueError (or OSError) tells the operator what is wrong with the file.
     """
@@ -141,7 +135,53 @@ def read_hints(path: Path | str = ROOT_HINTS) -> dict[dns.name.Name, list[str]]:
     return servers
 
 
-class Recursive:
+class Upstream:
+    """What asks other servers: one resolution per distinct question in flight, each within
+    the deadline, counting the queries sent; subclasses say how one question is resolved."""
+
+    source = ""
+
+    def __init__(
+        self, cache: Cache, *, deadline: float, query_timeout: float, max_inflight: int,
+        clock: Callable[[], float],
+    ) -> None:  # fmt: skip
+        self.cache = cache
+        self.deadline = deadline
+        self.query_timeout = query_timeout
+        self.servers = Servers(clock)
+        self.sent = 0  # upstream queries, for the statistics
+        self._coalescer: Coalescer[Sections] = Coalescer(max_inflight)
+
+    async def resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
+        """Return the answer to qname/qtype; SERVFAIL (cached briefly) when it cannot be had."""
+        key = (lower_labels(qname), qtype)
+        try:
+            pending = self._coalescer.run(key, lambda: self._within_deadline(qname, qtype))
+        except Overloaded:
+            return Sections(Kind.SERVFAIL)  # shed load; not cached, unlike a failure
+        return await pending
+
+    async def close(self) -> None:
+        """Cancel the resolutions in flight."""
+        await self._coalescer.close()
+
+    async def _within_deadline(self, qname: dns.name.Name, qtype: int) -> Sections:
+        """Return the answer within the deadline, or SERVFAIL, cached briefly (RFC 9520)."""
+        try:
+            async with asyncio.timeout(self.deadline):
+                found = await self._resolve(qname, qtype)
+        except (TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
+            log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
+            self.cache.store_failure(qname, qtype)
+            return Sections(Kind.SERVFAIL)
+        self.cache.resolved(qname, qtype)
+        return found
+
+    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
+        raise NotImplementedError
+
+
+class Recursive(Upstream):
     """Resolves names from the root down, caching what it learns."""
 
     source = "recursive"
@@ -158,48 +198,35 @@ class Recursive:
         max_inflight: int = 1000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.cache = cache
+        super().__init__(
+            cache, deadline=deadline, query_timeout=query_timeout, max_inflight=max_inflight,
+            clock=clock,
+        )  # fmt: skip
         self.hints = {name: list(addrs) for name, addrs in (hints or read_hints()).items()}
         self.port = port
-        self.deadline = deadline
-        self.query_timeout = query_timeout
         self.ipv6 = ipv6
-        self.servers = Servers(clock)
-        self.sent = 0  # upstream queries, for the statistics
-        self._coalescer: Coalescer[Found] = Coalescer(max_inflight)
 
-    async def resolve(self, qname: dns.name.Name, qtype: int) -> Found:
-        """The answer to qname/qtype; SERVFAIL (cached briefly) when it cannot be had."""
-        key = (lower_labels(qname), qtype)
-        try:
-            pending = self._coalescer.run(key, lambda: self._resolve(qname, qtype))
-        except Overloaded:
-            return Found(rcode=wire.SERVFAIL)  # shed load; not cached, unlike a failure
-        return await pending
+    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
+        return await self.follow(qname, qtype, Budget(), 0)
 
-    async def close(self) -> None:
-        await self._coalescer.close()
-
-    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Found:
-        async def resolve() -> Found:
-            return await self.follow(qname, qtype, Budget(), 0)
-
-        return await within_deadline(self.cache, qname, qtype, self.deadline, resolve)
-
-    async def follow(self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int) -> Found:
+    async def follow(
+        self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int
+    ) -> Sections:
         """Resolve qname, restarting at each CNAME target the answers leave open."""
         return await follow_chain(
             self.cache, qname, qtype, lambda name: self._iterate(name, qtype, budget, depth)
         )
 
-    async def _iterate(self, name: dns.name.Name, qtype: int, budget: Budget, depth: int) -> Found:
+    async def _iterate(
+        self, name: dns.name.Name, qtype: int, budget: Budget, depth: int
+    ) -> Sections:
         """Walk down the zone cuts from the closest known one to the servers of name."""
         zone, nameservers = self._closest(name, qtype)
         for _ in range(MAX_REFERRALS):
             step = await self._ask(zone, nameservers, name, qtype, budget, depth)
             step.remember(self.cache, qtype, self.source)
-            if step.step is not Step.REFERRAL:
-                return step.found()
+            if step.kind is not Kind.REFERRAL:
+                return step.sections()
             zone, nameservers = step.cut.name, self._referred(step)
         raise Unresolvable(f"more than {MAX_REFERRALS} referrals")
 
@@ -230,7 +257,7 @@ class Recursive:
         self, zone: dns.name.Name, nameservers: NameServers, name: dns.name.Name, qtype: int,
         budget: Budget, depth: int,
     ) -> Classified:  # fmt: skip
-        """The first usable reply from the servers of zone, fastest first."""
+        """Return the first usable reply from the servers of zone, fastest first."""
         tried: set[str] = set()
         async for address in self._candidates(nameservers, budget, depth):
             if address in tried:
@@ -239,14 +266,14 @@ class Recursive:
             response = await self._send(address, name, qtype, budget)
             if response is not None:
                 step = classify(response, zone, name, qtype)
-                if step.step is not Step.LAME:
+                if step.kind is not None:
                     return step
         raise Unreachable(f"no server of {zone} answered {name}")
 
     async def _candidates(
         self, nameservers: NameServers, budget: Budget, depth: int
     ) -> AsyncIterator[str]:
-        """Addresses to try: the known ones, then a few glueless names resolved on demand."""
+        """Yield addresses to try: the known ones, then a few glueless names resolved."""
         for address in self.servers.order(a for _, addrs in nameservers for a in addrs):
             yield address
         if depth >= MAX_DEPTH:
@@ -288,39 +315,23 @@ class Recursive:
         return response
 
 
-async def within_deadline(
-    cache: Cache, qname: dns.name.Name, qtype: int, deadline: float,
-    resolve: Callable[[], Awaitable[Found]],
-) -> Found:  # fmt: skip
-    """resolve() within the deadline; SERVFAIL, cached briefly (RFC 9520), when it fails."""
-    try:
-        async with asyncio.timeout(deadline):
-            found = await resolve()
-    except (TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
-        log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
-        cache.store_failure(qname, qtype)
-        return Found(rcode=wire.SERVFAIL)
-    cache.resolved(qname, qtype)
-    return found
-
-
 async def follow_chain(
     cache: Cache, qname: dns.name.Name, qtype: int,
-    ask: Callable[[dns.name.Name], Awaitable[Found]],
-) -> Found:  # fmt: skip
-    """The answer to qname, restarting at each CNAME target the answers leave open, from the
-    cache or else from ask(target); at most MAX_RESTARTS restarts, and no loops."""
-    found = Found()
+    ask: Callable[[dns.name.Name], Awaitable[Sections]],
+) -> Sections:  # fmt: skip
+    """Return the answer to qname, restarting at each CNAME target the answers leave open,
+    from the cache or else from ask(target); at most MAX_RESTARTS restarts, and no loops."""
+    found = Sections()
     name = qname
     seen = {lower_labels(qname)}
     for _ in range(MAX_RESTARTS + 1):
         step = cache.find(name, qtype) or await ask(name)
-        found.rcode = step.rcode
+        found.kind = step.kind
         found.answer += step.answer
         found.authority = step.authority
-        if step.pending is None:
+        if step.kind is not Kind.ALIAS:
             return found
-        name = step.pending
+        name = step.target
         if lower_labels(name) in seen:
             raise Unresolvable(f"CNAME loop at {name}")
         seen.add(lower_labels(name))
@@ -332,34 +343,35 @@ def classify(
 ) -> Classified:
     """Sort a response from a server of zone, keeping only what that server may speak for."""
     rcode = response.rcode()
-    if rcode not in (wire.NOERROR, wire.NXDOMAIN):
-        return Classified(Step.LAME)
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return Classified(None)
     answer, name, complete = _chain(response, zone, qname, qtype)
     if complete:
-        return Classified(Step.ANSWER, answer, name)
+        return Classified(Kind.ANSWER, answer, name)
     if answer and not name.is_subdomain(zone):
-        return Classified(Step.CNAME, answer, name)  # the target's own servers must say
+        return Classified(Kind.ALIAS, answer, name)  # the target's own servers must say
     soa = _soa(response, zone, name)
-    if rcode == wire.NXDOMAIN:
+    if rcode == dns.rcode.NXDOMAIN:
         # Only the zone's own servers may say a name does not exist: without AA or their
         # SOA, an NXDOMAIN is a lame server's, and the next server is asked.
         if soa is None and not response.flags & dns.flags.AA:
-            return Classified(Step.LAME)
-        return Classified(Step.NXDOMAIN, answer, name, soa)
+            return Classified(None)
+        return Classified(Kind.NXDOMAIN, answer, name, soa)
     cut = None if answer else _cut(response, zone, qname)
     if cut is not None:
-        return Classified(Step.REFERRAL, cut=cut, glue=_glue(response, zone, cut))
+        return Classified(Kind.REFERRAL, cut=cut, glue=_glue(response, zone, cut))
     if soa is not None or response.flags & dns.flags.AA:
-        return Classified(Step.NODATA, answer, name, soa)
+        return Classified(Kind.NODATA, answer, name, soa)
     if answer:
-        return Classified(Step.CNAME, answer, name)
-    return Classified(Step.LAME)
+        return Classified(Kind.ALIAS, answer, name)
+    return Classified(None)
 
 
 def _chain(
     response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name, qtype: int
 ) -> tuple[list[dns.rrset.RRset], dns.name.Name, bool]:
-    """The answer's CNAME chain from qname, in bailiwick; its end; whether it reached data."""
+    """Return the answer's CNAME chain from qname in bailiwick, its end, and whether it
+    reached data."""
     chain: list[dns.rrset.RRset] = []
     name = qname
     for _ in range(MAX_CHAIN):
@@ -387,7 +399,7 @@ def _owned(section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int) -> 
 
 
 def _soa(response: dns.message.Message, zone: dns.name.Name, name: dns.name.Name):
-    """The SOA proving a negative answer: a zone's apex above name, inside the server's zone."""
+    """Return the SOA proving a negative answer: a zone's apex above name, in the zone."""
     for rrset in response.authority:
         if (
             rrset.rdtype == SOA
@@ -403,7 +415,7 @@ def _soa(response: dns.message.Message, zone: dns.name.Name, name: dns.name.Name
 
 
 def _cut(response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name):
-    """A referral's NS RRset: strictly below zone and above qname (no upward referrals)."""
+    """Return a referral's NS RRset: strictly below zone, above qname (none upwards)."""
     if response.flags & dns.flags.AA:
         return None
     for rrset in response.authority:
@@ -419,7 +431,7 @@ def _cut(response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Nam
 
 
 def _glue(response: dns.message.Message, zone: dns.name.Name, cut: dns.rrset.RRset) -> list:
-    """Addresses of the cut's name servers, from the additional section, inside zone only."""
+    """Return the addresses of the cut's name servers in the additional section, in zone."""
     targets = {rdata.target for rdata in cut}
     return [
         rrset

@@ -45,7 +45,7 @@ Labels = tuple[bytes, ...]
 
 
 def labels_at(wire: bytes, position: int) -> tuple[Labels, int]:
-    """The labels of the uncompressed name at position, and the position after it."""
+    """Return the labels of the uncompressed name at position, and the position after it."""
     labels = []
     while True:
         length = wire[position]
@@ -99,7 +99,7 @@ class MessageWriter:
         return True
 
     def add_opt(self, payload: int, ttl: int) -> None:
-        """The OPT record (RFC 6891 6.1.2), in space set aside with reserve()."""
+        """Add the OPT record (RFC 6891 6.1.2), in the space set aside with reserve()."""
         self.buffer += b"\x00" + RR_HEADER.pack(dns.rdatatype.OPT, payload, ttl, 0)
         self.counts[3] += 1
 

@@ -1,28 +1,23 @@
-"""The asyncio UDP and TCP listeners: they move bytes between sockets and a resolver chain.
+"""The asyncio UDP and TCP listeners: they move bytes between sockets and the resolver chain.
 
-Each query goes to the resolvers in order; the first that does not say NOT_MINE answers. The
-authority comes first, so a later cache or recursive resolver only sees names outside our zones.
-A resolver answers synchronously (bytes or None) on the fast path, or returns an awaitable that
-the server awaits in a task, which is how TCP answers can complete out of order (RFC 7766 6.2.1.1).
+The chain (chain.py) answers synchronously (bytes or None) on the fast path, or returns an
+awaitable that the server awaits in a task, which is how TCP answers can complete out of order
+(RFC 7766 6.2.1.1). Zone transfers go to transfer.py, which needs the client's address.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import socket
 import time
 from collections import Counter
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import dns.name
-
 from . import authority, transfer, wire
-from .authority import NOT_MINE, NotMine
-from .catalog import ZoneCatalog
+from .chain import ResolverChain, Result
 
 log = logging.getLogger(__name__)
 
@@ -31,41 +26,11 @@ MAX_UDP = 65535
 BIND_ATTEMPTS = 20
 UDP_RECEIVE_BUFFER = 4 << 20
 
-Result = bytes | None | NotMine | Awaitable[bytes | None]
-
-
-class Resolver(Protocol):
-    """One link of the resolver chain."""
-
-    source: str
-
-    def resolve(self, query: bytes, *, tcp: bool) -> Result: ...
-
-
-class Router(Protocol):
-    """A whole resolver chain that needs the client's address (allow-lists, RA)."""
-
-    def resolve(self, query: bytes, *, tcp: bool, client: str) -> tuple[Result, str]: ...
-
-    def at_once(self, query: bytes, client: str) -> tuple[bytes, str] | None:
-        """A UDP answer ready to send again, with its source; None to go through resolve."""
-
-
-class Authority:
-    """The zones of a catalog, as the first link of the chain."""
-
-    source = "authority"
-
-    def __init__(self, catalog: ZoneCatalog) -> None:
-        self.catalog = catalog
-
-    def resolve(self, query: bytes, *, tcp: bool) -> Result:
-        return authority.answer_or_pass(query, self.catalog, tcp=tcp)
-
 
 class QueryListener(Protocol):
     """Told of answered queries, for the query log. It runs on the packet path, so it gets the
-    raw query and leaves parsing the question to whoever keeps the entry (see ``question``)."""
+    raw query and leaves reading the question to whoever keeps the entry (wire.question_text).
+    """
 
     def __call__(
         self, client: str, query: bytes, rcode: int, source: str, latency: float, transport: str
@@ -74,6 +39,8 @@ class QueryListener(Protocol):
 
 @dataclass
 class ServerStats:
+    """Answers counted by source and rcode, and by transport; what was dropped."""
+
     answered: Counter[tuple[str, int]] = field(default_factory=Counter)  # (source, rcode)
     by_transport: Counter[str] = field(default_factory=Counter)
     dropped: int = 0  # responses the kernel would not take, and TCP connections over the cap
@@ -81,6 +48,7 @@ class ServerStats:
 
     @property
     def by_rcode(self) -> Counter[int]:
+        """Return the answers counted by rcode alone."""
         counts: Counter[int] = Counter()
         for (_, rcode), count in self.answered.items():
             counts[rcode] += count
@@ -88,22 +56,22 @@ class ServerStats:
 
 
 class DNSServer:
+    """The UDP and TCP listeners in front of a resolver chain.
+
+    on_query hears of at most log_per_second answered queries a second (all of them are
+    counted in stats), so that a flood costs the query log nothing.
+    """
+
     def __init__(
         self,
-        catalog: ZoneCatalog,
+        chain: ResolverChain,
         *,
         tcp_idle_timeout: float = 10.0,
         max_tcp_connections: int = 200,
         on_query: QueryListener | None = None,
         log_per_second: int = 1000,
-        resolvers: Sequence[Resolver] = (),
-        router: Router | None = None,
     ) -> None:
-        """on_query hears of at most log_per_second answered queries a second (all of them are
-        counted in stats), so that a flood costs the query log nothing."""
-        self.router = router
-        self.catalog = catalog
-        self.chain: list[Resolver] = [Authority(catalog), *resolvers]
+        self.chain = chain
         self.tcp_idle_timeout = tcp_idle_timeout
         self.max_tcp_connections = max_tcp_connections
         self.on_query = on_query
@@ -157,18 +125,9 @@ class DNSServer:
         self._udp.clear()
         self._tcp_servers.clear()
 
-    def _dispatch(self, query: bytes, tcp: bool, client: str) -> tuple[Result, str]:
-        if self.router is not None:
-            return self.router.resolve(query, tcp=tcp, client=client)
-        for resolver in self.chain:
-            result = resolver.resolve(query, tcp=tcp)
-            if result is not NOT_MINE:
-                return result, resolver.source
-        return authority.refused(query, tcp=tcp), "authority"
-
     def _answer(self, query: bytes, tcp: bool, client: str) -> tuple[Result, str]:
         try:
-            return self._dispatch(query, tcp, client)
+            return self.chain.resolve(query, tcp=tcp, client=client)
         except Exception:
             # A resolver bug must cost one answer, never the listener.
             log.exception("resolver chain failed")
@@ -184,7 +143,7 @@ class DNSServer:
     # UDP
 
     def _on_udp_readable(self, sock: socket.socket) -> None:
-        at_once = self.router.at_once if self.router is not None else None
+        at_once = self.chain.at_once
         for _ in range(UDP_BATCH):
             try:
                 query, client = sock.recvfrom(MAX_UDP)
@@ -194,7 +153,7 @@ class DNSServer:
                 continue  # e.g. an ICMP error reported on the socket
             started = time.perf_counter() if self.log_budget else 0.0
             try:
-                kept = at_once(query, client[0]) if at_once is not None else None
+                kept = at_once(query, client[0])
             except Exception:
                 log.exception("answering from kept answers failed")  # the full path still works
                 kept = None
@@ -248,7 +207,7 @@ class DNSServer:
             async with asyncio.timeout(self.tcp_idle_timeout):
                 length = int.from_bytes(await reader.readexactly(2), "big")
                 query = await reader.readexactly(length)
-            if transfer.requested_type(query) in transfer.TRANSFER_TYPES:
+            if wire.question_type(query) in transfer.TRANSFER_TYPES:
                 await self._send_transfer(query, client, writer)
                 continue
             started = time.perf_counter() if self.log_budget else 0.0
@@ -273,7 +232,7 @@ class DNSServer:
     async def _send_transfer(self, query: bytes, client, writer: asyncio.StreamWriter) -> None:
         started = time.perf_counter() if self.log_budget else 0.0
         last = None
-        for message in transfer.transfer(query, self.catalog, client[0]):
+        for message in transfer.transfer(query, self.chain.catalog, client[0]):
             await self._send_tcp(writer, message)
             last = message
         if last is not None:
@@ -301,38 +260,8 @@ class DNSServer:
             log.exception("on_query callback failed")
 
 
-PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_-]+")
-
-
-def question(query: bytes) -> tuple[str, int]:
-    """The name and type asked in query, for logging; ("", 0) when it cannot be read.
-
-    Plain names (letters, digits, hyphens, underscores) are read here, five times faster than
-    through dnspython, which the rest (escapes, compression) still goes to.
-    """
-    labels, position = [], 12
-    while position < len(query) and (length := query[position]):
-        label = query[position + 1 : position + 1 + length]
-        if length > 63 or not PLAIN_LABEL.fullmatch(label):
-            return _question_by_dnspython(query)
-        labels.append(label)
-        position += length + 1
-    if position + 3 > len(query):
-        return "", 0
-    name = b".".join(labels).decode() + "." if labels else "."
-    return name, int.from_bytes(query[position + 1 : position + 3], "big")
-
-
-def _question_by_dnspython(query: bytes) -> tuple[str, int]:
-    try:
-        qname, used = dns.name.from_wire(query, 12)
-        return qname.to_text(), int.from_bytes(query[12 + used : 14 + used], "big")
-    except Exception:
-        return "", 0
-
-
 def _bind_pair(address: str, port: int, reuse_port: bool) -> tuple[socket.socket, socket.socket]:
-    """A UDP and a TCP socket on the same address and port (a free one when port is 0)."""
+    """Return a UDP and a TCP socket on one address and port (a free one when port is 0)."""
     for _ in range(BIND_ATTEMPTS if port == 0 else 1):
         udp = _socket(address, port, socket.SOCK_DGRAM, reuse_port)
         try:

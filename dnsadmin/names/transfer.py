@@ -19,48 +19,29 @@ TRANSFER_TYPES = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
 SPLIT_ABOVE = 32_768  # rdata bytes: owner names and headers must fit in 65,535 too
 
 
-def requested_type(query: bytes) -> int:
-    """The qtype of query's first question, read without parsing the message (0 if unclear).
-
-    Lets the TCP listener route transfers without parsing every query twice.
-    """
-    position = 12
-    end = len(query)
-    while position < end:
-        length = query[position]
-        if length == 0:
-            break
-        if length >= 0x40:
-            return 0  # compressed or extended label: not a plain question, let answer() judge
-        position += length + 1
-    if position + 3 > end:
-        return 0
-    return int.from_bytes(query[position + 1 : position + 3], "big")
-
-
 def transfer(query: bytes, catalog: ZoneCatalog, client_ip: str) -> Iterator[bytes]:
-    """The messages answering an AXFR or IXFR query received over TCP from client_ip."""
+    """Yield the messages answering an AXFR or IXFR query received over TCP from client_ip."""
     parsed = wire.parse_query(query)
     if parsed is None:
         return
     if parsed.rcode:
-        yield wire.error(parsed, parsed.rcode, wire.TCP_LIMIT)
+        yield wire.write_error(parsed, parsed.rcode, True)
         return
     zone = catalog.get(parsed.qname) if parsed.qclass == dns.rdataclass.IN else None
     if zone is None:
         # RFC 5936 2.2.1: we are not authoritative for a zone of that name.
-        yield wire.error(parsed, wire.NOTAUTH, wire.TCP_LIMIT)
+        yield wire.write_error(parsed, wire.NOTAUTH, True)
     elif not zone.allows_transfer(client_ip):
-        yield wire.error(parsed, wire.REFUSED, wire.TCP_LIMIT)
+        yield wire.write_error(parsed, wire.REFUSED, True)
     elif parsed.qtype == dns.rdatatype.IXFR and _is_current(query, zone.serial):
         # RFC 1995 2: a client as new as we are gets our SOA alone.
-        yield _render(parsed, [(zone.origin, zone.soa_records)])
+        yield _soa_alone(parsed, zone)
     else:
         yield from zone_messages(parsed, zone)
 
 
 def _is_current(query: bytes, serial: int) -> bool:
-    """Whether the serial an IXFR query carries (in its authority SOA) is not older than ours."""
+    """Tell whether the serial an IXFR query carries (its authority SOA) is as new as ours."""
     try:
         message = dns.message.from_wire(query)
     except dns.exception.DNSException:
@@ -73,7 +54,7 @@ def _is_current(query: bytes, serial: int) -> bool:
 
 
 def zone_messages(query: Query, zone: Zone) -> Iterator[bytes]:
-    """The zone in as few messages as fit, SOA first and last (RFC 5936 2.2)."""
+    """Yield the zone in as few messages as fit, SOA first and last (RFC 5936 2.2)."""
     rrsets = [*zone.rrsets(), (zone.origin, zone.soa_records)]
     writer = _message(query, first=True)
     for owner, records in _splittable(rrsets):
@@ -97,16 +78,15 @@ def _splittable(rrsets: list[Owned]) -> Iterator[Owned]:
 
 
 def _message(query: Query, *, first: bool) -> MessageWriter:
-    writer = MessageWriter(query.question, query.qname if first else None, wire.TCP_LIMIT)
+    writer = MessageWriter(query.question, query.qname if first else None, query.limit(True))
     if query.edns >= 0:
         writer.reserve(wire.OPT_SIZE)
     return writer
 
 
-def _render(query: Query, rrsets: list[Owned]) -> bytes:
+def _soa_alone(query: Query, zone: Zone) -> bytes:
     writer = _message(query, first=True)
-    for owner, records in rrsets:
-        writer.add(wire.ANSWER, owner, records)
+    writer.add(wire.ANSWER, zone.origin, zone.soa_records)
     return _finish(query, writer)
 
 

@@ -58,7 +58,7 @@ class Servers:
     health: dict[Hashable, Health] = field(default_factory=dict)
 
     def order(self, servers: Iterable[S]) -> list[S]:
-        """Servers (addresses, or (address, port) pairs) to try, distinct, fastest first.
+        """Return the servers (addresses, or (address, port) pairs) to try, distinct, fastest first.
 
         Of those backing off only one is tried, last, as a probe (the one whose backoff ends
         first): a zone whose servers are dead costs one timeout per question, not one per
@@ -104,7 +104,8 @@ class Servers:
 def make_query(
     qname: dns.name.Name, qtype: int, *, recursion: bool, edns: bool = True
 ) -> dns.message.Message:
-    """A query with a fresh random ID, EDNS with our payload size (unless told), RD as asked."""
+    """Return a query with a fresh random ID, EDNS with our payload size (unless told) and RD
+    as asked."""
     query = dns.message.make_query(
         qname, qtype, use_edns=0 if edns else False, payload=wire.OUR_PAYLOAD
     )
@@ -117,7 +118,7 @@ async def exchange(
     query: dns.message.Message, address: str, port: int, timeout: float,
     spend: Callable[[], None],
 ) -> dns.message.Message:  # fmt: skip
-    """The reply of address to query, retried over TCP when truncated and without EDNS when
+    """Return the reply of address to query, retried over TCP when truncated and without EDNS when
     the server does not know it (RFC 6891 7: it answers FORMERR).
 
     spend is called before each send, so every retry counts against the caller's limits.
@@ -163,7 +164,7 @@ class Coalescer(Generic[T]):
         self._inflight: dict[Hashable, asyncio.Task[T]] = {}
 
     def run(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> Awaitable[T]:
-        """The shared outcome of start() for key; Overloaded when over the limit."""
+        """Return the shared outcome of start() for key; raise Overloaded when over the limit."""
         task = self._inflight.get(key)
         if task is None:
             if len(self._inflight) >= self.limit:

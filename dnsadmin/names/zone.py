@@ -7,10 +7,7 @@ use only where the lookup needs a field (a CNAME, DNAME or NS target, the SOA's 
 
 from __future__ import annotations
 
-import enum
-import ipaddress
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 import dns.name
 import dns.rdata
@@ -19,6 +16,8 @@ import dns.rdataset
 import dns.rdatatype
 import dns.zone
 
+from .addresses import Network, allowed, networks
+from .answer import Kind, Sections
 from .render import Records
 
 IN = dns.rdataclass.IN
@@ -33,12 +32,11 @@ ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 ADDITIONAL_TARGET = {dns.rdatatype.MX: "exchange", NS: "target", dns.rdatatype.SRV: "target"}
 
 Key = tuple[bytes, ...]
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Owned = tuple[dns.name.Name, Records]
 
 
 def lower_labels(name: dns.name.Name) -> Key:
-    """The case-folded labels of a name: DNS names compare ASCII-case-insensitively."""
+    """Return the case-folded labels of a name (names compare ASCII-case-insensitively)."""
     return tuple(label.lower() for label in name.labels)
 
 
@@ -79,7 +77,7 @@ class Node:
         return rdtype in self._raw
 
     def records(self, rdtype: int) -> Records | None:
-        """The RRset of rdtype in wire form, as responses are written."""
+        """Return the RRset of rdtype in wire form, as responses are written."""
         records = self._records.get(rdtype)
         if records is None and rdtype in self._raw:
             ttl, wires = self._raw[rdtype]
@@ -88,7 +86,7 @@ class Node:
         return records
 
     def get(self, rdtype: int) -> dns.rdataset.Rdataset | None:
-        """The RRset of rdtype decoded, for the names inside it (targets, SOA fields)."""
+        """Return the RRset of rdtype decoded, for the names inside it (targets, SOA fields)."""
         rdataset = self._decoded.get(rdtype)
         if rdataset is None and rdtype in self._raw:
             rdataset = self._decode(rdtype)
@@ -107,27 +105,6 @@ class Node:
             rdataset.add(dns.rdata.from_wire(IN, rdtype, wire, 0, len(wire)), records.ttl)
         self._decoded[rdtype] = rdataset
         return rdataset
-
-
-class Kind(enum.Enum):
-    ANSWER = "answer"
-    ALIAS = "alias"  # CNAME or DNAME: the answer continues at .target
-    NODATA = "nodata"
-    NXDOMAIN = "nxdomain"
-    REFERRAL = "referral"
-    YXDOMAIN = "yxdomain"
-
-
-@dataclass(slots=True)
-class Lookup:
-    """What one zone says about one name: the building block of a response."""
-
-    kind: Kind
-    answer: list[Owned] = field(default_factory=list)
-    authority: list[Owned] = field(default_factory=list)
-    # (rrset, required): required glue that does not fit sets TC (RFC 9471).
-    additional: list[tuple[Owned, bool]] = field(default_factory=list)
-    target: dns.name.Name | None = None
 
 
 class Zone:
@@ -170,22 +147,19 @@ class Zone:
         return len(self._nodes)
 
     def allows_transfer(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return False
-        return any(ip in network for network in self.transfer_acl)
+        """Tell whether a client at address may transfer the zone."""
+        return allowed(address, self.transfer_acl)
 
     def rrsets(self) -> Iterator[Owned]:
-        """Every RRset of the zone, apex SOA first (the order zone transfers want)."""
+        """Yield every RRset of the zone, apex SOA first (the order zone transfers want)."""
         yield self.origin, self.soa_records
         for key, node in self._nodes.items():
             for rdtype in node.types():
                 if key or rdtype != SOA:
                     yield node.name, node.records(rdtype)
 
-    def lookup(self, qname: dns.name.Name, qtype: int, *, every_any: bool = False) -> Lookup:
-        """RFC 1034 4.3.2 step 3 for a qname at or below the origin.
+    def lookup(self, qname: dns.name.Name, qtype: int, *, every_any: bool = False) -> Sections:
+        """Look qname, at or below the origin, up as RFC 1034 4.3.2 step 3 does.
 
         ``every_any``: answer ANY with every RRset (over TCP) instead of one (RFC 8482).
         """
@@ -204,55 +178,58 @@ class Zone:
                 return self._dname(qname, key, qtype)
         return self._exact(qname, self._nodes[rel], qtype, every_any)
 
-    def _exact(self, owner: dns.name.Name, node: Node, qtype: int, every_any: bool) -> Lookup:
+    def _exact(self, owner: dns.name.Name, node: Node, qtype: int, every_any: bool) -> Sections:
         if not node:
             return self._nodata()
         if qtype == ANY:
             # RFC 8482: one RRset is a complete answer to ANY; TCP clients get them all.
             types = node.types() if every_any else node.types()[:1]
-            return Lookup(Kind.ANSWER, [(owner, node.records(t)) for t in types])
+            return Sections(Kind.ANSWER, [(owner, node.records(t)) for t in types])
         if CNAME_TYPE in node and qtype != CNAME_TYPE:
             target = node.get(CNAME_TYPE)[0].target
-            return Lookup(Kind.ALIAS, [(owner, node.records(CNAME_TYPE))], target=target)
+            return Sections(Kind.ALIAS, [(owner, node.records(CNAME_TYPE))], target=target)
         records = node.records(qtype)
         if records is None:
             return self._nodata()
-        lookup = Lookup(Kind.ANSWER, [(owner, records)])
+        found = Sections(Kind.ANSWER, [(owner, records)])
         if qtype in ADDITIONAL_TARGET:
             targets = dict.fromkeys(getattr(r, ADDITIONAL_TARGET[qtype]) for r in node.get(qtype))
             # Optional: addresses that do not fit are left out without setting TC.
-            lookup.additional.extend(
-                (found, False) for t in targets for found in self._addresses(t, authoritative=True)
+            found.additional.extend(
+                (rrset, False) for t in targets for rrset in self._addresses(t, authoritative=True)
             )
-        return lookup
+        return found
 
-    def _missing(self, qname: dns.name.Name, qtype: int, encloser: Key, every_any: bool) -> Lookup:
+    def _missing(
+        self, qname: dns.name.Name, qtype: int, encloser: Key, every_any: bool
+    ) -> Sections:
         wildcard = self._nodes.get((b"*", *encloser))
         if wildcard is None:
             soa = self._zero_soa if qtype == SOA else self._negative_soa
-            return Lookup(Kind.NXDOMAIN, authority=[soa])
+            return Sections(Kind.NXDOMAIN, authority=[soa])
         # RFC 4592 3.3.1: the wildcard answers with the query name as owner.
         return self._exact(qname, wildcard, qtype, every_any)
 
-    def _nodata(self) -> Lookup:
-        return Lookup(Kind.NODATA, authority=[self._negative_soa])
+    def _nodata(self) -> Sections:
+        return Sections(Kind.NODATA, authority=[self._negative_soa])
 
-    def _referral(self, key: Key) -> Lookup:
+    def _referral(self, key: Key) -> Sections:
         cut = self._nodes[key]
         # No DS in the referral: without RRSIGs (we do not sign) it proves nothing.
-        lookup = Lookup(Kind.REFERRAL, authority=[(cut.name, cut.records(NS))])
+        found = Sections(Kind.REFERRAL, authority=[(cut.name, cut.records(NS))])
         for rdata in cut.get(NS):
-            lookup.additional.extend(self._glue(rdata.target, cut.name))
-        return lookup
+            found.additional.extend(self._glue(rdata.target, cut.name))
+        return found
 
     def _glue(self, target: dns.name.Name, cut: dns.name.Name) -> list[tuple[Owned, bool]]:
         # RFC 9471: glue for in-domain name servers is required, sibling glue optional.
         required = target.is_subdomain(cut)
-        return [(found, required) for found in self._addresses(target)]
+        return [(rrset, required) for rrset in self._addresses(target)]
 
     def _addresses(self, target: dns.name.Name, *, authoritative: bool = False) -> list[Owned]:
-        """The A and AAAA RRsets of ``target`` when this zone has them; with ``authoritative``,
-        not the glue at or below a zone cut, which only referrals hand out (as BIND does)."""
+        """Return the A and AAAA RRsets of ``target`` when this zone has them; with
+        ``authoritative``, not the glue at or below a zone cut, which only referrals hand out
+        (as BIND does)."""
         if not target.is_subdomain(self.origin):
             return []
         key = lower_labels(target)[: len(target.labels) - self._depth]
@@ -264,7 +241,7 @@ class Zone:
         found = (node.records(rdtype) for rdtype in ADDRESS_TYPES)
         return [(node.name, records) for records in found if records is not None]
 
-    def _dname(self, qname: dns.name.Name, key: Key, qtype: int) -> Lookup:
+    def _dname(self, qname: dns.name.Name, key: Key, qtype: int) -> Sections:
         node = self._nodes[key]
         dname = node.get(DNAME)
         prefix = qname.labels[: len(qname.labels) - len(node.name.labels)]
@@ -272,15 +249,15 @@ class Zone:
         try:
             target = dns.name.Name(prefix + dname[0].target.labels)
         except dns.name.NameTooLong:
-            return Lookup(Kind.YXDOMAIN, answer)
+            return Sections(Kind.YXDOMAIN, answer)
         answer.append((qname, Records(CNAME_TYPE, dname.ttl, (target.to_wire(),))))
         if qtype == CNAME_TYPE:
-            return Lookup(Kind.ANSWER, answer)
-        return Lookup(Kind.ALIAS, answer, target=target)
+            return Sections(Kind.ANSWER, answer)
+        return Sections(Kind.ALIAS, answer, target=target)
 
 
 def _owner_labels(owner: str, origin: dns.name.Name) -> tuple[bytes, ...]:
-    """The labels of owner relative to origin, in their original case."""
+    """Return the labels of owner relative to origin, in their original case."""
     if owner in ("@", ""):
         return ()
     if "\\" in owner or owner.endswith(".") or not owner.isascii():
@@ -295,10 +272,6 @@ def _owner_labels(owner: str, origin: dns.name.Name) -> tuple[bytes, ...]:
     return labels
 
 
-def _network(cidr: str) -> Network:
-    return ipaddress.ip_network(cidr, strict=False)
-
-
 def build_zone(
     origin: str,
     records: Iterable[tuple[str, int, int, bytes]],
@@ -306,7 +279,7 @@ def build_zone(
     serial: int | None = None,
     transfer_acl: Iterable[str] = (),
 ) -> Zone:
-    """A zone from (owner relative to origin or '@', TTL, rdtype, uncompressed rdata wire).
+    """Build a zone from (owner relative to origin or '@', TTL, rdtype, rdata wire) rows.
 
     serial, when given, replaces the serial of the apex SOA record. Rdata is trusted to be
     valid wire form (dnspython's to_wire() of a validated rdata): it is served as given.
@@ -324,8 +297,7 @@ def build_zone(
             node = nodes[key] = Node(relative + origin_name.labels)
             _add_empty_non_terminals(nodes, key, relative + origin_name.labels)
         node.add_wire(rdtype, ttl, wire)
-    acl = tuple(_network(cidr) for cidr in transfer_acl)
-    return Zone(origin_name, nodes, acl, serial)
+    return Zone(origin_name, nodes, networks(transfer_acl), serial)
 
 
 def _add_empty_non_terminals(nodes: dict[Key, Node], key: Key, labels: tuple[bytes, ...]) -> None:
@@ -336,7 +308,7 @@ def _add_empty_non_terminals(nodes: dict[Key, Node], key: Key, labels: tuple[byt
 
 
 def zone_from_text(text: str, origin: str, **kw) -> Zone:
-    """A zone from master-file text (tests, the standalone runner and the benchmark)."""
+    """Build a zone from master-file text (tests, the standalone runner, the benchmark)."""
     parsed = dns.zone.from_text(text, origin, relativize=False, check_origin=True)
     return build_zone(origin, _records_of(parsed), **kw)
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from dnsadmin import cachesync
 from dnsadmin.models import CacheCommand, CacheEntry
+from dnsadmin.names import wire
 from dnsadmin.names.cache import Cache, CacheRecord
 from tests.names.hierarchy import Clock
 
@@ -108,6 +109,7 @@ def test_a_cache_written_behind_answers_again_once_loaded_into_a_new_one():
     restarted = Cache(clock=clock)
     restarted.load(cachesync.load_snapshot())
     query = dns.message.make_query("www.example.test.", "A")
-    response = dns.message.from_wire(restarted.answer(query.to_wire()))
+    response, _ = restarted.respond(wire.parse_query(query.to_wire()), tcp=False)
+    response = dns.message.from_wire(response)
     assert [r.address for r in response.answer[0]] == ["192.0.2.1"]
     assert restarted.find(dns.name.from_text("www.example.test."), dns.rdatatype.A) is not None

@@ -11,10 +11,10 @@ import pytest
 
 from dnsadmin.changes import RRsetEdit, apply_changes, current_rrset, fingerprint
 from dnsadmin.models import Zone
-from dnsadmin.names.authority import answer
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.snapshot import load_zone
 from tests.dnsadmin.test_rundns import rundns, wait_for  # noqa: F401 (rundns is a fixture)
+from tests.names.zones import answer
 
 
 def set_enabled(zone: Zone, owner: str, rdata: str, enabled: bool) -> None:

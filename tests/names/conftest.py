@@ -9,7 +9,7 @@ import pytest
 
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.server import DNSServer
-from tests.names.zones import Bind, ThreadedServer, make_catalog
+from tests.names.zones import Bind, ThreadedServer, make_catalog, serve
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def threaded_server(catalog: ZoneCatalog) -> Iterator[ThreadedServer]:
 @pytest.fixture
 async def loop_server(catalog: ZoneCatalog) -> AsyncIterator[DNSServer]:
     """Our server in the test's own event loop (for asyncio clients such as dig subprocesses)."""
-    ours = DNSServer(catalog, tcp_idle_timeout=2.0)
+    ours = serve(catalog, tcp_idle_timeout=2.0)
     await ours.start(["127.0.0.1"], 0)
     yield ours
     await ours.stop()

@@ -20,6 +20,7 @@ import dns.rcode
 import dns.rrset
 
 from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.chain import AUTHORITATIVE, ResolverChain
 from dnsadmin.names.recursive import MAX_REFERRALS
 from dnsadmin.names.server import DNSServer
 from dnsadmin.names.zone import zone_from_text
@@ -359,7 +360,7 @@ class Hierarchy:
             await self.scripted[address].start()
 
     async def _serve(self, catalog: ZoneCatalog, addresses: list[str]) -> None:
-        server = DNSServer(catalog, tcp_idle_timeout=1.0)
+        server = DNSServer(ResolverChain(catalog, AUTHORITATIVE), tcp_idle_timeout=1.0)
         for address in addresses:
             self.servers[address] = server
         await server.start(addresses, self.port)

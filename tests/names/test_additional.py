@@ -5,9 +5,9 @@ from __future__ import annotations
 import dns.message
 import dns.rdatatype
 
-from dnsadmin.names.authority import answer
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.zone import zone_from_text
+from tests.names.zones import answer
 
 ZONE = """\
 $TTL 300

@@ -8,7 +8,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from dnsadmin.names.authority import MAX_CHAIN
+from dnsadmin.names.answer import MAX_CHAIN
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.zone import zone_from_text
 from tests.names.zones import ask, rrsets_of

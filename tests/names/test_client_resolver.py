@@ -205,25 +205,3 @@ def test_resolv_conf_gives_the_servers_when_none_are_given(tmp_path: Path) -> No
 def test_an_empty_server_list_is_refused() -> None:
     with pytest.raises(ValueError):
         client.create_resolver([])
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("192.0.2.1", ("192.0.2.1", 53)),
-        ("192.0.2.1:5353", ("192.0.2.1", 5353)),
-        ("2001:db8::1", ("2001:db8::1", 53)),
-        ("[2001:db8::1]:5353", ("2001:db8::1", 5353)),
-        ("[::1]", ("::1", 53)),
-    ],
-)
-def test_a_server_address_may_carry_a_port(text: str, expected: tuple[str, int]) -> None:
-    assert client.parse_server(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text", ["ns1.example", "192.0.2.1:0", "192.0.2.1:65536", "192.0.2.1:x", "[::1", "[::1]x", ""]
-)
-def test_a_malformed_server_address_raises_value_error(text: str) -> None:
-    with pytest.raises(ValueError):
-        client.parse_server(text)

@@ -16,7 +16,7 @@ import pytest
 from dnsadmin.names import wire
 from dnsadmin.names.cache import Cache
 from dnsadmin.names.catalog import ZoneCatalog
-from dnsadmin.names.forwarder import Forwarder, parse_forwarder
+from dnsadmin.names.forwarder import Forwarder
 from dnsadmin.names.recursive import MAX_RESTARTS
 from dnsadmin.names.server import DNSServer
 from dnsadmin.names.zone import zone_from_text
@@ -29,6 +29,7 @@ from tests.names.hierarchy import (
     misasker,
     silent,
 )
+from tests.names.zones import serve
 
 A, MX = dns.rdatatype.A, dns.rdatatype.MX
 
@@ -98,7 +99,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[DNSServer]:
-    server = DNSServer(ZoneCatalog([zone_from_text(EXAMPLE_ZONE, "example.test.")]))
+    server = serve(ZoneCatalog([zone_from_text(EXAMPLE_ZONE, "example.test.")]))
     await server.start(["127.0.0.1"], 0)
     yield server
     await server.stop()
@@ -223,25 +224,6 @@ async def test_it_sends_one_query_for_identical_questions_in_flight(upstream, cl
     forwarder = forwarder_to(upstream.port, clock=clock)
     await asyncio.gather(*(forwarder.resolve(name("www.example.test."), A) for _ in range(10)))
     assert sum(upstream.stats.by_rcode.values()) == 1
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("192.0.2.1", ("192.0.2.1", 53)),
-        ("192.0.2.1:5353", ("192.0.2.1", 5353)),
-        ("[2001:db8::1]:5353", ("2001:db8::1", 5353)),
-        ("2001:db8::1", ("2001:db8::1", 53)),
-    ],
-)
-def test_it_reads_forwarder_addresses(text, expected):
-    assert parse_forwarder(text) == expected
-
-
-@pytest.mark.parametrize("text", ["dns.example.test", "192.0.2.1:0", "192.0.2.1:99999", ""])
-def test_it_rejects_bad_forwarder_addresses(text):
-    with pytest.raises(ValueError):
-        parse_forwarder(text)
 
 
 def test_it_needs_at_least_one_forwarder(clock):

@@ -13,10 +13,9 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from dnsadmin.names.authority import answer
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.zone import build_zone, zone_from_text
-from tests.names.zones import EXAMPLE_COM
+from tests.names.zones import EXAMPLE_COM, answer
 
 
 def wire_query(qname="www.example.com.", rdtype="A", **kw) -> bytes:
@@ -218,7 +217,7 @@ def test_an_exception_while_answering_becomes_servfail_with_the_question(caplog)
     assert "SERVFAIL" in caplog.text
 
 
-def test_a_cached_answer_carries_the_id_of_each_query(catalog):
+def test_each_answer_carries_the_id_of_its_query(catalog):
     first = dns.message.make_query("www.example.com.", "A")
     second = dns.message.make_query("www.example.com.", "A")
     second.id = (first.id + 1) % 65536
@@ -227,7 +226,7 @@ def test_a_cached_answer_carries_the_id_of_each_query(catalog):
     assert one[2:] == two[2:]
 
 
-def test_changing_a_zone_invalidates_cached_answers(catalog):
+def test_changing_a_zone_changes_the_answers(catalog):
     query = wire_query("www.example.com.")
     assert parse(answer(query, catalog)).answer[0][0].to_text() == "192.0.2.10"
     changed = EXAMPLE_COM.replace("192.0.2.10", "192.0.2.11")
@@ -235,10 +234,3 @@ def test_changing_a_zone_invalidates_cached_answers(catalog):
     catalog.replace(zone_from_text(changed, "example.com."))
     assert catalog.generation > generation
     assert parse(answer(query, catalog)).answer[0][0].to_text() == "192.0.2.11"
-
-
-def test_the_answer_cache_is_bounded():
-    catalog = ZoneCatalog([zone_from_text(EXAMPLE_COM, "example.com.")], cache_size=3)
-    for i in range(10):
-        answer(wire_query(f"n{i}.example.com."), catalog)
-    assert len(catalog.udp_cache) == 3

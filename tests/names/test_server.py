@@ -11,11 +11,14 @@ import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import pytest
 
-from dnsadmin.names import wire
+from dnsadmin.names import authority, wire
 from dnsadmin.names.authority import NOT_MINE
-from dnsadmin.names.server import DNSServer, question
+from dnsadmin.names.chain import ChainConfig, ResolverChain
+from dnsadmin.names.server import DNSServer
+from tests.names.zones import serve
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +67,7 @@ async def test_dig_sees_nxdomain_and_referrals(loop_server):
 
 
 async def test_it_listens_on_ipv6_and_ipv4_on_one_port(catalog):
-    server = DNSServer(catalog)
+    server = serve(catalog)
     await server.start(["127.0.0.1", "::1"], 0)
     try:
         ports = {sock.getsockname()[1] for sock in server.sockets}
@@ -99,7 +102,7 @@ async def test_it_answers_pipelined_queries_on_one_connection(loop_server):
 
 
 async def test_it_closes_an_idle_connection(catalog):
-    server = DNSServer(catalog, tcp_idle_timeout=0.2)
+    server = serve(catalog, tcp_idle_timeout=0.2)
     await server.start(["127.0.0.1"], 0)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
@@ -110,7 +113,7 @@ async def test_it_closes_an_idle_connection(catalog):
 
 
 async def test_it_closes_connections_over_the_cap(catalog):
-    server = DNSServer(catalog, max_tcp_connections=1)
+    server = serve(catalog, max_tcp_connections=1)
     await server.start(["127.0.0.1"], 0)
     try:
         first_reader, first = await asyncio.open_connection("127.0.0.1", server.port)
@@ -149,7 +152,7 @@ class Reported(list):
 
 async def test_on_query_reports_each_answer(catalog):
     events = Reported()
-    server = DNSServer(catalog, on_query=events)
+    server = serve(catalog, on_query=events)
     await server.start(["127.0.0.1"], 0)
     try:
         query = dns.message.make_query("WWW.example.com.", "AAAA")
@@ -157,14 +160,15 @@ async def test_on_query_reports_each_answer(catalog):
     finally:
         await server.stop()
     ((client, wire_query, rcode, source, latency, transport),) = events
-    assert (client, question(wire_query), rcode) == ("127.0.0.1", ("WWW.example.com.", 28), 0)
+    question = wire.question_text(wire_query)
+    assert (client, question, rcode) == ("127.0.0.1", ("WWW.example.com.", 28), 0)
     assert (source, transport) == ("authority", "udp")
     assert 0 <= latency < 5
 
 
 async def test_the_query_log_hears_at_most_its_share_each_second_and_all_are_counted(catalog):
     events = Reported()
-    server = DNSServer(catalog, on_query=events, log_per_second=3)
+    server = serve(catalog, on_query=events, log_per_second=3)
     await server.start(["127.0.0.1"], 0)
     try:
         for _ in range(10):  # a few milliseconds: one budget, two if a second turns meanwhile
@@ -178,7 +182,7 @@ async def test_the_query_log_hears_at_most_its_share_each_second_and_all_are_cou
 
 async def test_a_repeated_question_is_answered_and_reported_without_parsing(catalog, monkeypatch):
     events = Reported()
-    server = DNSServer(catalog, on_query=events)
+    server = serve(catalog, on_query=events)
     await server.start(["127.0.0.1"], 0)
     try:
         first = dns.message.make_query("www.example.com.", "A")
@@ -200,7 +204,7 @@ async def test_a_failing_on_query_callback_does_not_stop_the_listener(catalog):
     def explode(*event: object) -> None:
         raise RuntimeError("boom")
 
-    server = DNSServer(catalog, on_query=explode)
+    server = serve(catalog, on_query=explode)
     await server.start(["127.0.0.1"], 0)
     try:
         for _ in range(2):
@@ -211,51 +215,77 @@ async def test_a_failing_on_query_callback_does_not_stop_the_listener(catalog):
         await server.stop()
 
 
-class Canned:
-    """A resolver that answers every question it is asked with NXDOMAIN, after a delay."""
+class SlowResolver(asyncio.DatagramProtocol):
+    """A resolver on loopback that says NXDOMAIN to every question (with AA and its zone's
+    SOA, so that it is believed and cached), after a delay."""
 
-    source = "canned"
-
-    def __init__(self, delay: float | None) -> None:
+    def __init__(self, delay: float) -> None:
         self.delay = delay
         self.asked: list[str] = []
 
-    def resolve(self, query: bytes, *, tcp: bool):
-        message = dns.message.from_wire(query)
-        self.asked.append(message.question[0].name.to_text())
-        response = dns.message.make_response(message)
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        query = dns.message.from_wire(data)
+        self.asked.append(query.question[0].name.to_text())
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
         response.set_rcode(dns.rcode.NXDOMAIN)
-        if self.delay is None:
-            return response.to_wire()
-        return self._later(response.to_wire())
-
-    async def _later(self, wire: bytes) -> bytes:
-        await asyncio.sleep(self.delay)
-        return wire
+        soa = "ns.example.org. hostmaster.example.org. 1 7200 900 1209600 60"
+        response.authority.append(dns.rrset.from_text("example.org.", 60, "IN", "SOA", soa))
+        asyncio.get_running_loop().call_later(
+            self.delay, self.transport.sendto, response.to_wire(), addr
+        )
 
 
-@pytest.mark.parametrize("delay", [None, 0.05])
-async def test_names_outside_the_catalog_go_to_the_next_resolver(catalog, delay):
-    canned = Canned(delay)
+@pytest.fixture
+async def slow_resolver():
+    async def start(delay: float) -> tuple[SlowResolver, int]:
+        loop = asyncio.get_running_loop()
+        transport, resolver = await loop.create_datagram_endpoint(
+            lambda: SlowResolver(delay), local_addr=("127.0.0.1", 0)
+        )
+        transports.append(transport)
+        return resolver, transport.get_extra_info("sockname")[1]
+
+    transports: list[asyncio.DatagramTransport] = []
+    yield start
+    for transport in transports:
+        transport.close()
+
+
+def forwarding(catalog, port: int, **kw) -> DNSServer:
+    """Our server with the chain production runs, forwarding outside our zones to port."""
+    config = ChainConfig(forwarders=[f"127.0.0.1:{port}"], query_timeout=2.0)
+    return DNSServer(ResolverChain(catalog, config), **kw)
+
+
+async def test_names_outside_our_zones_go_down_the_chain(catalog, slow_resolver):
+    resolver, port = await slow_resolver(0.05)
     events = Reported()
-    server = DNSServer(catalog, resolvers=[canned], on_query=events)
+    server = forwarding(catalog, port, on_query=events)
     await server.start(["127.0.0.1"], 0)
     try:
-        outside = dns.message.make_query("www.example.org.", "A")
-        response = await dns.asyncquery.udp(outside, "127.0.0.1", port=server.port, timeout=2)
-        assert response.rcode() == dns.rcode.NXDOMAIN
+        for transport in (dns.asyncquery.udp, dns.asyncquery.udp, dns.asyncquery.tcp):
+            outside = dns.message.make_query("www.example.org.", "A")
+            response = await transport(outside, "127.0.0.1", port=server.port, timeout=2)
+            assert response.rcode() == dns.rcode.NXDOMAIN
         inside = dns.message.make_query("www.example.com.", "A")
         response = await dns.asyncquery.tcp(inside, "127.0.0.1", port=server.port, timeout=2)
         assert response.rcode() == dns.rcode.NOERROR
     finally:
         await server.stop()
-    assert canned.asked == ["www.example.org."]
-    assert [source for _, _, _, source, _, _ in events] == ["canned", "authority"]
+        await server.chain.close()
+    assert resolver.asked == ["www.example.org."]
+    sources = [source for _, _, _, source, _, _ in events]
+    assert sources == ["forwarder", "cache", "cache", "authority"]
 
 
-async def test_a_slow_answer_does_not_hold_up_later_ones_on_a_connection(catalog):
+async def test_a_slow_answer_does_not_hold_up_later_ones_on_a_connection(catalog, slow_resolver):
     # RFC 7766 6.2.1.1: answers on one connection may come back out of order.
-    server = DNSServer(catalog, resolvers=[Canned(0.3)])
+    _, port = await slow_resolver(0.3)
+    server = forwarding(catalog, port)
     await server.start(["127.0.0.1"], 0)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
@@ -267,34 +297,31 @@ async def test_a_slow_answer_does_not_hold_up_later_ones_on_a_connection(catalog
         writer.close()
     finally:
         await server.stop()
+        await server.chain.close()
 
 
-def test_the_authority_says_not_mine_for_foreign_names_when_chained(catalog):
-    server = DNSServer(catalog)
+def test_the_authority_says_not_mine_for_foreign_names(catalog):
     query = dns.message.make_query("www.example.org.", "A").to_wire()
-    assert server.chain[0].resolve(query, tcp=False) is NOT_MINE
-
-
-class Broken:
-    """A resolver with a bug, failing at once or later."""
-
-    source = "broken"
-
-    def __init__(self, later: bool) -> None:
-        self.later = later
-
-    def resolve(self, query: bytes, *, tcp: bool):
-        if self.later:
-            return self._fail()
-        raise RuntimeError("resolver bug")
-
-    async def _fail(self) -> bytes:
-        raise RuntimeError("resolver bug, later")
+    assert authority.answer(query, catalog) is NOT_MINE
 
 
 @pytest.mark.parametrize("later", [False, True])
-async def test_a_failing_resolver_costs_a_servfail_not_the_listener(catalog, later, caplog):
-    server = DNSServer(catalog, resolvers=[Broken(later)])
+async def test_a_failing_resolver_costs_a_servfail_not_the_listener(
+    catalog, slow_resolver, later, monkeypatch, caplog
+):
+    _, port = await slow_resolver(0)
+    server = forwarding(catalog, port)
+
+    async def fail_later(*args: object, **kw: object) -> None:
+        raise RuntimeError("resolver bug, later")
+
+    def fail(*args: object, **kw: object) -> None:
+        raise RuntimeError("resolver bug")
+
+    if later:
+        monkeypatch.setattr(server.chain.upstream, "resolve", fail_later)
+    else:
+        monkeypatch.setattr(server.chain.cache, "respond", fail)
     await server.start(["127.0.0.1"], 0)
     try:
         query = dns.message.make_query("www.example.org.", "A")
@@ -306,11 +333,12 @@ async def test_a_failing_resolver_costs_a_servfail_not_the_listener(catalog, lat
         assert response.rcode() == dns.rcode.NOERROR
     finally:
         await server.stop()
+        await server.chain.close()
     assert "resolver bug" in caplog.text
 
 
 async def test_two_servers_share_a_port_with_reuse_port(catalog):
-    first, second = DNSServer(catalog), DNSServer(catalog)
+    first, second = serve(catalog), serve(catalog)
     await first.start(["127.0.0.1"], 0, reuse_port=True)
     try:
         await second.start(["127.0.0.1"], first.port, reuse_port=True)
@@ -321,7 +349,7 @@ async def test_two_servers_share_a_port_with_reuse_port(catalog):
 
 
 async def test_stop_closes_open_connections(catalog):
-    server = DNSServer(catalog, tcp_idle_timeout=30)
+    server = serve(catalog, tcp_idle_timeout=30)
     await server.start(["127.0.0.1"], 0)
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(framed(dns.message.make_query("www.example.com.", "A")))
@@ -330,26 +358,3 @@ async def test_stop_closes_open_connections(catalog):
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
     assert server.stats.tcp_connections == 0
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "www.example.com.",
-        "WwW.Example.COM.",
-        "_sip._udp.x-1.example.",
-        ".",
-        "a\\.b.example.",
-        "\\200.example.",
-        "sp\\032ace.example.",
-    ],
-)
-def test_the_logged_question_reads_as_dnspython_writes_it(name):
-    query = dns.message.make_query(name, "MX").to_wire()
-    assert question(query) == (dns.name.from_text(name).to_text(), dns.rdatatype.MX)
-
-
-def test_an_unreadable_question_is_logged_as_empty():
-    query = dns.message.make_query("www.example.com.", "A").to_wire()
-    assert question(query[:20]) == ("", 0)
-    assert question(query[:12] + b"\xc0\x0c" + query[-4:]) == ("", 0)  # a pointer to itself

@@ -12,8 +12,8 @@ import dns.exception
 import dns.message
 import dns.query
 
-from dnsadmin.names.authority import answer
 from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.chain import AUTHORITATIVE, ResolverChain
 from dnsadmin.names.server import DNSServer
 from dnsadmin.names.zone import zone_from_text
 from tests.services import free_port
@@ -73,6 +73,22 @@ def make_catalog(transfer_acl: tuple[str, ...] = ("127.0.0.1/32",)) -> ZoneCatal
     )
 
 
+def authoritative(catalog: ZoneCatalog) -> ResolverChain:
+    """The chain production runs, configured to answer from our zones alone."""
+    return ResolverChain(catalog, AUTHORITATIVE)
+
+
+def serve(catalog: ZoneCatalog, **kw) -> DNSServer:
+    """Our server (not started) answering from the catalog's zones alone."""
+    return DNSServer(authoritative(catalog), **kw)
+
+
+def answer(query: bytes, catalog: ZoneCatalog, *, tcp: bool = False) -> bytes | None:
+    """Our response to query, bytes in and bytes out, from a client on loopback."""
+    result, _ = authoritative(catalog).resolve(query, tcp=tcp, client="127.0.0.1")
+    return result
+
+
 def ask(catalog: ZoneCatalog, qname: str, rdtype: str = "A", *, tcp: bool = False, **kw):
     """Our answer, parsed, to a query built by dnspython."""
     query = dns.message.make_query(qname, rdtype, **kw)
@@ -105,7 +121,7 @@ class ThreadedServer:
     """Our DNSServer running in its own event loop thread, for synchronous clients."""
 
     def __init__(self, catalog: ZoneCatalog, **kw) -> None:
-        self.server = DNSServer(catalog, **kw)
+        self.server = serve(catalog, **kw)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 

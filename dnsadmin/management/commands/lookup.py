@@ -49,7 +49,7 @@ def _header(result: client.Result) -> list[str]:
 
 
 def format_result(result: client.Result) -> str:
-    """The result laid out as dig lays out a response."""
+    """Lay the result out as dig lays out a response."""
     if result.rdtype == dns.rdatatype.AXFR:
         records = [rrset.to_text() for rrset in result.answers]
         return "\n".join([*records, f";; XFR size: {_count(result.answers)} records"]) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import ipaddress
 import signal
 import subprocess
@@ -13,10 +14,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from appliance.worker import run_worker, worker_scope
+from dnsadmin.names.addresses import networks
+from dnsadmin.names.chain import ChainConfig
 from dnsadmin.worker import DNSWorker
 
 
 def address(value: str) -> str:
+    """Return value as an IP address in canonical form; an argparse error otherwise."""
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -24,6 +28,7 @@ def address(value: str) -> str:
 
 
 def configured_addresses() -> list[str]:
+    """Return DNS_ADDRESSES, checked; a CommandError names a bad one."""
     try:
         return [address(value) for value in settings.DNS_ADDRESSES]
     except argparse.ArgumentTypeError as error:
@@ -31,8 +36,9 @@ def configured_addresses() -> list[str]:
 
 
 def network(value: str) -> str:
+    """Return value as a network in canonical form; an argparse error otherwise."""
     try:
-        return str(ipaddress.ip_network(value, strict=False))
+        return str(networks([value])[0])
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not an address or network") from None
 
@@ -139,7 +145,7 @@ class Command(BaseCommand):
 
 
 def without_option(argv: list[str], option: str) -> list[str]:
-    """argv without ``option`` and its value (for re-running the command per worker)."""
+    """Return argv without ``option`` and its value (to re-run the command per worker)."""
     out, skip = [], False
     for arg in argv:
         if skip:
@@ -151,15 +157,16 @@ def without_option(argv: list[str], option: str) -> list[str]:
     return out
 
 
-def resolver_options(options: dict) -> dict:
-    chain = {
-        "recursion": options["recursion"],
-        "allow_recursion": options["allow_recursion"] or settings.DNS_ALLOW_RECURSION,
-        "forwarders": options["forwarders"] or settings.DNS_FORWARDERS,
-        "hosts_file": options["hosts_file"],
-        "order": settings.DNS_RESOLVER_ORDER,
-        "port": options["upstream_port"],
-    }
+def resolver_options(options: dict) -> ChainConfig:
+    """Return the resolver chain's configuration: the options, else the settings."""
+    chain = ChainConfig(
+        recursion=options["recursion"],
+        allow_recursion=options["allow_recursion"] or settings.DNS_ALLOW_RECURSION,
+        forwarders=options["forwarders"] or settings.DNS_FORWARDERS,
+        hosts_file=options["hosts_file"],
+        order=settings.DNS_RESOLVER_ORDER,
+        port=options["upstream_port"],
+    )
     if options["root_hints"]:
-        chain["root_hints"] = options["root_hints"]
+        chain = dataclasses.replace(chain, root_hints=options["root_hints"])
     return chain
