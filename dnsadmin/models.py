@@ -339,7 +339,7 @@ class QueryStats(models.Model):
 
 
 # Sources that are programs, not people at a page: no user is expected.
-SCRIPTED = {"loadzone"}
+SCRIPTED = {"loadzone", "update", "transfer", "dnssec"}
 ZONE_CREATED = "Zone created"  # the summary of a zone's first entry, written by create_zone
 
 
@@ -350,7 +350,13 @@ class ZoneChange(models.Model):
     NULL, origin kept) and adds one more, ``zone_deleted``, with every RRset it had.
     """
 
-    SOURCES = [(s, s) for s in ("web", "api", "import", "admin", "revert", "settings", "loadzone")]
+    # How a change came in: people at the pages, the API or the admin; programs (SCRIPTED):
+    # loadzone, an RFC 2136 update, a transfer from a primary, DNSSEC signing.
+    SOURCES = [
+        (s, s)
+        for s in ("web", "api", "import", "admin", "revert", "settings")
+        + ("loadzone", "update", "transfer", "dnssec")
+    ]
 
     zone = models.ForeignKey(
         Zone, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
