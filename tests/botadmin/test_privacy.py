@@ -40,12 +40,19 @@ def seen(network: Network, nick: str, when: datetime = DAY, channel: str = "#pyt
 
 
 def indexed(word: str) -> set[int]:
-    """Ask the full-text index itself which rows hold word (SQLite FTS5)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT rowid FROM botadmin_logline_fts WHERE botadmin_logline_fts MATCH %s",
-            [f'"{word}"'],
+    """Ask the full-text index itself which rows hold word (SQLite FTS5 or PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        # The index is an expression index on the lines themselves: ask it the way search does.
+        query = (
+            "SELECT id FROM botadmin_logline "
+            "WHERE to_tsvector('simple', text) @@ phraseto_tsquery('simple', %s)"
         )
+        params = [word]
+    else:
+        query = "SELECT rowid FROM botadmin_logline_fts WHERE botadmin_logline_fts MATCH %s"
+        params = [f'"{word}"']
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
         return {row[0] for row in cursor.fetchall()}
 
 

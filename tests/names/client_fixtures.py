@@ -201,9 +201,16 @@ def named_fixture(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def silent_server_fixture() -> Iterator[tuple[str, int]]:
     """A server that takes queries and never answers, over UDP and TCP (connections are
     accepted by the kernel's backlog and then left unanswered)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+    while True:
+        udp, tcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket()
         udp.bind(("127.0.0.1", 0))
-        tcp.bind(udp.getsockname())
+        try:
+            tcp.bind(udp.getsockname())  # the kernel's free UDP port may be taken for TCP
+            break
+        except OSError:
+            udp.close()
+            tcp.close()
+    with udp, tcp:
         tcp.listen(8)
         yield udp.getsockname()
 
