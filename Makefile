@@ -9,11 +9,15 @@ STAMP := $(VENV)/.requirements-installed
 # Debian packages the tests drive, as "command:package" pairs.
 TEST_TOOLS := dig:dnsutils named:bind9 ngircd:ngircd chromium:chromium chromedriver:chromium-driver \
 	dnsperf:dnsperf unbound:unbound redis-server:redis-server pg_ctlcluster:postgresql \
-	taskset:util-linux
+	taskset:util-linux dnssec-verify:bind9-utils delv:bind9-dnsutils
+# Dynamic updates: nsupdate, and the ACME round trip (pebble, certbot and its RFC 2136 plugin,
+# which has no command of its own and is checked by package below).
+TEST_TOOLS += nsupdate:dnsutils pebble:pebble certbot:certbot
 
 .PHONY: run test lint format bench clean
 
 run: $(STAMP)
+	$(PY) -m appliance.env .env
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-1} $(PY) manage.py ensureadmin
@@ -51,6 +55,7 @@ test-tools:
 		cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 		PATH="$$PATH:/usr/sbin:/sbin" command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
+	dpkg -s python3-certbot-dns-rfc2136 >/dev/null 2>&1 || missing="$$missing python3-certbot-dns-rfc2136"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -68,6 +73,9 @@ bench: $(STAMP) test-tools
 	$(PY) bench/loading/run.py
 	$(PY) bench/logs/run.py
 	$(PY) bench/logwrite/run.py
+	$(PY) bench/zonepage/run.py
+	$(PY) bench/updates/run.py
+	$(PY) bench/signing/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

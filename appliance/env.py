@@ -97,7 +97,8 @@ def secret_key(debug: bool, key_file: Path) -> str:
         return key
     if not debug:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set; production (DEBUG off) refuses to start without one"
+            "SECRET_KEY is not set; production (DEBUG off) refuses to start without one "
+            "(for development set DEBUG=1, as the .env that `make run` writes does)"
         )
     if key_file.exists():
         return key_file.read_text().strip()
@@ -124,3 +125,30 @@ def load_env_file(path: Path) -> None:
         if not sep or not name.strip().isidentifier():
             raise ImproperlyConfigured(f"{path}:{number}: expected NAME=value, got {line!r}")
         os.environ.setdefault(name.strip(), value.strip().strip("'\""))
+
+
+DEVELOPMENT_ENV = """\
+# Written by the first `make run`: development settings for every manage.py command in this
+# checkout (debug pages, plain HTTP, a key generated into var/). Production: see .env.example.
+DEBUG=1
+"""
+
+
+def write_development_env(path: Path) -> bool:
+    """Write a development ``.env`` unless one exists; say whether it was written.
+
+    ``make run`` calls it, so that the README's other commands, run in a second terminal,
+    get the same settings as the server instead of stopping on production's checks.
+    """
+    if path.exists():
+        return False
+    path.write_text(DEVELOPMENT_ENV)
+    return True
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else ".env")
+    if write_development_env(target):
+        print(f"Wrote {target} (DEBUG=1) for development; production settings: .env.example")

@@ -15,6 +15,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     ("Cache", "dnsadmin:cache", SIGNED_IN),
     ("Queries", "dnsadmin:query-log", SIGNED_IN),
     ("API tokens", "dnsadmin:token-list", STAFF),
+    ("TSIG keys", "dnsadmin:tsig-list", STAFF),
     ("Logs", "logs:index", PUBLIC),
     ("Bot", "botadmin:admin-home", STAFF),
     ("Admin", "admin:index", STAFF),

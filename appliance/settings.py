@@ -197,6 +197,11 @@ BOT_LOG_INTERVAL_MS = env_int("BOT_LOG_INTERVAL_MS", 500, minimum=10)
 QUERY_LOG_MAX_PER_SECOND = env_int("QUERY_LOG_MAX_PER_SECOND", 1000, minimum=0)
 QUERY_LOG_RETENTION_DAYS = env_int("QUERY_LOG_RETENTION_DAYS", 7, minimum=1)
 
+# /metrics (Prometheus): answered to a bearer token or to clients in these networks; off
+# (404) when neither is set.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOW = env_list("METRICS_ALLOW")
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {
     "version": 1,

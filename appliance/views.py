@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from appliance.dashboard import dashboard_panels
 from appliance.models import WorkerStatus
@@ -60,7 +62,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Database reachability for load balancers and monitoring; no login, no details."""
     try:
@@ -70,3 +72,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out, and say so on the page that follows (the login page)."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        stored = request.session.keys()  # a session is not iterable itself
+        had_pending = any(key.startswith("dnsadmin.pending.") for key in stored)
+        response = super().post(request, *args, **kwargs)
+        note = " Pending zone changes that were not applied are gone." if had_pending else ""
+        messages.info(request, f"You are logged out.{note}")
+        return response

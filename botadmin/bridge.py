@@ -19,8 +19,9 @@ from django.db.models import Q
 
 from botadmin import policy
 from botadmin.infobot.config import ChannelConfig, NetworkConfig, PluginSetting
-from botadmin.infobot.host import plugins_in
+from botadmin.infobot.host import discover, plugins_in
 from botadmin.infobot.logwriter import LogRecord, Redaction
+from botadmin.infobot.plugin import Plugin
 from botadmin.infobot.protocol import fold
 from botadmin.infobot.stores import IgnoreEntry, SeenEntry, StaleVersion, Stored
 from botadmin.models import Channel, Ignore, LogLine, Network, Seen, StoredValue
@@ -78,6 +79,17 @@ class DatabaseSeenStore:
             return None
         return SeenEntry(
             network, row.display_nick, row.channel, row.time, row.text, row.kind, row.public
+        )
+
+    @database_sync_to_async
+    def public(self, network: str, nick: str) -> SeenEntry | None:
+        row = Network.objects.filter(name=network).first()
+        sighting = Seen.objects.public_sighting(row, nick) if row else None
+        if sighting is None:
+            return None
+        seen = sighting.seen
+        return SeenEntry(
+            network, seen.display_nick, sighting.channel.name, seen.time, seen.text, seen.kind
         )
 
     @database_sync_to_async
@@ -267,6 +279,31 @@ def network_config(network: Network) -> NetworkConfig:
     )
 
 
+def discover_plugins() -> list[type[Plugin]]:
+    """The built-in plugins and those installed packages declare (entry points)."""
+    import botadmin.plugins
+
+    return discover([botadmin.plugins])
+
+
+def register_plugins(plugins: list[type[Plugin]]) -> None:
+    """Record the discovered plugins, so the web and ``manage.py bot`` can configure them
+    per scope (the bot does it at start; the command line without it)."""
+    names = []
+    for plugin in plugins:
+        names.append(plugin.name)
+        PluginRow.objects.update_or_create(
+            name=plugin.name,
+            defaults={
+                "description": plugin.description(),
+                "module": plugin.__module__,
+                "settings_schema": [s.schema() for s in plugin.settings],
+                "available": True,
+            },
+        )
+    PluginRow.objects.exclude(name__in=names).update(available=False)
+
+
 def plugin_problems(plugin: PluginRow, config: dict) -> list[str]:
     """Ask a plugin what is wrong with config, given the bot's channels and what is public."""
     module = _module(plugin.module)
@@ -282,7 +319,7 @@ def plugin_problems(plugin: PluginRow, config: dict) -> list[str]:
         config = networks.get(network)
         return config.channel(name) if config else None
 
-    return cls.problems(cls.defaults() | config, channel)
+    return cls.setting_problems(config) or cls.problems(cls.defaults() | config, channel)
 
 
 def _module(name: str):

@@ -12,8 +12,9 @@ from django.contrib.auth.models import Group
 from botadmin.infobot.protocol import CHANNEL_PREFIXES, fold
 from botadmin.models import Channel, Network, OutboundMessage, RedactedNick, nick_name
 
-# IRC lines are at most 512 bytes with the prefix and command; leave room for both.
-SAY_MAX_LENGTH = 400
+# The bot splits a long text into IRC lines (512 bytes with prefix and command) as it does its
+# own replies; this only keeps one message from flooding the channel.
+SAY_MAX_LENGTH = 2000
 
 
 class SeenForm(forms.Form):
@@ -121,7 +122,11 @@ class ChannelForm(forms.ModelForm):
 
 
 class SayForm(forms.Form):
-    text = forms.CharField(max_length=SAY_MAX_LENGTH, widget=forms.TextInput)
+    text = forms.CharField(
+        max_length=SAY_MAX_LENGTH,
+        widget=forms.TextInput,
+        help_text="Long text is sent as several lines.",
+    )
 
     def clean_text(self) -> str:
         text = self.cleaned_data["text"].strip()
@@ -226,10 +231,11 @@ def setting_field(setting: dict) -> forms.Field:
             required=False,
             help_text=help_text,
         )
+    bounds = {"min_value": setting.get("minimum"), "max_value": setting.get("maximum")}
     if kind == "int":
-        return forms.IntegerField(required=False, help_text=help_text)
+        return forms.IntegerField(required=False, help_text=help_text, **bounds)
     if kind == "float":
-        return forms.FloatField(required=False, help_text=help_text)
+        return forms.FloatField(required=False, help_text=help_text, **bounds)
     if kind == "list":
         return ListField(
             required=False, help_text=f"One item per line, or a JSON list. {help_text}"

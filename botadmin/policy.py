@@ -188,10 +188,38 @@ class SeenQuerySet(models.QuerySet):
         if network.optouts.filter(nick=folded).exists():
             return None
         seen = self.filter(network=network, nick=folded, public=True).first()
-        if seen is None:
+        channel = None
+        if seen is not None:
+            channel = network.channels.published().filter(name__iexact=seen.channel).first()
+        # Only the last line is remembered; when it was private (or its channel is now),
+        # the last public line in the logs is the sighting a reader may see.
+        return Sighting(seen, channel) if channel else self.logged_sighting(network, folded)
+
+    def logged_sighting(self, network: Network, folded_nick: str) -> Sighting | None:
+        line = apps.get_model("botadmin", "LogLine")
+        found = (
+            line.objects.annotate(who=folded(F("nick")))
+            .filter(
+                who=folded_nick,
+                kind__in=("message", "action"),
+                channel__in=network.channels.published(),
+            )
+            .select_related("channel")
+            .order_by("-time", "-id")
+            .first()
+        )
+        if found is None:
             return None
-        channel = network.channels.published().filter(name__iexact=seen.channel).first()
-        return Sighting(seen, channel) if channel else None
+        seen = self.model(
+            network=network,
+            nick=folded_nick,
+            display_nick=found.nick,
+            channel=found.channel.name,
+            time=found.time,
+            kind=found.kind,
+            text=found.text,
+        )
+        return Sighting(seen, found.channel)
 
 
 # -- privacy requests -------------------------------------------------------------------

@@ -13,17 +13,15 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-import botadmin.plugins
 from appliance.control import BOT_GROUP
 from appliance.worker import WorkerConsumer
 from botadmin import bridge, leases, policy
 from botadmin.infobot.bot import Bot
 from botadmin.infobot.config import Timing
-from botadmin.infobot.host import discover
 from botadmin.infobot.logwriter import LogJournal, LogRecord
 from botadmin.infobot.zonefeed import ZoneChangeFeed
 from botadmin.live import log_group
-from botadmin.models import OutboundMessage, Plugin
+from botadmin.models import OutboundMessage
 from botadmin.zonefeed import DatabaseZoneChangeFeed
 
 logger = logging.getLogger(__name__)
@@ -38,8 +36,8 @@ class BotWorker(WorkerConsumer):
 
     async def startup(self) -> None:
         self.only = self.scope["options"].get("networks") or None
-        plugins = discover([botadmin.plugins])
-        await database_sync_to_async(register_plugins)(plugins)
+        plugins = bridge.discover_plugins()
+        await database_sync_to_async(bridge.register_plugins)(plugins)
         self.holder = f"{self.scope['host']}:{self.scope['pid']}"
         self.lease_seconds = self.scope["options"].get("lease_seconds", 15.0)
         # Each round renews the leases: several a lease, so one slow round loses none.
@@ -186,24 +184,3 @@ def claim_outbound(networks: list[str]) -> list[tuple[str, str, str]]:
         if OutboundMessage.objects.filter(pk=message.pk, sent=None).update(sent=timezone.now()):
             claimed.append((message.network.name, message.channel, message.text))
     return claimed
-
-
-def register_plugins(plugins: list) -> None:
-    """Record the discovered plugins, so the web can enable them per scope."""
-    names = []
-    for plugin in plugins:
-        names.append(plugin.name)
-        schema = [
-            {"name": s.name, "type": s.type.__name__, "default": s.default, "help": s.help}
-            for s in plugin.settings
-        ]
-        Plugin.objects.update_or_create(
-            name=plugin.name,
-            defaults={
-                "description": plugin.description(),
-                "module": plugin.__module__,
-                "settings_schema": schema,
-                "available": True,
-            },
-        )
-    Plugin.objects.exclude(name__in=names).update(available=False)

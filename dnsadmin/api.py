@@ -33,7 +33,7 @@ from dnsadmin.changes import (
 )
 from dnsadmin.forms import ZoneCreateForm, ZoneSettingsForm, changed_settings
 from dnsadmin.models import ApiToken, Record, Zone
-from dnsadmin.zonefile import ZoneFileError, export_zone, parse_zone_text
+from dnsadmin.zonefile import ZoneFileError, export_zone, parse_records_for
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -291,7 +291,7 @@ def zone_import(request: HttpRequest, origin: str) -> HttpResponse:
     if mode not in ("merge", "replace") or not isinstance(data.get("text"), str):
         raise BadRequest({"mode": ["merge or replace"], "text": ["The zone file's text."]})
     try:
-        parsed = parse_zone_text(data["text"], origin=found.origin, filename="text")
+        parsed = parse_records_for(found, data["text"], "text", replace_all=mode == "replace")
     except ZoneFileError as error:
         raise BadRequest({"text": [str(error)]}) from None
     plan = plan_import(found, parsed, replace_all=mode == "replace")

@@ -353,7 +353,7 @@ def check_zone_rules(zone: Zone, edits: list[RRsetEdit]) -> None:
     if not edits:
         return
     origin = zone.name
-    keys = zone.rrset_keys()
+    keys = zone.rrset_keys() if makes_a_cut(edits) else nearby_keys(zone, edits)
     for edit in edits:
         key = rules.RecordKey(rules.parse_owner(edit.owner, origin), rdtype_of(edit))
         keys.discard(key)
@@ -371,6 +371,29 @@ def check_zone_rules(zone: Zone, edits: list[RRsetEdit]) -> None:
     if rules.RecordKey(origin, dns.rdatatype.NS) not in keys:
         # RFC 1034 §4.2.1: a zone is served with the NS RRset at its apex.
         raise ChangeError("The zone needs NS records at its apex (@).", "rdtype", ("@", "NS"))
+
+
+def makes_a_cut(edits: list[RRsetEdit]) -> bool:
+    """Tell whether an edit may put a delegation above names it does not touch."""
+    return any(edit.rdtype == "NS" and edit.owner != "@" and edit.records for edit in edits)
+
+
+def nearby_keys(zone: Zone, edits: list[RRsetEdit]) -> set[rules.RecordKey]:
+    """The RRsets the rules can find broken by edits that make no cut: those at the edited
+    names and above them up to the apex (delegations), the rest of the zone being as valid as
+    it was. Reading only these keeps an edit (an RFC 2136 update) cheap in a large zone."""
+    origin = zone.name
+    owners = {"@"}
+    for edit in edits:
+        name = rules.parse_owner(edit.owner, origin)
+        while name != origin:
+            owners.add(rules.relative_owner(name, origin))
+            name = name.parent()
+    rows = zone.records.filter(owner__in=owners).values_list("owner", "rdtype").distinct()
+    return {
+        rules.RecordKey(rules.parse_owner(owner, origin), dns.rdatatype.from_text(rdtype))
+        for owner, rdtype in rows
+    }
 
 
 def rdtype_of(edit: RRsetEdit) -> int:
@@ -633,7 +656,8 @@ def plan_record_change(
         owner, rdtype, record = new
         key = canonical_key(zone, owner, rdtype)
         rdata = canonical_rdata(zone, key, record.rdata)
-        edit = base_edit(zone, result, key, None)
+        # Adding to an RRset its author saw (a TTL change confirmed) is checked like an edit.
+        edit = base_edit(zone, result, key, shown if old is None else None)
         if has_record(edit.records, rdata):
             raise ChangeError("This record already exists.", "rdata", key)
         ttl = ttl_for_rrset(edit.records, record.ttl, keep=old is None and record.ttl is None)
@@ -745,7 +769,7 @@ def plan_import(
     it is a setting (see ``import_zone``).
     """
     if parsed.origin != zone.name:
-        raise ChangeError(f"The file is for {parsed.origin}, not for {zone.origin}.", "text")
+        raise ChangeError(f"The file is for {parsed.origin}, not for {zone.origin}", "text")
     default_ttl = zone.default_ttl if default_ttl is None else default_ttl
     incoming = incoming_rrsets(parsed, default_ttl)
     current: dict[tuple[str, str], list[RecordData]] = {}
@@ -884,3 +908,13 @@ def owner_pattern(zone: Zone, text: str) -> str:
     if pattern.endswith(suffix):
         return pattern.removesuffix(suffix)
     return pattern.removesuffix(suffix.rstrip("."))
+
+
+def record_signing_change(zone: Zone, summary: str, user=None, *, via: str = "") -> ZoneChange:
+    """Record a change of the zone's DNSSEC keys or signing period (dnsadmin/dnssec.py): the
+    signed zone changes though no record does, so the serial moves once, as for any change.
+    Call inside the transaction that changes the keys."""
+    locked = Zone.objects.select_for_update().get(pk=zone.pk)
+    change = record_history(locked, [], {}, [], Author(user, "dnssec", via), summary, None)
+    zone.serial = locked.serial
+    return change

@@ -7,6 +7,8 @@ so the checks are dnspython's; errors land on the field the user typed.
 from __future__ import annotations
 
 import ipaddress
+import re
+from urllib.parse import urlsplit
 
 import dns.exception
 import dns.name
@@ -29,17 +31,77 @@ CONTACT_HELP = (
 )
 
 
+# Zone names are host names, with the underscore of service labels and the slash of
+# classless reverse zones (RFC 2317); anything else typed in a form is a typo.
+ORIGIN_LABEL = re.compile(r"^[A-Za-z0-9_/-]+$")
+
+
+def web_name(value: str, origin: dns.name.Name, *, literal_dotted: bool) -> str:
+    """Read a name typed in a web form, by Technitium's rule rather than BIND's.
+
+    A name ending with the zone's origin is meant literally, and so is a target with
+    a dot in it (``literal_dotted``): ``example.com`` as a CNAME target is
+    example.com., never example.com.walk.test. Other names are relative to the
+    origin. A result that repeats the origin is refused. Returns the absolute name.
+    """
+    text = value.strip()
+    if not text or any(char.isspace() for char in text):
+        raise forms.ValidationError("A name has no spaces; use @ for the zone's own name.")
+    bare = origin.to_text(omit_final_dot=True).lower()
+    lowered = text.lower()
+    literal = lowered.endswith(".") or lowered == bare or lowered.endswith("." + bare)
+    if not literal and literal_dotted and "." in text:
+        literal = True
+    try:
+        if text == "@":
+            name = origin
+        else:
+            name = dns.name.from_text(
+                text + ("." if literal and not text.endswith(".") else ""), origin=origin
+            )
+    except dns.exception.DNSException as error:
+        raise forms.ValidationError(f"Not a valid domain name: {error}") from None
+    twice = dns.name.Name(origin.labels[:-1] + origin.labels)
+    if origin != dns.name.root and name.is_subdomain(twice):
+        raise forms.ValidationError(
+            f"{name} has the zone's name {origin} twice; type the name without it "
+            f"(e.g. www) or in full (www.{bare})."
+        )
+    return name.to_text()
+
+
 class ContactForm(forms.ModelForm):
     """Creation and settings both take the contact mailbox in either spelling."""
+
+    def zone_origin(self) -> dns.name.Name | None:
+        origin = self.cleaned_data.get("origin") or self.instance.origin
+        try:
+            return dns.name.from_text(origin) if origin else None
+        except dns.exception.DNSException:
+            return None
+
+    def typed_name(self, field: str) -> str:
+        origin = self.zone_origin()
+        if origin is None:  # the origin itself is wrong, and says so
+            return self.cleaned_data[field]
+        return web_name(self.cleaned_data[field], origin, literal_dotted=True)
+
+    def clean_primary_ns(self) -> str:
+        return self.typed_name("primary_ns")
 
     def clean_contact(self) -> str:
         """Spell a mailbox as the SOA RNAME does (RFC 1035 §8): the local part's dots escaped."""
         contact = self.cleaned_data["contact"].strip()
-        if "@" not in contact:
-            return contact
-        local, _, domain = contact.partition("@")
-        domain = domain if domain.endswith(".") else domain + "."
-        return local.replace(".", "\\.") + "." + domain
+        if any(char.isspace() for char in contact):
+            raise forms.ValidationError("A contact mailbox has no spaces: hostmaster@example.org.")
+        if "@" in contact:
+            local, _, domain = contact.partition("@")
+            if not local or not domain or "@" in domain:
+                raise forms.ValidationError("Enter a mailbox: hostmaster@example.org.")
+            domain = domain if domain.endswith(".") else domain + "."
+            contact = local.replace(".", "\\.") + "." + domain
+        self.cleaned_data["contact"] = contact
+        return self.typed_name("contact")
 
 
 class ZoneCreateForm(ContactForm):
@@ -48,8 +110,24 @@ class ZoneCreateForm(ContactForm):
         fields = ["origin", "primary_ns", "contact", "default_ttl"]
         help_texts = {"contact": CONTACT_HELP}
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Left out (as the README's API example does), it is the model's default.
+        self.fields["default_ttl"].required = False
+
+    def clean_default_ttl(self) -> int:
+        value = self.cleaned_data.get("default_ttl")
+        return Zone._meta.get_field("default_ttl").default if value is None else value
+
     def clean_origin(self) -> str:
         origin = self.cleaned_data["origin"].strip()
+        labels = origin.rstrip(".").split(".")
+        if not origin.rstrip(".") or not all(ORIGIN_LABEL.match(label) for label in labels):
+            raise forms.ValidationError(
+                "Not a valid domain name: a zone's name is labels of letters, digits, hyphens "
+                "(and _ or /) separated "
+                "by dots, e.g. example.org."
+            )
         return origin if origin.endswith(".") else origin + "."
 
 
@@ -85,21 +163,17 @@ class RecordFilterForm(forms.Form):
     type = forms.CharField(required=False)
 
 
-def domain_name(value: str) -> str:
-    try:
-        dns.name.from_text(value.strip(), origin=None)
-    except dns.exception.DNSException as error:
-        raise forms.ValidationError(f"Not a valid domain name: {error}") from None
-    return value.strip()
-
-
 class RecordForm(forms.Form):
     """The fields every record has; subclasses add the rdata's own fields."""
 
     rdtype = ""  # set by each typed form; the generic form has a field instead
     main_field = "rdata"  # where whole-rdata errors from dnspython are shown
 
-    owner = forms.CharField(label="Name", initial="@", help_text="Relative to the zone; @ for it.")
+    owner = forms.CharField(
+        label="Name",
+        initial="@",
+        help_text="www, or in full www.example.org; @ for the zone itself.",
+    )
     ttl = forms.IntegerField(
         label="TTL", required=False, min_value=0, max_value=2**31 - 1, help_text=TTL_HELP
     )
@@ -140,11 +214,16 @@ class RecordForm(forms.Form):
         return data
 
     def clean_owner(self) -> str:
+        owner = web_name(self.cleaned_data["owner"], self.zone.name, literal_dotted=False)
         try:
-            rules.parse_owner(self.cleaned_data["owner"], self.zone.name)
+            rules.parse_owner(owner, self.zone.name)
         except rules.RecordError as error:
             raise forms.ValidationError(str(error)) from None
-        return self.cleaned_data["owner"].strip()
+        return owner
+
+    def clean_target_name(self, field: str) -> str:
+        """A target name typed in the form, absolute by the web rule (see web_name)."""
+        return web_name(self.cleaned_data[field], self.zone.name, literal_dotted=True)
 
     def record(self) -> RecordData:
         data = self.cleaned_data
@@ -209,10 +288,13 @@ class AAAAForm(AddressForm):
 class TargetForm(RecordForm):
     main_field = "target"
 
-    target = forms.CharField(help_text="A name; relative names are completed with the zone.")
+    target = forms.CharField(
+        help_text="A name with a dot is taken as typed (example.com); a single label is "
+        "completed with the zone (www).",
+    )
 
     def clean_target(self) -> str:
-        return domain_name(self.cleaned_data["target"])
+        return self.clean_target_name("target")
 
     def compose(self) -> str:
         return self.cleaned_data["target"]
@@ -242,7 +324,7 @@ class MXForm(RecordForm):
     exchange = forms.CharField(help_text="The mail server's name; '.' for no mail (RFC 7505).")
 
     def clean_exchange(self) -> str:
-        return domain_name(self.cleaned_data["exchange"])
+        return self.clean_target_name("exchange")
 
     def compose(self) -> str:
         return f"{self.cleaned_data['preference']} {self.cleaned_data['exchange']}"
@@ -250,6 +332,10 @@ class MXForm(RecordForm):
     @classmethod
     def initial_from(cls, rdata) -> dict:
         return {"preference": rdata.preference, "exchange": rdata.exchange.to_text()}
+
+
+# One or more complete "…" strings and nothing else: zone-file spelling of TXT data.
+QUOTED_STRINGS = re.compile(r'^\s*"(?:[^"\\]|\\.)*"(?:\s+"(?:[^"\\]|\\.)*")*\s*$', re.S)
 
 
 class TXTForm(RecordForm):
@@ -261,6 +347,15 @@ class TXTForm(RecordForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Plain text; long text is split into 255-byte strings for you.",
     )
+
+    def clean_text(self) -> str:
+        """Take text pasted with its quotes ("v=spf1 … ~all", as providers print it) as the
+        character-strings it spells, not as text with literal quotes that breaks SPF."""
+        text = self.cleaned_data["text"]
+        if not QUOTED_STRINGS.match(text):
+            return text
+        rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text.strip())
+        return b"".join(rdata.strings).decode(errors="replace")
 
     def compose(self) -> str:
         data = self.cleaned_data["text"].encode()
@@ -295,7 +390,7 @@ class SRVForm(RecordForm):
     target = forms.CharField()
 
     def clean_target(self) -> str:
-        return domain_name(self.cleaned_data["target"])
+        return self.clean_target_name("target")
 
     def clean_owner(self) -> str:
         owner = super().clean_owner()
@@ -325,6 +420,16 @@ class CAAForm(RecordForm):
     tag = forms.ChoiceField(choices=[(t, t) for t in ("issue", "issuewild", "iodef")])
     value = forms.CharField(help_text="e.g. letsencrypt.org, or mailto:… for iodef.")
 
+    def clean(self) -> dict:
+        data = self.cleaned_data
+        if data.get("tag") == "iodef" and data.get("value") and not iodef_url(data["value"]):
+            self.add_error(
+                "value",
+                "An iodef value is where to report: a mailto:, http: or https: URL "
+                "(RFC 8659 §4.4), e.g. mailto:security@example.org.",
+            )
+        return super().clean()
+
     def compose(self) -> str:
         d = self.cleaned_data
         return f'{d["flags"]} {d["tag"]} "{escape_txt(d["value"].encode())}"'
@@ -336,6 +441,13 @@ class CAAForm(RecordForm):
             "tag": rdata.tag.decode(),
             "value": rdata.value.decode(errors="replace"),
         }
+
+
+def iodef_url(value: str) -> bool:
+    parts = urlsplit(value.strip())
+    if parts.scheme == "mailto":
+        return "@" in parts.path and not any(char.isspace() for char in value.strip())
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 TYPED_FORMS: dict[str, type[RecordForm]] = {

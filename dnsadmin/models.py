@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from appliance.control import BOT_GROUP, DNS_GROUP, ring
 from dnsadmin import rules
-from dnsadmin.names.notify import parse_target
+from dnsadmin.names.notify import parse_targets
 
 SERIAL_MODULO = 2**32
 
@@ -59,7 +59,12 @@ def validate_origin(value: str) -> None:
 
 
 def validate_cidr_list(value: str) -> None:
-    for item in value.split():
+    items = iter(value.split())
+    for item in items:
+        if item == "key":  # a TSIG key ("key NAME"), as BIND's ACLs write it
+            if next(items, None) is None:
+                raise ValidationError("'key' must be followed by a TSIG key name.")
+            continue
         try:
             ipaddress.ip_network(item, strict=False)
         except ValueError:
@@ -67,11 +72,10 @@ def validate_cidr_list(value: str) -> None:
 
 
 def validate_notify_targets(value: str) -> None:
-    for item in value.split():
-        try:
-            parse_target(item)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
+    try:
+        parse_targets(value)  # addresses, each optionally followed by "key NAME" (TSIG)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class Zone(models.Model):
@@ -100,7 +104,8 @@ class Zone(models.Model):
         "transfer ACL",
         blank=True,
         validators=[validate_cidr_list],
-        help_text="Addresses or networks allowed to AXFR, separated by spaces or lines. Empty: none.",
+        help_text="Addresses or networks allowed to AXFR, or key NAME for a TSIG key, separated by "
+        "spaces or lines. Empty: none.",
     )
     notify_targets = models.TextField(
         blank=True,
@@ -509,3 +514,107 @@ class CacheCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.name}".strip()
+
+
+# TSIG (RFC 8945) and update policy (RFC 2136 with BIND's update-policy model) -----------
+
+TSIG_ALGORITHMS = ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1"]
+UPDATE_RULE_TYPES = ["name", "subdomain", "wildcard", "zonesub", "self"]
+
+
+class TsigKey(models.Model):
+    """A shared secret for signed updates, transfers and NOTIFY; the secret is sealed at rest
+    (appliance.vault) and readable once, when the key is made."""
+
+    name = models.CharField(max_length=255, unique=True, help_text="Key name, e.g. acme.")
+    algorithm = models.CharField(
+        max_length=20, choices=[(a, a) for a in TSIG_ALGORITHMS], default="hmac-sha256"
+    )
+    sealed_secret = models.TextField(editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "TSIG key"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UpdateRule(models.Model):
+    """One ordered grant or deny of a zone's update policy, as BIND's update-policy reads it."""
+
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="update_rules")
+    position = models.PositiveIntegerField(default=0)
+    grant = models.BooleanField(default=True, help_text="Grant (or deny) what the rule matches.")
+    key = models.ForeignKey(TsigKey, on_delete=models.CASCADE, related_name="rules")
+    rule_type = models.CharField(max_length=10, choices=[(t, t) for t in UPDATE_RULE_TYPES])
+    name = models.CharField(
+        max_length=255, blank=True, help_text="For name, subdomain and wildcard rules."
+    )
+    types = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Record types, separated by spaces; empty: all but SOA, NS and the DNSSEC types.",
+    )
+
+    class Meta:
+        ordering = ["zone", "position", "id"]
+
+    def __str__(self) -> str:
+        words = ["grant" if self.grant else "deny", self.key.name, self.rule_type, self.name]
+        return " ".join(w for w in [*words, self.types] if w)
+
+
+class ZoneSigning(models.Model):
+    """A zone signed with DNSSEC: how, and the signing period every DNS worker signs for.
+
+    The keys are ``SigningKey`` rows; what is signed is worked out by the DNS workers from
+    the records and the keys (dnsadmin/dnssec.py, names/signer.py), never stored as records.
+    """
+
+    STATES = [("signed", "signed"), ("unsigning", "going insecure")]
+
+    zone = models.OneToOneField(Zone, on_delete=models.CASCADE, related_name="signing")
+    algorithm = models.PositiveSmallIntegerField(default=13)
+    nsec3 = models.BooleanField("NSEC3", default=True)
+    state = models.CharField(max_length=10, choices=STATES, default="signed")
+    zsk_lifetime_days = models.PositiveIntegerField("ZSK lifetime (days)", default=30)
+    # Signatures run from period_start - 1 h to period_start + validity (jittered), and are
+    # made again from a new period halfway through: every worker agrees on the window.
+    period_start = models.DateTimeField()
+    served_keys = models.TextField(blank=True, help_text="The key states last announced.")
+    unsigning_until = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.zone} signed"
+
+
+class SigningKey(models.Model):
+    """One DNSSEC key of a zone and its timeline (RFC 7583): published, active (signing),
+    retired (no longer signing), removed (gone from the key set). The private key is sealed
+    with appliance/vault.py and never shown."""
+
+    ROLES = [("ksk", "key signing key"), ("zsk", "zone signing key")]
+
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="signing_keys")
+    role = models.CharField(max_length=3, choices=ROLES)
+    algorithm = models.PositiveSmallIntegerField()
+    tag = models.PositiveIntegerField()
+    dnskey = models.TextField(help_text="The public key, as DNSKEY rdata text.")
+    private_sealed = models.TextField(editable=False)
+    created = models.DateTimeField(default=timezone.now)
+    published = models.DateTimeField()
+    active = models.DateTimeField(null=True, blank=True)
+    retired = models.DateTimeField(null=True, blank=True)
+    removed = models.DateTimeField(null=True, blank=True)
+    # KSK: when the parent was seen (or confirmed) to publish this key's DS.
+    ds_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["zone", "role", "published", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.zone} {self.role} {self.tag}"

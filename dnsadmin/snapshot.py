@@ -6,7 +6,7 @@ import dns.rdatatype
 from django.db.models import QuerySet
 
 from dnsadmin.models import Zone
-from dnsadmin.names.notify import Target, parse_target
+from dnsadmin.names.notify import Target, parse_targets
 from dnsadmin.names.zone import Zone as ServedZone
 from dnsadmin.names.zone import build_zone
 
@@ -33,7 +33,7 @@ def load_zone(origin: str) -> ServedZone | None:
 def notify_targets(origin: str) -> list[Target]:
     """Return where NOTIFY goes when the zone's serial changes (validated on save)."""
     zone = enabled_zones().filter(origin=origin).only("notify_targets").first()
-    return [parse_target(item) for item in zone.notify_targets.split()] if zone else []
+    return parse_targets(zone.notify_targets) if zone else []
 
 
 def served_zone(zone: Zone) -> ServedZone:

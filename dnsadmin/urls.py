@@ -1,7 +1,8 @@
 from django.urls import path
 
 from dnsadmin import api, operations
-from dnsadmin.views import history, records, tokens, zonefiles, zones
+from dnsadmin.views import dnssec, history, records, tokens, zonefiles, zones
+from dnsadmin.views import tsig as tsig_views
 
 app_name = "dnsadmin"
 
@@ -13,6 +14,9 @@ urlpatterns = [
     path("zones/<int:pk>/delete/", zones.zone_delete, name="zone-delete"),
     path("zones/<int:pk>/pending/apply/", zones.pending_apply, name="pending-apply"),
     path("zones/<int:pk>/pending/discard/", zones.pending_discard, name="pending-discard"),
+    path("zones/<int:pk>/pending/drop/", records.pending_drop, name="pending-drop"),
+    path("zones/<int:pk>/records/delete/", records.records_delete, name="records-delete"),
+    path("search/", records.record_search, name="record-search"),
     path("zones/<int:pk>/records/add/", records.record_add, name="record-add"),
     path("zones/<int:pk>/records/<int:record_pk>/edit/", records.record_edit, name="record-edit"),
     path(
@@ -35,6 +39,17 @@ urlpatterns = [
     path("cache/delete/", operations.cache_delete, name="cache-delete"),
     path("cache/flush/", operations.cache_flush, name="cache-flush"),
     path("tokens/", tokens.token_list, name="token-list"),
+    path("tsig/", tsig_views.key_list, name="tsig-list"),
+    path("tsig/<int:pk>/delete/", tsig_views.key_delete, name="tsig-delete"),
+    path("zones/<int:pk>/update-policy/", tsig_views.rule_add, name="update-rule-add"),
+    path(
+        "zones/<int:pk>/update-policy/<int:rule_pk>/delete/",
+        tsig_views.rule_delete,
+        name="update-rule-delete",
+    ),
+    path("api/tsig/", tsig_views.keys_api, name="api-tsig"),
+    path("api/tsig/<str:name>/", tsig_views.key_api, name="api-tsig-key"),
+    path("api/zones/<str:origin>/update-policy/", tsig_views.policy_api, name="api-update-policy"),
     path("tokens/<int:pk>/delete/", tokens.token_delete, name="token-delete"),
     path("api/zones/", api.zones, name="api-zones"),
     path("api/zones/<str:origin>/", api.zone, name="api-zone"),
@@ -42,4 +57,6 @@ urlpatterns = [
     path("api/zones/<str:origin>/records/<int:pk>/", api.record, name="api-record"),
     path("api/zones/<str:origin>/import/", api.zone_import, name="api-import"),
     path("api/zones/<str:origin>/export/", api.zone_export, name="api-export"),
+    path("zones/<int:pk>/dnssec/", dnssec.dnssec_action, name="dnssec-action"),
+    path("api/zones/<str:origin>/dnssec/", dnssec.dnssec_api, name="api-dnssec"),
 ]

@@ -12,12 +12,14 @@ from channels.db import database_sync_to_async
 
 from appliance.control import DNS_GROUP
 from appliance.worker import WorkerConsumer
-from dnsadmin import cachesync, querylog, snapshot
+from dnsadmin import cachesync, dnssec, querylog, snapshot
 from dnsadmin.names import notify
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ChainConfig, ResolverChain
 from dnsadmin.names.server import DNSServer
 from dnsadmin.querylog import QueryRecorder
+from dnsadmin.updates import SignedMessages
+from dnsadmin.updates import keyring as keyring_of
 
 logger = logging.getLogger(__name__)
 PRUNE_EVERY = 600.0  # seconds between query log prunes
@@ -49,6 +51,7 @@ class DNSWorker(WorkerConsumer):
         self.server = DNSServer(
             self.chain, on_query=self.recorder,
             log_per_second=options.get("query_log_per_second", 1000),
+            messages=SignedMessages(self.chain),
         )  # fmt: skip
         await self.server.start(
             options["addresses"], options["port"], reuse_port=options.get("reuse_port", False)
@@ -63,6 +66,7 @@ class DNSWorker(WorkerConsumer):
     async def reconcile(self) -> None:
         """Read what changed in the database, then write what the worker learnt behind."""
         await self.read_changes()
+        await dnssec.maintain_now_and_then()
         await self.write_behind()
 
     async def read_changes(self) -> None:
@@ -86,6 +90,8 @@ class DNSWorker(WorkerConsumer):
         """Serve the zone's current rows, and notify its secondaries when its serial moved."""
         try:
             zone = await database_sync_to_async(snapshot.load_zone)(origin)
+            if zone is not None:
+                zone = await dnssec.signed_for_serving(zone, self.catalog.get(zone.origin))
         except Exception:
             logger.exception("zone %s could not be loaded; still serving the previous data", origin)
             return
@@ -104,7 +110,8 @@ class DNSWorker(WorkerConsumer):
         if not targets:
             return
         soa = dns.rrset.from_rdata_list(zone.origin, zone.soa.ttl, list(zone.soa))
-        task = asyncio.create_task(notify.notify(zone.origin, soa, targets))
+        keyring = await database_sync_to_async(keyring_of)() if any(t.key for t in targets) else {}
+        task = asyncio.create_task(notify.notify(zone.origin, soa, targets, keyring=keyring))
         self.notifying.add(task)
         task.add_done_callback(self.notifying.discard)
 

@@ -7,6 +7,8 @@ transaction, so a broken file changes nothing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -14,6 +16,7 @@ import dns.name
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
+import dns.tokenizer
 import dns.zone
 import dns.zonefile
 
@@ -37,21 +40,40 @@ class ParsedRecord:
 @dataclass
 class ParsedZone:
     origin: dns.name.Name
-    soa: dns.rdata.Rdata
-    soa_ttl: int
+    soa: dns.rdata.Rdata | None  # None only for records to merge into a zone (whole=False)
+    soa_ttl: int | None
     records: list[ParsedRecord] = field(default_factory=list)
 
 
+# Where a zone file names its origin or an absolute owner: a line's first word.
+ORIGIN_LINE = re.compile(r"^\$ORIGIN\s+(\S+)", re.I)
+ABSOLUTE_OWNER = re.compile(r"^([^\s;$()]+\.)\s")
+
+
 def parse_zone_text(
-    text: str, origin: str | None = None, filename: str = "zone file"
+    text: str,
+    origin: str | None = None,
+    filename: str = "zone file",
+    *,
+    whole: bool = True,
+    default_ttl: int | None = None,
 ) -> ParsedZone:
-    """Parse BIND text ($ORIGIN, $TTL, $GENERATE; never $INCLUDE) and check the zone rules."""
+    """Parse BIND text ($ORIGIN, $TTL, $GENERATE; never $INCLUDE) and check the zone rules.
+
+    ``whole``: the file is a whole zone, with its SOA and NS; otherwise records to put into
+    the zone ``origin`` (the web import), which keeps its own SOA. ``default_ttl``: the TTL
+    of records that state none before any $TTL (the zone's own default).
+    """
+    if origin is not None:
+        check_names_inside(text, dns.name.from_text(origin), filename)
     try:
-        zone = read_zone(text, origin, filename)
+        zone = read_zone(text, origin, filename, check_origin=whole, default_ttl=default_ttl)
     except dns.exception.SyntaxError as error:
-        raise ZoneFileError(locate_syntax_error(text, origin, filename, error)) from None
+        raise ZoneFileError(
+            locate_syntax_error(text, origin, filename, error, default_ttl)
+        ) from None
     except dns.zonefile.CNAMEAndOtherData:
-        raise ZoneFileError(locate_cname_conflict(text, origin, filename)) from None
+        raise ZoneFileError(locate_cname_conflict(text, origin, filename, default_ttl)) from None
     except dns.exception.DNSException as error:
         raise ZoneFileError(describe_parse_error(error, filename)) from None
     parsed = from_dnspython_zone(zone)
@@ -68,19 +90,75 @@ def parse_zone_text(
     return parsed
 
 
-def read_zone(text: str, origin: str | None, filename: str) -> dns.zone.Zone:
-    return dns.zone.from_text(
-        text,
-        origin=origin,
-        relativize=False,
-        filename=filename,
-        allow_include=False,
-        check_origin=True,
+def parse_records_for(zone: Zone, text: str, filename: str, *, replace_all: bool) -> ParsedZone:
+    """Parse records to merge into (or replace those of) an existing zone, which keeps its
+    SOA: the file needs none, but a replace must bring the apex NS."""
+    parsed = parse_zone_text(
+        text, origin=zone.origin, filename=filename, whole=False, default_ttl=zone.default_ttl
     )
+    if replace_all and not any(r.owner == "@" and r.rdtype == "NS" for r in parsed.records):
+        raise ZoneFileError(
+            f"{filename}: no NS records at the zone's apex, so a replace would leave "
+            f"{zone.origin} without name servers; add them, or merge instead."
+        )
+    return parsed
+
+
+def read_zone(
+    text: str,
+    origin: str | None,
+    filename: str,
+    check_origin: bool = True,
+    default_ttl: int | None = None,
+) -> dns.zone.Zone:
+    if default_ttl is None or origin is None:
+        return dns.zone.from_text(
+            text,
+            origin=origin,
+            relativize=False,
+            filename=filename,
+            allow_include=False,
+            check_origin=check_origin,
+        )
+    # dns.zone.from_text takes no default TTL; its reader does (records pasted without $TTL).
+    zone = dns.zone.Zone(origin, relativize=False)
+    with zone.writer(True) as txn:
+        tokens = dns.tokenizer.Tokenizer(text, filename)
+        dns.zonefile.Reader(tokens, dns.rdataclass.IN, txn, default_ttl=default_ttl).read()
+    if check_origin:
+        zone.check_origin()
+    return zone
+
+
+def check_names_inside(text: str, origin: dns.name.Name, filename: str) -> None:
+    """Refuse a file that names another zone: dnspython silently drops names outside the
+    origin, which would import nothing, or complain of a missing SOA that is right there."""
+    current = origin
+    for number, line in enumerate(text.splitlines(), 1):
+        directive, owner = ORIGIN_LINE.match(line), ABSOLUTE_OWNER.match(line)
+        found = directive or owner
+        if found is None:
+            continue
+        try:
+            name = dns.name.from_text(found[1], origin=current)
+        except dns.exception.DNSException:
+            continue  # the parser names the line and what is wrong with it
+        if directive:
+            current = name
+        if not name.is_subdomain(origin):
+            what = "$ORIGIN" if directive else "the name"
+            raise ZoneFileError(
+                f"{filename}:{number}: {what} {name} is outside the zone {origin}; is this "
+                f"the file of another zone? ({line.strip()})"
+            )
 
 
 def locate_syntax_error(
-    text: str, origin: str | None, filename: str, error: dns.exception.SyntaxError
+    text: str,
+    origin: str | None,
+    filename: str,
+    error: dns.exception.SyntaxError,
+    default_ttl: int | None = None,
 ) -> str:
     """Name the line that is wrong, and show it.
 
@@ -94,18 +172,45 @@ def locate_syntax_error(
         return describe_parse_error(error, filename)
     lines = text.splitlines()
     line = int(position)
-    if line > 1 and reproduces(lines[: line - 1], origin, filename, detail):
+    if line > 1 and reproduces(lines[: line - 1], origin, filename, detail, default_ttl):
         line -= 1
     shown = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    if detail.startswith("Text input is malformed") and shown:
+        detail = malformed_detail(shown) or detail
     return f"{filename}:{line}: {detail}" + (f" ({shown})" if shown else "")
 
 
-def reproduces(lines: list[str], origin: str | None, filename: str, detail: str) -> bool:
-    error = prefix_error(lines, origin, filename)
+# What each common type's data looks like, for "Text input is malformed." from dnspython.
+EXPECTED = {
+    "A": "an IPv4 address such as 192.0.2.1",
+    "AAAA": "an IPv6 address such as 2001:db8::1",
+    "MX": "a preference and a name, such as 10 mail.example.org.",
+    "SRV": "priority, weight, port and target, such as 10 5 5060 sip.example.org.",
+    "CAA": 'flags, tag and value, such as 0 issue "letsencrypt.org"',
+    "TXT": 'one or more "quoted strings"',
+}
+
+
+def malformed_detail(line: str) -> str:
+    """Say what is wrong with a record's data where dnspython only says it is malformed."""
+    words = line.split(";", 1)[0].split()
+    for index, word in enumerate(words):
+        if word.upper() in EXPECTED:
+            data = " ".join(words[index + 1 :])
+            return f"the {word.upper()} data {data!r} is not {EXPECTED[word.upper()]}"
+    return ""
+
+
+def reproduces(
+    lines: list[str], origin: str | None, filename: str, detail: str, default_ttl: int | None
+) -> bool:
+    error = prefix_error(lines, origin, filename, default_ttl)
     return isinstance(error, dns.exception.SyntaxError) and str(error).endswith(f": {detail}")
 
 
-def locate_cname_conflict(text: str, origin: str | None, filename: str) -> str:
+def locate_cname_conflict(
+    text: str, origin: str | None, filename: str, default_ttl: int | None = None
+) -> str:
     """Name the line that puts a CNAME next to other data (or other data next to a CNAME).
 
     dnspython refuses it while reading but does not say where. Once the line is in,
@@ -116,7 +221,8 @@ def locate_cname_conflict(text: str, origin: str | None, filename: str) -> str:
     while low < high:
         middle = (low + high) // 2
         if isinstance(
-            prefix_error(lines[:middle], origin, filename), dns.zonefile.CNAMEAndOtherData
+            prefix_error(lines[:middle], origin, filename, default_ttl),
+            dns.zonefile.CNAMEAndOtherData,
         ):
             high = middle
         else:
@@ -128,11 +234,11 @@ def locate_cname_conflict(text: str, origin: str | None, filename: str) -> str:
 
 
 def prefix_error(
-    lines: list[str], origin: str | None, filename: str
+    lines: list[str], origin: str | None, filename: str, default_ttl: int | None = None
 ) -> dns.exception.DNSException | None:
     """Return what reading only these first lines of a file raises, if anything."""
     try:
-        read_zone("\n".join(lines) + "\n", origin, filename)
+        read_zone("\n".join(lines) + "\n", origin, filename, default_ttl=default_ttl)
     except dns.exception.DNSException as error:
         return error
     return None
@@ -152,7 +258,11 @@ def describe_parse_error(error: dns.exception.DNSException, filename: str) -> st
 def from_dnspython_zone(zone: dns.zone.Zone) -> ParsedZone:
     origin = zone.origin
     soa_set = zone.get_rdataset(origin, dns.rdatatype.SOA)
-    parsed = ParsedZone(origin=origin, soa=soa_set[0], soa_ttl=soa_set.ttl)
+    parsed = ParsedZone(
+        origin=origin,
+        soa=soa_set[0] if soa_set else None,
+        soa_ttl=soa_set.ttl if soa_set else None,
+    )
     for name, rdataset in zone.iterate_rdatasets():
         if rdataset.rdtype == dns.rdatatype.SOA and name == origin:
             continue
@@ -165,21 +275,30 @@ def from_dnspython_zone(zone: dns.zone.Zone) -> ParsedZone:
     return parsed
 
 
+def export_lines(zone: Zone) -> Iterator[str]:
+    """Write the zone as BIND text line by line, for a streamed download: $ORIGIN, $TTL, the
+    SOA, then every enabled record in zone-file order (names in data are absolute)."""
+    yield f"$ORIGIN {zone.origin}\n$TTL {zone.default_ttl}\n"
+    yield f"@ {zone.default_ttl} IN SOA {zone.soa_rdata().to_text()}\n"
+    rows = (
+        zone.records.filter(enabled=True).order_by().values_list("owner", "ttl", "rdtype", "rdata")
+    )
+    owners: dict[str, tuple[str, ...]] = {}
+
+    def order(row: tuple[str, int | None, str, str]) -> tuple:
+        if row[0] not in owners:
+            owners[row[0]] = rules.owner_order(row[0])
+        return owners[row[0]], rules.type_order(row[2]), row[3]
+
+    batch = []
+    for owner, ttl, rdtype, rdata in sorted(rows.iterator(chunk_size=5000), key=order):
+        batch.append(f"{owner} {'' if ttl is None else f'{ttl} '}IN {rdtype} {rdata}\n")
+        if len(batch) >= 1000:
+            yield "".join(batch)
+            batch = []
+    yield "".join(batch)
+
+
 def export_zone(zone: Zone) -> str:
-    """Write the zone as BIND text: $ORIGIN, $TTL, the SOA, then every enabled record, sorted."""
-    origin = zone.name
-    out = dns.zone.Zone(origin, relativize=True)
-    soa = out.find_rdataset(dns.name.empty, dns.rdatatype.SOA, create=True)
-    soa.add(zone.soa_rdata(), zone.default_ttl)
-    for record in zone.records.filter(enabled=True).order_by("owner", "rdtype", "rdata"):
-        name = dns.name.from_text(record.owner, origin=origin).relativize(origin)
-        rdata = dns.rdata.from_wire(
-            dns.rdataclass.IN,
-            dns.rdatatype.from_text(record.rdtype),
-            bytes(record.wire),
-            0,
-            len(record.wire),
-        )
-        out.find_rdataset(name, rdata.rdtype, create=True).add(rdata, record.effective_ttl)
-    body = out.to_text(sorted=True, relativize=True, nl="\n", want_origin=False)
-    return f"$ORIGIN {origin}\n$TTL {zone.default_ttl}\n{body}"
+    """The whole zone as BIND text (dumpzone, the API): see export_lines."""
+    return "".join(export_lines(zone))

@@ -2,6 +2,8 @@
 
 import os
 
+# A developer's .env (the first `make run` writes one with DEBUG=1) must not reach the tests.
+os.environ.setdefault("APPLIANCE_ENV_FILE", os.devnull)
 os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 50)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 

@@ -148,8 +148,10 @@ class ReplyLimiter:
 def http_settings(service: str) -> tuple[Setting, ...]:
     """Declare the settings every plugin that asks a web service has."""
     return (
-        Setting("timeout", float, 5.0, f"Seconds to wait for {service}."),
-        Setting("reply_interval", float, 5.0, "At most one answer per channel this often."),
+        Setting("timeout", float, 5.0, f"Seconds to wait for {service}.", 0.1, 120),
+        Setting(
+            "reply_interval", float, 5.0, "At most one answer per channel this often.", 0, 3600
+        ),
     )
 
 

@@ -35,6 +35,45 @@ class Setting:
     type: type = str
     default: Any = None
     help: str = ""
+    minimum: float | None = None  # for int and float settings, inclusive
+    maximum: float | None = None
+    # Further checks of a set value: the problem in words, or "" when it is fine.
+    check: Callable[[Any], str] | None = field(default=None, compare=False)
+
+    def problem(self, value: Any) -> str:
+        """Say what is wrong with value for this setting ("" when nothing), before the bot
+        meets it: a bad value saved is a confusing error in a channel later."""
+        numeric = self.type in (int, float)
+        fits = isinstance(value, self.type) and not (self.type is int and isinstance(value, bool))
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            fits = True
+        if not fits:
+            return f"{self.name}: expected {SETTING_TYPES.get(self.type, self.type.__name__)}"
+        if numeric and self.minimum is not None and value < self.minimum:
+            return f"{self.name}: at least {self.minimum:g}, not {value}"
+        if numeric and self.maximum is not None and value > self.maximum:
+            return f"{self.name}: at most {self.maximum:g}, not {value}"
+        detail = self.check(value) if self.check else ""
+        return f"{self.name}: {detail}" if detail else ""
+
+    def schema(self) -> dict[str, Any]:
+        """Describe the setting for the web's forms (JSON: no Python objects)."""
+        described = {"name": self.name, "type": self.type.__name__, "default": self.default}
+        described["help"] = self.help
+        for bound in ("minimum", "maximum"):
+            if getattr(self, bound) is not None:
+                described[bound] = getattr(self, bound)
+        return described
+
+
+SETTING_TYPES = {
+    str: "text",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "an object",
+}
 
 
 @dataclass(frozen=True)
@@ -184,6 +223,17 @@ class Plugin:
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         return {s.name: s.default for s in cls.settings}
+
+    @classmethod
+    def setting_problems(cls, config: dict[str, Any]) -> list[str]:
+        """Check each set value against its declared type, range and check."""
+        declared = {s.name: s for s in cls.settings}
+        found = [
+            declared[name].problem(value)
+            for name, value in config.items()
+            if name in declared and value is not None
+        ]
+        return [problem for problem in found if problem]
 
     @classmethod
     def problems(

@@ -67,19 +67,29 @@ class SeenEntry:
 class SeenStore(Protocol):
     async def get(self, network: str, nick: str) -> SeenEntry | None: ...
 
+    async def public(self, network: str, nick: str) -> SeenEntry | None:
+        """The nick's last sighting in a channel public then and now (for when the last one
+        was private): a private last line must not hide an earlier public one."""
+
     async def put(self, entries: list[SeenEntry]) -> None: ...
 
 
 class MemorySeenStore:
     def __init__(self) -> None:
         self._data: dict[tuple[str, str], SeenEntry] = {}
+        self._public: dict[tuple[str, str], SeenEntry] = {}
 
     async def get(self, network: str, nick: str) -> SeenEntry | None:
         return self._data.get((network, fold(nick)))
 
+    async def public(self, network: str, nick: str) -> SeenEntry | None:
+        return self._public.get((network, fold(nick)))
+
     async def put(self, entries: list[SeenEntry]) -> None:
         for entry in entries:
             self._data[(entry.network, fold(entry.nick))] = entry
+            if entry.public:
+                self._public[(entry.network, fold(entry.nick))] = entry
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from botadmin.infobot import Incoming, Plugin, Setting, command
 from dnsadmin.names import client
+from dnsadmin.names.addresses import parse_address
 
 FAILURES: dict[type[client.DNSError], str] = {
     client.NoSuchName: "no such name",
@@ -15,12 +16,28 @@ FAILURES: dict[type[client.DNSError], str] = {
 }
 
 
+def server_problem(value: str) -> str:
+    if not value.strip():
+        return ""
+    try:
+        parse_address(value)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
 class Dig(Plugin):
     """Looks up DNS records."""
 
     settings = (
-        Setting("server", str, "", "host:port of the name server to ask; empty for the system's."),
-        Setting("timeout", float, 5.0, "Seconds to wait for an answer."),
+        Setting(
+            "server",
+            str,
+            "",
+            "ADDR[:PORT] of the name server to ask, e.g. 127.0.0.1:5300; empty for the system's.",
+            check=server_problem,
+        ),
+        Setting("timeout", float, 5.0, "Seconds to wait for an answer.", 0.1, 60),
     )
 
     def resolver(self, network: str, channel: str | None) -> client.Resolver:

@@ -152,7 +152,7 @@ class Pypi(HttpPlugin):
 
     settings = (
         Setting("index_url", str, "https://pypi.org", "The package index (a mirror works too)."),
-        Setting("interval", float, 300.0, "Seconds between two polls of the index."),
+        Setting("interval", float, 300.0, "Seconds between two polls of the index.", 10, 86400),
         *http_settings("the index"),
     )
 

@@ -134,8 +134,17 @@ class Relay(Plugin):
             int,
             50,
             "Lines held per channel while it is not joined (oldest dropped).",
+            0,
+            10000,
         ),
-        Setting("retry_interval", float, 2.0, "Seconds between two tries to deliver held lines."),
+        Setting(
+            "retry_interval",
+            float,
+            2.0,
+            "Seconds between two tries to deliver held lines.",
+            0.1,
+            3600,
+        ),
         Setting(
             "private_to_public",
             list,

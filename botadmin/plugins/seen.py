@@ -37,6 +37,8 @@ class Seen(Plugin):
         self.store = self.context.component(SeenStore)
         # Lines are held here and written in batches: no database write per IRC line.
         self.pending: dict[tuple[str, str], SeenEntry] = {}
+        # The last public line of each nick not yet stored, for when a private one follows.
+        self.pending_public: dict[tuple[str, str], SeenEntry] = {}
 
     async def teardown(self) -> None:
         await self.flush()
@@ -49,11 +51,15 @@ class Seen(Plugin):
             msg.network, msg.nick, msg.channel, msg.time, msg.text, msg.kind, msg.public
         )
         self.pending[(msg.network, fold(msg.nick))] = entry
+        if msg.public:
+            self.pending_public[(msg.network, fold(msg.nick))] = entry
 
     @every(FLUSH_PERIOD)
     async def flush(self) -> None:
         if self.pending and self.store is not None:
             batch, self.pending = list(self.pending.values()), {}
+            # Stored public lines are found through the store (and its policy) from now on.
+            self.pending_public = {}
             try:
                 await self.store.put(batch)
             except Exception:
@@ -75,7 +81,21 @@ class Seen(Plugin):
             await msg.reply("Usage: seen NICK")
             return
         entry = await self.last(msg.network, nick)
+        if entry is not None and not self.revealable(entry, msg):
+            # The last line was private: the asker is told the last one they may hear of.
+            entry = await self.last_public(msg.network, nick) or entry
         await msg.reply(self.describe(nick, entry, msg))
+
+    async def last_public(self, network: str, nick: str) -> SeenEntry | None:
+        entry = self.pending_public.get((network, fold(nick)))
+        if entry is None and self.store is not None:
+            entry = await self.store.public(network, nick)
+        return entry
+
+    def revealable(self, entry: SeenEntry, msg: Incoming) -> bool:
+        """Whether entry's channel and text may be told where msg asked."""
+        same_place = msg.channel is not None and fold(msg.channel) == fold(entry.channel)
+        return same_place or (entry.public and self.published(msg.network, entry.channel))
 
     def describe(self, nick: str, entry: SeenEntry | None, msg: Incoming) -> str:
         privacy = self.context.privacy(msg.network)
@@ -84,8 +104,7 @@ class Seen(Plugin):
             # here would publish what the log pages hide.
             return f"I have not seen {nick}."
         when = ago(entry.time, datetime.now(UTC))
-        same_place = msg.channel is not None and fold(msg.channel) == fold(entry.channel)
-        if same_place or (entry.public and self.published(msg.network, entry.channel)):
+        if self.revealable(entry, msg):
             said = f"* {entry.nick} {entry.text}" if entry.kind == "action" else entry.text
             return f"{entry.nick} was last seen in {entry.channel} {when}, saying: {said}"
         # A private channel's name and text never leave it.

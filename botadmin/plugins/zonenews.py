@@ -57,8 +57,8 @@ class ZoneNews(Plugin):
 
     settings = (
         Setting("zones", dict, {}, 'Channels per zone, e.g. {"example.org.": ["libera/#ops"]}.'),
-        Setting("interval", float, 5.0, "Seconds between two looks at the change feed."),
-        Setting("max_items", int, 5, "Record changes shown per announcement."),
+        Setting("interval", float, 5.0, "Seconds between two looks at the change feed.", 0.5, 3600),
+        Setting("max_items", int, 5, "Record changes shown per announcement.", 1, 50),
     )
 
     async def setup(self) -> None:

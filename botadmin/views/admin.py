@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from appliance.access import staff_required
 from appliance.control import BOT_GROUP, ring
@@ -28,7 +28,7 @@ def reload_bot() -> None:
 
 
 @staff_required
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     status = bot_status()
     networks = [
@@ -41,7 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @never_cache
-@require_GET
+@require_safe
 def status(request: HttpRequest) -> JsonResponse:
     return JsonResponse(bot_status())
 

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from botadmin.forms import SeenForm
 from botadmin.models import Channel, LogLine, Seen
@@ -28,7 +28,7 @@ from botadmin.views.days import (
 from botadmin.views.lines import plain, present
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     networks: dict[str, list] = {}
     for channel in Channel.objects.readable_by(request.user).order_by("network__name", "name"):
@@ -36,14 +36,14 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "botadmin/logs/index.html", {"networks": networks})
 
 
-@require_GET
+@require_safe
 def channel(request: HttpRequest, network: str, channel: str) -> HttpResponse:
     """Today, live, with the month's calendar (``?month=YYYY-MM`` for another month)."""
     today = datetime.now(UTC).date()
     return day_page(request, network, channel, today, live=True)
 
 
-@require_GET
+@require_safe
 def day(request: HttpRequest, network: str, channel: str, day: date) -> HttpResponse:
     return day_page(request, network, channel, day, live=day == datetime.now(UTC).date())
 
@@ -82,7 +82,7 @@ def month_of(request: HttpRequest, day: date) -> date:
         return day.replace(day=1)
 
 
-@require_GET
+@require_safe
 def day_text(request: HttpRequest, network: str, channel: str, day: date) -> HttpResponse:
     """Serve the whole day as a plain-text .log file."""
     chan = readable_channel(request.user, network, channel)
@@ -92,7 +92,7 @@ def day_text(request: HttpRequest, network: str, channel: str, day: date) -> Htt
     return response
 
 
-@require_GET
+@require_safe
 def permalink(request: HttpRequest, line_id: int) -> HttpResponse:
     """Redirect a line's stable address to its day's page, scrolled to the line."""
     lines = LogLine.objects.visible_to(request.user).select_related("channel__network")
@@ -104,7 +104,7 @@ def permalink(request: HttpRequest, line_id: int) -> HttpResponse:
     return redirect(f"{url}?page={page_of(line)}#l{line.id}")
 
 
-@require_GET
+@require_safe
 def seen(request: HttpRequest) -> HttpResponse:
     """Tell when and where a nick last spoke, only ever in a public channel."""
     form = SeenForm(request.GET or None)

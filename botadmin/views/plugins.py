@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from appliance.access import staff_required
 from botadmin import bridge
@@ -63,7 +63,7 @@ class Scope:
 
 
 @staff_required
-@require_GET
+@require_safe
 def plugin_list(request: HttpRequest) -> HttpResponse:
     settings = PluginSetting.objects.select_related("network", "channel")
     by_plugin: dict[str, list[PluginSetting]] = {}

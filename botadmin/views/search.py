@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from botadmin import search as fulltext
 from botadmin.forms import SearchForm
@@ -18,7 +18,7 @@ from botadmin.views.logs import readable_channel
 RESULTS_PER_PAGE = 50
 
 
-@require_GET
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     context: dict = {"form": form}
@@ -30,24 +30,35 @@ def search(request: HttpRequest) -> HttpResponse:
 def results(request: HttpRequest, data: dict) -> dict:
     page = max(1, data.get("page") or 1)
     where = scope(request, data)
+    query = fulltext.parse(data["q"])
     found = fulltext.search(
-        fulltext.parse(data["q"]),
-        where,
-        limit=RESULTS_PER_PAGE,
-        offset=(page - 1) * RESULTS_PER_PAGE,
+        query, where, limit=RESULTS_PER_PAGE, offset=(page - 1) * RESULTS_PER_PAGE
     )
     hits = [(row.channel, present(row)) for row in found.lines]
-    return {"hits": hits, "page": page, "has_more": found.has_more, "searched": True}
+    marked = [fulltext.highlight(line.text, query) for _, line in hits]
+    return {
+        "hits": hits,
+        "results": [
+            (channel, line, text) for (channel, line), text in zip(hits, marked, strict=True)
+        ],
+        "count": found.count,
+        "page": page,
+        "has_more": found.has_more,
+        "searched": True,
+    }
 
 
 def scope(request: HttpRequest, data: dict) -> fulltext.Scope:
-    """Choose the channels searched: one (404 if the reader may not read it) or all readable."""
+    """Choose the channels searched: one (404 if the reader may not read it), those of one name
+    on every network, or all readable."""
     if data["network"] and data["channel"]:
         ids = [readable_channel(request.user, data["network"], data["channel"]).pk]
     else:
         channels = Channel.objects.readable_by(request.user)
         if data["network"]:
             channels = channels.filter(network__name=data["network"])
+        if data["channel"]:  # on every network: a channel nobody may read matches nothing
+            channels = channels.filter(name__iexact=data["channel"])
         ids = list(channels.values_list("pk", flat=True))
     since, until = data["since"], data["until"]
     return fulltext.Scope(

@@ -12,7 +12,7 @@ import dns.name
 import dns.rdataclass
 import dns.rdatatype
 
-from . import wire
+from . import denial, wire
 from .answer import MAX_CHAIN, Kind, Sections
 from .catalog import ZoneCatalog
 from .wire import Query
@@ -84,7 +84,8 @@ def respond(query: Query, catalog: ZoneCatalog, *, tcp: bool) -> Sections | NotM
         return Sections(error=wire.REFUSED)
     if qtype in TRANSFER_TYPES:
         return _ixfr_over_udp(query, zone)
-    return resolve(query.qname, qtype, zone, catalog, every_any=tcp)
+    dnssec = query.edns >= 0 and bool(query.ednsflags & wire.DO)
+    return resolve(query.qname, qtype, zone, catalog, every_any=tcp, dnssec=dnssec)
 
 
 def _ixfr_over_udp(query: Query, zone: Zone) -> Sections:
@@ -108,23 +109,37 @@ def _zone_for(query: Query, catalog: ZoneCatalog) -> Zone | None:
 
 
 def resolve(
-    qname: dns.name.Name, qtype: int, zone: Zone, catalog: ZoneCatalog, *, every_any: bool = False
-) -> Sections:
-    """Follow CNAMEs and DNAMEs through the catalog's zones (RFC 1034 4.3.2 step 3.a)."""
+    qname: dns.name.Name, qtype: int, zone: Zone, catalog: ZoneCatalog, *,
+    every_any: bool = False, dnssec: bool = False,
+) -> Sections:  # fmt: skip
+    """Follow CNAMEs and DNAMEs through the catalog's zones (RFC 1034 4.3.2 step 3.a).
+
+    dnssec (the query's DO bit): add the RRSIGs and denial proofs of signed zones.
+    """
     answer: list = []
+    proofs: list = []  # of wildcards met along the chain (RFC 4035 3.1.3.3)
     seen = {lower_labels(qname)}
-    found = zone.lookup(qname, qtype, every_any=every_any)
+    found = _lookup(zone, qname, qtype, every_any, dnssec)
     aa = found.kind is not Kind.REFERRAL
     for _ in range(MAX_CHAIN):
         answer.extend(found.answer)
         if found.kind is not Kind.ALIAS:
             # RFC 6604: the rcode (the kind) describes the last name of the chain.
             found.answer, found.aa = answer, aa
+            found.authority = proofs + found.authority if proofs else found.authority
             return found
+        proofs.extend(found.authority)
         target = found.target
         zone = catalog.find(target)
         if zone is None or lower_labels(target) in seen:
             break  # the chain leaves our data, or loops: the client takes it from here
         seen.add(lower_labels(target))
-        found = zone.lookup(target, qtype, every_any=every_any)
-    return Sections(Kind.ALIAS, answer, aa=aa)
+        found = _lookup(zone, target, qtype, every_any, dnssec)
+    return Sections(Kind.ALIAS, answer, proofs, aa=aa)
+
+
+def _lookup(
+    zone: Zone, qname: dns.name.Name, qtype: int, every_any: bool, dnssec: bool
+) -> Sections:
+    found = zone.lookup(qname, qtype, every_any=every_any)
+    return denial.secure(zone, qname, qtype, found) if dnssec else found

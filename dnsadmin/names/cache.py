@@ -96,7 +96,9 @@ class Cache:
         max_entries: int = 100_000,
         max_bytes: int = 64 << 20,
         max_negative_entries: int = 20_000,
-        max_negative_bytes: int = 8 << 20,
+        # Signed zones' negative answers carry NSEC/NSEC3 proofs, three or four times the
+        # bytes of a plain one: room for as many of them as before.
+        max_negative_bytes: int = 24 << 20,
         max_ttl: int = MAX_TTL,
         max_negative_ttl: int = MAX_NEGATIVE_TTL,
         clock: Callable[[], float] = time.monotonic,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import dns.asyncquery
@@ -22,6 +22,7 @@ import dns.opcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import dns.tsig
 
 from .addresses import DEFAULT_PORT, parse_address
 
@@ -30,10 +31,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A secondary to notify: its address and port."""
+    """A secondary to notify: its address and port, and the TSIG key signing the NOTIFY."""
 
     address: str
     port: int = DEFAULT_PORT
+    key: str = ""  # a key name, as in BIND's also-notify { ADDR key NAME; }
 
     def __str__(self) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
@@ -43,6 +45,21 @@ class Target:
 def parse_target(text: str) -> Target:
     """Read ``ADDR``, ``ADDR:PORT`` or ``[IPv6]:PORT``; a ValueError says what is wrong."""
     return Target(*parse_address(text))
+
+
+def parse_targets(text: str) -> list[Target]:
+    """Read targets separated by spaces or lines, each optionally followed by ``key NAME``."""
+    targets: list[Target] = []
+    words = iter(text.split())
+    for word in words:
+        if word != "key":
+            targets.append(parse_target(word))
+            continue
+        name = next(words, "")
+        if not targets or targets[-1].key or not name:
+            raise ValueError("'key NAME' follows an address, once.")
+        targets[-1] = Target(targets[-1].address, targets[-1].port, name)
+    return targets
 
 
 def notify_message(origin: dns.name.Name | str, soa: dns.rrset.RRset | None) -> dns.message.Message:
@@ -62,10 +79,16 @@ async def notify(
     *,
     timeout: float = 2.0,
     attempts: int = 5,
+    keyring: Mapping[dns.name.Name, dns.tsig.Key] | None = None,
 ) -> dict[Target, bool]:
-    """Send NOTIFY to every target at once; return which ones acknowledged."""
+    """Send NOTIFY to every target at once, signed with its key from keyring when it names
+    one (the response's TSIG is checked too); return which ones acknowledged."""
+    keys = {
+        t: (keyring or {}).get(dns.name.from_text(t.key.lower())) if t.key else None
+        for t in targets
+    }
     results = await asyncio.gather(
-        *(_notify_one(origin, soa, target, timeout, attempts) for target in targets)
+        *(_notify_one(origin, soa, target, timeout, attempts, keys[target]) for target in targets)
     )
     return dict(zip(targets, results, strict=True))
 
@@ -76,10 +99,16 @@ async def _notify_one(
     target: Target,
     timeout: float,
     attempts: int,
+    key: dns.tsig.Key | None = None,
 ) -> bool:
+    if target.key and key is None:
+        log.warning("NOTIFY %s to %s: no key named %s", origin, target, target.key)
+        return False
     wait = timeout
     for _ in range(attempts):
         message = notify_message(origin, soa)  # a fresh ID for every try
+        if key is not None:
+            message.use_tsig(key)
         try:
             response = await dns.asyncquery.udp(
                 message, target.address, port=target.port, timeout=wait, ignore_unexpected=True

@@ -37,6 +37,14 @@ class QueryListener(Protocol):
     ) -> None: ...
 
 
+class SignedHandler(Protocol):
+    """Answers UPDATEs and TSIG-signed messages (dnsadmin.updates.SignedMessages)."""
+
+    def claims(self, query: bytes) -> bool: ...
+
+    def respond(self, query: bytes, client: str, tcp: bool) -> Awaitable[list[bytes]]: ...
+
+
 @dataclass
 class ServerStats:
     """Answers counted by source and rcode, and by transport; what was dropped."""
@@ -70,8 +78,10 @@ class DNSServer:
         max_tcp_connections: int = 200,
         on_query: QueryListener | None = None,
         log_per_second: int = 1000,
+        messages: SignedHandler | None = None,
     ) -> None:
         self.chain = chain
+        self.messages = messages  # UPDATEs and TSIG-signed messages, off the fast path
         self.tcp_idle_timeout = tcp_idle_timeout
         self.max_tcp_connections = max_tcp_connections
         self.on_query = on_query
@@ -161,6 +171,10 @@ class DNSServer:
                 self._send_udp(sock, kept[0], client)
                 self._account(query, kept[0], client, "udp", kept[1], started)
                 continue
+            if self.messages is not None and self.messages.claims(query):
+                pending = self._first(self.messages.respond(query, client[0], False))
+                self._spawn(self._finish_udp(sock, query, client, pending, "authority", started))
+                continue
             result, source = self._answer(query, False, client[0])
             if isinstance(result, bytes):
                 self._send_udp(sock, result, client)
@@ -207,6 +221,10 @@ class DNSServer:
             async with asyncio.timeout(self.tcp_idle_timeout):
                 length = int.from_bytes(await reader.readexactly(2), "big")
                 query = await reader.readexactly(length)
+            if self.messages is not None and self.messages.claims(query):
+                for message in await self.messages.respond(query, client[0], True):
+                    await self._send_tcp(writer, message)
+                continue
             if wire.question_type(query) in transfer.TRANSFER_TYPES:
                 await self._send_transfer(query, client, writer)
                 continue
@@ -237,6 +255,10 @@ class DNSServer:
             last = message
         if last is not None:
             self._account(query, last, client, "tcp", "authority", started)
+
+    @staticmethod
+    async def _first(responses: Awaitable[list[bytes]]) -> bytes | None:
+        return next(iter(await responses), None)
 
     # bookkeeping
 

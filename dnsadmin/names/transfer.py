@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import dns.exception
 import dns.message
+import dns.name
 import dns.rdataclass
 import dns.rdatatype
 
@@ -19,8 +20,11 @@ TRANSFER_TYPES = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
 SPLIT_ABOVE = 32_768  # rdata bytes: owner names and headers must fit in 65,535 too
 
 
-def transfer(query: bytes, catalog: ZoneCatalog, client_ip: str) -> Iterator[bytes]:
-    """Yield the messages answering an AXFR or IXFR query received over TCP from client_ip."""
+def transfer(
+    query: bytes, catalog: ZoneCatalog, client_ip: str, key: dns.name.Name | None = None
+) -> Iterator[bytes]:
+    """Yield the messages answering an AXFR or IXFR query received over TCP from client_ip
+    (signed with the TSIG key named key, its TSIG already checked and cut off)."""
     parsed = wire.parse_query(query)
     if parsed is None:
         return
@@ -31,7 +35,7 @@ def transfer(query: bytes, catalog: ZoneCatalog, client_ip: str) -> Iterator[byt
     if zone is None:
         # RFC 5936 2.2.1: we are not authoritative for a zone of that name.
         yield wire.write_error(parsed, wire.NOTAUTH, True)
-    elif not zone.allows_transfer(client_ip):
+    elif not zone.allows_transfer(client_ip, key):
         yield wire.write_error(parsed, wire.REFUSED, True)
     elif parsed.qtype == dns.rdatatype.IXFR and _is_current(query, zone.serial):
         # RFC 1995 2: a client as new as we are gets our SOA alone.

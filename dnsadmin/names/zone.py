@@ -8,6 +8,7 @@ use only where the lookup needs a field (a CNAME, DNAME or NS target, the SOA's 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import dns.name
 import dns.rdata
@@ -19,6 +20,7 @@ import dns.zone
 from .addresses import Network, allowed, networks
 from .answer import Kind, Sections
 from .render import Records
+from .tsig import split_acl
 
 IN = dns.rdataclass.IN
 SOA = dns.rdatatype.SOA
@@ -119,6 +121,8 @@ class Zone:
     ) -> None:
         self.origin = origin
         self.transfer_acl = transfer_acl
+        # signer.Signed once the zone is signed (RRSIGs, the NSEC/NSEC3 chain); see denial.py.
+        self.dnssec: Any = None
         self._nodes = nodes
         self._depth = len(origin.labels)
         self._cuts = frozenset(k for k, n in nodes.items() if k and NS in n)
@@ -146,9 +150,11 @@ class Zone:
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def allows_transfer(self, address: str) -> bool:
-        """Tell whether a client at address may transfer the zone."""
-        return allowed(address, self.transfer_acl)
+    transfer_keys: frozenset[dns.name.Name] = frozenset()  # "key NAME" in the ACL (TSIG)
+
+    def allows_transfer(self, address: str, key: dns.name.Name | None = None) -> bool:
+        """Tell whether a client at address (its request signed with key) may transfer."""
+        return allowed(address, self.transfer_acl) or key in self.transfer_keys
 
     def rrsets(self) -> Iterator[Owned]:
         """Yield every RRset of the zone, apex SOA first (the order zone transfers want)."""
@@ -157,6 +163,10 @@ class Zone:
             for rdtype in node.types():
                 if key or rdtype != SOA:
                     yield node.name, node.records(rdtype)
+        if self.dnssec is not None:
+            from .signer import signed_rrsets  # the signer imports this module
+
+            yield from signed_rrsets(self)
 
     def lookup(self, qname: dns.name.Name, qtype: int, *, every_any: bool = False) -> Sections:
         """Look qname, at or below the origin, up as RFC 1034 4.3.2 step 3 does.
@@ -215,7 +225,7 @@ class Zone:
 
     def _referral(self, key: Key) -> Sections:
         cut = self._nodes[key]
-        # No DS in the referral: without RRSIGs (we do not sign) it proves nothing.
+        # No DS in the referral: unsigned it proves nothing (with DO, denial.py adds it signed).
         found = Sections(Kind.REFERRAL, authority=[(cut.name, cut.records(NS))])
         for rdata in cut.get(NS):
             found.additional.extend(self._glue(rdata.target, cut.name))
@@ -297,7 +307,10 @@ def build_zone(
             node = nodes[key] = Node(relative + origin_name.labels)
             _add_empty_non_terminals(nodes, key, relative + origin_name.labels)
         node.add_wire(rdtype, ttl, wire)
-    return Zone(origin_name, nodes, networks(transfer_acl), serial)
+    cidrs, keys = split_acl(transfer_acl)
+    zone = Zone(origin_name, nodes, networks(cidrs), serial)
+    zone.transfer_keys = keys
+    return zone
 
 
 def _add_empty_non_terminals(nodes: dict[Key, Node], key: Key, labels: tuple[bytes, ...]) -> None:

@@ -6,7 +6,7 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from appliance.access import staff_required
@@ -14,7 +14,7 @@ from dnsadmin.changes import ChangeError, ConflictError, ImportPlan, apply_chang
 from dnsadmin.forms import ImportForm
 from dnsadmin.models import Zone
 from dnsadmin.views.common import conflict_page
-from dnsadmin.zonefile import ZoneFileError, export_zone, parse_zone_text
+from dnsadmin.zonefile import ZoneFileError, export_lines, parse_records_for
 
 
 def plan_from_form(zone: Zone, form: ImportForm) -> ImportPlan | None:
@@ -22,9 +22,10 @@ def plan_from_form(zone: Zone, form: ImportForm) -> ImportPlan | None:
     data = form.cleaned_data
     upload = data.get("file")
     filename = upload.name if upload else "pasted text"
+    replace_all = data["mode"] == "replace"
     try:
-        parsed = parse_zone_text(data["text"], origin=zone.origin, filename=filename)
-        return plan_import(zone, parsed, replace_all=data["mode"] == "replace")
+        parsed = parse_records_for(zone, data["text"], filename, replace_all=replace_all)
+        return plan_import(zone, parsed, replace_all=replace_all)
     except (ZoneFileError, ChangeError) as error:
         form.add_error("file" if upload else "text", str(error))
         return None
@@ -66,7 +67,8 @@ def apply_import(request: HttpRequest, zone: Zone, form: ImportForm, plan: Impor
 @login_required
 def zone_export(request: HttpRequest, pk: int) -> HttpResponse:
     zone = get_object_or_404(Zone, pk=pk)
-    response = HttpResponse(export_zone(zone), content_type="text/plain; charset=utf-8")
+    # Streamed: a 100,000-record zone starts downloading at once instead of after seconds.
+    response = StreamingHttpResponse(export_lines(zone), content_type="text/plain; charset=utf-8")
     # A name may hold escaped quotes or spaces; the header gets a plain file name.
     filename = re.sub(r"[^\w.-]", "_", zone.origin.rstrip(".")) or "root"
     response["Content-Disposition"] = f'attachment; filename="{filename}.zone"'

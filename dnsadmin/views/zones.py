@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from appliance.access import staff_required
+from dnsadmin import dnssec, listing
 from dnsadmin.changes import (
     ChangeError,
     ConflictError,
@@ -18,7 +18,6 @@ from dnsadmin.changes import (
     change_settings,
     create_zone,
     delete_zone,
-    zone_rows,
 )
 from dnsadmin.forms import (
     TYPED_FORMS,
@@ -28,9 +27,9 @@ from dnsadmin.forms import (
     changed_settings,
 )
 from dnsadmin.models import Zone, ZoneChange
+from dnsadmin.views import tsig as tsig_views
 from dnsadmin.views.common import conflict_page, pending_batch, save_pending
 
-ROWS_PER_PAGE = 250
 DELETED_ZONES_SHOWN = 20
 
 
@@ -66,15 +65,22 @@ def zone_detail(request: HttpRequest, pk: int) -> HttpResponse:
     zone = get_object_or_404(Zone, pk=pk)
     filters = RecordFilterForm(request.GET or None)
     name = request.GET.get("name", "")
-    rows = zone_rows(zone, name, request.GET.get("type", ""))
-    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    size = listing.page_size(request.GET.get("size"))
+    shown = listing.record_page(
+        zone, name, request.GET.get("type", ""), request.GET.get("page"), size
+    )
     context = {
         "zone": zone,
         "filters": filters,
-        "page": page,
+        "page": shown.page,
+        "rows": shown.rows,
+        "size": size,
+        "sizes": listing.PAGE_SIZES,
         "pending": list(pending_batch(request, zone).values()),
         "typed": list(TYPED_FORMS),
         "record_count": zone.records.count(),
+        "dnssec": dnssec.status(zone),
+        "update_policy": tsig_views.policy_context(zone),
     }
     return render(request, "dnsadmin/zone_detail.html", context)
 

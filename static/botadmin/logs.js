@@ -16,6 +16,12 @@
   // Times are printed in UTC; the reader's local time is in the title, or shown instead.
   function localise(root) {
     var local = document.body.classList.contains("local-times");
+    // The page is still one UTC day; the heading says whose clock its times are on.
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* old */ }
+    document.querySelectorAll("[data-zone-label]").forEach(function (el) {
+      el.textContent = local ? "(a UTC day; times in your zone" + (zone ? ", " + zone : "") + ")" : "(UTC)";
+    });
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when)) return;

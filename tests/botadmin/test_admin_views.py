@@ -279,6 +279,24 @@ class TestPlugins:
         }
         assert not PluginSetting.objects.exists() and rings == []
 
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"setting_timeout": "-1"}, "greater than or equal to 0.1"),
+            ({"setting_server": "not a server:xx"}, "has no valid port"),
+        ],
+    )
+    def test_declared_ranges_and_checks_hold_in_the_form(
+        self, staff_client, rings, fields, message
+    ):
+        from botadmin import bridge
+
+        bridge.register_plugins(bridge.discover_plugins())
+        url = reverse("botadmin:plugin-settings", args=["dig"])
+        response = staff_client.post(url, {"enabled": "on", **fields})
+        assert message in response.content.decode()
+        assert not PluginSetting.objects.exists() and rings == []
+
     def test_a_channel_scope_stores_only_what_it_overrides(self, staff_client, plugin, channel):
         staff_client.post(self.url(plugin, f"?channel={channel.pk}"), {"setting_units": "kelvin"})
         setting = PluginSetting.objects.get(plugin="weather", channel=channel)
@@ -340,7 +358,7 @@ class TestSay:
         assert "if it connects within 5 minutes" in page and "Asked the bot" not in page
         assert OutboundMessage.objects.get().sent is None and len(rings) == 1
 
-    @pytest.mark.parametrize("text", ["", "   ", "two\r\nlines", "x" * 401])
+    @pytest.mark.parametrize("text", ["", "   ", "two\r\nlines", "x" * 2001])
     def test_a_bad_line_is_refused_inline(self, staff_client, channel, rings, text):
         response = staff_client.post(
             reverse("botadmin:channel-say", args=[channel.pk]), {"text": text}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -90,3 +91,31 @@ def test_plugin_config_must_be_a_json_object():
 def test_an_unknown_plugin_is_an_operator_error():
     with pytest.raises(CommandError, match="No plugin 'nope'"):
         bot("plugin", "enable", "nope")
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ('{"server": "not a server:xx"}', "server: 'not a server:xx' has no valid port"),
+        ('{"server": "example:53"}', "not an IP address"),
+        ('{"timeout": -1}', "timeout: at least 0.1, not -1"),
+        ('{"timeout": "soon"}', "timeout: expected a number"),
+    ],
+)
+def test_plugin_settings_are_checked_against_their_declared_type_and_range(config, problem):
+    with pytest.raises(CommandError, match=re.escape(problem)):
+        bot("plugin", "config", "dig", config)
+    assert not PluginSetting.objects.exists()
+
+
+def test_a_valid_plugin_setting_is_saved():
+    bot("plugin", "config", "dig", '{"server": "127.0.0.1:5300", "timeout": 2}')
+    assert PluginSetting.objects.get().config == {"server": "127.0.0.1:5300", "timeout": 2}
+
+
+def test_built_in_plugins_are_known_before_the_bot_ever_started():
+    assert not Plugin.objects.exists()
+    bot("plugin", "enable", "seen")
+    assert PluginSetting.objects.get(plugin="seen").enabled
+    listed = bot("plugin", "list")
+    assert "dig\t" in listed and "relay\t" in listed

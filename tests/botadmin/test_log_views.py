@@ -355,3 +355,12 @@ def test_each_kind_of_line_reads_as_what_happened(client, public, kind, text, sh
     row = body[body.index(f'id="l{line.pk}"') :]
     assert shown in row[: row.index("</li>")]
     assert f"k-{kind}" in row[: row.index(">")]
+
+    def test_a_private_last_line_does_not_hide_an_earlier_public_one(
+        self, client, network, public, private
+    ):
+        say(public, "earlier in public", nick="Alice")
+        self.spoke(network, "Alice", private.name, "later in private", public=False)
+        body = self.ask(client, network, "alice")
+        assert "earlier in public" in body and public.name in body
+        assert "later in private" not in body and private.name not in body

@@ -289,8 +289,8 @@ def test_the_bot_worker_expires_lines_at_start_then_daily(network, public):
 @pytest.fixture
 def relay(network, public) -> None:
     import botadmin.plugins
+    from botadmin.bridge import register_plugins
     from botadmin.infobot.host import discover
-    from botadmin.worker import register_plugins
 
     Channel.objects.create(network=network, name="#staff", public=False)
     register_plugins(discover([botadmin.plugins]))

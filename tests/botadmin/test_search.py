@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -160,3 +161,39 @@ def test_the_search_page_rejects_a_reversed_date_range(client, channel):
     response = client.get(reverse("logs:search") + "?q=x&since=2024-05-10&until=2024-05-01")
     assert "The end date is before the start date." in response.content.decode()
     assert "hits" not in response.context
+
+
+@pytest.mark.parametrize(("wanted", "found"), [("#python", ["in public"]), ("#nowhere", [])])
+def test_the_channel_filter_holds_without_a_network(staff_client, channel, wanted, found):
+    secret = Channel.objects.create(network=channel.network, name="#secret", public=False)
+    say(channel, "in public")
+    say(secret, "in secret")
+    url = reverse("logs:search") + "?" + urlencode({"q": "in", "channel": wanted})
+    hits = staff_client.get(url).context["hits"]
+    assert [line.text for _, line in hits] == found
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("asyncio OR nursery", ["trio nursery", "asyncio loop"]),
+        ("loop -asyncio", ["event loop in trio"]),
+        ("nurs*", ["trio nursery"]),
+        ("trio OR asyncio -loop", ["trio nursery"]),
+    ],
+)
+def test_or_exclusion_and_prefix(channel, query, expected):
+    say(channel, "asyncio loop")
+    say(channel, "trio nursery")
+    say(channel, "event loop in trio")
+    assert texts(query, channel) == expected
+
+
+def test_results_are_counted_highlighted_and_name_their_network(client, channel):
+    for number in range(3):
+        say(channel, f"hello <world> {number}")
+    say(channel, "something else")
+    body = client.get(reverse("logs:search") + "?q=hel*+world").content.decode()
+    assert '<p id="result-count">3 lines found.</p>' in body
+    assert "<mark>hello</mark> &lt;<mark>world</mark>&gt; 2" in body
+    assert "libera #python" in body

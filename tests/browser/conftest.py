@@ -111,3 +111,20 @@ def daphne(worker_env, tmp_path: Path):
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def signed_in(browser_page, live_server, django_user_model):
+    """A browser page signed in as a staff operator, on the dashboard."""
+    django_user_model.objects.create_user("operator", password="a-long-pass", is_staff=True)
+    return sign_in(browser_page, live_server.url, "operator", "a-long-pass")
+
+
+def sign_in(page, base_url: str, username: str, password: str):
+    """Sign in through the login form, as a person does; the page ends on the dashboard."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("main button[type=submit], form button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    return page

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from botadmin.models import Channel, LogLine, Network
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -86,9 +87,13 @@ def test_local_time_and_hidden_joins_are_toggled_and_remembered(live_server, bro
     expect(stamp).to_have_text("09:30:06")
     assert "18:30:06" in stamp.get_attribute("title")
     assert page.locator("li.presence").is_visible()
+    expect(page.locator("[data-zone-label]")).to_have_text("(UTC)")
     page.check("#local-times")
     page.check("#hide-presence")
     expect(stamp).to_have_text("18:30:06")
+    expect(page.locator("[data-zone-label]")).to_have_text(
+        "(a UTC day; times in your zone, Asia/Tokyo)"
+    )
     expect(page.locator("li.presence")).to_be_hidden()
     page.reload()
     assert page.is_checked("#local-times") and page.is_checked("#hide-presence")
@@ -167,12 +172,7 @@ def test_log_text_keeps_its_spaces_and_badges_look_as_elsewhere(
 def signed_in_page(page, base_url: str, django_user_model, **flags):
     """Sign a staff reader in through the login form, as a person does."""
     django_user_model.objects.create_user("boss", password="pw", is_staff=True, **flags)
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", "pw")
-    page.click("main button[type=submit], form button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
-    return page
+    return sign_in(page, base_url, "boss", "pw")
 
 
 def test_a_private_tail_stops_and_says_why_when_the_reader_signs_out(

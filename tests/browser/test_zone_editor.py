@@ -36,18 +36,6 @@ def rundns(worker_env):
         stop(server)
 
 
-@pytest.fixture
-def signed_in(browser_page, live_server, django_user_model):
-    django_user_model.objects.create_user("operator", password="a-long-pass", is_staff=True)
-    page = browser_page
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", "a-long-pass")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-    return page
-
-
 def seconds_until(predicate: Callable[[], bool], started: float, limit: float) -> float | None:
     """Seconds from ``started`` until predicate held, or None if not within ``limit``."""
     while (elapsed := time.monotonic() - started) <= limit:
@@ -88,7 +76,8 @@ def test_a_zone_and_record_made_in_the_browser_are_answered_by_dig(signed_in, li
     )
     assert answered is not None, f"dig did not see the record {SAVE_TO_ANSWER} s after the save"
     row = page.locator("table.records tr", has_text="192.0.2.44")
-    assert row.locator("td").first.inner_text() == "www"
+    # The name as served: the owner with the zone's origin after it.
+    assert row.locator("td.mono").first.inner_text() == "www.browser.test."
     shots.append(page.screenshot_as("zone-page"))
     serial = page.locator("#serial").inner_text()
     assert rundns.short("browser.test", "SOA").split()[2] == serial

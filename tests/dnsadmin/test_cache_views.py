@@ -89,3 +89,13 @@ def test_only_staff_change_the_cache(user_client):
     assert user_client.post("/dns/cache/flush/").status_code == 403
     user_client.post("/dns/cache/delete/", {"name": "www.example.net"})
     assert CacheEntry.objects.exists() and not CacheCommand.objects.exists()
+
+
+def test_a_name_finds_itself_and_what_is_under_it(user_client):
+    cached("example.net.")
+    cached("www.example.net.")
+    cached("www.example.com.")
+    cached("notexample.net.")
+    page = user_client.get("/dns/cache/", {"name": "example.net"}).content.decode()
+    assert "www.example.net." in page and ">example.net." in page
+    assert "www.example.com." not in page and "notexample.net." not in page

@@ -133,7 +133,8 @@ def test_the_export_is_a_bind_file_attachment_that_imports_back(user_client, zon
     response = user_client.get(f"/dns/zones/{zone.pk}/export/")
     assert response["Content-Type"].startswith("text/plain")
     assert response["Content-Disposition"] == 'attachment; filename="example.org.zone"'
-    text = response.content.decode()
+    assert response.streaming  # a big zone starts downloading at once
+    text = response.getvalue().decode()
     assert "$ORIGIN example.org." in text and "192.0.2.80" in text and "going" not in text
     parsed = parse_zone_text(text)
     assert {(r.owner, r.rdtype) for r in parsed.records} == {
@@ -144,6 +145,43 @@ def test_the_export_is_a_bind_file_attachment_that_imports_back(user_client, zon
 
 
 def test_reimporting_the_export_changes_nothing(staff_client, zone):
-    text = staff_client.get(f"/dns/zones/{zone.pk}/export/").content.decode()
+    text = staff_client.get(f"/dns/zones/{zone.pk}/export/").getvalue().decode()
     response = staff_client.post(import_url(zone), {"text": text, "mode": "merge"})
     assert "nothing to import" in response.content.decode()
+
+
+def test_records_without_an_soa_merge_into_the_zone(staff_client, zone):
+    records = "$TTL 600\nextra IN A 192.0.2.44\n"
+    response = staff_client.post(import_url(zone), {"text": records, "mode": "merge"})
+    assert response.status_code == 200 and ("add", "extra A") in preview_rows(
+        response.content.decode()
+    )
+    staff_client.post(import_url(zone), {"text": records, "mode": "merge", "apply": "1"})
+    assert "extra" in owners(zone) and "www" in owners(zone)
+
+
+def test_a_replace_without_apex_ns_says_so(staff_client, zone):
+    records = "$TTL 600\nextra IN A 192.0.2.44\n"
+    response = staff_client.post(import_url(zone), {"text": records, "mode": "replace"})
+    assert response.status_code == 400 and "without name servers" in response.content.decode()
+
+
+def test_a_file_for_another_zone_says_which_zone_it_is_for(staff_client, zone):
+    other = FILE.replace("example.org.", "example.net.")
+    html = staff_client.post(import_url(zone), {"text": other, "mode": "merge"}).content.decode()
+    assert "pasted text:1: $ORIGIN example.net. is outside the zone example.org." in html
+    assert "no SOA" not in html
+
+
+def test_bad_rdata_says_what_is_wrong_with_it(staff_client, zone):
+    broken = FILE.replace("2001:db8::1", "192.0.2.1")
+    html = staff_client.post(import_url(zone), {"text": broken, "mode": "merge"}).content.decode()
+    assert "pasted text:7: the AAAA data &#x27;192.0.2.1&#x27; is not an IPv6 address" in html
+    assert "malformed" not in html
+
+
+def test_records_without_a_ttl_take_the_zones_default(staff_client, zone):
+    records = "extra IN A 192.0.2.44\n"
+    staff_client.post(import_url(zone), {"text": records, "mode": "merge", "apply": "1"})
+    (record,) = current_rrset(zone, "extra", "A")
+    assert record.ttl is None  # the zone's default TTL, stored as such

@@ -92,3 +92,24 @@ def test_the_dashboard_shows_queries_per_second_by_rcode_and_source(user_client)
     assert "1.10" in page  # (3600 + 360) / 3600 in the last hour
     assert "NXDOMAIN 360" in page and "cache 360" in page
     assert "90360" in page  # the last day includes the older bucket
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown", "hidden"),
+    [
+        ("client", "10.1.0.0/16", ["a.test."], ["b.test.", "c.test."]),
+        ("client", "10.1.2.0/23", ["a.test."], ["b.test.", "c.test."]),
+        ("client", "2001:db8::/32", ["c.test."], ["a.test.", "b.test."]),
+        ("name", "*.test", ["a.test.", "b.test.", "c.test."], []),
+        ("name", "a*", ["a.test."], ["b.test."]),
+        ("name", "test", ["a.test.", "b.test."], []),
+    ],
+)
+def test_the_query_log_filters_by_network_and_name_pattern(
+    user_client, field, value, shown, hidden
+):
+    log("a.test.", client="10.1.2.3")
+    log("b.test.", client="10.11.2.3")
+    log("c.test.", client="2001:db8::5")
+    page = user_client.get("/dns/queries/", {field: value}).content.decode()
+    assert all(name in page for name in shown) and not any(name in page for name in hidden)

@@ -282,6 +282,21 @@ async def test_apply_config_joins_and_parts_and_a_stop_quits(ngircd, humans, mak
     assert logged(stores, "message", "hello from the web")[0].nick == "infobot"
 
 
+async def test_a_long_line_from_the_web_arrives_whole_in_several_lines(ngircd, humans, make_bot):
+    bot = await make_bot(network(ngircd.port, [ChannelConfig("#pub")]), [], Stores())
+    await until(lambda: bot.status()["local"].channels == ["#pub"])
+    ann = await humans("ann", ngircd.port)
+    await ann.send("JOIN #pub")
+    text = " ".join(f"mot{index}é" for index in range(150))  # about 1,000 bytes
+    await bot.say("local", "#pub", text)
+    pieces = []
+    while " ".join(pieces) != text:
+        line = await ann.expect("PRIVMSG #pub :")
+        pieces.append(line.split("PRIVMSG #pub :", 1)[1])
+        assert len(pieces) <= 4
+    assert len(pieces) > 1
+
+
 class TinyDNS(asyncio.DatagramProtocol):
     """Answers example.test MX; REFUSED for anything else."""
 

@@ -157,18 +157,36 @@ controls {{ }};
 """
 
 
+def wait_until_answering(
+    process: subprocess.Popen, port: int, query: dns.message.Message, log, seconds: float = 30
+) -> None:
+    """Wait until a server we started answers query on loopback; say why if it never does."""
+    name = process.args[0]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log()}")
+        try:
+            dns.query.udp(query, "127.0.0.1", port=port, timeout=0.3)
+            return
+        except (dns.exception.Timeout, OSError):
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not answer: {log()}")
+
+
 class Bind:
     """BIND 9 (named -g) serving ZONES from directory on an ephemeral port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, zones: dict[str, str] | None = None) -> None:
         self.directory = directory
+        self.zones = zones or ZONES  # origin: master-file text
         self.port = free_port()
         self.log = directory / "named.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         zones = []
-        for origin, text in ZONES.items():
+        for origin, text in self.zones.items():
             (self.directory / origin).write_text(text)
             zones.append(f'zone "{origin}" {{ type primary; file "{origin}"; }};')
         conf = self.directory / "named.conf"
@@ -182,17 +200,8 @@ class Bind:
         self._wait_until_answering()
 
     def _wait_until_answering(self) -> None:
-        query = dns.message.make_query("example.com.", "SOA")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"named exited: {self.log.read_text()[-2000:]}")
-            try:
-                dns.query.udp(query, "127.0.0.1", port=self.port, timeout=0.5)
-                return
-            except (dns.exception.Timeout, OSError):
-                time.sleep(0.1)
-        raise RuntimeError(f"named did not answer: {self.log.read_text()[-2000:]}")
+        query = dns.message.make_query(next(iter(self.zones)), "SOA")
+        wait_until_answering(self.process, self.port, query, lambda: self.log.read_text()[-2000:])
 
     def stop(self) -> None:
         if self.process is not None:

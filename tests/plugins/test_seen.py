@@ -73,3 +73,15 @@ async def test_it_reads_sightings_back_from_the_store_after_a_reload(network_fac
 async def test_it_says_so_when_it_never_saw_the_nick(network_factory):
     net = await network_factory([Seen])
     assert await net.say("bob", "#pub", "!seen nobody") == ["PRIVMSG #pub :I have not seen nobody."]
+
+
+async def test_a_private_last_line_does_not_hide_an_earlier_public_one(network_factory):
+    net = await network_factory([Seen])
+    await net.say("ann", "#pub", "said in public")
+    await net.host.loaded["seen"].flush()
+    await net.say("ann", "#priv", "the secret plan")
+    [reply] = await net.say("bob", "#pub", "!seen ann")
+    assert "was last seen in #pub" in reply and reply.endswith("saying: said in public")
+    await net.host.loaded["seen"].flush()  # and once both are stored
+    [stored] = await net.say("bob", "#pub", "!seen ann")
+    assert stored.endswith("saying: said in public") and "secret" not in stored

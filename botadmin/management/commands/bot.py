@@ -197,6 +197,7 @@ class Command(BaseCommand):
     # plugins ----------------------------------------------------------------------
 
     def plugin_list(self, **options) -> None:
+        bridge.register_plugins(bridge.discover_plugins())
         settings = PluginSetting.objects.select_related("network", "channel")
         for plugin in Plugin.objects.all():
             note = "" if plugin.available else " (not found at the last start)"
@@ -222,11 +223,11 @@ class Command(BaseCommand):
         self, plugin: str, network: str | None, channel: str | None, **changes
     ) -> None:
         if not Plugin.objects.filter(name=plugin).exists():
-            known = (
-                ", ".join(Plugin.objects.values_list("name", flat=True))
-                or "none yet: start runbot once"
-            )
-            raise CommandError(f"No plugin {plugin!r} (known: {known})")
+            # Built-in and installed plugins are known without the bot having started.
+            bridge.register_plugins(bridge.discover_plugins())
+        if not Plugin.objects.filter(name=plugin, available=True).exists():
+            known = ", ".join(Plugin.objects.filter(available=True).values_list("name", flat=True))
+            raise CommandError(f"No plugin {plugin!r} (known: {known or 'none'})")
         if "config" in changes:
             problems = bridge.plugin_problems(Plugin.objects.get(name=plugin), changes["config"])
             if problems:

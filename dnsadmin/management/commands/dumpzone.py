@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dns.exception
-import dns.name
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from dnsadmin.models import Zone
+from dnsadmin.management import zone_named
 from dnsadmin.zonefile import export_zone
 
 
@@ -20,14 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", "-o", help="write to this file instead of standard output")
 
     def handle(self, *args, origin: str, output: str | None, **options) -> None:
-        try:
-            name = dns.name.from_text(origin).to_text().lower()
-        except dns.exception.DNSException as error:
-            raise CommandError(f"{origin!r} is not a domain name: {error}") from None
-        zone = Zone.objects.filter(origin=name).first()
-        if zone is None:
-            raise CommandError(f"No zone {name} in the database.")
-        text = export_zone(zone)
+        text = export_zone(zone_named(origin))
         if output:
             Path(output).write_text(text, encoding="utf-8")
         else:

@@ -1,0 +1,236 @@
+"""The RFC 2136 engine: UPDATE bytes in, an rcode or the RRsets changed out (no sockets)."""
+
+from __future__ import annotations
+
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdatatype
+import dns.update
+import pytest
+
+from dnsadmin.names import update
+from dnsadmin.names.update import Rule, UpdateError, ZoneData
+
+ORIGIN = dns.name.from_text("example.org.")
+ACME = dns.name.from_text("acme.")
+ALL = [Rule(True, ACME, "zonesub")]
+
+
+def name(text: str) -> dns.name.Name:
+    return dns.name.from_text(text, origin=ORIGIN)
+
+
+def zone() -> ZoneData:
+    data = ZoneData(ORIGIN)
+    for owner, rdtype, value in [
+        ("@", "SOA", "ns1 hostmaster 2026010100 7200 900 1209600 300"),
+        ("@", "NS", "ns1"), ("ns1", "A", "192.0.2.53"), ("www", "A", "192.0.2.80"),
+        ("alias", "CNAME", "www"),
+    ]:  # fmt: skip
+        rdtype = dns.rdatatype.from_text(rdtype)
+        data.add(name(owner), rdtype, 300, dns.rdata.from_text("IN", rdtype, value, ORIGIN, False))
+    return data
+
+
+def message() -> dns.update.UpdateMessage:
+    return dns.update.UpdateMessage("example.org")
+
+
+def run(msg, data: ZoneData | None = None, rules=ALL, signer=ACME):
+    data = data if data is not None else zone()
+    return update.evaluate(update.parse(msg.to_wire()), data, rules, signer), data
+
+
+def rcode_of(msg, **kw) -> str:
+    with pytest.raises(UpdateError) as caught:
+        run(msg, **kw)
+    return dns.rcode.to_text(caught.value.rcode)
+
+
+def values(data: ZoneData, owner: str, rdtype: str) -> list[str]:
+    _, records = data.at(name(owner)).get(dns.rdatatype.from_text(rdtype), (0, []))
+    return sorted(r.to_text() for r in records)
+
+
+def test_an_add_joins_the_rrset_once_and_sets_its_ttl():
+    msg = message()
+    msg.add("www", 60, "A", "192.0.2.81")
+    msg.add("www", 60, "A", "192.0.2.81")
+    changed, data = run(msg)
+    assert values(data, "www", "A") == ["192.0.2.80", "192.0.2.81"]
+    assert changed[(name("www"), dns.rdatatype.A)][0] == 60
+
+
+def test_the_five_prerequisites_answer_with_their_rcodes():
+    cases = {
+        "NXDOMAIN": lambda m: m.present("nothere"),
+        "YXDOMAIN": lambda m: m.absent("www"),
+        "NXRRSET": lambda m: m.present("www", "TXT"),
+        "YXRRSET": lambda m: m.absent("www", "A"),
+    }
+    for rcode, prerequisite in cases.items():
+        msg = message()
+        prerequisite(msg)
+        msg.add("new", 60, "A", "192.0.2.1")
+        assert rcode_of(msg) == rcode
+    msg = message()
+    msg.present("www", dns.rdata.from_text("IN", "A", "192.0.2.99"))
+    assert rcode_of(msg) == "NXRRSET"  # value-dependent: the whole RRset must match
+
+
+def test_a_failed_prerequisite_changes_nothing():
+    data = zone()
+    msg = message()
+    msg.absent("www")
+    msg.delete("www")
+    assert rcode_of(msg, data=data) == "YXDOMAIN"
+    assert values(data, "www", "A") == ["192.0.2.80"]
+
+
+def test_the_soa_and_the_last_apex_ns_are_never_deleted():
+    msg = message()
+    msg.delete("@", "SOA")
+    msg.delete("@", "NS", "ns1")
+    msg.delete("@")
+    changed, data = run(msg, rules=[Rule(True, ACME, "zonesub", types=frozenset({255}))])
+    assert changed == {}
+    assert values(data, "@", "NS") == ["ns1.example.org."]
+
+
+def test_the_soa_is_replaced_only_by_a_greater_serial():
+    soa = "ns1 hostmaster {} 7200 900 1209600 300"
+    every = [Rule(True, ACME, "zonesub", types=frozenset({dns.rdatatype.ANY}))]
+    for serial, moved in ((2026010099, False), (2026010101, True)):
+        msg = message()
+        msg.add("@", 300, "SOA", soa.format(serial))
+        changed, _ = run(msg, rules=every)
+        assert bool(changed) is moved
+
+
+def test_cname_and_other_data_do_not_mix_and_a_cname_replaces_a_cname():
+    msg = message()
+    msg.add("www", 60, "CNAME", "elsewhere.test.")
+    msg.add("alias", 60, "A", "192.0.2.1")
+    msg.add("alias", 60, "CNAME", "ns1")
+    _, data = run(msg)
+    assert values(data, "www", "CNAME") == []
+    assert values(data, "alias", "A") == []
+    assert values(data, "alias", "CNAME") == ["ns1.example.org."]
+
+
+def test_deleting_a_name_a_type_and_one_value():
+    msg = message()
+    msg.add("www", 60, "A", "192.0.2.81")
+    msg.delete("www", "A", "192.0.2.80")
+    msg.delete("alias")
+    changed, data = run(msg)
+    assert values(data, "www", "A") == ["192.0.2.81"]
+    assert changed[(name("alias"), dns.rdatatype.CNAME)] == (0, [])
+
+
+def test_updates_are_applied_in_order():
+    msg = message()
+    msg.add("t", 60, "TXT", '"a"')
+    msg.delete("t", "TXT", '"a"')
+    msg.add("t", 60, "TXT", '"a"')
+    _, data = run(msg)
+    assert values(data, "t", "TXT") == ['"a"']
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda m: m.add("out.example.net.", 60, "A", "192.0.2.1"),
+        lambda m: m.present("out.example.net."),
+    ],
+)
+def test_names_outside_the_zone_are_notzone(build):
+    msg = message()
+    build(msg)
+    assert rcode_of(msg) == "NOTZONE"
+
+
+def test_malformed_updates_are_formerr():
+    wire = bytearray(message().to_wire())
+    wire[5] = 2  # two zones
+    with pytest.raises(UpdateError) as caught:
+        update.parse(bytes(wire))
+    assert caught.value.rcode == dns.rcode.FORMERR
+    msg = message()
+    msg.add("www", 60, "A", "192.0.2.1")
+    wire = msg.to_wire()
+    with pytest.raises(UpdateError) as caught:
+        update.parse(wire[:-3])
+    assert caught.value.rcode == dns.rcode.FORMERR
+    for rdtype in ("ANY", "AXFR"):
+        msg = message()
+        msg.add("www", 60, dns.rdata.GenericRdata("IN", dns.rdatatype.from_text(rdtype), b"\0"))
+        assert rcode_of(msg) == "FORMERR"
+
+
+def test_rules_decide_in_order_and_refuse_by_default():
+    other = dns.name.from_text("other.")
+    scoped = [
+        Rule(False, ACME, "name", name("www")),
+        Rule(True, ACME, "subdomain", name("dyn"), frozenset({dns.rdatatype.TXT})),
+        Rule(True, ACME, "wildcard", name("*.hosts")),
+        Rule(True, name("box.hosts"), "self"),
+        Rule(True, ACME, "zonesub"),
+    ]
+    granted = {
+        ("www", "A", ACME): False,
+        ("a.b.dyn", "TXT", ACME): True,
+        ("dyn", "TXT", ACME): True,
+        ("x.hosts", "A", ACME): True,
+        ("box.hosts", "A", name("box.hosts")): True,
+        ("other.hosts", "A", name("box.hosts")): False,
+        ("mail", "A", ACME): True,
+        ("mail", "NS", ACME): False,
+        ("mail", "A", other): False,
+        ("mail", "A", None): False,
+    }
+    for (owner, rdtype, signer), expected in granted.items():
+        code = dns.rdatatype.from_text(rdtype)
+        assert update.permitted(scoped, signer, ORIGIN, name(owner), code) is expected
+
+
+def test_policy_is_checked_before_prerequisites_so_keys_cannot_probe():
+    msg = message()
+    msg.absent("www")  # would fail with YXDOMAIN
+    msg.add("www", 60, "TXT", '"x"')
+    assert rcode_of(msg, signer=None) == "REFUSED"
+
+
+def test_an_mx_must_point_at_an_address_in_the_zone():
+    msg = message()
+    msg.add("@", 60, "MX", "10 alias")
+    assert rcode_of(msg) == "REFUSED"
+    msg = message()
+    msg.add("@", 60, "MX", "10 www")
+    msg.add("@", 60, "MX", "20 mail.example.net.")
+    changed, _ = run(msg)
+    assert len(changed[(ORIGIN, dns.rdatatype.MX)][1]) == 2
+
+
+def test_a_new_ttl_checks_every_mx_of_the_rrset_again_as_bind_does():
+    data = zone()
+    mx = dns.rdatatype.MX
+    data.add(name("www"), mx, 300, dns.rdata.from_text("IN", "MX", "10 nowhere", ORIGIN, False))
+    msg = message()
+    msg.add("www", 300, "MX", "20 www")
+    run(msg, data=zone())  # the same TTL: only the new record is checked
+    msg = message()
+    msg.add("www", 60, "MX", "20 www")
+    assert rcode_of(msg, data=data) == "REFUSED"  # nowhere has no address
+
+
+def test_the_apex_name_servers_keep_their_addresses():
+    msg = message()
+    msg.delete("ns1", "A")
+    assert rcode_of(msg) == "REFUSED"
+    every = [Rule(True, ACME, "zonesub", types=frozenset({dns.rdatatype.ANY}))]
+    msg = message()
+    msg.add("@", 60, "NS", "ns2.example.net.")
+    msg.add("@", 60, "NS", "ns3")
+    assert rcode_of(msg, rules=every) == "REFUSED"
