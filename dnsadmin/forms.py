@@ -37,37 +37,11 @@ ORIGIN_LABEL = re.compile(r"^[A-Za-z0-9_/-]+$")
 
 
 def web_name(value: str, origin: dns.name.Name, *, literal_dotted: bool) -> str:
-    """Read a name typed in a web form, by Technitium's rule rather than BIND's.
-
-    A name ending with the zone's origin is meant literally, and so is a target with
-    a dot in it (``literal_dotted``): ``example.com`` as a CNAME target is
-    example.com., never example.com.walk.test. Other names are relative to the
-    origin. A result that repeats the origin is refused. Returns the absolute name.
-    """
-    text = value.strip()
-    if not text or any(char.isspace() for char in text):
-        raise forms.ValidationError("A name has no spaces; use @ for the zone's own name.")
-    bare = origin.to_text(omit_final_dot=True).lower()
-    lowered = text.lower()
-    literal = lowered.endswith(".") or lowered == bare or lowered.endswith("." + bare)
-    if not literal and literal_dotted and "." in text:
-        literal = True
+    """Read a name typed in a web form by Technitium's rule (rules.typed_name); return it absolute."""
     try:
-        if text == "@":
-            name = origin
-        else:
-            name = dns.name.from_text(
-                text + ("." if literal and not text.endswith(".") else ""), origin=origin
-            )
-    except dns.exception.DNSException as error:
-        raise forms.ValidationError(f"Not a valid domain name: {error}") from None
-    twice = dns.name.Name(origin.labels[:-1] + origin.labels)
-    if origin != dns.name.root and name.is_subdomain(twice):
-        raise forms.ValidationError(
-            f"{name} has the zone's name {origin} twice; type the name without it "
-            f"(e.g. www) or in full (www.{bare})."
-        )
-    return name.to_text()
+        return rules.typed_name(value, origin, literal_dotted=literal_dotted).to_text()
+    except rules.RecordError as error:
+        raise forms.ValidationError(str(error)) from None
 
 
 class ContactForm(forms.ModelForm):

@@ -61,6 +61,41 @@ def parse_owner(owner: str, origin: dns.name.Name) -> dns.name.Name:
     return name
 
 
+def typed_name(value: str, origin: dns.name.Name, *, literal_dotted: bool) -> dns.name.Name:
+    """Read a name as people type it (Technitium's rule rather than BIND's); return it absolute.
+
+    A name ending with the zone's origin is meant literally, and so is a target with
+    a dot in it (``literal_dotted``): ``example.com`` as a CNAME target is
+    example.com., never example.com.walk.test. Other names are relative to the
+    origin. A result that repeats the origin is refused. Zone files keep BIND's rules.
+    """
+    text = value.strip()
+    if not text or any(char.isspace() for char in text):
+        raise RecordError("A name has no spaces; use @ for the zone's own name.", "owner")
+    bare = origin.to_text(omit_final_dot=True).lower()
+    lowered = text.lower()
+    literal = lowered.endswith(".") or lowered == bare or lowered.endswith("." + bare)
+    if not literal and literal_dotted and "." in text:
+        literal = True
+    try:
+        if text == "@":
+            name = origin
+        else:
+            name = dns.name.from_text(
+                text + ("." if literal and not text.endswith(".") else ""), origin=origin
+            )
+    except dns.exception.DNSException as error:
+        raise RecordError(f"Not a valid domain name: {error}", "owner") from None
+    twice = dns.name.Name(origin.labels[:-1] + origin.labels)
+    if origin != dns.name.root and name.is_subdomain(twice):
+        raise RecordError(
+            f"{name} has the zone's name {origin} twice; type the name without it "
+            f"(e.g. www) or in full (www.{bare}).",
+            "owner",
+        )
+    return name
+
+
 def relative_owner(name: dns.name.Name, origin: dns.name.Name) -> str:
     return "@" if name == origin else name.relativize(origin).to_text().lower()
 

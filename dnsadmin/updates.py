@@ -107,7 +107,10 @@ def add_rule(
     if needs_name != bool(name):
         raise ValueError(f"a {rule_type} rule {'needs' if needs_name else 'takes no'} name")
     if name:
-        absolute = dns.name.from_text(name, origin=zone.name)
+        try:
+            absolute = rules.typed_name(name, zone.name, literal_dotted=False)
+        except rules.RecordError as error:
+            raise ValueError(str(error)) from None
         if rule_type == "wildcard" and not absolute.is_wild():
             raise ValueError("a wildcard rule's name starts with *.")
         name = absolute.to_text().lower()

@@ -124,13 +124,17 @@ def test_the_dns_commands_work_as_printed(terminal):
     (terminal.home / "example.org.zone").write_text(ZONE)
     lines = shell_lines("## DNS")
     assert any("loadzone" in line for line in lines) and any("dig " in line for line in lines)
+    assert any("dnssec enable" in line for line in lines)
+    assert any("nsupdate -k" in line for line in lines)
     for line in lines:
         if " rundns " in line:
             wait_for_line(terminal.start(line), r"serving \d+ zones")
             continue
         result = terminal.run(line)
         assert result.returncode == 0, (line, result.stderr)
-        if line.startswith("dig "):
+        if line.startswith("dig ") and " TXT " in line:  # the record nsupdate added
+            assert result.stdout.strip() == '"token"', result.stdout
+        elif line.startswith("dig "):
             assert "192.0.2.80" in result.stdout and "status: NOERROR" in result.stdout
         if " lookup " in line:
             assert "192.0.2.80" in result.stdout

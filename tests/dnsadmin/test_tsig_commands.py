@@ -27,6 +27,18 @@ def test_rules_are_listed_in_the_order_they_were_given(zone):
     assert "example.org.: grant acme. zonesub TXT A" in manage("tsig", "list")
 
 
+def test_a_name_ending_with_the_zones_name_is_taken_as_typed(zone):
+    manage("tsig", "add", "acme")
+    manage("zone", "grant", "example.org", "acme", "name", "_acme-challenge.example.org", "TXT")
+    manage("zone", "grant", "example.org", "acme", "subdomain", "hosts", "A")
+    assert manage("zone", "policy", "example.org").splitlines() == [
+        "1\tgrant acme. name _acme-challenge.example.org. TXT",
+        "2\tgrant acme. subdomain hosts.example.org. A",
+    ]
+    with pytest.raises(CommandError, match="twice"):
+        call_command("zone", "grant", "example.org", "acme", "name", "a.example.org.example.org")
+
+
 @pytest.mark.parametrize(
     "words",
     [
