@@ -8,7 +8,6 @@ one writer), and reads only the page's records and the RRsets they belong to.
 
 from __future__ import annotations
 
-import fnmatch
 import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -35,8 +34,8 @@ def filtered(zone: Zone, text: str, rdtype: str) -> QuerySet[Record]:
     if rdtype.strip():
         records = records.filter(rdtype=rdtype.strip().upper())
     text = text.strip()
-    if any(char in text for char in "*?["):
-        records = records.filter(owner__regex=fnmatch.translate(owner_pattern(zone, text)))
+    if any(char in text for char in "*?"):
+        records = records.filter(owner__regex=rules.glob_regex(owner_pattern(zone, text)))
     elif text:
         piece = owner_pattern(zone, text)
         records = records.filter(

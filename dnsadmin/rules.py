@@ -6,6 +6,7 @@ record edit and a 100,000-record import alike.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -59,6 +60,15 @@ def parse_owner(owner: str, origin: dns.name.Name) -> dns.name.Name:
             f"{name} is outside the zone {origin} and cannot be stored in it.", "owner"
         )
     return name
+
+
+def glob_regex(pattern: str) -> str:
+    """Turn a glob (``*``, ``?``) into a regular expression SQLite and PostgreSQL both read.
+
+    fnmatch.translate writes Python-only syntax (``(?s:…)\\Z``) that PostgreSQL refuses.
+    """
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return f"^{body}$"
 
 
 def typed_name(value: str, origin: dns.name.Name, *, literal_dotted: bool) -> dns.name.Name:

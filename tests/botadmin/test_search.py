@@ -191,9 +191,10 @@ def test_or_exclusion_and_prefix(channel, query, expected):
 
 def test_results_are_counted_highlighted_and_name_their_network(client, channel):
     for number in range(3):
-        say(channel, f"hello <world> {number}")
+        # Not <world>: PostgreSQL's text search parser reads that as markup and skips it.
+        say(channel, f"hello & world < {number}")
     say(channel, "something else")
     body = client.get(reverse("logs:search") + "?q=hel*+world").content.decode()
     assert '<p id="result-count">3 lines found.</p>' in body
-    assert "<mark>hello</mark> &lt;<mark>world</mark>&gt; 2" in body
+    assert "<mark>hello</mark> &amp; <mark>world</mark> &lt; 2" in body
     assert "libera #python" in body

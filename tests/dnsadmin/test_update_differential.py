@@ -18,6 +18,7 @@ import pytest
 
 from dnsadmin.models import Zone
 from tests.dnsadmin.conftest import ZONE
+from tests.dnsadmin.test_rundns import wait_for
 from tests.dnsadmin.test_update_nsupdate import manage, primary, read_secret, shared_secrets_key
 from tests.names.zones import NAMED_CONF
 from tests.services import free_port
@@ -143,6 +144,11 @@ def build(ops: list, keyring) -> dns.message.Message:
     return message
 
 
+def served_serial(port: int) -> int:
+    query = dns.message.make_query("example.org.", "SOA")
+    return dns.query.udp(query, "127.0.0.1", port=port, timeout=2).answer[0][0].serial
+
+
 def zone_contents(port: int, keyring) -> set:
     """The zone by AXFR (signed, so rundns's key ACL lets it through), SOA serial left out."""
     records = set()
@@ -182,5 +188,8 @@ def test_random_updates_get_the_same_rcodes_and_leave_the_same_zone_as_bind(
         "NOERROR", "REFUSED", "NOTZONE", "NXDOMAIN", "YXDOMAIN", "NXRRSET", "YXRRSET",
     }  # fmt: skip
     manage("zone", "policy", "example.org")  # still readable after it all
+    # Answers are sent once committed; the served copy follows within a second.
+    serial = Zone.objects.get().serial
+    assert wait_for(lambda: served_serial(primary.port) == serial, 5)
     ours, theirs = zone_contents(primary.port, keyrings["acme"]), zone_contents(bind, None)
     assert ours - theirs == set() and theirs - ours == set()
