@@ -14,7 +14,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     ("Zones", "dnsadmin:zone-list", SIGNED_IN),
     ("Cache", "dnsadmin:cache", SIGNED_IN),
     ("Queries", "dnsadmin:query-log", SIGNED_IN),
-    ("API tokens", "dnsadmin:token-list", STAFF),
+    ("API tokens", "dnsadmin:token-list", SIGNED_IN),
     ("TSIG keys", "dnsadmin:tsig-list", STAFF),
     ("Logs", "logs:index", PUBLIC),
     ("Bot", "botadmin:admin-home", STAFF),

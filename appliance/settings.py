@@ -22,6 +22,8 @@ from appliance.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_env_file(Path(env_str("APPLIANCE_ENV_FILE") or BASE_DIR / ".env"))
 VAR_DIR = Path(env_str("APPLIANCE_VAR_DIR") or BASE_DIR / "var")
+# The database, the generated keys and the journals live here: the owner's only, from the start.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = secret_key(DEBUG, VAR_DIR / "secret_key")
@@ -40,9 +42,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
-    "appliance",
+    "appliance.apps.ApplianceConfig",
     "dnsadmin",
     "botadmin",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -54,7 +57,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "appliance.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): AXES_FAILURE_LIMIT failed sign-ins for one user name, or from
+# one address, lock that user name or address out for AXES_COOLOFF_MINUTES, on the login page
+# and /admin/login/ alike. Attempts and lockouts are logged and listed in the admin (Axes).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False  # lockouts are still logged (warnings); not every start-up
 
 ROOT_URLCONF = "appliance.urls"
 ASGI_APPLICATION = "appliance.asgi.application"

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from botadmin.forms import ChannelAdminForm, NetworkAdminForm
 from botadmin.models import (
     Channel,
     Ignore,
@@ -16,11 +17,13 @@ from botadmin.models import (
 
 class ChannelInline(admin.TabularInline):
     model = Channel
+    form = ChannelAdminForm
     extra = 0
 
 
 @admin.register(Network)
 class NetworkAdmin(admin.ModelAdmin):
+    form = NetworkAdminForm
     list_display = ["name", "host", "port", "tls", "nick", "enabled"]
     list_filter = ["enabled", "tls"]
     inlines = [ChannelInline]
@@ -28,6 +31,7 @@ class NetworkAdmin(admin.ModelAdmin):
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
     list_display = ["name", "network", "public", "logged", "enabled"]
     list_filter = ["network", "public", "logged", "enabled"]
     search_fields = ["name"]

@@ -57,26 +57,54 @@ class SearchForm(forms.Form):
         return data
 
 
-class NetworkForm(forms.ModelForm):
+def clear_field(label: str) -> forms.BooleanField:
+    return forms.BooleanField(label=f"Remove the {label.lower()}", required=False)
+
+
+class WriteOnlySecrets(forms.ModelForm):
+    """Secrets (``secret_fields``) are written, never shown again: the field is a password
+    input that renders empty, leaving it empty keeps the stored value, and a "clear" box
+    beside it removes the value. Used by the bot pages and the Django admin alike."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.secret_fields:
+            field = self.fields[name]
+            field.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+            field.required = False
+            if self.instance.pk is None:  # nothing stored yet: nothing to keep
+                continue
+            field.help_text = "Leave empty to keep the current value (never shown)."
+            if getattr(self.instance, name):
+                field.help_text += " Tick the box below to remove it."
+                self.fields.setdefault(f"clear_{name}", clear_field(field.label))
+
+    def _post_clean(self) -> None:
+        # Before the model instance is filled in: empty keeps, "clear" removes.
+        for name in self.secret_fields:
+            if name in self.cleaned_data:
+                if self.cleaned_data.get(f"clear_{name}"):
+                    self.cleaned_data[name] = ""
+                elif not self.cleaned_data[name]:
+                    self.cleaned_data[name] = getattr(self.instance, name)
+        super()._post_clean()
+
+
+class NetworkForm(WriteOnlySecrets):
+    secret_fields = ("sasl_password",)
+
     class Meta:
         model = Network
         fields = [
             "name", "host", "port", "tls", "nick", "sasl_account", "sasl_password", "enabled",
             "off_record_marker", "privacy_contact",
         ]  # fmt: skip
-        widgets = {"sasl_password": forms.PasswordInput(render_value=False)}
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:  # a new network has no password to keep
-            self.fields["sasl_password"].help_text = "Leave empty to keep the current password."
-
-    def clean_sasl_password(self) -> str:
-        # A password field is never sent back to the browser, so empty means "unchanged".
-        return self.cleaned_data["sasl_password"] or self.instance.sasl_password
 
 
-class ChannelForm(forms.ModelForm):
+class ChannelForm(WriteOnlySecrets):
+    secret_fields = ("key",)
     readers = forms.ModelMultipleChoiceField(
         get_user_model().objects.filter(is_active=True).order_by("username"),
         required=False,
@@ -273,3 +301,25 @@ class PluginSettingsForm(forms.Form):
             if value not in (None, "", {}):
                 values[name] = value
         return values
+
+
+class NetworkAdminForm(WriteOnlySecrets):
+    """The Django admin's network form: the SASL password is write-only there too."""
+
+    secret_fields = ("sasl_password",)
+    clear_sasl_password = clear_field("SASL password")
+
+    class Meta:
+        model = Network
+        exclude: list[str] = []
+
+
+class ChannelAdminForm(WriteOnlySecrets):
+    """The Django admin's channel form (and inline): the channel key is write-only."""
+
+    secret_fields = ("key",)
+    clear_key = clear_field("channel key")
+
+    class Meta:
+        model = Channel
+        exclude: list[str] = []

@@ -12,7 +12,7 @@ from dnsadmin.changes import (
     delete_zone,
     plan_record_change,
 )
-from dnsadmin.models import ApiToken, Record, RRsetChange, Zone, ZoneChange
+from dnsadmin.models import ApiToken, Record, RRsetChange, Zone, ZoneChange, ZonePermission
 
 
 @admin.register(Zone)
@@ -104,8 +104,9 @@ class ZoneChangeAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created", "last_used"]
-    fields = ["user", "name"]
+    list_display = ["name", "user", "prefix", "scope", "all_zones", "expires", "last_used"]
+    fields = ["user", "name", "scope", "all_zones", "zones", "expires"]
+    filter_horizontal = ["zones"]
     list_select_related = ["user"]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
@@ -116,3 +117,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
             key = obj.set_new_key()
             messages.warning(request, f"The token's key (shown only this once): {key}")
         super().save_model(request, obj, form, change)
+
+
+@admin.register(ZonePermission)
+class ZonePermissionAdmin(admin.ModelAdmin):
+    """Who may view or edit which zone (empty zone: every zone); see `dnsadmin.access`."""
+
+    list_display = ["zone", "user", "group", "level", "created"]
+    list_filter = ["level"]
+    list_select_related = ["zone", "user", "group"]
+    autocomplete_fields = ["user", "group"]
+    search_fields = ["zone__origin", "user__username", "group__name"]

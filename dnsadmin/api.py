@@ -12,9 +12,11 @@ import json
 from collections.abc import Callable
 from functools import wraps
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from dnsadmin import access
 from dnsadmin.changes import (
     ChangeError,
     ConflictError,
@@ -62,9 +64,9 @@ def token_required(view: Callable) -> Callable:
             return problem(401, "Authentication required: send Authorization: Token <key>.")
         token = ApiToken.authenticate(key.strip())
         if token is None:
-            return problem(401, "Invalid token.")
-        if request.method not in SAFE_METHODS and not token.user.is_staff:
-            return problem(403, "This token's user may read but not change zones.")
+            return problem(401, "Invalid or expired token.")
+        if request.method not in SAFE_METHODS and token.scope != "write":
+            return problem(403, "This is a read-only token.")
         request.user = token.user
         request.api_token = token
         try:
@@ -77,6 +79,8 @@ def token_required(view: Callable) -> Callable:
             return problem(409, str(conflict), conflicts=conflicts_json(conflict))
         except Http404:
             return problem(404, "Not found.")
+        except PermissionDenied as denied:
+            return problem(403, str(denied) or "Forbidden.")
 
     return wrapped
 
@@ -97,12 +101,18 @@ def method_not_allowed(allowed: str) -> JsonResponse:
     return response
 
 
-def get_zone(origin: str) -> Zone:
+def get_zone(request: HttpRequest, origin: str) -> Zone:
+    """The zone named, if the token may view it (404 otherwise); a write needs edit (403)."""
     name = origin.strip().lower()
-    try:
-        return Zone.objects.get(origin=name if name.endswith(".") else name + ".")
-    except Zone.DoesNotExist:
-        raise Http404 from None
+    level = access.VIEW if request.method in SAFE_METHODS else access.EDIT
+    return access.zone_for(request, level, origin=name if name.endswith(".") else name + ".")
+
+
+def require_staff(request: HttpRequest) -> None:
+    """Zone creation and deletion, TSIG keys: staff's, through a token for every zone."""
+    write = request.method not in SAFE_METHODS
+    if not access.is_staff(request.user, access.token_of(request), write=write):
+        raise PermissionDenied("Only staff, with a token for every zone, can do this.")
 
 
 def zone_json(zone: Zone, record_count: int | None = None) -> dict:
@@ -147,12 +157,15 @@ def form_errors(form) -> dict[str, list[str]]:
     return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
 
 
+@access.api_rule("signed-in")
 @token_required
 def zones(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        return JsonResponse({"zones": [zone_json(zone) for zone in Zone.objects.all()]})
+        shown = Zone.objects.viewable_by(request.user, request.api_token)
+        return JsonResponse({"zones": [zone_json(zone) for zone in shown]})
     if request.method != "POST":
         return method_not_allowed("GET, POST")
+    require_staff(request)
     form = ZoneCreateForm(body(request))
     if not form.is_valid():
         raise BadRequest(form_errors(form))
@@ -160,12 +173,14 @@ def zones(request: HttpRequest) -> HttpResponse:
     return JsonResponse(zone_json(zone), status=201)
 
 
+@access.api_rule("zone")
 @token_required
 def zone(request: HttpRequest, origin: str) -> HttpResponse:
-    found = get_zone(origin)
+    found = get_zone(request, origin)
     if request.method == "GET":
         return JsonResponse(zone_json(found))
     if request.method == "DELETE":
+        require_staff(request)
         delete_zone(found, request.user, source="api", via=token_name(request))
         return HttpResponse(status=204)
     if request.method != "PATCH":
@@ -185,9 +200,10 @@ def update_settings(request: HttpRequest, found: Zone) -> JsonResponse:
     return JsonResponse(zone_json(found))
 
 
+@access.api_rule("zone")
 @token_required
 def records(request: HttpRequest, origin: str) -> HttpResponse:
-    found = get_zone(origin)
+    found = get_zone(request, origin)
     if request.method == "GET":
         return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)})
     if request.method == "POST":
@@ -202,10 +218,11 @@ def records(request: HttpRequest, origin: str) -> HttpResponse:
     return JsonResponse({"serial": found.serial, "rrsets": rrsets_json(found)})
 
 
+@access.api_rule("zone")
 @token_required
 def record(request: HttpRequest, origin: str, pk: int) -> HttpResponse:
     """One record; a write may carry the ``fingerprint`` of its RRset as the client saw it."""
-    found = get_zone(origin)
+    found = get_zone(request, origin)
     try:
         row = found.records.get(pk=pk)
     except Record.DoesNotExist:
@@ -281,12 +298,13 @@ def list_of(data: dict, name: str) -> list:
     return value
 
 
+@access.api_rule("zone")
 @token_required
 def zone_import(request: HttpRequest, origin: str) -> HttpResponse:
     """POST {"text": BIND text, "mode": "merge" | "replace", "dry_run": false}."""
     if request.method != "POST":
         return method_not_allowed("POST")
-    found, data = get_zone(origin), body(request)
+    found, data = get_zone(request, origin), body(request)
     mode = data.get("mode", "merge")
     if mode not in ("merge", "replace") or not isinstance(data.get("text"), str):
         raise BadRequest({"mode": ["merge or replace"], "text": ["The zone file's text."]})
@@ -312,8 +330,10 @@ def zone_import(request: HttpRequest, origin: str) -> HttpResponse:
     return JsonResponse({"serial": found.serial, "applied": not data.get("dry_run"), **preview})
 
 
+@access.api_rule("zone")
 @token_required
 def zone_export(request: HttpRequest, origin: str) -> HttpResponse:
     if request.method != "GET":
         return method_not_allowed("GET")
-    return HttpResponse(export_zone(get_zone(origin)), content_type="text/plain; charset=utf-8")
+    zone = get_zone(request, origin)
+    return HttpResponse(export_zone(zone), content_type="text/plain; charset=utf-8")

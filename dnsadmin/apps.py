@@ -21,9 +21,10 @@ def zones_panel(request: HttpRequest):
     from appliance.dashboard import Panel
     from dnsadmin.models import Record, Zone
 
+    zones = Zone.objects.viewable_by(request.user)  # counts of the zones the reader may view
     context = {
-        "zones": Zone.objects.count(),
-        "disabled": Zone.objects.filter(enabled=False).count(),
-        "records": Record.objects.count(),
+        "zones": zones.count(),
+        "disabled": zones.filter(enabled=False).count(),
+        "records": Record.objects.filter(zone__in=zones).count(),
     }
     return Panel("DNS zones", "dnsadmin/panel.html", context)

@@ -482,3 +482,51 @@ class ImportForm(forms.Form):
 
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. certbot on web1.")
+    scope = forms.ChoiceField(
+        choices=[("read", "read only"), ("write", "read and write")],
+        initial="read",
+        help_text="A write token changes only the zones you may edit.",
+    )
+    zones = forms.ModelMultipleChoiceField(
+        queryset=Zone.objects.none(),
+        required=False,
+        help_text="Only these zones; none selected: every zone you may reach.",
+    )
+    expires = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Refused after this time; empty: never.",
+    )
+
+    def __init__(self, *args, zones=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if zones is not None:
+            self.fields["zones"].queryset = zones
+
+    def clean_expires(self):
+        from django.utils import timezone
+
+        expires = self.cleaned_data["expires"]
+        if expires is not None and expires <= timezone.now():
+            raise forms.ValidationError("That time has passed.")
+        return expires
+
+
+class GrantForm(forms.Form):
+    """Grant a user or a group view or edit on one zone (the zone settings page)."""
+
+    who = forms.CharField(max_length=160, help_text="A user name, or group:NAME for a group.")
+    level = forms.ChoiceField(choices=[("view", "view"), ("edit", "view and edit")])
+
+    def clean_who(self):
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+
+        text = self.cleaned_data["who"].strip()
+        if text.startswith("group:"):
+            found = Group.objects.filter(name=text.removeprefix("group:")).first()
+        else:
+            found = get_user_model().objects.filter(username=text).first()
+        if found is None:
+            raise forms.ValidationError(f"No user or group {text!r}.")
+        return found

@@ -78,6 +78,21 @@ def validate_notify_targets(value: str) -> None:
         raise ValidationError(str(error)) from None
 
 
+class ZoneQuerySet(models.QuerySet):
+    """Zones narrowed to what a user (and an API token) may see or change: the rule itself
+    lives in `dnsadmin.access`, so every page and the API ask it the same way."""
+
+    def viewable_by(self, user, token: ApiToken | None = None) -> ZoneQuerySet:
+        from dnsadmin import access
+
+        return access.narrow(self, user, access.VIEW, token)
+
+    def editable_by(self, user, token: ApiToken | None = None) -> ZoneQuerySet:
+        from dnsadmin import access
+
+        return access.narrow(self, user, access.EDIT, token)
+
+
 class Zone(models.Model):
     origin = models.CharField(
         max_length=255,
@@ -115,6 +130,8 @@ class Zone(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = ZoneQuerySet.as_manager()
 
     class Meta:
         ordering = ["origin"]
@@ -444,6 +461,9 @@ def rrset_action(before: Sized, after: Sized) -> str:
     return "changed" if after else "removed"
 
 
+TOKEN_SCOPES = [("read", "read"), ("write", "read and write")]
+
+
 class ApiToken(models.Model):
     """A key for the JSON API. Only its SHA-256 is stored: the key is shown once, at creation.
 
@@ -459,10 +479,27 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    scope = models.CharField(
+        max_length=5,
+        choices=TOKEN_SCOPES,
+        default="write",
+        help_text="read: GET only; write: may also change what its user may change.",
+    )
+    all_zones = models.BooleanField(
+        default=True, help_text="Every zone its user may reach; otherwise only the zones listed."
+    )
+    zones = models.ManyToManyField("Zone", blank=True, related_name="api_tokens")
+    expires = models.DateTimeField(
+        null=True, blank=True, help_text="After this the token is refused; empty: never."
+    )
 
     class Meta:
         ordering = ["user", "name"]
         verbose_name = "API token"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires is not None and self.expires <= timezone.now()
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -479,16 +516,21 @@ class ApiToken(models.Model):
         return key
 
     @classmethod
-    def issue(cls, user, name: str) -> tuple[ApiToken, str]:
-        token = cls(user=user, name=name)
+    def issue(
+        cls, user, name: str, *, scope: str = "write", zones=None, expires=None
+    ) -> tuple[ApiToken, str]:
+        """Make a token; ``zones`` (an iterable of zones) limits it to those, None: all."""
+        token = cls(user=user, name=name, scope=scope, all_zones=zones is None, expires=expires)
         key = token.set_new_key()
         token.save()
+        if zones is not None:
+            token.zones.set(zones)
         return token, key
 
     @classmethod
     def authenticate(cls, key: str) -> ApiToken | None:
         token = cls.objects.select_related("user").filter(key_hash=cls.hash_key(key)).first()
-        if token is None or not token.user.is_active:
+        if token is None or not token.user.is_active or token.expired:
             return None
         cls.objects.filter(pk=token.pk).update(last_used=timezone.now())
         return token
@@ -618,3 +660,52 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.zone} {self.role} {self.tag}"
+
+
+class ZonePermission(models.Model):
+    """A user or a group granted view or edit on one zone, or on every zone (no zone).
+
+    Decided on in `dnsadmin.access` only; staff need no grant.
+    """
+
+    VIEW, EDIT = "view", "edit"
+    LEVELS = [(VIEW, "view"), (EDIT, "view and edit")]
+
+    zone = models.ForeignKey(
+        Zone,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="permissions",
+        help_text="Empty: every zone, present and future.",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="dns_zone_permissions",
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="dns_zone_permissions",
+    )
+    level = models.CharField(max_length=4, choices=LEVELS, default=VIEW)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "zone permission"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=True, group__isnull=False)
+                | models.Q(user__isnull=False, group__isnull=True),
+                name="zone_permission_user_xor_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = f"user {self.user}" if self.user_id else f"group {self.group}"
+        return f"{who}: {self.level} on {self.zone or 'every zone'}"

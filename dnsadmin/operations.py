@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import fnmatch
 import ipaddress
 import re
 
@@ -12,7 +11,6 @@ import dns.name
 import dns.rcode
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
@@ -20,9 +18,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from appliance.access import staff_required
 from appliance.dashboard import Panel
-from dnsadmin import cachesync
+from dnsadmin import access, cachesync, rules
 from dnsadmin.models import RESOLVER_SOURCES, CacheEntry, QueryLogEntry, QueryStats
 
 RCODES = [("", "any")] + [(r.name, r.name) for r in dns.rcode.Rcode if r.value < 16]
@@ -35,9 +32,9 @@ def name_filter(field: str, text: str) -> Q:
     """Select names as operators type them: a name and every name under it, only the names
     under a domain (a leading dot), or a glob (``*`` and ``?``)."""
     name = text.strip().lower()
-    if any(char in name for char in "*?["):
+    if any(char in name for char in "*?"):
         absolute = name if name.endswith((".", "*")) else name + "."
-        return Q(**{f"{field}__regex": fnmatch.translate(absolute)})
+        return Q(**{f"{field}__regex": rules.glob_regex(absolute)})
     absolute = name if name.endswith(".") else name + "."
     if absolute.startswith("."):
         return Q(**{f"{field}__endswith": absolute})
@@ -118,10 +115,10 @@ class QueryLogFilter(forms.Form):
         return entries
 
 
-@login_required
+@access.signed_in
 def query_log(request: HttpRequest) -> HttpResponse:
     form = QueryLogFilter(request.GET or None)
-    entries = QueryLogEntry.objects.all()
+    entries = access.visible_names(QueryLogEntry.objects.all(), request.user)
     if form.is_bound and form.is_valid():
         entries = form.apply(entries)
     elif form.is_bound:
@@ -138,11 +135,13 @@ def query_stats_panel(request: HttpRequest) -> Panel | None:
     now = timezone.now()
     periods = [("last hour", datetime.timedelta(hours=1)), ("last day", datetime.timedelta(days=1))]
     rows = [period_stats(label, now - span, span.total_seconds()) for label, span in periods]
+    # Names and clients say who asks for what: only about the zones the reader may view.
+    recent = access.visible_names(QueryLogEntry.objects.filter(time__gte=now - DAY), request.user)
     context = {
         "periods": rows,
         "charts": {name: chart_series(now, span, step) for name, span, step in CHART_RANGES},
-        "top_names": top(QueryLogEntry.objects.filter(time__gte=now - DAY), "name"),
-        "top_clients": top(QueryLogEntry.objects.filter(time__gte=now - DAY), "client"),
+        "top_names": top(recent, "name"),
+        "top_clients": top(recent, "client"),
     }
     return Panel("DNS queries", "dnsadmin/panel_queries.html", context)
 
@@ -198,10 +197,11 @@ class CacheSearch(forms.Form):
     name = forms.CharField(required=False, max_length=255, help_text=NAME_HELP)
 
 
-@login_required
+@access.signed_in
 def cache_browser(request: HttpRequest) -> HttpResponse:
     form = CacheSearch(request.GET or None)
-    entries = CacheEntry.objects.filter(expires__gt=timezone.now())
+    live = CacheEntry.objects.filter(expires__gt=timezone.now())
+    entries = access.visible_names(live, request.user)
     if form.is_valid() and (name := form.cleaned_data["name"].strip()):
         entries = entries.filter(name_filter("name", name))
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
@@ -213,7 +213,7 @@ def cache_browser(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@access.staff_only
 def cache_delete(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("name", "").strip()
     try:
@@ -226,7 +226,7 @@ def cache_delete(request: HttpRequest) -> HttpResponse:
     return redirect("dnsadmin:cache")
 
 
-@staff_required
+@access.staff_only
 def cache_flush(request: HttpRequest) -> HttpResponse:
     """GET asks for confirmation; POST flushes every worker's cache."""
     if request.method == "POST":

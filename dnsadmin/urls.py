@@ -12,6 +12,12 @@ urlpatterns = [
     path("zones/<int:pk>/", zones.zone_detail, name="zone-detail"),
     path("zones/<int:pk>/settings/", zones.zone_settings, name="zone-settings"),
     path("zones/<int:pk>/delete/", zones.zone_delete, name="zone-delete"),
+    path("zones/<int:pk>/permissions/", zones.zone_grant, name="zone-grant"),
+    path(
+        "zones/<int:pk>/permissions/<int:grant_pk>/delete/",
+        zones.zone_revoke,
+        name="zone-revoke",
+    ),
     path("zones/<int:pk>/pending/apply/", zones.pending_apply, name="pending-apply"),
     path("zones/<int:pk>/pending/discard/", zones.pending_discard, name="pending-discard"),
     path("zones/<int:pk>/pending/drop/", records.pending_drop, name="pending-drop"),

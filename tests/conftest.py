@@ -54,7 +54,11 @@ def staff_client(client, django_user_model):
 
 @pytest.fixture
 def user_client(client, django_user_model):
+    """A signed-in user who is not staff, granted view on every zone (and no more)."""
+    from dnsadmin.models import ZonePermission
+
     user = django_user_model.objects.create_user("viewer", password="pw")
+    ZonePermission.objects.create(user=user, zone=None, level=ZonePermission.VIEW)
     client.force_login(user)
     client.user = user
     return client

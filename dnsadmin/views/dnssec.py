@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from appliance.access import staff_required
-from dnsadmin import api, dnssec
+from dnsadmin import access, api, dnssec
 from dnsadmin.models import Zone
 
 # Steps that can break resolution if misunderstood: the form must say the operator read why.
@@ -32,9 +31,8 @@ def act(zone: Zone, action: str, options: dict, user) -> str:
 
 
 @require_POST
-@staff_required
-def dnssec_action(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def dnssec_action(request: HttpRequest, zone: Zone) -> HttpResponse:
     action = request.POST.get("action", "")
     if action in RISKY and not request.POST.get("understood"):
         messages.error(request, "Tick the box to say you have read the warning first.")
@@ -46,11 +44,12 @@ def dnssec_action(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dnsadmin:zone-detail", pk=zone.pk)
 
 
+@access.api_rule("zone")
 @api.token_required
 def dnssec_api(request: HttpRequest, origin: str) -> HttpResponse:
     """GET: the zone's DNSSEC status (keys, DS, DNSKEY; never a private key). POST
     {"action": "enable"|"disable"|"rollover-zsk"|"rollover-ksk"|"ds-seen", ...}: do it."""
-    zone = api.get_zone(origin)
+    zone = api.get_zone(request, origin)
     if request.method == "POST":
         data = api.body(request)
         try:

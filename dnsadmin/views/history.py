@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from appliance.access import staff_required
+from dnsadmin import access
 from dnsadmin.changes import ChangeError, ConflictError, revert_change
 from dnsadmin.models import RRsetChange, Zone, ZoneChange
 from dnsadmin.views.common import conflict_page
@@ -18,10 +17,9 @@ from dnsadmin.views.common import conflict_page
 CHANGES_PER_PAGE = 50
 
 
-@login_required
-def zone_history(request: HttpRequest, pk: int) -> HttpResponse:
+@access.zone_viewer
+def zone_history(request: HttpRequest, zone: Zone) -> HttpResponse:
     """All changes of a zone, or with ?owner=&type= those of one RRset."""
-    zone = get_object_or_404(Zone, pk=pk)
     owner, rdtype = request.GET.get("owner", ""), request.GET.get("type", "").upper()
     rrsets = RRsetChange.objects.all()
     if owner:
@@ -37,10 +35,11 @@ def zone_history(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "dnsadmin/zone_history.html", context)
 
 
-@login_required
+@access.signed_in
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    change = get_object_or_404(ZoneChange.objects.select_related("zone", "reverts"), pk=pk)
-    context = {"change": change, "zone": change.zone}
+    change = access.change_for(request, access.VIEW, pk)
+    editable = change.zone is not None and access.can_edit(request.user, change.zone)
+    context = {"change": change, "zone": change.zone, "zone_editable": editable}
     if change.zone is None:
         # No zone page links the rest of a deleted zone's history any more: this does.
         others = ZoneChange.objects.filter(zone=None, origin=change.origin).exclude(pk=change.pk)
@@ -49,9 +48,9 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@access.signed_in
 def change_revert(request: HttpRequest, pk: int) -> HttpResponse:
-    change = get_object_or_404(ZoneChange.objects.select_related("zone"), pk=pk)
+    change = access.change_for(request, access.EDIT, pk)
     try:
         reverted = revert_change(change, request.user)
     except ConflictError as conflict:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
-from appliance.access import staff_required
+from dnsadmin import access
 from dnsadmin.changes import (
     Batch,
     ChangeError,
@@ -30,9 +29,8 @@ from dnsadmin.models import Record, Zone
 from dnsadmin.views.common import conflict_page, pending_batch, save_pending
 
 
-@staff_required
-def record_add(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def record_add(request: HttpRequest, zone: Zone) -> HttpResponse:
     rdtype = request.GET.get("type", "A")
     form = form_class_for(rdtype)(request.POST or None, zone=zone)
     if request.method == "POST" and form.is_valid():
@@ -42,9 +40,8 @@ def record_add(request: HttpRequest, pk: int) -> HttpResponse:
     return render_form(request, zone, form, None)
 
 
-@staff_required
-def record_edit(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def record_edit(request: HttpRequest, zone: Zone, record_pk: int) -> HttpResponse:
     record = get_object_or_404(Record, pk=record_pk, zone=zone)
     initial = {**initial_for(record), "fingerprint": rrset_fingerprint(record)}
     form = form_class_for(record.rdtype)(request.POST or None, zone=zone, initial=initial)
@@ -55,9 +52,8 @@ def record_edit(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
     return render_form(request, zone, form, record)
 
 
-@staff_required
-def record_delete(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def record_delete(request: HttpRequest, zone: Zone, record_pk: int) -> HttpResponse:
     record = get_object_or_404(Record, pk=record_pk, zone=zone)
     if request.method != "POST":
         context = {"zone": zone, "record": record, "fingerprint": rrset_fingerprint(record)}
@@ -66,9 +62,8 @@ def record_delete(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse
 
 
 @require_POST
-@staff_required
-def record_toggle(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def record_toggle(request: HttpRequest, zone: Zone, record_pk: int) -> HttpResponse:
     record = get_object_or_404(Record, pk=record_pk, zone=zone)
     flipped = replace(RecordData.from_record(record), enabled=not record.enabled)
     return change_now_or_later(request, zone, ref(record), (record.owner, record.rdtype, flipped))
@@ -77,7 +72,7 @@ def record_toggle(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse
 SEARCH_LIMIT = 200
 
 
-@login_required
+@access.signed_in
 def record_search(request: HttpRequest) -> HttpResponse:
     """Find records in every zone by a piece of their name or data (a name, 10.0.0.5)."""
     text = request.GET.get("q", "").strip()
@@ -85,22 +80,22 @@ def record_search(request: HttpRequest) -> HttpResponse:
     if text:
         piece = text.lower().rstrip(".")
         matches = Q(rdata__icontains=text) | Q(owner__icontains=piece)
-        for zone in Zone.objects.all():  # a full name: its zone's relative owner
+        zones = Zone.objects.viewable_by(request.user)
+        for zone in zones:  # a full name: its zone's relative owner
             bare = zone.origin.rstrip(".")
             if piece == bare or piece.endswith("." + bare):
                 owner = "@" if piece == bare else piece.removesuffix("." + bare)
                 matches |= Q(zone=zone, owner=owner)
-        records = Record.objects.filter(matches).select_related("zone")
+        records = Record.objects.filter(matches, zone__in=zones).select_related("zone")
         found = list(records.order_by("zone__origin", "owner", "rdtype")[: SEARCH_LIMIT + 1])
     context = {"q": text, "records": found[:SEARCH_LIMIT], "more": len(found) > SEARCH_LIMIT}
     return render(request, "dnsadmin/record_search.html", context)
 
 
 @require_POST
-@staff_required
-def pending_drop(request: HttpRequest, pk: int) -> HttpResponse:
+@access.zone_editor
+def pending_drop(request: HttpRequest, zone: Zone) -> HttpResponse:
     """Take one RRset out of the pending changes, keeping the others."""
-    zone = get_object_or_404(Zone, pk=pk)
     batch = pending_batch(request, zone)
     key = (request.POST.get("owner", ""), request.POST.get("rdtype", ""))
     if batch.pop(key, None) is not None:
@@ -110,11 +105,10 @@ def pending_drop(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
-def records_delete(request: HttpRequest, pk: int) -> HttpResponse:
+@access.zone_editor
+def records_delete(request: HttpRequest, zone: Zone) -> HttpResponse:
     """Delete the selected records in one change (one serial, one history entry); each RRset
     is checked against the fingerprint shown, so nothing changed meanwhile is removed."""
-    zone = get_object_or_404(Zone, pk=pk)
     ids = [int(value) for value in request.POST.getlist("record") if value.isdigit()]
     batch: Batch = {}
     try:

@@ -13,8 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from appliance.access import staff_required
-from dnsadmin import api, updates
+from dnsadmin import access, api, updates
 from dnsadmin.models import TSIG_ALGORITHMS, UPDATE_RULE_TYPES, TsigKey, UpdateRule, Zone
 from dnsadmin.names import tsig
 
@@ -76,7 +75,7 @@ def rule_json(rule: UpdateRule) -> dict:
 # pages ----------------------------------------------------------------------------------
 
 
-@staff_required
+@access.staff_only
 def key_list(request: HttpRequest) -> HttpResponse:
     clause, error = None, None
     if request.method == "POST":
@@ -96,7 +95,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@access.staff_only
 def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(TsigKey, pk=pk)
     key.delete()
@@ -105,9 +104,8 @@ def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
-def rule_add(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def rule_add(request: HttpRequest, zone: Zone) -> HttpResponse:
     try:
         rule = make_rule(zone, request.POST)
         messages.success(request, f"Update policy: {rule} added.")
@@ -117,12 +115,12 @@ def rule_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
-def rule_delete(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
-    rule = get_object_or_404(UpdateRule, pk=rule_pk, zone_id=pk)
+@access.zone_editor
+def rule_delete(request: HttpRequest, zone: Zone, rule_pk: int) -> HttpResponse:
+    rule = get_object_or_404(UpdateRule, pk=rule_pk, zone=zone)
     rule.delete()
     messages.success(request, f"Update policy: {rule} removed.")
-    return redirect("dnsadmin:zone-detail", pk=pk)
+    return redirect("dnsadmin:zone-detail", pk=zone.pk)
 
 
 def policy_context(zone: Zone) -> dict:
@@ -137,10 +135,12 @@ def policy_context(zone: Zone) -> dict:
 # the API --------------------------------------------------------------------------------
 
 
+@access.api_rule("staff")
 @api.token_required
 def keys_api(request: HttpRequest) -> HttpResponse:
     """GET: every key (never a secret). POST {"name", "algorithm"}: make one; the answer holds
     its secret and BIND key clause, the only time they are given."""
+    api.require_staff(request)
     if request.method == "POST":
         data = api.body(request)
         try:
@@ -156,8 +156,10 @@ def keys_api(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"keys": [key_json(key) for key in TsigKey.objects.all()]})
 
 
+@access.api_rule("staff")
 @api.token_required
 def key_api(request: HttpRequest, name: str) -> HttpResponse:
+    api.require_staff(request)
     key = TsigKey.objects.filter(name=_key_name(name)).first()
     if key is None:
         raise Http404
@@ -169,11 +171,12 @@ def key_api(request: HttpRequest, name: str) -> HttpResponse:
     return JsonResponse(key_json(key))
 
 
+@access.api_rule("zone")
 @api.token_required
 def policy_api(request: HttpRequest, origin: str) -> HttpResponse:
     """GET: the zone's rules in order. POST {"grant": true, "key", "rule_type", "name",
     "types": [...]}: append one. DELETE ?id=N: remove one."""
-    zone = api.get_zone(origin)
+    zone = api.get_zone(request, origin)
     if request.method == "POST":
         try:
             rule = make_rule(zone, api.body(request))

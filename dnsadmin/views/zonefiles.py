@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 
-from appliance.access import staff_required
+from dnsadmin import access
 from dnsadmin.changes import ChangeError, ConflictError, ImportPlan, apply_changes, plan_import
 from dnsadmin.forms import ImportForm
 from dnsadmin.models import Zone
@@ -31,9 +30,8 @@ def plan_from_form(zone: Zone, form: ImportForm) -> ImportPlan | None:
         return None
 
 
-@staff_required
-def zone_import(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def zone_import(request: HttpRequest, zone: Zone) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     plan = plan_from_form(zone, form) if request.method == "POST" and form.is_valid() else None
     if plan is not None and "apply" in request.POST:
@@ -64,9 +62,8 @@ def apply_import(request: HttpRequest, zone: Zone, form: ImportForm, plan: Impor
     return redirect("dnsadmin:zone-detail", pk=zone.pk)
 
 
-@login_required
-def zone_export(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_viewer
+def zone_export(request: HttpRequest, zone: Zone) -> HttpResponse:
     # Streamed: a 100,000-record zone starts downloading at once instead of after seconds.
     response = StreamingHttpResponse(export_lines(zone), content_type="text/plain; charset=utf-8")
     # A name may hold escaped quotes or spaces; the header gets a plain file name.

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from appliance.access import staff_required
-from dnsadmin import dnssec, listing
+from dnsadmin import access, dnssec, listing
 from dnsadmin.changes import (
     ChangeError,
     ConflictError,
@@ -21,6 +19,7 @@ from dnsadmin.changes import (
 )
 from dnsadmin.forms import (
     TYPED_FORMS,
+    GrantForm,
     RecordFilterForm,
     ZoneCreateForm,
     ZoneSettingsForm,
@@ -37,20 +36,22 @@ def render_zone_list(
     request: HttpRequest, form: ZoneCreateForm | None, status: int = 200
 ) -> HttpResponse:
     context = {
-        "zones": Zone.objects.annotate(record_count=Count("records")),
+        "zones": Zone.objects.viewable_by(request.user).annotate(record_count=Count("records")),
         "form": form,
         # Deleted zones' history has no zone page to hang from: it is reached from here.
-        "deleted": ZoneChange.objects.filter(zone_deleted=True)[:DELETED_ZONES_SHOWN],
+        "deleted": ZoneChange.objects.filter(zone_deleted=True)[:DELETED_ZONES_SHOWN]
+        if access.is_staff(request.user)
+        else [],
     }
     return render(request, "dnsadmin/zone_list.html", context, status=status)
 
 
-@login_required
+@access.signed_in
 def zone_list(request: HttpRequest) -> HttpResponse:
-    return render_zone_list(request, ZoneCreateForm() if request.user.is_staff else None)
+    return render_zone_list(request, ZoneCreateForm() if access.is_staff(request.user) else None)
 
 
-@staff_required
+@access.staff_only
 def zone_create(request: HttpRequest) -> HttpResponse:
     form = ZoneCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -60,9 +61,8 @@ def zone_create(request: HttpRequest) -> HttpResponse:
     return render_zone_list(request, form, status=400 if form.is_bound else 200)
 
 
-@login_required
-def zone_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_viewer
+def zone_detail(request: HttpRequest, zone: Zone) -> HttpResponse:
     filters = RecordFilterForm(request.GET or None)
     name = request.GET.get("name", "")
     size = listing.page_size(request.GET.get("size"))
@@ -81,25 +81,54 @@ def zone_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "record_count": zone.records.count(),
         "dnssec": dnssec.status(zone),
         "update_policy": tsig_views.policy_context(zone),
+        "zone_editable": access.can_edit(request.user, zone),
     }
     return render(request, "dnsadmin/zone_detail.html", context)
 
 
-@staff_required
-def zone_settings(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def zone_settings(request: HttpRequest, zone: Zone) -> HttpResponse:
     form = ZoneSettingsForm(request.POST or None, instance=zone)
     if request.method == "POST" and form.is_valid():
         if form.has_changed():
             change_settings(zone, changed_settings(form), request.user)
             messages.success(request, f"Settings saved; serial {zone.serial}.")
         return redirect("dnsadmin:zone-detail", pk=zone.pk)
-    return render(request, "dnsadmin/zone_settings.html", {"zone": zone, "form": form})
+    return render_settings(request, zone, form, GrantForm())
 
 
-@staff_required
+def render_settings(request, zone: Zone, form, grant_form, status: int = 200) -> HttpResponse:
+    context = {"zone": zone, "form": form}
+    if access.is_staff(request.user):  # only staff hand out access
+        context |= {"grants": access.zone_grants(zone), "grant_form": grant_form}
+    return render(request, "dnsadmin/zone_settings.html", context, status=status)
+
+
+@require_POST
+@access.staff_only
+def zone_grant(request: HttpRequest, pk: int) -> HttpResponse:
+    zone = access.zone_for(request, access.EDIT, pk=pk)
+    grant_form = GrantForm(request.POST)
+    if not grant_form.is_valid():
+        form = ZoneSettingsForm(instance=zone)
+        return render_settings(request, zone, form, grant_form, status=400)
+    made = access.grant(zone, grant_form.cleaned_data["who"], grant_form.cleaned_data["level"])
+    messages.success(request, f"Granted: {made}.")
+    return redirect("dnsadmin:zone-settings", pk=zone.pk)
+
+
+@require_POST
+@access.staff_only
+def zone_revoke(request: HttpRequest, pk: int, grant_pk: int) -> HttpResponse:
+    zone = access.zone_for(request, access.EDIT, pk=pk)
+    gone = access.revoke(zone, grant_pk)
+    messages.success(request, f"Revoked: {gone}.")
+    return redirect("dnsadmin:zone-settings", pk=zone.pk)
+
+
+@access.staff_only
 def zone_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+    zone = access.zone_for(request, access.EDIT, pk=pk)
     if request.method == "POST":
         change = delete_zone(zone, request.user)
         messages.success(request, f"Zone {change.origin} deleted; its history is kept.")
@@ -108,9 +137,8 @@ def zone_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
-def pending_apply(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def pending_apply(request: HttpRequest, zone: Zone) -> HttpResponse:
     batch = pending_batch(request, zone)
     try:
         change = apply_changes(zone, batch.values(), request.user)
@@ -126,9 +154,8 @@ def pending_apply(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
-def pending_discard(request: HttpRequest, pk: int) -> HttpResponse:
-    zone = get_object_or_404(Zone, pk=pk)
+@access.zone_editor
+def pending_discard(request: HttpRequest, zone: Zone) -> HttpResponse:
     save_pending(request, zone, {})
     messages.info(request, "Pending changes discarded.")
     return redirect("dnsadmin:zone-detail", pk=zone.pk)

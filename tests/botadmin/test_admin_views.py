@@ -112,7 +112,7 @@ def test_editing_a_network_keeps_the_sasl_password_when_left_empty(staff_client,
 
 
 def test_only_an_existing_network_offers_to_keep_its_sasl_password(staff_client, network):
-    keep = "Leave empty to keep the current password."
+    keep = "Leave empty to keep the current value (never shown)."
     assert keep not in staff_client.get(reverse("botadmin:network-add")).content.decode()
     edit = staff_client.get(reverse("botadmin:network-edit", args=[network.pk]))
     assert keep in edit.content.decode()

@@ -15,6 +15,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 from django.test import Client
 
 from botadmin.consumers import ACCESS_ENDED, LogTailConsumer
@@ -39,7 +40,8 @@ def private() -> Channel:
 def signed_in(username: str = "boss") -> tuple[Client, object]:
     user = get_user_model().objects.create_user(username, password="pw", is_staff=True)
     client = Client()
-    assert client.login(username=username, password="pw")
+    # django-axes needs the request that signs in.
+    assert client.login(request=HttpRequest(), username=username, password="pw")
     return client, user
 
 

@@ -60,8 +60,17 @@ def browser_page(browser, request) -> Iterator:
         return path
 
     page.screenshot_as = screenshot_as
+    # Every page is sent a Content-Security-Policy; what it blocks, Chromium says on the console.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert not blocked, f"the Content-Security-Policy blocked something: {blocked}"
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:

@@ -82,7 +82,7 @@ def test_a_line_said_on_irc_appears_on_the_channel_page_without_reloading(
     human.wait_for_bot("#live", "logbot")
     page = browser_page
     page.goto(f"{daphne}/logs/local/live/")
-    page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
+    expect(page.locator("#live-state")).to_have_text("live", timeout=30000)  # no eval: CSP
     human.send("PRIVMSG #live :straight from IRC to the browser")
     live = page.wait_for_selector(
         "#log li:has-text('straight from IRC to the browser')", timeout=20000

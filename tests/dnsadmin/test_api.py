@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset
-from dnsadmin.models import ApiToken, Zone
+from dnsadmin.models import ApiToken, Zone, ZonePermission
 from tests.dnsadmin.conftest import ZONE, edits
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,9 @@ def staff_key(django_user_model) -> str:
 
 @pytest.fixture
 def viewer_key(django_user_model) -> str:
+    """A write token of a user who may view every zone but edit none."""
     user = django_user_model.objects.create_user("reader")
+    ZonePermission.objects.create(user=user, level=ZonePermission.VIEW)
     return ApiToken.issue(user, "dashboards")[1]
 
 
@@ -264,24 +266,34 @@ def test_a_record_write_without_a_fingerprint_is_not_checked_and_a_bad_one_is_a_
 
 
 def test_staff_create_and_revoke_tokens_on_their_page(staff_client):
-    page = staff_client.post("/dns/tokens/", {"name": "certbot"}).content.decode()
+    page = staff_client.post("/dns/tokens/", {"name": "certbot", "scope": "write"})
+    assert "no-store" in page["Cache-Control"]
+    page = page.content.decode()
     token = ApiToken.objects.get(name="certbot")
     assert token.prefix in page and 'id="new-token"' in page
     staff_client.post(f"/dns/tokens/{token.pk}/delete/")
     assert not ApiToken.objects.exists()
 
 
-def test_the_token_page_is_for_staff_only(user_client):
-    assert user_client.get("/dns/tokens/").status_code == 403
-    assert user_client.post("/dns/tokens/", {"name": "x"}).status_code == 403
-    assert not ApiToken.objects.exists()
+def test_a_user_makes_tokens_only_for_the_zones_they_may_view(client, zone, django_user_model):
+    other = Zone.objects.create(origin="other.example.", primary_ns="ns.", contact="h.")
+    user = django_user_model.objects.create_user("someone")
+    ZonePermission.objects.create(user=user, zone=zone, level=ZonePermission.EDIT)
+    client.force_login(user)
+    assert "other.example." not in client.get("/dns/tokens/").content.decode()
+    refused = client.post("/dns/tokens/", {"name": "x", "scope": "read", "zones": [other.pk]})
+    assert refused.status_code == 200 and not ApiToken.objects.exists()
+    client.post("/dns/tokens/", {"name": "x", "scope": "read", "zones": [zone.pk]})
+    assert list(ApiToken.objects.get(user=user).zones.all()) == [zone]
 
 
 def test_the_admin_creates_a_token_and_shows_its_key_once(staff_client, django_user_model):
     django_user_model.objects.filter(username="staff").update(is_superuser=True)
     user = django_user_model.objects.get(username="staff")
     response = staff_client.post(
-        "/admin/dnsadmin/apitoken/add/", {"user": user.pk, "name": "deploy"}, follow=True
+        "/admin/dnsadmin/apitoken/add/",
+        {"user": user.pk, "name": "deploy", "scope": "write", "all_zones": "on"},
+        follow=True,
     )
     token = ApiToken.objects.get(name="deploy")
     shown = [str(m) for m in response.context["messages"]]

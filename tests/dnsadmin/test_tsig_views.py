@@ -60,7 +60,10 @@ def test_the_api_makes_lists_grants_and_removes_keys(client, zone, staff_key, vi
     made = call(client, "post", "/dns/api/tsig/", staff_key, {"name": "acme"})
     assert made.status_code == 201
     assert made.json()["bind"].startswith('key "acme" {') and made.json()["secret"]
-    listing = call(client, "get", "/dns/api/tsig/", viewer_key).json()
+    assert (
+        call(client, "get", "/dns/api/tsig/", viewer_key).status_code == 403
+    )  # staff's, as the page
+    listing = call(client, "get", "/dns/api/tsig/", staff_key).json()
     assert listing["keys"][0]["name"] == "acme." and "secret" not in str(listing)
     rule = {"key": "acme", "rule_type": "zonesub", "types": ["TXT"]}
     assert call(client, "post", "/dns/api/zones/example.org/update-policy/", viewer_key,
