@@ -34,6 +34,7 @@ from dnsadmin.models import (
     RRsetChange,
     Zone,
     ZoneChange,
+    next_serial,
     rrset_action,
     serial_gt,
 )
@@ -209,6 +210,7 @@ def apply_changes(
     reverts: ZoneChange | None = None,
     settings: Mapping[str, object] | None = None,
     parsed: Wires | None = None,
+    locked: Read | None = None,
 ) -> ZoneChange | None:
     """Apply RRset edits and zone settings atomically; return the history entry, or None.
 
@@ -216,30 +218,63 @@ def apply_changes(
     ConflictError (a stale fingerprint); either way nothing is written.
     ``parsed`` holds the wire form of records dnspython has just parsed in
     canonical form (a zone file's), which need not be parsed again.
+    ``locked``: the caller holds the zone's row lock in its open transaction (zone was read
+    with select_for_update in it) and read there every row at these owners (an RFC 2136
+    update's): they are not read again.
     """
     by = Author(user, source, via)
-    with transaction.atomic():
-        locked = Zone.objects.select_for_update().get(pk=zone.pk)
-        normalised = [normalise(locked, edit, parsed or {}) for edit in edits]
-        edits = [edit for edit, _ in normalised]
-        wires = {key: wire for _, found in normalised for key, wire in found.items()}
-        check_unique_keys(edits)
-        if expected_zone is not None and zone_fingerprint(locked) != expected_zone:
-            raise ConflictError(whole_zone=True)
+    # With ``locked``, the caller's transaction is the one to roll back should a rule be
+    # broken (Django rolls it back as the error leaves this block): no savepoint is needed.
+    with transaction.atomic(savepoint=locked is None):
+        # With ``locked`` the caller's zone is the row read under the lock.
+        locked_zone = zone if locked else Zone.objects.select_for_update().get(pk=zone.pk)
+        changed = apply_locked(
+            locked_zone, edits, by, summary, expected_zone, reverts, settings, parsed, locked
+        )
+    if changed is not None and locked_zone is not zone:
+        # What refresh_from_db would read: the locked row as written.
+        for field in Zone._meta.concrete_fields:
+            setattr(zone, field.attname, getattr(locked_zone, field.attname))
+    return changed
+
+
+# Rows read by a caller under the zone's lock: the owners read, and their rows by RRset.
+Read = tuple[set[str], Mapping[tuple[str, str], list[Record]]]
+
+
+def apply_locked(
+    locked: Zone,
+    edits: Iterable[RRsetEdit],
+    by: Author,
+    summary: str,
+    expected_zone: str | None,
+    reverts: ZoneChange | None,
+    settings: Mapping[str, object] | None,
+    parsed: Wires | None,
+    read: Read | None,
+) -> ZoneChange | None:
+    """apply_changes' work, inside its transaction, on the zone's locked row."""
+    normalised = [normalise(locked, edit, parsed or {}) for edit in edits]
+    edits = [edit for edit, _ in normalised]
+    wires = {key: wire for _, found in normalised for key, wire in found.items()}
+    check_unique_keys(edits)
+    if expected_zone is not None and zone_fingerprint(locked) != expected_zone:
+        raise ConflictError(whole_zone=True)
+    if read is not None and all(edit.owner in read[0] for edit in edits):
+        rows = {edit.key: list(read[1].get(edit.key, [])) for edit in edits}
+    else:
         rows = rows_by_rrset(locked, [edit.key for edit in edits])
-        before = {key: rrset_data(rows.get(key, [])) for key in (edit.key for edit in edits)}
-        check_fingerprints(edits, before)
-        edits = [edit for edit in edits if set(edit.records) != set(before[edit.key])]
-        altered = setting_changes(locked, settings or {})
-        floor = serial_floor(locked, settings or {})
-        if not edits and not altered and floor is None:
-            return None
-        apply_settings(locked, altered, floor)
-        check_zone_rules(locked, edits)
-        write_rrsets(locked, edits, rows, wires)
-        change = record_history(locked, edits, before, altered, by, summary, reverts)
-    zone.refresh_from_db()
-    return change
+    before = {key: rrset_data(rows.get(key, [])) for key in (edit.key for edit in edits)}
+    check_fingerprints(edits, before)
+    edits = [edit for edit in edits if set(edit.records) != set(before[edit.key])]
+    altered = setting_changes(locked, settings or {})
+    floor = serial_floor(locked, settings or {})
+    if not edits and not altered and floor is None:
+        return None
+    apply_settings(locked, altered, floor)
+    check_zone_rules(locked, edits)
+    write_rrsets(locked, edits, rows, wires)
+    return record_history(locked, edits, before, altered, by, summary, reverts)
 
 
 def normalise(zone: Zone, edit: RRsetEdit, parsed: Wires) -> tuple[RRsetEdit, Wires]:
@@ -467,7 +502,11 @@ def record_history(
 ) -> ZoneChange:
     """Bump the serial once and write the history entry; the bump rings the workers."""
     serial_before = zone.serial
-    zone.bump_serial()
+    # As Zone.bump_serial, from the serial read under the lock the caller holds.
+    zone.serial = next_serial(zone.serial, timezone.now().date())
+    zone.updated = timezone.now()
+    Zone.objects.filter(pk=zone.pk).update(serial=zone.serial, updated=zone.updated)
+    zone.announce_change()
     change = ZoneChange.objects.create(
         zone=zone,
         **by.fields(),

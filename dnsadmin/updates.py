@@ -156,7 +156,7 @@ def apply_update(request: update.Update, signer: dns.name.Name | None) -> int:
         try:
             changed = update.evaluate(request, data, rules_, signer)
             if changed:
-                write(zone, changed, rows, signer)
+                write(zone, changed, rows, signer, read_owners(zone, request.names))
         except update.UpdateError as error:
             log.info(
                 "update of %s by %s: %s (%s)", zone, signer, error, dns.rcode.to_text(error.rcode)
@@ -184,11 +184,17 @@ def zone_data(zone: Zone, names: Iterable[dns.name.Name]) -> tuple[update.ZoneDa
     data = update.ZoneData(origin)
     data.add(origin, dns.rdatatype.SOA, zone.default_ttl, zone.soa_rdata())
     rows: Rows = {}
-    owners = {rules.relative_owner(n, origin) for n in names if n.is_subdomain(origin)}
+    owners = read_owners(zone, names)
     read_rows(zone, owners, data, rows)
     targets = {rules.relative_owner(name, origin) for name in update.targets(data)}
     read_rows(zone, targets - owners, data, rows)
     return data, rows
+
+
+def read_owners(zone: Zone, names: Iterable[dns.name.Name]) -> set[str]:
+    """The owners zone_data read every row of (the names of the update in the zone)."""
+    origin = zone.name
+    return {rules.relative_owner(n, origin) for n in names if n.is_subdomain(origin)}
 
 
 def read_rows(zone: Zone, owners: set[str], data: update.ZoneData, rows: Rows) -> None:
@@ -203,8 +209,11 @@ def read_rows(zone: Zone, owners: set[str], data: update.ZoneData, rows: Rows) -
             data.add(rules.parse_owner(row.owner, zone.name), rdtype, row.effective_ttl, rdata)
 
 
-def write(zone: Zone, changed: dict, rows: Rows, signer: dns.name.Name) -> None:
-    """Write the changed RRsets (and SOA fields) as one change set attributed to the key."""
+def write(
+    zone: Zone, changed: dict, rows: Rows, signer: dns.name.Name, owners: set[str] = frozenset()
+) -> None:
+    """Write the changed RRsets (and SOA fields) as one change set attributed to the key;
+    ``rows`` holds every row at ``owners``, read under the zone's lock (not read again)."""
     origin = zone.name
     settings: dict[str, object] = {}
     edits = []
@@ -218,7 +227,9 @@ def write(zone: Zone, changed: dict, rows: Rows, signer: dns.name.Name) -> None:
             RecordData.from_record(r) for r in current
         )))  # fmt: skip
     via = f"key {signer.to_text(omit_final_dot=True)}"
-    apply_changes(zone, edits, source="update", via=via, settings=settings)
+    apply_changes(
+        zone, edits, source="update", via=via, settings=settings, locked=(set(owners), rows)
+    )
 
 
 def new_records(

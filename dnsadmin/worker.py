@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 
+import dns.name
 import dns.rrset
 from channels.db import database_sync_to_async
 
@@ -83,30 +84,40 @@ class DNSWorker(WorkerConsumer):
                 logger.info("zone %s removed", origin)
             changed = [o for o, version in current.items() if self.versions.get(o) != version]
             for origin in changed:
-                await self.reload(origin)
+                if not await self.reload(origin):
+                    # Not loaded: the version served stays, so the next reconcile tries again.
+                    if origin in self.versions:
+                        current[origin] = self.versions[origin]
+                    else:
+                        del current[origin]
             self.versions = current
 
-    async def reload(self, origin: str) -> None:
-        """Serve the zone's current rows, and notify its secondaries when its serial moved."""
+    async def reload(self, origin: str) -> bool:
+        """Serve the zone's current rows, and notify its secondaries when its serial moved;
+        False if it could not be loaded."""
         try:
-            zone = await database_sync_to_async(snapshot.load_zone)(origin)
+            previous = self.catalog.get(dns.name.from_text(origin))
+            zone = await database_sync_to_async(snapshot.refresh_zone)(origin, previous)
             if zone is not None:
-                zone = await dnssec.signed_for_serving(zone, self.catalog.get(zone.origin))
+                zone = await dnssec.signed_for_serving(zone, previous)
         except Exception:
             logger.exception("zone %s could not be loaded; still serving the previous data", origin)
-            return
+            return False
         if zone is None:
             self.catalog.remove(origin)
-            return
+            return True
         self.catalog.replace(zone)
         logger.info("zone %s loaded, serial %s", origin, zone.serial)
         before = self.versions.get(origin)
         if before is not None and before[0] != zone.serial:
             await self.notify_secondaries(origin, zone)
+        return True
 
     async def notify_secondaries(self, origin: str, zone) -> None:
         """Tell the zone's secondaries about the new serial (RFC 1996), in the background."""
-        targets = await database_sync_to_async(snapshot.notify_targets)(origin)
+        targets = getattr(zone, "notify_targets", None)
+        if targets is None:
+            targets = await database_sync_to_async(snapshot.notify_targets)(origin)
         if not targets:
             return
         soa = dns.rrset.from_rdata_list(zone.origin, zone.soa.ttl, list(zone.soa))

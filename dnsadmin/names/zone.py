@@ -118,15 +118,22 @@ class Zone:
         nodes: dict[Key, Node],
         transfer_acl: tuple[Network, ...],
         serial: int | None,
+        marked: tuple[frozenset[Key], frozenset[Key]] | None = None,
     ) -> None:
+        """``marked``: the keys of the zone cuts and DNAMEs in nodes, when the caller knows
+        them (a patched zone's), instead of looking at every node."""
         self.origin = origin
         self.transfer_acl = transfer_acl
         # signer.Signed once the zone is signed (RRSIGs, the NSEC/NSEC3 chain); see denial.py.
         self.dnssec: Any = None
         self._nodes = nodes
         self._depth = len(origin.labels)
-        self._cuts = frozenset(k for k, n in nodes.items() if k and NS in n)
-        self._dnames = frozenset(k for k, n in nodes.items() if DNAME in n)
+        if marked is None:
+            marked = (
+                frozenset(k for k, n in nodes.items() if k and NS in n),
+                frozenset(k for k, n in nodes.items() if DNAME in n),
+            )
+        self._cuts, self._dnames = marked
         self.soa = self._apex_soa(serial)
         self.serial: int = self.soa[0].serial
         self.soa_records = nodes[()].records(SOA)
@@ -311,6 +318,91 @@ def build_zone(
     zone = Zone(origin_name, nodes, networks(cidrs), serial)
     zone.transfer_keys = keys
     return zone
+
+
+def patch_zone(
+    previous: Zone,
+    changed: Iterable[tuple[str, int]],
+    records: Iterable[tuple[str, int, int, bytes]],
+    *,
+    serial: int,
+) -> Zone:
+    """Return a new zone: previous with the RRsets ``changed`` ((owner, rdtype) pairs, as
+    build_zone's rows spell owners) replaced by ``records`` (their rows now, in the order
+    build_zone would read them) and the given serial, the same zone build_zone makes from all
+    the rows. previous is left as it is (it is still being served)."""
+    origin = previous.origin
+    nodes = dict(previous._nodes)
+    touched: dict[Key, Node] = {}
+    room = 255 - len(origin.to_wire())
+
+    def writable(owner: str) -> tuple[Key, Node]:
+        relative = _owner_labels(owner, origin)
+        key = tuple(label.lower() for label in relative)
+        node = touched.get(key)
+        if node is None:
+            old = nodes.get(key)
+            if old is None:
+                if sum(len(label) + 1 for label in relative) > room:
+                    raise ValueError(f"owner name {owner!r} is too long")
+                node = Node(relative + origin.labels)
+            else:
+                node = _copy_node(old)
+            nodes[key] = touched[key] = node
+        return key, node
+
+    _, apex = writable("@")  # the zone's constructor writes the new serial into it
+    for owner, rdtype in changed:
+        _, node = writable(owner)
+        node._raw.pop(rdtype, None)
+        node._records.pop(rdtype, None)
+        node._decoded.pop(rdtype, None)
+    for owner, ttl, rdtype, wire in records:
+        writable(owner)[1].add_wire(rdtype, ttl, wire)
+    emptied = [key for key, node in touched.items() if key and not node]
+    for key, node in touched.items():
+        if node:
+            _add_empty_non_terminals(nodes, key, node._labels)
+    if emptied:
+        _prune_empty(nodes, emptied)
+    # Only the touched nodes can have gained or lost a zone cut or a DNAME (a node added as an
+    # empty non-terminal has neither; a node pruned was touched or empty).
+    cuts = {k for k in previous._cuts if k not in touched and k in nodes}
+    dnames = {k for k in previous._dnames if k not in touched and k in nodes}
+    cuts.update(k for k, n in touched.items() if k and NS in n and k in nodes)
+    dnames.update(k for k, n in touched.items() if DNAME in n and k in nodes)
+    marked = (frozenset(cuts), frozenset(dnames))
+    zone = Zone(origin, nodes, previous.transfer_acl, serial, marked)
+    zone.transfer_keys = previous.transfer_keys
+    return zone
+
+
+def _copy_node(old: Node) -> Node:
+    node = Node(old._labels)
+    node._name = old._name
+    node._raw = {rdtype: (ttl, list(wires)) for rdtype, (ttl, wires) in old._raw.items()}
+    node._records = dict(old._records)
+    node._decoded = dict(old._decoded)
+    return node
+
+
+def _prune_empty(nodes: dict[Key, Node], emptied: list[Key]) -> None:
+    """Drop the emptied nodes, and the empty non-terminals above them, that no longer have a
+    node with records below them (build_zone makes a node for a name with records and for
+    every name between it and the apex, nothing else)."""
+    candidates = set()
+    for key in emptied:
+        for cut in range(len(key)):
+            # A node made and emptied by this patch has no empty non-terminals above it.
+            node = nodes.get(key[cut:])
+            if node is not None and not node:
+                candidates.add(key[cut:])
+    alive = set()
+    for key, node in nodes.items():
+        if node:
+            alive.update(key[cut:] for cut in range(1, len(key)) if key[cut:] in candidates)
+    for key in candidates - alive:
+        del nodes[key]
 
 
 def _add_empty_non_terminals(nodes: dict[Key, Node], key: Key, labels: tuple[bytes, ...]) -> None:

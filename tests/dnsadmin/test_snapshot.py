@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 from dataclasses import replace
 
 import dns.message
@@ -9,11 +11,19 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from dnsadmin.changes import RRsetEdit, apply_changes, current_rrset, fingerprint
+from dnsadmin.changes import (
+    ChangeError,
+    RecordData,
+    RRsetEdit,
+    apply_changes,
+    current_rrset,
+    fingerprint,
+)
 from dnsadmin.models import Zone
 from dnsadmin.names.catalog import ZoneCatalog
-from dnsadmin.snapshot import load_zone
+from dnsadmin.snapshot import PATCH_ROWS, changed_rrsets, load_zone, refresh_zone
 from tests.dnsadmin.test_rundns import rundns, wait_for  # noqa: F401 (rundns is a fixture)
+from tests.dnsadmin.test_update_differential import VALUES  # the same random records
 from tests.names.zones import answer
 
 
@@ -63,3 +73,102 @@ def test_rundns_stops_answering_a_disabled_record_and_answers_it_again(rundns): 
     assert wait_for(lambda: "status: NXDOMAIN" in rundns.dig("www.example.org", "A"), 3)
     set_enabled(zone, "www", "192.0.2.80", True)
     assert wait_for(lambda: rundns.short("www.example.org", "A") == "192.0.2.80", 3)
+
+
+# a worker patches the zone it serves with the RRsets a change rewrote ----------------------
+
+
+def served_form(zone) -> dict:
+    """Everything a served zone answers from: its nodes (names as spelt, RRsets in wire form
+    and order), serial, SOA, cuts, DNAMEs and transfer ACL."""
+    nodes = {
+        key: (node._labels, {t: (node.records(t).ttl, node.records(t).wires) for t in node.types()})
+        for key, node in zone._nodes.items()
+    }
+    return {
+        "nodes": nodes,
+        "serial": zone.serial,
+        "soa": zone.soa_records,
+        "cuts": zone._cuts,
+        "dnames": zone._dnames,
+        "acl": (zone.transfer_acl, zone.transfer_keys),
+        "negative": zone._negative_soa,
+    }
+
+
+OWNERS = ["www", "a.b.c", "b.c", "x.a.b.c", "*.w", "deep.er.name", "mail", "_acme-challenge", "@"]
+TYPES = [*VALUES, "NS", "DNAME"]  # cuts and DNAMEs come and go too
+MARKED = {"NS": ["ns.example.net."], "DNAME": ["example.net."]}
+
+
+def random_edit(rng: random.Random) -> RRsetEdit:
+    owner = rng.choice(OWNERS)
+    rdtype = rng.choice(TYPES)
+    choices = VALUES.get(rdtype) or MARKED[rdtype]
+    values = rng.sample(choices, rng.randint(0, len(choices)))
+    ttl = rng.choice([None, 60, 300])
+    records = tuple(RecordData(v, ttl, rng.random() > 0.2) for v in values)
+    return RRsetEdit(owner, rdtype, records)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(4))
+def test_a_patched_zone_equals_the_zone_built_from_every_row(zone, seed):
+    rng = random.Random(seed)
+    served = load_zone("example.org.")
+    patched_times = 0
+    for step in range(60):
+        for _ in range(rng.choice([1, 1, 2, 3, 5])):  # often several changes in between
+            edits = {}
+            for _ in range(rng.randint(1, 3)):
+                edit = random_edit(rng)
+                edits[(edit.owner, edit.rdtype)] = edit
+            settings = {"default_ttl": rng.choice([3600, 1800])} if rng.random() < 0.05 else None
+            with contextlib.suppress(ChangeError):  # a rule broken: nothing changed
+                apply_changes(zone, list(edits.values()), settings=settings)
+        before = served
+        served = refresh_zone("example.org.", before)
+        patched_times += served is not before and served._nodes is not before._nodes
+        assert served_form(served) == served_form(load_zone("example.org.")), step
+    assert patched_times
+
+
+@pytest.mark.django_db
+def test_a_zone_is_built_again_when_its_settings_or_missed_history_say_so(zone):
+    served = load_zone("example.org.")
+    apply_changes(zone, [RRsetEdit("new", "A", (RecordData("192.0.2.9"),))])
+    assert changed_rrsets(zone, served.serial) == {("new", "A")}
+    for n in range(PATCH_ROWS + 1):
+        apply_changes(zone, [RRsetEdit(f"n{n}", "A", (RecordData("192.0.2.9"),))])
+    assert changed_rrsets(zone, served.serial) is None  # too far behind: built again
+    assert served_form(refresh_zone("example.org.", served)) == served_form(
+        load_zone("example.org.")
+    )
+    current = refresh_zone("example.org.", served)
+    apply_changes(zone, [], settings={"refresh": zone.refresh + 1})
+    assert served_form(refresh_zone("example.org.", current)) == served_form(
+        load_zone("example.org.")
+    )
+
+
+@pytest.mark.django_db
+def test_a_zone_to_sign_is_built_afresh_not_patched(zone):
+    from dnsadmin import dnssec
+
+    served = load_zone("example.org.")
+    dnssec.enable(zone)
+    apply_changes(zone, [RRsetEdit("new", "A", (RecordData("192.0.2.9"),))])
+    fresh = refresh_zone("example.org.", served)
+    # The signer writes into the nodes of the zone it signs: none may be the served zone's.
+    assert not any(node is served._nodes.get(key) for key, node in fresh._nodes.items())
+    assert served_form(fresh) == served_form(load_zone("example.org."))
+
+
+@pytest.mark.django_db
+def test_a_name_added_and_deleted_between_two_loads_leaves_no_trace(zone):
+    served = load_zone("example.org.")
+    apply_changes(zone, [RRsetEdit("n.new.deep", "A", (RecordData("192.0.2.9"),))])
+    apply_changes(zone, [RRsetEdit("n.new.deep", "A", ())])
+    patched = refresh_zone("example.org.", served)
+    assert patched._nodes is not served._nodes  # patched, not built again
+    assert served_form(patched) == served_form(load_zone("example.org."))

@@ -21,7 +21,7 @@ from django.core.management import call_command
 from appliance import vault
 from dnsadmin.models import Zone, ZoneChange
 from tests.dnsadmin.conftest import ZONE
-from tests.dnsadmin.test_rundns import start_rundns, stop
+from tests.dnsadmin.test_rundns import start_rundns, stop, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,8 @@ def test_nsupdate_adds_replaces_deletes_a_value_and_a_name(primary, tmp_path):
     assert nsupdate(primary, key, *replace).returncode == 0
     assert primary.dig("+noall", "+answer", "www.example.org", "A").split()[1] == "60"
     assert nsupdate(primary, key, "update delete host.example.org").returncode == 0
-    assert "NXDOMAIN" in primary.dig("host.example.org", "A")
+    # Served by the worker once it has heard the ring (within the usual second).
+    assert wait_for(lambda: "NXDOMAIN" in primary.dig("host.example.org", "A"), 3)
     changes = ZoneChange.objects.filter(source="update")
     assert changes.count() == 4
     assert {change.author for change in changes} == {"update (key acme)"}
