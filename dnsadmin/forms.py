@@ -18,7 +18,7 @@ import dns.rdatatype
 from django import forms
 
 from dnsadmin import rules
-from dnsadmin.changes import RecordData
+from dnsadmin.changes import SETTINGS, RecordData
 from dnsadmin.models import Zone
 
 TTL_HELP = "Empty: the zone's default. One TTL applies to the whole RRset (RFC 2181 §5.2)."
@@ -108,18 +108,7 @@ class ZoneCreateForm(ContactForm):
 class ZoneSettingsForm(ContactForm):
     class Meta:
         model = Zone
-        fields = [
-            "enabled",
-            "primary_ns",
-            "contact",
-            "refresh",
-            "retry",
-            "expire",
-            "minimum",
-            "default_ttl",
-            "transfer_acl",
-            "notify_targets",
-        ]
+        fields = list(SETTINGS)  # what the change service takes as zone settings
         widgets = {
             "transfer_acl": forms.Textarea(attrs={"rows": 2}),
             "notify_targets": forms.Textarea(attrs={"rows": 2}),
