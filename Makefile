@@ -13,6 +13,8 @@ TEST_TOOLS := dig:dnsutils named:bind9 ngircd:ngircd chromium:chromium chromedri
 # Dynamic updates: nsupdate, and the ACME round trip (pebble, certbot and its RFC 2136 plugin,
 # which has no command of its own and is checked by package below).
 TEST_TOOLS += nsupdate:dnsutils pebble:pebble certbot:certbot
+# Secondary zones and catalog zones are checked against Knot as well as BIND.
+TEST_TOOLS += knotd:knot kdig:knot-dnsutils
 
 .PHONY: run test lint format bench clean
 
