@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from dnsadmin import access
+from dnsadmin import access, secondary
 from dnsadmin.changes import (
     ChangeError,
     ConflictError,
@@ -178,7 +178,8 @@ def zones(request: HttpRequest) -> HttpResponse:
 def zone(request: HttpRequest, origin: str) -> HttpResponse:
     found = get_zone(request, origin)
     if request.method == "GET":
-        return JsonResponse(zone_json(found))
+        facts = secondary.status(found)  # a secondary's primaries and timers; null: a primary
+        return JsonResponse(zone_json(found) | {"secondary": facts if facts["secondary"] else None})
     if request.method == "DELETE":
         require_staff(request)
         delete_zone(found, request.user, source="api", via=token_name(request))

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from dnsadmin import api, operations
-from dnsadmin.views import dnssec, history, records, tokens, zonefiles, zones
+from dnsadmin.views import dnssec, history, records, secondary, tokens, zonefiles, zones
 from dnsadmin.views import tsig as tsig_views
 
 app_name = "dnsadmin"
@@ -9,6 +9,8 @@ app_name = "dnsadmin"
 urlpatterns = [
     path("zones/", zones.zone_list, name="zone-list"),
     path("zones/new/", zones.zone_create, name="zone-create"),
+    path("zones/new-secondary/", secondary.secondary_create, name="secondary-create"),
+    path("zones/<int:pk>/refresh/", secondary.secondary_refresh, name="secondary-refresh"),
     path("zones/<int:pk>/", zones.zone_detail, name="zone-detail"),
     path("zones/<int:pk>/settings/", zones.zone_settings, name="zone-settings"),
     path("zones/<int:pk>/delete/", zones.zone_delete, name="zone-delete"),
@@ -36,6 +38,11 @@ urlpatterns = [
         name="record-toggle",
     ),
     path("zones/<int:pk>/import/", zonefiles.zone_import, name="zone-import"),
+    path(
+        "zones/<int:pk>/import/progress/",
+        zonefiles.zone_import_progress,
+        name="zone-import-progress",
+    ),
     path("zones/<int:pk>/export/", zonefiles.zone_export, name="zone-export"),
     path("zones/<int:pk>/history/", history.zone_history, name="zone-history"),
     path("changes/<int:pk>/", history.change_detail, name="change-detail"),

@@ -1,4 +1,8 @@
-"""Outgoing zone transfers over TCP (RFC 5936 AXFR; IXFR answered with the full zone, RFC 1995 4)."""
+"""Outgoing zone transfers over TCP: AXFR (RFC 5936) and IXFR (RFC 1995).
+
+IXFR is answered with the condensed difference from the client's serial when the zone's
+journal (journal.py) reaches back to it, and with the full zone otherwise (RFC 1995 4).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import dns.rdatatype
 
 from . import wire
 from .catalog import ZoneCatalog
+from .journal import Difference
 from .render import MessageWriter, Records
 from .wire import Owned, Query
 from .zone import Zone
@@ -37,29 +42,73 @@ def transfer(
         yield wire.write_error(parsed, wire.NOTAUTH, True)
     elif not zone.allows_transfer(client_ip, key):
         yield wire.write_error(parsed, wire.REFUSED, True)
-    elif parsed.qtype == dns.rdatatype.IXFR and _is_current(query, zone.serial):
-        # RFC 1995 2: a client as new as we are gets our SOA alone.
-        yield _soa_alone(parsed, zone)
-    else:
+    elif zone.expired:
+        # As BIND: a secondary zone past its expiry, or never loaded, is not handed on.
+        yield wire.write_error(parsed, wire.SERVFAIL, True)
+    elif parsed.qtype != dns.rdatatype.IXFR:
         yield from zone_messages(parsed, zone)
+    else:
+        yield from ixfr_messages(parsed, zone, client_serial(query))
 
 
-def _is_current(query: bytes, serial: int) -> bool:
-    """Tell whether the serial an IXFR query carries (its authority SOA) is as new as ours."""
+def ixfr_messages(query: Query, zone: Zone, serial: int | None) -> Iterator[bytes]:
+    """Yield the answer to an IXFR from a client at serial (None: it did not say)."""
+    if serial is not None and not 0 < (zone.serial - serial) % 2**32 < 2**31:
+        # RFC 1995 2: a client as new as we are gets our SOA alone. RFC 1982 serial
+        # arithmetic: ours is newer when it is less than 2**31 ahead.
+        yield _soa_alone(query, zone)
+        return
+    difference = _difference(zone, serial) if serial is not None else None
+    if difference is None:
+        yield from zone_messages(query, zone)
+        return
+    # RFC 1995 4: our SOA, then the client's SOA, what to delete, our SOA, what to add; our
+    # SOA again closes the answer.
+    ours = (zone.origin, zone.soa_records)
+    rrsets = [ours, (zone.origin, difference.soa_from), *difference.removed, ours]
+    yield from _messages(query, [*rrsets, *difference.added, ours])
+
+
+def client_serial(query: bytes) -> int | None:
+    """Return the serial an IXFR query carries (its authority SOA), or None."""
     try:
         message = dns.message.from_wire(query)
     except dns.exception.DNSException:
-        return False
+        return None
     for rrset in message.authority:
-        if rrset.rdtype == dns.rdatatype.SOA:
-            # RFC 1982 serial arithmetic: ours is newer when it is less than 2**31 ahead.
-            return not 0 < (serial - rrset[0].serial) % 2**32 < 2**31
-    return False
+        if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+            return rrset[0].serial
+    return None
+
+
+def _difference(zone: Zone, serial: int) -> Difference | None:
+    """Return the difference from serial to the zone when the zone's journal has it and it
+    is smaller than the zone; None when the full zone is the answer."""
+    journal = getattr(zone, "journal", None)
+    if journal is None or journal.serial != zone.serial or zone.dnssec is not None:
+        # A signed zone's signatures and denial records change without the journal.
+        return None
+    difference = journal.since(serial)
+    if difference is None or difference.size >= _record_count(zone):
+        return None
+    return difference
+
+
+def _record_count(zone: Zone) -> int:
+    """Return how many records the zone serves, counted once per zone."""
+    count = getattr(zone, "record_count", None)
+    if count is None:
+        count = zone.record_count = sum(len(records) for _, records in zone.rrsets())
+    return count
 
 
 def zone_messages(query: Query, zone: Zone) -> Iterator[bytes]:
     """Yield the zone in as few messages as fit, SOA first and last (RFC 5936 2.2)."""
-    rrsets = [*zone.rrsets(), (zone.origin, zone.soa_records)]
+    yield from _messages(query, [*zone.rrsets(), (zone.origin, zone.soa_records)])
+
+
+def _messages(query: Query, rrsets: list[Owned]) -> Iterator[bytes]:
+    """Yield rrsets in order, in as few messages as fit."""
     writer = _message(query, first=True)
     for owner, records in _splittable(rrsets):
         if writer.add(wire.ANSWER, owner, records):

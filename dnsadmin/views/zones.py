@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from dnsadmin import access, dnssec, listing
+from dnsadmin import access, dnssec, listing, secondary
 from dnsadmin.changes import (
     ChangeError,
     ConflictError,
@@ -82,7 +82,11 @@ def zone_detail(request: HttpRequest, zone: Zone) -> HttpResponse:
         "dnssec": dnssec.status(zone),
         "update_policy": tsig_views.policy_context(zone),
         "zone_editable": access.can_edit(request.user, zone),
+        "secondary": secondary.status(zone),
     }
+    if context["secondary"]["secondary"]:
+        # Its records come from its primaries: shown read-only, with a refresh button.
+        context |= {"can_refresh": context["zone_editable"], "zone_editable": False}
     return render(request, "dnsadmin/zone_detail.html", context)
 
 
@@ -91,7 +95,11 @@ def zone_settings(request: HttpRequest, zone: Zone) -> HttpResponse:
     form = ZoneSettingsForm(request.POST or None, instance=zone)
     if request.method == "POST" and form.is_valid():
         if form.has_changed():
-            change_settings(zone, changed_settings(form), request.user)
+            try:
+                change_settings(zone, changed_settings(form), request.user)
+            except ChangeError as error:  # e.g. the SOA of a secondary zone
+                form.add_error(None, str(error))
+                return render_settings(request, zone, form, GrantForm(), status=400)
             messages.success(request, f"Settings saved; serial {zone.serial}.")
         return redirect("dnsadmin:zone-detail", pk=zone.pk)
     return render_settings(request, zone, form, GrantForm())

@@ -78,6 +78,14 @@ MATRIX: dict[str, list[Case]] = {
         page("/dns/zones/new/", 302, 403, 403, 200, method="POST", body={}),
     ],
     "dnsadmin:zone-detail": [page("/dns/zones/{a}/", *VIEW_A), page("/dns/zones/{b}/", *VIEW_B)],
+    "dnsadmin:secondary-create": [
+        page("/dns/zones/new-secondary/", *STAFF_PAGE),
+        page("/dns/zones/new-secondary/", 302, 403, 403, 200, method="POST", body={}),
+    ],
+    "dnsadmin:secondary-refresh": [
+        page("/dns/zones/{a}/refresh/", *EDIT_A_POST, method="POST"),
+        page("/dns/zones/{b}/refresh/", *EDIT_B_POST, method="POST"),
+    ],
     "dnsadmin:zone-settings": [
         page("/dns/zones/{a}/settings/", *EDIT_A_PAGE),
         page("/dns/zones/{b}/settings/", *EDIT_B_PAGE),
@@ -131,6 +139,10 @@ MATRIX: dict[str, list[Case]] = {
     "dnsadmin:zone-import": [
         page("/dns/zones/{a}/import/", *EDIT_A_PAGE),
         page("/dns/zones/{b}/import/", *EDIT_B_PAGE),
+    ],
+    "dnsadmin:zone-import-progress": [
+        page("/dns/zones/{a}/import/progress/", *EDIT_A_PAGE),
+        page("/dns/zones/{b}/import/progress/", *EDIT_B_PAGE),
     ],
     "dnsadmin:zone-export": [
         page("/dns/zones/{a}/export/", *VIEW_A),
