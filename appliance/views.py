@@ -31,6 +31,8 @@ class WorkerRow:
     queries: int | None
     serials: list[tuple[str, int]]
     networks: list[dict]
+    rate_limited: dict  # responses the DNS worker's rate limits dropped and slipped
+    shed: int  # UDP queries it shed unanswered under overload
 
 
 def worker_row(worker: WorkerStatus) -> WorkerRow:
@@ -46,6 +48,8 @@ def worker_row(worker: WorkerStatus) -> WorkerRow:
             for name, state in sorted(mapping(details.get("networks")).items())
             if isinstance(state, dict)
         ],
+        rate_limited=mapping(details.get("rate_limited")),
+        shed=details.get("shed") or 0,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,14 +18,18 @@ from typing import NamedTuple
 
 import dns.rcode
 import dns.rdatatype
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from dnsadmin.models import QueryLogEntry, QueryStats
 from dnsadmin.names.wire import question_text
 
+logger = logging.getLogger(__name__)
+
 StatsKey = tuple[int, int, str]  # (minute as epoch seconds, rcode, source)
+MAX_NAME = 255  # the name column's length, in characters on every database
+CUT = "..."  # ends a name cut to fit: a malformed query's, or binary labels escaped
 
 
 class QueryEvent(NamedTuple):
@@ -79,12 +84,33 @@ def write(drained: Drained) -> None:
     """Store one drained batch (runs in a thread, off the event loop)."""
     with transaction.atomic():
         if drained.entries:
-            insert_entries([entry_row(when, event) for when, event in drained.entries])
+            store_entries([entry_row(when, event) for when, event in drained.entries])
         for (minute, rcode, source), count in drained.stats.items():
             add_to_bucket(minute, rcode_text(rcode), source, count)
 
 
 ENTRY_FIELDS = ("time", "client", "name", "rdtype", "rcode", "source", "latency_ms", "transport")
+
+
+def store_entries(rows: list[tuple]) -> None:
+    """Insert the rows in one run; if the database refuses the run, insert them one by one,
+    so that a row it refuses costs that row alone (and the batch's counts nothing)."""
+    try:
+        with transaction.atomic():
+            insert_entries(rows)
+        return
+    except DatabaseError:
+        pass
+    refused = 0
+    for row in rows:
+        try:
+            with transaction.atomic():
+                insert_entries([row])
+        except DatabaseError as error:
+            refused += 1
+            problem = error
+    if refused:
+        logger.warning("query log: %d of %d entries refused: %s", refused, len(rows), problem)
 
 
 def insert_entries(rows: list[tuple]) -> None:
@@ -108,6 +134,8 @@ rcode_text = functools.cache(dns.rcode.to_text)
 def entry_row(when: float, event: QueryEvent) -> tuple:
     """Return a query log row, in ENTRY_FIELDS order, as the database takes it."""
     qname, qtype = question_text(event.query)
+    if len(qname) > MAX_NAME:
+        qname = qname[: MAX_NAME - len(CUT)] + CUT
     moment = datetime.datetime.fromtimestamp(when, datetime.UTC)
     return (
         connection.ops.adapt_datetimefield_value(moment), event.client, qname or ".",
@@ -129,8 +157,14 @@ def add_to_bucket(minute: int, rcode: str, source: str, count: int) -> None:
         bucket.update(count=F("count") + count)
 
 
-def prune(log_days: int, stats_days: int = 8) -> None:
-    """Keep the log and the statistics bounded by age."""
+def prune(log_days: int, stats_days: int = 8, max_entries: int | None = None) -> None:
+    """Keep the log bounded by age and by its number of entries (the newest are kept), and
+    the statistics by age."""
     now = timezone.now()
     QueryLogEntry.objects.filter(time__lt=now - datetime.timedelta(days=log_days)).delete()
+    if max_entries is not None:
+        newest_first = QueryLogEntry.objects.order_by("-id").values_list("id", flat=True)
+        beyond = list(newest_first[max_entries : max_entries + 1])
+        if beyond:
+            QueryLogEntry.objects.filter(id__lte=beyond[0]).delete()
     QueryStats.objects.filter(minute__lt=now - datetime.timedelta(days=stats_days)).delete()

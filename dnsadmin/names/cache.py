@@ -361,22 +361,42 @@ class Cache:
 
 
 def _plain(rdataset: dns.rdataset.Rdataset) -> dns.rdataset.Rdataset:
-    plain = dns.rdataset.Rdataset(rdataset.rdclass, rdataset.rdtype)
-    plain.update(rdataset)
+    """Return the rdatas as a plain rdataset of their own, sharing the rdata objects.
+
+    The set's dict is copied as a dict, which keeps the hashes it holds: adding the rdatas
+    one by one would hash each again, which dnspython does by rendering it (a third of the
+    cost of a cache miss went there).
+    """
+    plain = dns.rdataset.Rdataset(rdataset.rdclass, rdataset.rdtype, rdataset.covers)
+    plain.items.update(rdataset.items)
+    plain.ttl = rdataset.ttl
     return plain
 
 
 def _with_ttl(name: dns.name.Name, rdataset: dns.rdataset.Rdataset, ttl: int) -> dns.rrset.RRset:
-    rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype)
-    rrset.update(rdataset)
+    rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype, rdataset.covers)
+    rrset.items.update(rdataset.items)  # without rehashing, as in _plain
     rrset.ttl = ttl
     return rrset
 
 
 def _size(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> int:
     """Return roughly what the entry costs: its wire form plus an overhead for the objects."""
-    data = sum(len(rdata.to_wire()) for rdata in rdataset)
+    data = sum(_rdata_size(rdata) for rdata in rdataset)
     return len(name.to_wire()) + data + 10 * len(rdataset) + 200
+
+
+def _rdata_size(rdata: dns.rdata.Rdata) -> int:
+    """Return the size of rdata's wire form, without dnspython rendering the common types
+    (which makes a Name object per label of every name in them)."""
+    if rdata.rdtype in FIXED_SIZES:
+        return FIXED_SIZES[rdata.rdtype]
+    if rdata.rdtype == SOA:
+        return len(rdata.mname.to_wire()) + len(rdata.rname.to_wire()) + 20
+    return len(rdata.to_wire())
+
+
+FIXED_SIZES = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 16}
 
 
 def _kept(entry: Entry | None, now: float) -> bool:

@@ -18,7 +18,7 @@ from .addresses import parse_address
 from .answer import Kind, Sections
 from .cache import Cache
 from .recursive import DEADLINE, Classified, Upstream, classify, follow_chain
-from .upstream import UNREACHABLE_ERRORS, Unreachable, exchange, make_query
+from .upstream import UNREACHABLE_ERRORS, Question, Unreachable, exchange
 
 QUERY_TIMEOUT = 2.0  # a forwarder recurses itself: give it longer than one authoritative hop
 
@@ -66,11 +66,13 @@ class Forwarder(Upstream):
     async def _send(
         self, address: str, port: int, qname: dns.name.Name, qtype: int
     ) -> Classified | None:
-        query = make_query(qname, qtype, recursion=True)
+        question = Question.of(qname, qtype, recursion=True)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            response = await exchange(query, address, port, self.query_timeout, self._count)
+            response = await exchange(
+                question, address, port, self.query_timeout, self._count, self.sockets
+            )
         except UNREACHABLE_ERRORS:
             self.servers.timed_out((address, port))
             return None

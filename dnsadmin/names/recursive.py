@@ -32,10 +32,12 @@ from .upstream import (
     UNREACHABLE_ERRORS,
     Coalescer,
     Overloaded,
+    Question,
+    Response,
     Servers,
     Unreachable,
     exchange,
-    make_query,
+    socket_budget,
 )
 from .zone import lower_labels
 
@@ -137,7 +139,11 @@ def read_hints(path: Path | str = ROOT_HINTS) -> dict[dns.name.Name, list[str]]:
 
 class Upstream:
     """What asks other servers: one resolution per distinct question in flight, each within
-    the deadline, counting the queries sent; subclasses say how one question is resolved."""
+    the deadline, counting the queries sent; subclasses say how one question is resolved.
+
+    A resolution holds one socket at a time, and waits for one when the sockets the file
+    limit leaves (socket_budget) are all in use.
+    """
 
     source = ""
 
@@ -150,6 +156,7 @@ class Upstream:
         self.query_timeout = query_timeout
         self.servers = Servers(clock)
         self.sent = 0  # upstream queries, for the statistics
+        self.sockets = asyncio.Semaphore(socket_budget())
         self._coalescer: Coalescer[Sections] = Coalescer(max_inflight)
 
     async def resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
@@ -298,16 +305,18 @@ class Recursive(Upstream):
 
     async def _send(
         self, address: str, name: dns.name.Name, qtype: int, budget: Budget
-    ) -> dns.message.Message | None:
+    ) -> Response | None:
         def spend() -> None:
             budget.spend()
             self.sent += 1
 
-        query = make_query(name, qtype, recursion=False)
+        question = Question.of(name, qtype, recursion=False)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            response = await exchange(query, address, self.port, self.query_timeout, spend)
+            response = await exchange(
+                question, address, self.port, self.query_timeout, spend, self.sockets
+            )
         except UNREACHABLE_ERRORS:
             self.servers.timed_out(address)
             return None
@@ -339,7 +348,7 @@ async def follow_chain(
 
 
 def classify(
-    response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name, qtype: int
+    response: Response, zone: dns.name.Name, qname: dns.name.Name, qtype: int
 ) -> Classified:
     """Sort a response from a server of zone, keeping only what that server may speak for."""
     rcode = response.rcode()
@@ -368,7 +377,7 @@ def classify(
 
 
 def _chain(
-    response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name, qtype: int
+    response: Response, zone: dns.name.Name, qname: dns.name.Name, qtype: int
 ) -> tuple[list[dns.rrset.RRset], dns.name.Name, bool]:
     """Return the answer's CNAME chain from qname in bailiwick, its end, and whether it
     reached data."""
@@ -398,7 +407,7 @@ def _owned(section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int) -> 
     ]
 
 
-def _soa(response: dns.message.Message, zone: dns.name.Name, name: dns.name.Name):
+def _soa(response: Response, zone: dns.name.Name, name: dns.name.Name):
     """Return the SOA proving a negative answer: a zone's apex above name, in the zone."""
     for rrset in response.authority:
         if (
@@ -414,7 +423,7 @@ def _soa(response: dns.message.Message, zone: dns.name.Name, name: dns.name.Name
     return None
 
 
-def _cut(response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name):
+def _cut(response: Response, zone: dns.name.Name, qname: dns.name.Name):
     """Return a referral's NS RRset: strictly below zone, above qname (none upwards)."""
     if response.flags & dns.flags.AA:
         return None
@@ -430,7 +439,7 @@ def _cut(response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Nam
     return None
 
 
-def _glue(response: dns.message.Message, zone: dns.name.Name, cut: dns.rrset.RRset) -> list:
+def _glue(response: Response, zone: dns.name.Name, cut: dns.rrset.RRset) -> list:
     """Return the addresses of the cut's name servers in the additional section, in zone."""
     targets = {rdata.target for rdata in cut}
     return [

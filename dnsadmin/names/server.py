@@ -11,17 +11,32 @@ import asyncio
 import logging
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from . import authority, transfer, wire
+from . import authority, rrl, transfer, wire
 from .chain import ResolverChain, Result
+from .cookies import MALFORMED, Cookie, Cookies
+from .rrl import RateLimiter, Verdict
 
 log = logging.getLogger(__name__)
 
-UDP_BATCH = 64  # datagrams read per wakeup: fewer trips through the event loop under load
+UDP_BATCH = 1024  # datagrams read per wakeup at most: the socket is drained before other work
+# UDP queries the kept answers could not answer wait in a backlog for the full resolver path,
+# worked on for BACKLOG_SLICE seconds between two reads of the sockets. Resolutions (upstream
+# work) then start at most STARTS_PER_TURN at a time, at most MAX_RESOLVING under way: each
+# costs the event loop work when its replies come in, and unbounded that work would starve
+# the reading of the sockets, where the kept answers are. Under overload the newest are served
+# first (the oldest are the likeliest to have been given up on, or retried): past UDP_BACKLOG
+# queries or WAITING resolutions, or MAX_WAIT seconds of waiting, the oldest are shed.
+UDP_BACKLOG = 4096
+BACKLOG_SLICE = 0.001
+STARTS_PER_TURN = 4
+MAX_RESOLVING = 200
+WAITING = 1024
+MAX_WAIT = 1.0
 MAX_UDP = 65535
 BIND_ATTEMPTS = 20
 UDP_RECEIVE_BUFFER = 4 << 20
@@ -53,6 +68,10 @@ class ServerStats:
     by_transport: Counter[str] = field(default_factory=Counter)
     dropped: int = 0  # responses the kernel would not take, and TCP connections over the cap
     tcp_connections: int = 0
+    tcp_evicted: int = 0  # connections closed to make room for a new client
+    rate_limited: Counter[str] = field(default_factory=Counter)  # "dropped", "slipped" (RRL)
+    shed: int = 0  # UDP queries dropped unanswered from a full backlog, the oldest first
+    transfers: Counter[int] = field(default_factory=Counter)  # served whole, by AXFR/IXFR
 
     @property
     def by_rcode(self) -> Counter[int]:
@@ -61,6 +80,16 @@ class ServerStats:
         for (_, rcode), count in self.answered.items():
             counts[rcode] += count
         return counts
+
+
+@dataclass(eq=False, slots=True)
+class _Connection:
+    """One TCP client: when it last moved (a query read, a reply taken), and its answers."""
+
+    writer: asyncio.StreamWriter
+    active: float  # event loop time
+    resolving: int = 0  # answers being resolved: the connection waits on us, not the client
+    replies: set[asyncio.Task] = field(default_factory=set)  # answers not yet sent
 
 
 class DNSServer:
@@ -75,14 +104,28 @@ class DNSServer:
         chain: ResolverChain,
         *,
         tcp_idle_timeout: float = 10.0,
+        tcp_write_timeout: float = 10.0,
         max_tcp_connections: int = 200,
         on_query: QueryListener | None = None,
         log_per_second: int = 1000,
         messages: SignedHandler | None = None,
+        rate_limiter: RateLimiter | None = None,
+        cookies: Cookies | None = None,
+        udp_backlog: int = UDP_BACKLOG,
+        max_resolving: int = MAX_RESOLVING,
     ) -> None:
         self.chain = chain
+        self.rrl = rate_limiter  # UDP answers to clients without a valid server cookie
+        self.cookies = cookies
+        # (socket, query, client, cookie, started) waiting for the full path, oldest first
+        self._backlog: deque[tuple] = deque(maxlen=udp_backlog)
+        self._turn: asyncio.Handle | None = None  # the next round of backlog work
+        self.max_resolving = max_resolving
+        self._resolving = 0  # UDP resolutions under way
+        self._waiting: deque[tuple] = deque(maxlen=WAITING)  # resolutions not yet started
         self.messages = messages  # UPDATEs and TSIG-signed messages, off the fast path
         self.tcp_idle_timeout = tcp_idle_timeout
+        self.tcp_write_timeout = tcp_write_timeout  # for the client to take a reply
         self.max_tcp_connections = max_tcp_connections
         self.on_query = on_query
         self.log_per_second = log_per_second if on_query is not None else 0
@@ -93,7 +136,7 @@ class DNSServer:
         self._udp: list[socket.socket] = []
         self._tcp_servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task] = set()  # answers still being resolved
-        self._connections: set[asyncio.Task] = set()
+        self._connections: dict[asyncio.Task, _Connection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, addresses: list[str], port: int, *, reuse_port: bool = False) -> None:
@@ -119,6 +162,11 @@ class DNSServer:
         """Stop listening, let answers in flight finish, then close every connection."""
         if self.log_per_second:
             self._refill.cancel()
+        if self._turn is not None:
+            self._turn.cancel()
+        self._backlog.clear()
+        while self._waiting:
+            _close(self._waiting.pop())
         for udp in self._udp:
             self._loop.remove_reader(udp.fileno())
             udp.close()
@@ -126,7 +174,7 @@ class DNSServer:
             server.close()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.tcp_idle_timeout)
-        pending = self._tasks | self._connections
+        pending = self._tasks | self._connections.keys()
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -136,12 +184,35 @@ class DNSServer:
         self._tcp_servers.clear()
 
     def _answer(self, query: bytes, tcp: bool, client: str) -> tuple[Result, str]:
+        if tcp and self.cookies is not None and query[10:12] != b"\0\0":
+            return self._answer_with_cookie(query, client)
+        return self._resolve_query(query, tcp, client)
+
+    def _resolve_query(self, query: bytes, tcp: bool, client: str) -> tuple[Result, str]:
         try:
             return self.chain.resolve(query, tcp=tcp, client=client)
         except Exception:
             # A resolver bug must cost one answer, never the listener.
             log.exception("resolver chain failed")
             return authority.failure(query, wire.SERVFAIL, tcp=tcp), "error"
+
+    def _answer_with_cookie(self, query: bytes, client: str) -> tuple[Result, str]:
+        """Answer a TCP query without its cookie, then put our cookie in (UDP queries have
+        theirs taken out as they are read); FORMERR for a malformed one, as from BIND."""
+        taken = self.cookies.take(query, client)
+        if taken is MALFORMED:
+            return authority.failure(query, wire.FORMERR, tcp=True), "authority"
+        query, cookie = taken
+        result, source = self._resolve_query(query, True, client)
+        if cookie is None or result is None:
+            return result, source
+        if isinstance(result, bytes):
+            return self.cookies.add(result, cookie, tcp=True), source
+        return self._cookie_later(result, cookie), source
+
+    async def _cookie_later(self, pending: Awaitable[bytes | None], cookie: Cookie):
+        response = await pending
+        return None if response is None else self.cookies.add(response, cookie, tcp=True)
 
     async def _settle(self, query: bytes, pending: Awaitable[bytes | None], tcp: bool):
         try:
@@ -153,34 +224,147 @@ class DNSServer:
     # UDP
 
     def _on_udp_readable(self, sock: socket.socket) -> None:
+        """Answer what the kept answers can at once; queue the rest for the full path.
+
+        Reading never waits behind resolution: under a flood of questions that need work (a
+        random-subdomain storm), the kept answers (our zones' and the cache's) keep their
+        latency, and the work is done in slices between reads, the oldest shed past a bound.
+        """
         at_once = self.chain.at_once
+        backlog = self._backlog
         for _ in range(UDP_BATCH):
             try:
                 query, client = sock.recvfrom(MAX_UDP)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:
                 continue  # e.g. an ICMP error reported on the socket
-            started = time.perf_counter() if self.log_budget else 0.0
+            started = time.perf_counter()
+            cookie = None
+            if self.cookies is not None and query[10:12] != b"\0\0" and not self._signed(query):
+                taken = self._take_cookie(sock, query, client, started)
+                if taken is None:
+                    continue
+                query, cookie = taken
             try:
                 kept = at_once(query, client[0])
             except Exception:
                 log.exception("answering from kept answers failed")  # the full path still works
                 kept = None
             if kept is not None:
-                self._send_udp(sock, kept[0], client)
-                self._account(query, kept[0], client, "udp", kept[1], started)
+                self._reply_udp(sock, query, kept[0], client, cookie, kept[1], started)
                 continue
-            if self.messages is not None and self.messages.claims(query):
+            if self._signed(query):
                 pending = self._first(self.messages.respond(query, client[0], False))
                 self._spawn(self._finish_udp(sock, query, client, pending, "authority", started))
                 continue
+            if len(backlog) == backlog.maxlen:
+                self.stats.shed += 1
+            backlog.append((sock, query, client, cookie, started))
+        if backlog and self._turn is None:
+            self._take_turn()
+
+    def _signed(self, query: bytes) -> bool:
+        return self.messages is not None and self.messages.claims(query)
+
+    def _take_cookie(self, sock, query: bytes, client, started) -> tuple[bytes, Cookie] | None:
+        """Return the query without its COOKIE option and the cookie; None when the option
+        was malformed, which is answered FORMERR here (as BIND, no cookie in it)."""
+        taken = self.cookies.take(query, client[0])
+        if taken is not MALFORMED:
+            return taken
+        error = authority.failure(query, wire.FORMERR)
+        if error is not None:
+            self._reply_udp(sock, query, error, client, None, "authority", started)
+        return None
+
+    def _on_turn(self) -> None:
+        self._turn = None
+        self._take_turn()
+
+    def _take_turn(self) -> None:
+        """Answer queued queries for a slice of time and start a few resolutions, then let the
+        sockets be read again (another turn is due if work remains)."""
+        backlog = self._backlog
+        now = time.perf_counter()
+        deadline, stale = now + BACKLOG_SLICE, now - MAX_WAIT
+        while backlog:
+            sock, query, client, cookie, started = backlog.pop()
+            if started < stale:
+                self.stats.shed += len(backlog) + 1  # what is left is older still
+                backlog.clear()
+                break
             result, source = self._answer(query, False, client[0])
             if isinstance(result, bytes):
-                self._send_udp(sock, result, client)
-                self._account(query, result, client, "udp", source, started)
+                self._reply_udp(sock, query, result, client, cookie, source, started)
             elif result is not None:
-                self._spawn(self._finish_udp(sock, query, client, result, source, started))
+                self._wait((sock, query, client, result, source, started, cookie))
+            if time.perf_counter() >= deadline:
+                break
+        self._start_waiting(stale)
+        startable = self._waiting and self._resolving < self.max_resolving
+        if (backlog or startable) and self._turn is None:
+            self._turn = self._loop.call_soon(self._on_turn)
+
+    def _wait(self, job: tuple) -> None:
+        waiting = self._waiting
+        if len(waiting) == waiting.maxlen:
+            self._shed(waiting.popleft())
+        waiting.append(job)
+
+    def _start_waiting(self, stale: float) -> None:
+        """Start a few of the waiting resolutions, the newest first; shed those that arrived
+        before stale (perf_counter time)."""
+        waiting = self._waiting
+        starts = STARTS_PER_TURN
+        while waiting and starts and self._resolving < self.max_resolving:
+            job = waiting.pop()
+            if job[5] < stale:
+                self._shed(job)
+                while waiting:
+                    self._shed(waiting.pop())
+                break
+            self._resolving += 1
+            starts -= 1
+            self._spawn(self._finish_udp(*job)).add_done_callback(self._resolved)
+
+    def _resolved(self, task: asyncio.Task) -> None:
+        self._resolving -= 1
+        if self._waiting and self._turn is None:
+            self._turn = self._loop.call_soon(self._on_turn)
+
+    def _shed(self, job: tuple) -> None:
+        self.stats.shed += 1
+        _close(job)
+
+    def _reply_udp(self, sock, query, response, client, cookie, source, started) -> None:
+        """Send response unless the rate limits drop it (or send it slipped), with the
+        client's cookie; count it."""
+        try:
+            response, source = self._limited(response, client[0], cookie, source)
+            if response is not None and cookie is not None:
+                response = self.cookies.add(response, cookie)
+        except Exception:
+            log.exception("rate limiting or cookies failed")  # the answer still goes out
+        if response is None or sock.fileno() < 0:
+            return  # dropped, or the server stopped meanwhile
+        self._send_udp(sock, response, client)
+        if source:
+            self._account(query, response, client, "udp", source, started)
+
+    def _limited(self, response: bytes, client: str, cookie: Cookie | None, source: str):
+        """Return what the rate limits let through (None when dropped) and its source, none
+        for a slipped answer (not counted as an answer)."""
+        if self.rrl is None or (cookie is not None and cookie.valid):
+            return response, source
+        verdict = self.rrl.check(client, response)
+        if verdict is Verdict.SEND:
+            return response, source
+        if verdict is Verdict.DROP:
+            self.stats.rate_limited["dropped"] += 1
+            return None, source
+        self.stats.rate_limited["slipped"] += 1
+        return rrl.slipped(response, cookie is not None), ""
 
     def _send_udp(self, sock: socket.socket, response: bytes, client) -> None:
         try:
@@ -188,73 +372,126 @@ class DNSServer:
         except OSError:
             self.stats.dropped += 1  # a full send buffer: UDP may drop, the client retries
 
-    async def _finish_udp(self, sock, query, client, pending, source, started) -> None:
+    async def _finish_udp(self, sock, query, client, pending, source, started, cookie=None):
         response = await self._settle(query, pending, False)
-        if response is not None and sock.fileno() >= 0:
-            self._send_udp(sock, response, client)
-            self._account(query, response, client, "udp", source, started)
+        if response is not None:
+            self._reply_udp(sock, query, response, client, cookie, source, started)
 
     # TCP (RFC 7766)
 
     async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.stats.tcp_connections >= self.max_tcp_connections:
+        if len(self._connections) >= self.max_tcp_connections and not self._evict():
             self.stats.dropped += 1
             writer.close()
             return
-        self.stats.tcp_connections += 1
         task = asyncio.current_task()
-        self._connections.add(task)
+        connection = self._connections[task] = _Connection(writer, self._loop.time())
+        self.stats.tcp_connections = len(self._connections)
+        finished = False
         try:
-            await self._serve_connection(reader, writer)
+            await self._serve_connection(reader, connection)
+            finished = True
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass  # the client went away or idled out: nothing to answer
+            pass  # the client went away, idled out or did not take its replies in time
         except Exception:
             log.exception("TCP connection from %s failed", writer.get_extra_info("peername"))
         finally:
-            self.stats.tcp_connections -= 1
-            self._connections.discard(task)
-            writer.close()
+            self._connections.pop(task, None)
+            self.stats.tcp_connections = len(self._connections)
+            self._close(writer, finished)
 
-    async def _serve_connection(self, reader, writer: asyncio.StreamWriter) -> None:
+    def _evict(self) -> bool:
+        """Close the connection that has waited on its client longest (idle between queries,
+        or not taking its replies) to make room for a new one; False if all wait on us.
+
+        A server full of clients that hold their slots must still take new ones (RFC 7766
+        6.2.3: close idle connections under pressure, the oldest first).
+        """
+        waiting = [(c.active, t) for t, c in self._connections.items() if not c.resolving]
+        if not waiting:
+            return False
+        _, task = min(waiting, key=lambda pair: pair[0])
+        connection = self._connections.pop(task)
+        connection.writer.transport.abort()
+        task.cancel()
+        self.stats.tcp_evicted += 1
+        return True
+
+    def _close(self, writer: asyncio.StreamWriter, finished: bool) -> None:
+        """Close after the replies still buffered are sent; a client that does not take them
+        within the write timeout (or one being dropped) does not keep its socket."""
+        transport = writer.transport
+        writer.close()
+        if transport.get_write_buffer_size():
+            if finished:
+                self._loop.call_later(self.tcp_write_timeout, transport.abort)
+            else:
+                transport.abort()
+
+    async def _serve_connection(self, reader, connection: _Connection) -> None:
+        writer = connection.writer
         client = writer.get_extra_info("peername")
         while True:
-            async with asyncio.timeout(self.tcp_idle_timeout):
-                length = int.from_bytes(await reader.readexactly(2), "big")
-                query = await reader.readexactly(length)
+            try:
+                async with asyncio.timeout(self.tcp_idle_timeout):
+                    length = int.from_bytes(await reader.readexactly(2), "big")
+                    query = await reader.readexactly(length)
+            except asyncio.IncompleteReadError:
+                break  # end of input, maybe a half-close: the answers pending are still owed
+            connection.active = self._loop.time()
             if self.messages is not None and self.messages.claims(query):
                 for message in await self.messages.respond(query, client[0], True):
-                    await self._send_tcp(writer, message)
+                    await self._send_tcp(connection, message)
                 continue
             if wire.question_type(query) in transfer.TRANSFER_TYPES:
-                await self._send_transfer(query, client, writer)
+                await self._send_transfer(query, client, connection)
                 continue
             started = time.perf_counter() if self.log_budget else 0.0
             result, source = self._answer(query, True, client[0])
             if isinstance(result, bytes):
-                await self._send_tcp(writer, result)
+                await self._send_tcp(connection, result)
                 self._account(query, result, client, "tcp", source, started)
             elif result is not None:
                 # Pipelining: later queries are read and answered while this one resolves.
-                self._spawn(self._finish_tcp(writer, query, client, result, source, started))
+                connection.resolving += 1
+                reply = self._finish_tcp(connection, query, client, result, source, started)
+                task = self._spawn(reply)
+                connection.replies.add(task)
+                task.add_done_callback(connection.replies.discard)
+        if connection.replies:
+            await asyncio.wait(set(connection.replies), timeout=self.tcp_idle_timeout)
 
-    async def _send_tcp(self, writer: asyncio.StreamWriter, response: bytes) -> None:
+    async def _send_tcp(self, connection: _Connection, response: bytes) -> None:
+        writer = connection.writer
         writer.write(len(response).to_bytes(2, "big") + response)
-        await writer.drain()
+        async with asyncio.timeout(self.tcp_write_timeout):
+            await writer.drain()
+        connection.active = self._loop.time()
 
-    async def _finish_tcp(self, writer, query, client, pending, source, started) -> None:
-        response = await self._settle(query, pending, True)
-        if response is not None and not writer.is_closing():
-            await self._send_tcp(writer, response)
-            self._account(query, response, client, "tcp", source, started)
+    async def _finish_tcp(self, connection, query, client, pending, source, started) -> None:
+        try:
+            response = await self._settle(query, pending, True)
+        finally:
+            connection.resolving -= 1
+        if response is None or connection.writer.is_closing():
+            return
+        try:
+            await self._send_tcp(connection, response)
+        except (ConnectionError, TimeoutError):
+            connection.writer.transport.abort()  # the client does not take its replies
+            return
+        self._account(query, response, client, "tcp", source, started)
 
-    async def _send_transfer(self, query: bytes, client, writer: asyncio.StreamWriter) -> None:
+    async def _send_transfer(self, query: bytes, client, connection: _Connection) -> None:
         started = time.perf_counter() if self.log_budget else 0.0
         last = None
         for message in transfer.transfer(query, self.chain.catalog, client[0]):
-            await self._send_tcp(writer, message)
+            await self._send_tcp(connection, message)
             last = message
         if last is not None:
             self._account(query, last, client, "tcp", "authority", started)
+            if last[3] & 0xF == wire.NOERROR:
+                self.stats.transfers[wire.question_type(query)] += 1
 
     @staticmethod
     async def _first(responses: Awaitable[list[bytes]]) -> bytes | None:
@@ -262,10 +499,11 @@ class DNSServer:
 
     # bookkeeping
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _account(self, query, response, client, transport, source, started) -> None:
         rcode = response[3] & 0xF
@@ -280,6 +518,13 @@ class DNSServer:
             self.on_query(client[0], query, rcode, source, latency, transport)
         except Exception:
             log.exception("on_query callback failed")
+
+
+def _close(job: tuple) -> None:
+    """Close a resolution that will never be awaited (the chain's are coroutines)."""
+    pending = job[3]
+    if asyncio.iscoroutine(pending):
+        pending.close()
 
 
 def _bind_pair(address: str, port: int, reuse_port: bool) -> tuple[socket.socket, socket.socket]:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -19,6 +23,7 @@ from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.forwarder import Forwarder
 from dnsadmin.names.recursive import MAX_RESTARTS
 from dnsadmin.names.server import DNSServer
+from dnsadmin.names.upstream import RESERVED_DESCRIPTORS
 from dnsadmin.names.zone import zone_from_text
 from tests.names.hierarchy import (
     EXAMPLE_ZONE,
@@ -229,3 +234,69 @@ async def test_it_sends_one_query_for_identical_questions_in_flight(upstream, cl
 def test_it_needs_at_least_one_forwarder(clock):
     with pytest.raises(ValueError):
         Forwarder(Cache(clock=clock), [])
+
+
+BURST_UNDER_A_FILE_LIMIT = """
+import asyncio, json, os, resource, sqlite3, sys
+import dns.flags, dns.message, dns.name, dns.rcode, dns.rrset
+
+LIMIT, DATABASE = int(sys.argv[1]), sys.argv[2]
+resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+from dnsadmin.names.answer import Kind
+from dnsadmin.names.cache import Cache
+from dnsadmin.names.forwarder import Forwarder
+
+
+class Slow(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        response = dns.message.make_response(dns.message.from_wire(data))
+        response.flags |= dns.flags.AA
+        response.set_rcode(dns.rcode.NXDOMAIN)
+        soa = "ns.burst.test. hostmaster.burst.test. 1 7200 900 1209600 60"
+        response.authority.append(dns.rrset.from_text("burst.test.", 60, "IN", "SOA", soa))
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.1, self.transport.sendto, response.to_wire(), addr)
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Slow, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    # A generous deadline: what is measured is descriptors, not time, on a busy machine.
+    forwarder = Forwarder(Cache(), [f"127.0.0.1:{port}"], max_inflight=2000, deadline=60)
+    names = [dns.name.from_text(f"n{number}.burst.test.") for number in range(1500)]
+    burst = asyncio.gather(*(forwarder.resolve(name, 1) for name in names))
+    peak, opened = 0, False
+    while not burst.done():
+        peak = max(peak, len(os.listdir("/proc/self/fd")))
+        if peak > 100 and not opened:  # in the thick of it: the database must still open
+            with sqlite3.connect(DATABASE) as db:
+                db.execute("CREATE TABLE t (x)")
+            opened = True
+        await asyncio.sleep(0.005)
+    kinds = [found.kind.name for found in await burst]
+    print(json.dumps({"peak": peak, "opened": opened, "kinds": sorted(set(kinds)),
+                      "nxdomain": kinds.count("NXDOMAIN")}))
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_burst_under_a_low_file_limit_leaves_descriptors_for_the_database(tmp_path):
+    # As under systemd's default of 1024, scaled down: every question is answered, none
+    # fails for want of a socket, and the database still opens in the thick of the burst.
+    limit = 400
+    done = subprocess.run(
+        [sys.executable, "-c", BURST_UNDER_A_FILE_LIMIT, str(limit), str(tmp_path / "db")],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["opened"] and outcome["kinds"] == ["NXDOMAIN"]
+    assert outcome["nxdomain"] == 1500
+    assert outcome["peak"] <= limit - RESERVED_DESCRIPTORS // 2

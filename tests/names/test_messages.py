@@ -66,7 +66,7 @@ def test_it_answers_formerr_echoing_the_id_for_unparseable_queries(catalog, pack
 
 
 def test_formerr_includes_the_question_when_it_could_be_read(catalog):
-    response = parse(answer(header(7, 0x0100) + QUESTION + b"junk", catalog))
+    response = parse(answer(header(7, 0x0100, ar=1) + QUESTION + b"junk", catalog))  # cut short
     assert response.rcode() == dns.rcode.FORMERR
     assert response.question[0].name.to_text() == "www.example.com."
 

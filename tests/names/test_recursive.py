@@ -25,7 +25,7 @@ from dnsadmin.names.recursive import (
     classify,
     read_hints,
 )
-from dnsadmin.names.upstream import Servers
+from dnsadmin.names.upstream import MALFORMED, Reply, Servers
 from tests.names.hierarchy import (
     CHAINS,
     DEEP,
@@ -499,3 +499,58 @@ async def test_a_dead_zone_costs_one_timeout_per_question_not_one_per_server(res
     resolver.cache.flush()  # forget the failure, not the servers' health
     await resolver.resolve(name("host.dead.test."), A)
     assert hierarchy.queries(SILENT) + hierarchy.queries(SILENT2) == 3
+
+
+def reply_texts(reply) -> tuple:
+    """Return what the resolvers read of a reply, as comparable text."""
+    sections = tuple(
+        sorted((rrset.to_text(), rrset.ttl, rrset.covers) for rrset in section)
+        for section in (reply.answer, reply.authority, reply.additional)
+    )
+    return reply.rcode(), reply.flags, sections
+
+
+def reply_of(answer=(), authority=(), additional=(), rcode=0) -> dns.message.Message:
+    """A response to www.example.test./A with sections given as master-file lines."""
+    response = dns.message.make_response(dns.message.make_query("www.example.test.", "A"))
+    response.flags |= dns.flags.AA
+    response.use_edns(0, payload=1232)
+    response.set_rcode(rcode)
+    for section, lines in (
+        ("answer", answer),
+        ("authority", authority),
+        ("additional", additional),
+    ):
+        for line in lines:
+            owner, ttl, rdclass, rdtype, rdata = line.split(None, 4)
+            rrset = dns.rrset.from_text(owner, int(ttl), rdclass, rdtype, rdata)
+            getattr(response, section).append(rrset)
+    return response
+
+
+def test_a_reply_is_read_as_dnspython_reads_it():
+    response = reply_of(
+        answer=[
+            "www.example.test. 300 IN CNAME host.example.test.",
+            "host.example.test. 300 IN A 192.0.2.1",
+            "host.example.test. 60 IN A 192.0.2.2",  # the same RRset: its lower TTL
+            "host.example.test. 300 IN RRSIG A 13 3 300 20300101000000 20200101000000 1 "
+            "example.test. AAAA",
+        ],
+        authority=["example.test. 300 IN NS ns.example.test."],
+        additional=["ns.example.test. 300 IN AAAA 2001:db8::53"],
+    )
+    data = response.to_wire()
+    assert reply_texts(Reply.parse(data)) == reply_texts(dns.message.from_wire(data))
+
+
+def test_a_reply_carries_its_extended_rcode():
+    data = reply_of(rcode=dns.rcode.BADVERS).to_wire()
+    assert Reply.parse(data).rcode() == dns.rcode.BADVERS
+
+
+@pytest.mark.parametrize("cut", [10, 20, 40])
+def test_a_cut_short_reply_does_not_parse(cut):
+    data = reply_of(answer=["www.example.test. 60 IN A 192.0.2.1"]).to_wire()
+    with pytest.raises(MALFORMED):
+        Reply.parse(data[:-cut])

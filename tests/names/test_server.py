@@ -112,24 +112,6 @@ async def test_it_closes_an_idle_connection(catalog):
         await server.stop()
 
 
-async def test_it_closes_connections_over_the_cap(catalog):
-    server = serve(catalog, max_tcp_connections=1)
-    await server.start(["127.0.0.1"], 0)
-    try:
-        first_reader, first = await asyncio.open_connection("127.0.0.1", server.port)
-        first.write(framed(dns.message.make_query("www.example.com.", "A")))
-        await read_framed(first_reader)
-        second_reader, second = await asyncio.open_connection("127.0.0.1", server.port)
-        assert await asyncio.wait_for(second_reader.read(), 5) == b""
-        query = dns.message.make_query("one.example.com.", "A")
-        first.write(framed(query))
-        assert (await read_framed(first_reader)).id == query.id
-        first.close()
-        second.close()
-    finally:
-        await server.stop()
-
-
 async def test_it_counts_queries_by_rcode_and_transport(loop_server):
     port = loop_server.port
     await dns.asyncquery.udp(
