@@ -164,6 +164,56 @@ def bind_queries(server: Server) -> int:
     return int(counter.text) if counter is not None and counter.text else 0
 
 
+def knot_conf(directory: Path, port: int, zone_file: Path) -> str:
+    """Return the configuration of Knot DNS serving the bench zone with one UDP, one TCP and
+    one background worker (a single core's worth), nothing written back to disk."""
+    return f"""
+server:
+    rundir: "{directory}"
+    listen: 127.0.0.1@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "{directory}"
+log:
+  - target: stderr
+    any: warning
+template:
+  - id: default
+    storage: "{directory}"
+    zonefile-sync: -1
+    journal-content: none
+    semantic-checks: off
+zone:
+  - domain: {ORIGIN}
+    file: "{zone_file}"
+"""
+
+
+def knot_server(work: Path, name: str, cpus: str | None) -> Server:
+    """Return Knot DNS (knotd) serving the bench zone file (work/zone)."""
+    port = free_port()
+    directory = work / f"knot-{port}"
+    directory.mkdir()
+    conf = directory / "knot.conf"
+    conf.write_text(knot_conf(directory, port, work / "zone"))
+    return Server(name, pinned(cpus, ["knotd", "-c", str(conf)]), port)
+
+
+def rss(process: subprocess.Popen) -> int:
+    """Return the resident memory, in bytes, of a server's process group (its workers too)."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with suppress(OSError, ValueError):
+            if os.getpgid(int(status.parent.name)) != process.pid:
+                continue
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
 def unbound_conf(directory: Path, port: int, upstream_port: int) -> str:
     """Return the configuration of Unbound as the reference cache: one thread, no validation,
     no logging, forwarding every name to the bench's authoritative server on loopback (which
@@ -369,16 +419,17 @@ def tail(path: Path, lines: int = 20) -> str:
 
 class Site:
     """A fresh SQLite database as an operator would set it up: with the bench zone loaded
-    from zone_file, or with no zone at all (a resolver, answering from its cache)."""
+    from zone_file, or with no zone at all (a resolver, answering from its cache).
+    ``database_url``: an empty database elsewhere (PostgreSQL) to use instead of SQLite."""
 
-    def __init__(self, work: Path, zone_file: Path | None) -> None:
+    def __init__(self, work: Path, zone_file: Path | None, database_url: str | None = None) -> None:
         self.work = work
         self.database = work / "bench.sqlite3"
         self.base_env = {
             key: value for key, value in os.environ.items() if not key.startswith("REDIS")
         }
         self.base_env.update(
-            DATABASE_URL=f"sqlite:///{self.database}",
+            DATABASE_URL=database_url or f"sqlite:///{self.database}",
             DEBUG="1",
             APPLIANCE_VAR_DIR=str(work),
             DJANGO_SETTINGS_MODULE="appliance.settings",
@@ -426,12 +477,16 @@ def rundns_servers(
     return servers
 
 
-def prepare(work: Path, *, load_zone: bool = True, kinds: Sequence[str] | None = None) -> Site:
+def prepare(
+    work: Path, *, load_zone: bool = True, kinds: Sequence[str] | None = None,
+    database_url: str | None = None,
+) -> Site:  # fmt: skip
     """Write under work the zone file, the query mix (only ``kinds`` of it if given) and a
-    database, with the zone loaded unless told otherwise."""
+    database (SQLite, or the empty one at ``database_url``), with the zone loaded unless told
+    otherwise."""
     (work / "zone").write_text(zone_text())
     (work / "queries").write_text(queries(kinds=kinds))
-    return Site(work, work / "zone" if load_zone else None)
+    return Site(work, work / "zone" if load_zone else None, database_url)
 
 
 def single_core_servers(

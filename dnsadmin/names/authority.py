@@ -7,6 +7,7 @@ returns to send again (memo.py) until a zone changes.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import dns.name
 import dns.rdataclass
@@ -15,6 +16,7 @@ import dns.rdatatype
 from . import denial, wire
 from .answer import MAX_CHAIN, Kind, Sections
 from .catalog import ZoneCatalog
+from .render import labels_at
 from .wire import Query
 from .zone import Zone, lower_labels
 
@@ -55,6 +57,90 @@ def answer(query: bytes, catalog: ZoneCatalog, *, tcp: bool = False) -> bytes | 
         return wire.write_error(parsed, wire.SERVFAIL, tcp)
 
 
+class Located(NamedTuple):
+    """A plain question to one of our unsigned zones, read from its bytes (see ``locate``)."""
+
+    zone: Zone
+    labels: tuple[bytes, ...]  # the question's name, case-folded, the root's label last
+    rel: tuple[bytes, ...]  # its labels below the zone's origin
+    qtype: int
+
+
+def locate(query: bytes, end: int, catalog: ZoneCatalog) -> Located | None:
+    """Return the unsigned zone of ours that answers the plain question ending at end, with
+    the question's labels; None for a question in another class, outside our zones, to a
+    signed zone (its denial proofs differ from name to name) or to an expired one.
+
+    Read from the bytes, with no dnspython object: what a question for a random name costs
+    before its answer is found.
+    """
+    if query[end + 2 : end + 4] != b"\0\1":
+        return None  # class IN only
+    labels = _labels(query[12:end].lower())
+    zone = catalog.find_key(labels)
+    if zone is None or zone.dnssec is not None or zone.expired:
+        return None
+    rel = labels[: len(labels) - len(zone.origin.labels)]
+    return Located(zone, labels, rel, int.from_bytes(query[end : end + 2], "big"))
+
+
+def decided_by(located: Located) -> tuple[tuple, int] | None:
+    """Return what decides the answer to the question when that is not its name
+    (``Zone.decider``: a name error, a wildcard, a referral from above, no data), and how many
+    bytes of the name vary between names answered so (see memo.Templates); None for any
+    other question."""
+    zone, labels, rel, qtype = located
+    found = zone.decider(rel, qtype) if rel or qtype != dns.rdatatype.DS else None
+    if found is None:
+        return None
+    varying = sum(len(label) + 1 for label in rel[: len(rel) - len(found[1])])
+    return (labels[len(rel) :], *found), varying
+
+
+def owned_answer(query: bytes, end: int, located: Located) -> bytes | None:
+    """Return the answer to query when it is one RRset at the question's name that
+    ``wire.write_owned`` writes (an address, a text; no name to compress, no additional data),
+    as ``answer`` would write it; None for any other question.
+
+    The first answer to such a question costs a few dict lookups and one join, without
+    dnspython: a zone whose names are each asked once in a while is answered at that cost.
+    """
+    records = located.zone.owned(located.rel, located.qtype)
+    return None if records is None else wire.write_owned(query, end, records)
+
+
+def alias_answer(query: bytes, end: int, located: Located, catalog: ZoneCatalog) -> bytes | None:
+    """Return the answer to query when it is a CNAME at the question's name to a name of the
+    same zone holding the type asked as ``owned_answer`` answers it (an alias of a host), as
+    ``answer`` would write it; None for any other question."""
+    zone = located.zone
+    cname = zone.alias(located.rel, located.qtype)
+    if cname is None:
+        return None
+    try:
+        target, used = labels_at(cname.wires[0], 0)
+    except IndexError:
+        return None  # damaged rdata: answer() says SERVFAIL, and logs it
+    if used != len(cname.wires[0]):
+        return None
+    folded = tuple(label.lower() for label in target)
+    if catalog.find_key(folded) is not zone or folded == located.labels:
+        return None  # the chain goes on in another zone, or loops
+    records = zone.owned(folded[: len(folded) - len(zone.origin.labels)], located.qtype)
+    return None if records is None else wire.write_alias(query, end, cname, target, records)
+
+
+def _labels(name: bytes) -> tuple[bytes, ...]:
+    """Return the labels of a plain name in wire form, the root's empty label last."""
+    labels = []
+    position = 0
+    while length := name[position]:
+        labels.append(name[position + 1 : position + 1 + length])
+        position += length + 1
+    labels.append(b"")
+    return tuple(labels)
+
+
 def refused(query: bytes, *, tcp: bool = False) -> bytes | None:
     """Return REFUSED (RFC 1035 4.1.1) for a query nobody in the chain will answer."""
     return failure(query, wire.REFUSED, tcp=tcp)
@@ -79,6 +165,8 @@ def respond(query: Query, catalog: ZoneCatalog, *, tcp: bool) -> Sections | NotM
     zone = _zone_for(query, catalog)
     if zone is None:
         return NOT_MINE
+    if zone.expired:
+        return Sections(error=wire.SERVFAIL)  # as BIND answers for an expired secondary zone
     if qtype in TRANSFER_TYPES and tcp:
         # Transfers need the client's address; the server sends them (see transfer.py).
         return Sections(error=wire.REFUSED)

@@ -52,8 +52,11 @@ class ZoneCatalog:
         """Return the closest enclosing zone of qname, or None when no zone contains it."""
         if isinstance(qname, str):
             qname = dns.name.from_text(qname)
+        return self.find_key(lower_labels(qname))
+
+    def find_key(self, labels: Key) -> Zone | None:
+        """Return the closest enclosing zone of the name of these case-folded labels."""
         zones = self._zones
-        labels = lower_labels(qname)
         for start in range(len(labels)):
             zone = zones.get(labels[start:])
             if zone is not None:

@@ -1,9 +1,11 @@
 """The one rendered-answer cache: responses worked out once, sent again for the same question.
 
 Every answer the chain can send again (from our zones, from the cache, a REFUSED) is kept here
-as bytes without its ID, by the kind of client and transport it was made for and the question;
-a repeated question costs a dict lookup and a concatenation. Answers from the cache keep the
-offsets of their TTLs and are counted down once a second.
+as bytes without its ID, by the kind of client and transport it was made for and the question
+with its name case-folded (as PowerDNS's packet cache keys them); a repeated question costs a
+dict lookup and a concatenation that puts the client's question back in, so that its exact case
+is echoed ("0x20") and compression pointers to the question still land on the same bytes.
+Answers from the cache keep the offsets of their TTLs and are counted down once a second.
 
 One invalidation scheme: an answer is indexed by the names it was made of, and new data or a
 negative answer at one of them retires it (``forget``); a zone change or a flush drops every
@@ -21,6 +23,7 @@ from typing import Generic, Protocol, TypeVar
 import dns.name
 
 from . import wire
+from .render import pointers
 from .zone import Key, lower_labels
 
 FOREVER = float("inf")  # an answer from our zones stays right until the zones change
@@ -123,6 +126,54 @@ class Memo:
     counted: bytes = b""
 
 
+def question_end(query: bytes) -> int:
+    """Return where the name of query's one question ends, or 0 when its question is not one
+    plain name (compressed, or several questions): such a query is kept as it is, unfolded."""
+    if query[4:6] != b"\0\1":
+        return 0
+    position = 12
+    try:
+        while length := query[position]:
+            if length > 63:
+                return 0
+            position += length + 1
+    except IndexError:
+        return 0
+    return position + 1
+
+
+def folded(query: bytes, end: int) -> bytes:
+    """Return the key of query: without its ID, the name of its question case-folded.
+
+    Only the name is folded: the bytes after it (type, class, EDNS) are numbers, not text.
+    """
+    return query[2:12] + query[12:end].lower() + query[end:] if end else query[2:]
+
+
+def with_question(query: bytes, body: bytes, end: int) -> bytes:
+    """Return body as the response to query: its ID, and its question as the client wrote it."""
+    if not end:
+        return query[:2] + body
+    return b"".join((query[:2], body[:10], query[12:end], body[end - 2 :]))
+
+
+def case_free(query: bytes, response: bytes, end: int) -> bool:
+    """Tell whether response carries the client's case in its question only, so that it may
+    be sent to the same question in any case (a name made from the question's labels, as a
+    DNAME substitution makes, would carry it further on)."""
+    name = query[12:end]
+    if name == name.lower():
+        return True
+    rest = response[end:]
+    position = 12
+    while length := query[position]:
+        label = query[position + 1 : position + 1 + length]
+        if label != label.lower() and label in rest:
+            return False
+        position += length + 1
+    return True
+
+
 class AnswerMemo:
     """The rendered answers, by kind of answer (``flavour``) and question (the query without
     its ID)."""
@@ -140,18 +191,25 @@ class AnswerMemo:
 
     def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | None:
         """Return the response kept for query (its ID put in) and its source, while right."""
+        # First the query's own bytes: a question in lowercase is its own key, and the body
+        # kept holds it as is (the hot path of a repeated question, as before folding).
         key = (kind, query[2:])
         memo = self.positive.entries.get(key) or self.negative.entries.get(key)
+        end = 0
         if memo is None:
-            return None
+            end = question_end(query)
+            key = (kind, folded(query, end))
+            memo = end and (self.positive.entries.get(key) or self.negative.entries.get(key))
+            if not memo:
+                return None
         if not memo.ttls and memo.expires == FOREVER:
-            return query[:2] + memo.body, memo.source
+            return with_question(query, memo.body, end), memo.source
         now = clock()
         if memo.expires <= now:
             self.positive.pop(key)
             self.negative.pop(key)
             return None
-        return query[:2] + _count_down(memo, now), memo.source
+        return with_question(query, _count_down(memo, now), end), memo.source
 
     def put(
         self, kind: int, query: bytes, response: bytes, source: str, *,
@@ -163,7 +221,15 @@ class AnswerMemo:
         expiries gives the expiry of each RRset by (owner labels, type), for its TTLs to count
         down; names, what the answer was made of, retire it when data changes there.
         """
-        body = response[2:]
+        end = question_end(query)
+        if end and (
+            response[4:6] != b"\0\1"
+            or response[12:end] != query[12:end]
+            or not case_free(query, response, end)
+        ):
+            end = 0  # kept for this very question only
+        # The question as its key has it (folded), for the lowercase questions to go out as is.
+        body = folded(response, end) if end else response[2:]
         ttls = tuple(_ttl_offsets(response, expiries)) if expiries else ()
         # Roughly what it costs: the body, the key's copy of the query, and the objects.
         size = len(body) + len(query) + 24 * len(ttls) + 200
@@ -171,7 +237,7 @@ class AnswerMemo:
         # Data answers (NOERROR with answer records and no authority) go in the budget of
         # data; anything else counts against the negative one.
         positive = not body[1] & 0xF and body[4:6] != b"\0\0" and body[6:8] == b"\0\0"
-        (self.positive if positive else self.negative).put((kind, query[2:]), memo)
+        (self.positive if positive else self.negative).put((kind, folded(query, end)), memo)
 
     def forget(self, labels: Key) -> int:
         """Drop the answers made of the name; return how many there were."""
@@ -181,6 +247,52 @@ class AnswerMemo:
         """Drop every answer."""
         self.positive.clear()
         self.negative.clear()
+
+
+Decided = tuple[
+    Hashable, int
+]  # what decides an answer, and the length of the name's part that varies
+
+
+class Templates:
+    """Answers decided by something else than their question's name (a name error, a
+    wildcard's answer, a referral from above, no data), kept by what decides them
+    (``Zone.decider``) instead of by name, as Knot answers from what it worked out when the
+    zone loaded: such answers differ from name to name in their question only, so a flood of
+    unique names costs a few dict lookups each and no room. At most max_entries (the oldest go first): one per decider, question length,
+    header and query tail (type, class, EDNS) seen.
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self.entries: dict[Hashable, bytes] = {}
+
+    def get(self, kind: int, query: bytes, end: int, decided: Decided) -> bytes | None:
+        """Return the answer to query (a plain question ending at end) decided so, if known."""
+        body = self.entries.get((kind, decided[0], end, query[2:12], query[end:]))
+        return None if body is None else with_question(query, body, end)
+
+    def put(self, kind: int, query: bytes, end: int, decided: Decided, response: bytes) -> bool:
+        """Keep response as the answer to every question like query decided the same way,
+        unless it depends on more than that (then return False): a compression pointer into
+        the labels that vary (but for an answer's owner pointing at the whole name, as a
+        wildcard's answers are owned), or the client's case outside the question."""
+        decider, varying = decided
+        if response[4:6] != b"\0\1" or response[12:end] != query[12:end]:
+            return False
+        if not case_free(query, response, end):
+            return False
+        for offset, owner in pointers(response):
+            if 12 <= offset < 12 + varying and not (owner and offset == 12):
+                return False
+        if len(self.entries) >= self.max_entries:
+            del self.entries[next(iter(self.entries))]
+        self.entries[(kind, decider, end, query[2:12], query[end:])] = response[2:]
+        return True
+
+    def clear(self) -> None:
+        """Drop every answer."""
+        self.entries.clear()
 
 
 def _count_down(memo: Memo, now: float) -> bytes:

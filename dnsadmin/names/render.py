@@ -8,6 +8,7 @@ and compresses names (RFC 1035 4.1.4) with a dict of case-folded label suffixes.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dns.name
@@ -133,3 +134,36 @@ class MessageWriter:
             buffer.append(len(labels[i]))
             buffer += labels[i]
         buffer.append(0)
+
+
+def pointers(message: bytes) -> Iterator[tuple[int, bool]]:
+    """Yield where each compression pointer in the records of message points (RFC 1035 4.1.4),
+    in the names this writer compresses, and whether it is the owner of an answer record: for
+    whoever reuses a part of the message."""
+    _, _, qdcount, ancount, nscount, arcount = HEADER.unpack_from(message)
+    position = 12
+    for _ in range(qdcount):
+        position = yield from _name_pointers(message, position, False)
+        position += 4
+    for number in range(ancount + nscount + arcount):
+        position = yield from _name_pointers(message, position, number < ancount)
+        rdtype, _, _, rdlength = RR_HEADER.unpack_from(message, position)
+        position += 10
+        layout = COMPRESSIBLE.get(rdtype)
+        if layout is not None:
+            inside = position + layout[0]
+            for _ in range(layout[1]):
+                inside = yield from _name_pointers(message, inside, False)
+        position += rdlength
+
+
+def _name_pointers(message: bytes, position: int, owner: bool) -> Iterator[tuple[int, bool]]:
+    """Yield the pointer ending the name at position, if any; return the position after it."""
+    while True:
+        length = message[position]
+        if length >= 0xC0:
+            yield (length & 0x3F) << 8 | message[position + 1], owner
+            return position + 2
+        if length == 0:
+            return position + 1
+        position += length + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import dns.exception
 import dns.name
@@ -18,11 +19,14 @@ import dns.rdatatype
 import dns.rrset
 
 from .answer import Sections
-from .render import MessageWriter, Records
+from .render import MessageWriter, Records, labels_at
 
 HEADER = struct.Struct("!HHHHHH")
 RR_HEADER = struct.Struct("!HHIH")
 QUESTION = struct.Struct("!HH")
+RR_TYPE_TTL = struct.Struct("!HHI")
+PLAIN_OPT = struct.Struct("!BHHIH")  # owner (the root), type, payload size, TTL, rdata length
+IN = 1
 
 QR = 0x8000
 AA = 0x0400
@@ -111,13 +115,11 @@ def read_name(wire: bytes, position: int) -> tuple[dns.name.Name, int]:
     """Return the name at position and the position after it.
 
     Raise DNSException or IndexError if it is malformed. Plain labels are read here, twice as
-    fast as dnspython's parser, which takes over for compression pointers (with its loop
-    protection).
+    fast as dnspython's parser; names with compression pointers by _decompress.
     """
     labels, end = _plain_labels(wire, position)
     if labels is None:
-        name, used = dns.name.from_wire(wire, position)
-        return name, position + used
+        return _decompress(wire, position)
     labels.append(b"")
     return dns.name.Name(labels), end
 
@@ -136,6 +138,37 @@ def _plain_labels(wire: bytes, position: int) -> tuple[list[bytes] | None, int]:
             raise dns.name.BadLabelType
         labels.append(wire[position + 1 : position + 1 + length])
         position += length + 1
+
+
+def _decompress(wire: bytes, position: int) -> tuple[dns.name.Name, int]:
+    """Return the name at position, which has compression pointers, and the position after it.
+
+    Every pointer must point before the last one followed (so the chain cannot loop), but
+    their number is not limited: BIND answers a query whose name takes 200 hops, where
+    dnspython's reader gives up after 16.
+    """
+    labels: list[bytes] = []
+    end = 0
+    lowest = position
+    while True:
+        length = wire[position]
+        if length == 0:
+            break
+        if length >= 0xC0:
+            target = (length & 0x3F) << 8 | wire[position + 1]
+            end = end or position + 2
+            if target >= lowest:
+                raise dns.name.BadPointer
+            lowest = position = target
+        elif length > 63:
+            raise dns.name.BadLabelType
+        else:
+            if position + 1 + length > len(wire):
+                raise IndexError("label runs past the end of the message")
+            labels.append(wire[position + 1 : position + 1 + length])
+            position += length + 1
+    labels.append(b"")
+    return dns.name.Name(labels), end or position + 1
 
 
 def question_type(query: bytes) -> int:
@@ -191,8 +224,7 @@ def _read_records(wire: bytes, position: int, others: int, arcount: int, query: 
                 _read_opt(wire, start, position, query)
     except (dns.exception.DNSException, struct.error, ValueError, IndexError):
         return FORMERR
-    if position != len(wire):
-        return FORMERR
+    # Bytes after the last record are ignored, as BIND ignores them.
     return BADVERS if query.edns > 0 else NOERROR
 
 
@@ -206,7 +238,7 @@ def _skip_record(wire: bytes, position: int) -> tuple[int, int, bool]:
 
 
 def _read_opt(wire: bytes, start: int, end: int, query: Query) -> None:
-    position = start + 1
+    position = read_name(wire, start)[1]  # the root, maybe written as a pointer (as BIND takes)
     _, payload, ttl, _ = RR_HEADER.unpack_from(wire, position)
     query.payload = payload
     query.edns = (ttl >> 16) & 0xFF
@@ -251,6 +283,72 @@ def _add_sections(writer: MessageWriter, sections: Sections) -> bool:
         if not writer.add(ADDITIONAL, owner, records):
             truncated = truncated or required
     return truncated
+
+
+def write_owned(query: bytes, end: int, records: Records) -> bytes | None:
+    """Return the answer to a plain UDP query (a question of one plain name ending at end, at
+    most an OPT record without options) made of one RRset at the question's name with no name
+    in its rdata, byte for byte as write_response writes it (the owners point at the
+    question); None for any other query, or when the RRset does not fit."""
+    plain = _plain_edns(query, end)
+    if plain is None:
+        return None
+    limit, opt = plain
+    fixed = RR_TYPE_TTL.pack(records.rdtype, IN, records.ttl)
+    answer = b"".join(
+        b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata for rdata in records.wires
+    )
+    if end + 4 + len(answer) > limit:
+        return None  # write_response decides what to leave out
+    flags = QR | AA | (int.from_bytes(query[2:4], "big") & ECHOED_FLAGS)
+    header = HEADER.pack(
+        int.from_bytes(query[:2], "big"), flags, 1, len(records.wires), 0, 1 if opt else 0
+    )
+    return b"".join((header, query[12 : end + 4], answer, opt))
+
+
+class _Owner(NamedTuple):
+    """A name as MessageWriter reads owners: its labels, the root's empty label last."""
+
+    labels: tuple[bytes, ...]
+
+
+def write_alias(
+    query: bytes, end: int, cname: Records, target: tuple[bytes, ...], records: Records
+) -> bytes | None:
+    """Return the answer to a plain UDP query (as write_owned takes them) made of the CNAME at
+    the question's name and the RRset at its target, byte for byte as write_response writes
+    it; None for any other query, or when they do not fit."""
+    plain = _plain_edns(query, end)
+    if plain is None:
+        return None
+    limit, opt = plain
+    qname = _Owner(labels_at(query, 12)[0])
+    writer = MessageWriter(query[12 : end + 4], qname, limit)
+    if not (writer.add(ANSWER, qname, cname) and writer.add(ANSWER, _Owner(target), records)):
+        return None  # write_response decides what to leave out
+    writer.buffer += opt
+    writer.counts[3] = 1 if opt else 0
+    flags = QR | AA | (int.from_bytes(query[2:4], "big") & ECHOED_FLAGS)
+    return writer.finish(int.from_bytes(query[:2], "big"), flags)
+
+
+def _plain_edns(query: bytes, end: int) -> tuple[int, bytes] | None:
+    """Return the room for the answers to a plain query and the OPT record to end the response
+    with (none without EDNS); None for a query that is not plain: a response, an opcode
+    other than QUERY, other records, EDNS options or a version we do not speak (BADVERS)."""
+    if int.from_bytes(query[2:4], "big") & 0xF800:
+        return None
+    extra = len(query) - end - 4
+    if extra == 0 and query[4:12] == b"\0\1\0\0\0\0\0\0":
+        return MIN_PAYLOAD, b""
+    if extra != OPT_SIZE or query[4:12] != b"\0\1\0\0\0\0\0\1" or query[end + 4]:
+        return None
+    _, rdtype, payload, ttl, rdlength = PLAIN_OPT.unpack_from(query, end + 4)
+    if rdtype != dns.rdatatype.OPT or rdlength or (ttl >> 16) & 0xFF:
+        return None
+    limit = min(max(payload, MIN_PAYLOAD), OUR_PAYLOAD) - OPT_SIZE
+    return limit, PLAIN_OPT.pack(0, dns.rdatatype.OPT, OUR_PAYLOAD, ttl & DO, 0)
 
 
 def write_error(query: Query, rcode: int, tcp: bool) -> bytes:

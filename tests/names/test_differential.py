@@ -11,6 +11,7 @@ ANY (RFC 8482 lets each server pick its answer). Those are covered in test_autho
 from __future__ import annotations
 
 import itertools
+import random
 
 import dns.flags
 import dns.message
@@ -86,6 +87,26 @@ def test_it_agrees_with_bind_over_tcp(threaded_server, bind):
         for name, rdtype in itertools.product(["big", "www", "x.sub", "x.dn", "x.wc"], TYPES)
     ]
     assert disagreements(threaded_server.port, bind.port, queries, tcp=True) == []
+
+
+def in_random_case(name: str, rng: random.Random) -> str:
+    return "".join(c.upper() if rng.random() < 0.5 else c.lower() for c in name)
+
+
+def test_it_agrees_with_bind_on_the_same_questions_in_random_case(threaded_server, bind):
+    # Resolvers ask in random case ("0x20"): each question twice (worked out, then from what
+    # was kept, whose key is case-folded), each time in a new random case echoed as sent.
+    rng = random.Random(32)
+    pairs = list(itertools.product(NAMES, TYPES))
+    for _ in range(2):
+        queries = [
+            dns.message.make_query(in_random_case(absolute(name), rng), rdtype, use_edns=0)
+            for name, rdtype in pairs
+        ]
+        assert disagreements(threaded_server.port, bind.port, queries) == []
+        for query in queries[::7]:
+            echoed = query_server(threaded_server.port, query).question[0].name
+            assert echoed.to_text() == query.question[0].name.to_text()
 
 
 def ixfr(serial: int) -> dns.message.Message:

@@ -1,0 +1,131 @@
+"""The public-facing mix (issue 16): rundns against BIND 9 and Knot DNS when no cache can help.
+
+    .venv/bin/python bench/mix/run.py [--seconds 10] [--rounds 1] [--flood 1000000]
+
+The zone of mixzone.py (50,000 hosts, about 118,000 records) goes through `manage.py loadzone`
+into a fresh SQLite database for `rundns` (as an operator gets it); BIND 9 (`named -n 1`) and
+Knot DNS (`knotd`, one UDP, one TCP and one background worker) serve the same zone file. Each
+server runs on the second of --cores (rundns on the first) and dnsperf on the other core, and
+is measured in one run, in this order, with the same query files:
+
+- the mix: every name of the zone asked in turn (in random order, random case) with 30% of
+  unique random names that do not exist, on a fresh server, then again;
+- split up: the zone's questions in lowercase; the same in random case; unique nonexistent
+  names only; a flood of --flood more unique nonexistent names (sent once, as fast as the
+  server takes them); the lowercase questions again.
+
+Prints q/s with ratios to BIND of the same round for each part, and the lowercase q/s and the
+resident memory (of the whole process group) before and after the floods.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dnsbench  # noqa: E402
+import mixzone  # noqa: E402
+
+MIX_LINES = 600_000  # more than a fast server answers in 10 s: unique names stay unique
+UNIQUE_LINES = 400_000
+PHASES = (
+    ("mix (fresh server)", "mix"),
+    ("mix again", "mix"),
+    ("lowercase", "lower"),
+    ("random case", "random"),
+    ("unique nonexistent", "unique"),
+    ("lowercase after the floods", "lower"),
+)
+BEFORE, AFTER = "lowercase", "lowercase after the floods"
+
+
+def write_queries(work: Path, flood: int) -> dict[str, Path]:
+    """Write the query files of every part; return them by name."""
+    rng = random.Random(16)
+    known = mixzone.known_questions()
+    rng.shuffle(known)
+    texts = {
+        "mix": mixzone.mix(MIX_LINES),
+        "lower": known,
+        "random": [mixzone.random_case(line, rng) for line in known],
+        "unique": mixzone.mix(UNIQUE_LINES, seed=17, case=False, unique_share=1.0),
+        "flood": mixzone.mix(flood, seed=18, case=False, unique_share=1.0),
+    }
+    files = {}
+    for name, lines in texts.items():
+        files[name] = work / f"queries-{name}"
+        files[name].write_text("\n".join(lines) + "\n")
+    return files
+
+
+def servers(site: dnsbench.Site, cores: tuple[str, str]) -> list[dnsbench.Server]:
+    """Return rundns (query log as shipped) on the first core, BIND and Knot on the second,
+    each driven by dnsperf from the other core."""
+    ours, theirs = cores
+    rundns = dnsbench.rundns_servers(site, ours)[0]
+    rundns.load = dnsbench.Load(theirs)
+    bind = dnsbench.bind_server(site.work, "bind", theirs)
+    knot = dnsbench.knot_server(site.work, "knot", theirs)
+    bind.load = knot.load = dnsbench.Load(ours)
+    return [rundns, bind, knot]
+
+
+def measure(server: dnsbench.Server, work: Path, files: dict[str, Path], seconds: int) -> dict:
+    """Run the parts on one fresh server; return the measurements by part, and its memory."""
+    results: dict = {}
+    with dnsbench.running(server, work) as process:
+        for label, name in PHASES:
+            if label == AFTER:
+                flood = dnsbench.dnsperf(server.port, files["flood"], server.load)
+                print(f"    flood: {flood}", flush=True)
+                results["rss after"] = dnsbench.rss(process)
+            results[label] = dnsbench.dnsperf(
+                server.port, files[name], server.load, seconds=seconds
+            )
+            print(f"    {label}: {results[label]}", flush=True)
+            if label == BEFORE:
+                results["rss before"] = dnsbench.rss(process)
+    return results
+
+
+def report(runs: dict[str, list[dict]]) -> None:
+    for label, _ in PHASES:
+        dnsbench.report(label, {name: [r[label] for r in each] for name, each in runs.items()},
+                        "bind")  # fmt: skip
+    print("\nbefore/after the floods (lowercase questions; resident memory of the server)")
+    for name, each in runs.items():
+        before = statistics.median(r[BEFORE].qps for r in each)
+        after = statistics.median(r[AFTER].qps for r in each)
+        rss_before = statistics.median(r["rss before"] for r in each) / 2**20
+        rss_after = statistics.median(r["rss after"] for r in each) / 2**20
+        print(
+            f"{name:<10}{before:>10.0f} -> {after:.0f} q/s ({after / before - 1:+.0%}); "
+            f"RSS {rss_before:.0f} -> {rss_after:.0f} MB"
+        )
+
+
+def main() -> None:
+    parser = dnsbench.options(__doc__, "rundns,BIND and Knot: the servers' cores")
+    parser.set_defaults(rounds=1)
+    parser.add_argument("--flood", type=int, default=1_000_000, help="unique names in the flood")
+    args = parser.parse_args()
+    with dnsbench.workspace("bench-mix-") as work:
+        (work / "zone").write_text(mixzone.zone_text())
+        files = write_queries(work, args.flood)
+        site = dnsbench.Site(work, work / "zone")
+        contenders = servers(site, args.cores)
+        runs: dict[str, list[dict]] = {server.name: [] for server in contenders}
+        for number in range(1, args.rounds + 1):
+            for server in contenders:
+                print(f"round {number}, {server.name}", flush=True)
+                runs[server.name].append(measure(server, work, files, args.seconds))
+    report(runs)
+    dnsbench.startup_report(site, contenders)
+
+
+if __name__ == "__main__":
+    main()

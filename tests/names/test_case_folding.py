@@ -1,0 +1,182 @@
+"""Kept answers whatever the case of the question ("0x20"), and answers kept by what decides
+them (memo.Templates): the question is echoed byte for byte as the client wrote it, compression
+still points at it, and a flood of unique names keeps nothing per name."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import dns.message
+import dns.name
+import dns.rdatatype
+
+from dnsadmin.names import authority, memo
+from dnsadmin.names import chain as chain_module
+from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.chain import AUTHORITATIVE, ResolverChain
+from dnsadmin.names.zone import zone_from_text
+from tests.names.test_differential import NAMES, TYPES, absolute
+from tests.names.zones import EXAMPLE_COM, authoritative, make_catalog, rrsets_of
+
+CLIENT = "192.0.2.1"
+QUESTIONS = [
+    ("www.example.com.", "A"),
+    ("www.example.com.", "MX"),  # no data
+    ("one.example.com.", "A"),  # a CNAME chain
+    ("x.wild.example.com.", "TXT"),  # a wildcard
+    ("nothere.example.com.", "A"),  # a name error
+    ("x.b.c.example.com.", "A"),  # a name error below an empty non-terminal
+    ("host.sub.example.com.", "A"),  # a referral from above
+    ("_sip._udp.example.com.", "SRV"),
+    ("mxsub.example.com.", "MX"),
+    ("x.dn.example.com.", "A"),  # a DNAME substitution
+]
+
+
+def in_case(name: str, rng: random.Random) -> str:
+    return "".join(c.upper() if rng.random() < 0.5 else c.lower() for c in name)
+
+
+def wire(name: str, rdtype: str, qid: int = 1) -> bytes:
+    query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
+    query.id = qid
+    return query.to_wire()
+
+
+def worked_out(chain, query: bytes) -> bytes:
+    return chain.resolve(query, tcp=False, client=CLIENT)[0]
+
+
+def reference(catalog: ZoneCatalog, query: bytes) -> bytes:
+    """Return the answer worked out from the zones, nothing kept."""
+    return authority.answer(query, catalog)
+
+
+def kept(chain, query: bytes) -> bytes | None:
+    found = chain.at_once(query, CLIENT)
+    return None if found is None else found[0]
+
+
+def same_answer(one: bytes, other: bytes) -> bool:
+    a, b = dns.message.from_wire(one), dns.message.from_wire(other)
+    return (a.rcode(), a.flags, rrsets_of(a.answer), rrsets_of(a.authority)) == (
+        b.rcode(), b.flags, rrsets_of(b.answer), rrsets_of(b.authority),
+    )  # fmt: skip
+
+
+def test_a_question_in_any_case_gets_the_answer_kept_and_its_own_case_back():
+    rng = random.Random(7)
+    catalog = make_catalog()
+    chain = authoritative(catalog)
+    for name, rdtype in QUESTIONS:
+        for _ in range(2):  # a name error may be kept at the second sight only
+            worked_out(chain, wire(name, rdtype))
+        for qid in range(2, 6):
+            query = wire(in_case(name, rng), rdtype, qid)
+            response = kept(chain, query)
+            assert response is not None, f"{name}/{rdtype} was not kept"
+            end = memo.question_end(query)
+            assert response[:2] == query[:2]
+            assert response[12:end] == query[12:end]  # byte for byte, case included
+            assert same_answer(response, reference(catalog, query))
+
+
+def test_answers_owned_by_the_question_point_at_it_in_the_clients_case():
+    chain = authoritative(make_catalog())
+    worked_out(chain, wire("www.example.com.", "A"))
+    response = kept(chain, wire("WwW.ExAmple.COM.", "A"))
+    end = memo.question_end(wire("WwW.ExAmple.COM.", "A"))
+    assert response[end + 4 : end + 6] == b"\xc0\x0c"  # the answer's owner is the question
+    parsed = dns.message.from_wire(response)
+    assert parsed.answer[0].name.to_text() == "WwW.ExAmple.COM."
+
+
+def test_a_dname_substitution_is_answered_right_in_any_case():
+    chain = authoritative(make_catalog())
+    for name in ("x.dn.example.com.", "X.Dn.example.com.", "x.DN.EXAMPLE.COM."):
+        query = wire(name, "A")
+        response = kept(chain, query) or worked_out(chain, query)
+        cname = dns.message.from_wire(response).answer[1]
+        assert cname.rdtype == dns.rdatatype.CNAME
+        assert cname[0].target == dns.name.from_text("x.c.example.com.")
+
+
+def test_a_flood_of_unique_names_is_answered_without_keeping_anything_per_name():
+    catalog = make_catalog()
+    chain = authoritative(catalog)
+    worked_out(chain, wire("warmup000.example.com.", "A"))
+    before = chain.memory()
+    rng = random.Random(3)
+    for qid in range(2000):
+        name = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=9)) + ".example.com."
+        query = wire(in_case(name, rng), "A", qid)
+        response = kept(chain, query)
+        assert response is not None  # the name error of every name of that length
+        assert same_answer(response, reference(catalog, query))
+    assert chain.memory() == before
+    assert before["templates"] == 1 and before["answers"] == 0
+    kept(chain, query)  # a name that comes back is kept by name: one dict lookup next time
+    assert chain.memory()["answers"] == 1
+
+
+def test_an_answer_that_depends_on_the_name_is_not_used_for_other_names():
+    # The SOA names a server that does not exist: asking for that name compresses the SOA's
+    # MNAME into the question, which another name of the same length must not inherit.
+    text = """
+$TTL 300
+@ IN SOA ns0 hostmaster 1 7200 900 1209600 300
+@ IN NS ns1.example.net.
+www IN A 192.0.2.1
+"""
+    chain = authoritative(ZoneCatalog([zone_from_text(text, "example.org.")]))
+    worked_out(chain, wire("ns0.example.org.", "A"))
+    query = wire("abc.example.org.", "A", 9)
+    response = kept(chain, query) or worked_out(chain, query)
+    (soa,) = dns.message.from_wire(response).authority
+    assert soa[0].mname == dns.name.from_text("ns0.example.org.")
+
+
+def test_a_zone_change_drops_the_answers_kept_by_what_decides_them():
+    catalog = make_catalog()
+    chain = authoritative(catalog)
+    worked_out(chain, wire("nothere.example.com.", "A"))
+    assert kept(chain, wire("nowhere.example.com.", "A")) is not None
+    catalog.replace(zone_from_text(EXAMPLE_COM + "nowhere IN A 192.0.2.7\n", "example.com."))
+    query = wire("nowhere.example.com.", "A", 5)
+    assert kept(chain, query) is None
+    assert dns.message.from_wire(worked_out(chain, query)).answer[0][0].address == "192.0.2.7"
+
+
+def test_a_first_answer_written_straight_from_the_zone_is_the_one_worked_out():
+    # Among the questions: CNAMEs to a host of the zone (one, two), to another zone (ext,
+    # cross) and a chain of two (one -> two -> www), big answers that do not fit in 600 bytes.
+    catalog = make_catalog()
+    written = 0
+    for name, rdtype in itertools.product(NAMES, TYPES):
+        for options in ({}, {"use_edns": 0, "payload": 1232}, {"use_edns": 0, "payload": 600}):
+            query = dns.message.make_query(absolute(name), rdtype, **options).to_wire()
+            end = memo.question_end(query)
+            located = authority.locate(query, end, catalog)
+            quick = located and (
+                authority.owned_answer(query, end, located)
+                or authority.alias_answer(query, end, located, catalog)
+            )
+            if quick:
+                written += 1
+                assert quick == authority.answer(query, catalog), f"{name}/{rdtype} {options}"
+    assert written > 20
+
+
+def test_answers_worked_out_in_full_at_once_are_bounded_each_second(monkeypatch):
+    monkeypatch.setattr(chain_module, "WORKED_OUT_PER_SECOND", 3)
+    now = [100.0]
+    chain = ResolverChain(make_catalog(), AUTHORITATIVE, clock=lambda: now[0])
+    chain.allows_recursion(CLIENT)
+    # Aliases out of the zone or into a delegation, MX and SRV answers (with additional data)
+    # are worked out in full: three this second, then the server's backlog.
+    questions = [("ext", "A"), ("intosub", "A"), ("mxsub", "MX"), ("_sip._udp", "SRV")]
+    found = [kept(chain, wire(f"{name}.example.com.", rdtype)) for name, rdtype in questions]
+    assert [response is not None for response in found] == [True, True, True, False]
+    now[0] += 1
+    assert kept(chain, wire("_sip._udp.example.com.", "SRV")) is not None
