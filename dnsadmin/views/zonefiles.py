@@ -1,17 +1,22 @@
-"""Import (preview, then apply) and export of BIND zone files."""
+"""Import (preview, then apply) and export of BIND zone files.
+
+A big file is imported as a background job (dnsadmin/importjobs.py): the page shows its
+progress, then its preview, then how it ended.
+"""
 
 from __future__ import annotations
 
 import re
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
-from dnsadmin import access
+from dnsadmin import access, importjobs
 from dnsadmin.changes import ChangeError, ConflictError, ImportPlan, apply_changes, plan_import
 from dnsadmin.forms import ImportForm
-from dnsadmin.models import Zone
+from dnsadmin.models import ImportJob, Zone
 from dnsadmin.views.common import conflict_page
 from dnsadmin.zonefile import ZoneFileError, export_lines, parse_records_for
 
@@ -32,7 +37,20 @@ def plan_from_form(zone: Zone, form: ImportForm) -> ImportPlan | None:
 
 @access.zone_editor
 def zone_import(request: HttpRequest, zone: Zone) -> HttpResponse:
+    if "job" in request.GET or "job" in request.POST:
+        return job_page(request, zone)
     form = ImportForm(request.POST or None, request.FILES or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and importjobs.is_large(form.cleaned_data["text"])
+    ):
+        upload = form.cleaned_data.get("file")
+        job = importjobs.start(
+            zone, request.user, form.cleaned_data["text"],
+            upload.name if upload else "pasted text", form.cleaned_data["mode"],
+        )  # fmt: skip
+        return redirect(job_url(zone, job))
     plan = plan_from_form(zone, form) if request.method == "POST" and form.is_valid() else None
     if plan is not None and "apply" in request.POST:
         return apply_import(request, zone, form, plan)
@@ -60,6 +78,39 @@ def apply_import(request: HttpRequest, zone: Zone, form: ImportForm, plan: Impor
         )
     messages.success(request, f"Imported ({mode}): {plan.summary}; serial {zone.serial}.")
     return redirect("dnsadmin:zone-detail", pk=zone.pk)
+
+
+def job_url(zone: Zone, job: ImportJob) -> str:
+    return f"{reverse('dnsadmin:zone-import', args=[zone.pk])}?job={job.pk}"
+
+
+def zone_job(request: HttpRequest, zone: Zone) -> ImportJob:
+    """The job the request names, one of this zone's."""
+    pk = request.POST.get("job") or request.GET.get("job")
+    return get_object_or_404(ImportJob, pk=pk if str(pk).isdigit() else None, zone=zone)
+
+
+def job_page(request: HttpRequest, zone: Zone) -> HttpResponse:
+    """A big import's page: its progress, its preview (POST applies it), how it ended."""
+    job = zone_job(request, zone)
+    if request.method == "POST" and "apply" in request.POST:
+        importjobs.apply(job)  # a second click finds it applying: the page shows how far
+        return redirect(job_url(zone, job))
+    context = {
+        "zone": zone,
+        "job": job,
+        "progress": importjobs.progress(job),
+        "preview_rows": importjobs.PREVIEW_ROWS,
+    }
+    return render(request, "dnsadmin/zone_import_job.html", context)
+
+
+@access.zone_editor
+def zone_import_progress(request: HttpRequest, zone: Zone) -> JsonResponse:
+    """A big import's progress as JSON, for its page to poll (no job named: none)."""
+    if "job" not in request.GET:
+        return JsonResponse({"state": "none"})
+    return JsonResponse(importjobs.progress(zone_job(request, zone)))
 
 
 @access.zone_viewer

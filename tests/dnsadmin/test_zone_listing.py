@@ -7,7 +7,7 @@ import pytest
 
 from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, zone_rows
 from dnsadmin.listing import record_page
-from dnsadmin.models import Zone
+from dnsadmin.models import Zone, record_sort_key
 from tests.dnsadmin.conftest import edits
 from tests.dnsadmin.test_zone_views import url
 
@@ -90,3 +90,27 @@ def test_one_search_finds_records_in_every_zone(user_client, zone, q, expected):
 def test_the_search_escapes_what_was_typed(user_client, zone):
     html = user_client.get("/dns/search/", {"q": "<b>x</b>"}).content.decode()
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_the_stored_sort_key_orders_as_dns_canonical_order(zone):
+    # RFC 4034 §6.1's example, lower-cased, below the zone; then types by number.
+    names = ["z.a", "yljkjljk.a", "*.z", "\\001.z", "zabc.a", "a", "z", "@", "\\200.z", "ab"]
+    keys = sorted(names, key=lambda owner: record_sort_key(owner, "A"))
+    assert keys == ["@", "a", "yljkjljk.a", "z.a", "zabc.a", "ab", "z", "\\001.z", "*.z", "\\200.z"]
+    assert (
+        record_sort_key("www", "A") < record_sort_key("www", "MX") < record_sort_key("www", "TXT")
+    )
+    assert record_sort_key("WWW", "A") == record_sort_key("www", "A")
+
+
+def test_every_row_written_carries_its_sort_key(zone):
+    add(zone, ("b.a", "TXT", '"x"'), ("A.b", "AAAA", "2001:db8::1"))
+    rows = zone.records.values_list("owner", "rdtype", "sort_key")
+    assert all(bytes(key) == record_sort_key(owner, rdtype) for owner, rdtype, key in rows)
+
+
+def test_a_page_is_one_ordered_query_not_the_whole_zone(zone, django_assert_max_num_queries):
+    add(zone, *[(f"n{i}", "A", f"10.0.1.{i}") for i in range(40)])
+    with django_assert_max_num_queries(4):  # count, the page's ids, its records, its RRsets
+        rows = record_page(zone, number="2", size=10).rows
+    assert len(rows) == 10
