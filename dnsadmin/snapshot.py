@@ -7,10 +7,14 @@ import logging
 import dns.rdatatype
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from dnsadmin.models import Zone, ZoneChange, ZoneSigning
+from dnsadmin import dnssec
+from dnsadmin.models import RRsetChange, SecondaryZone, Zone, ZoneChange, ZoneSigning
+from dnsadmin.names import signer
+from dnsadmin.names.journal import Journal, delta_between
 from dnsadmin.names.notify import Target, parse_targets
 from dnsadmin.names.zone import Zone as ServedZone
 from dnsadmin.names.zone import build_zone, patch_zone
+from dnsadmin.zonefile import collector_paused
 
 logger = logging.getLogger(__name__)
 
@@ -40,24 +44,35 @@ def load_zone(origin: str) -> ServedZone | None:
 def refresh_zone(origin: str, previous: ServedZone | None) -> ServedZone | None:
     """Return the zone's current data: ``previous`` patched with the RRsets the changes since
     its serial rewrote (their history rows name them), or, when anything else may have
-    changed (settings, a change not found, a signed zone), the zone built again from its rows."""
+    changed (settings, a change not found, signing turned on or off), the zone built again
+    from its rows. A signed zone is patched too: dnssec.signed_for_serving re-signs only what
+    the patch touched."""
     signing = ZoneSigning.objects.filter(zone=OuterRef("pk"))
-    found = enabled_zones().filter(origin=origin).annotate(signed=Exists(signing))
+    expired = SecondaryZone.objects.filter(zone=OuterRef("pk"), expired=True)
+    found = (
+        enabled_zones()
+        .filter(origin=origin)
+        .annotate(signed=Exists(signing), expired=Exists(expired))
+    )
     zone = found.first()
     if zone is None:
         return None
-    if previous is None or previous.dnssec is not None or zone.signed:
-        # A zone to sign is built afresh: the signer writes into its nodes, which a patched
-        # zone shares with the one being served.
-        return served_zone(zone)
+    plan = dnssec.signing_plan(origin) if zone.signed else None
+    if previous is None or not dnssec.signs_as(previous, plan):
+        return built(zone, plan)
+    if zone.expired or previous.expired:
+        # A secondary zone that expires or comes back: built from its rows, marked as it is.
+        return built(zone, plan)
     if getattr(previous, "source_settings", None) != source_settings(zone):
-        return served_zone(zone)
+        return built(zone, plan)
     changed = changed_rrsets(zone, previous.serial)
     if changed is None:
-        return served_zone(zone)
+        return built(zone, plan)
+    if not changed and previous.serial == zone.serial:
+        return previous  # nothing to serve anew
     rdtypes = {rdtype: dns.rdatatype.from_text(rdtype) for _, rdtype in changed}
     if dns.rdatatype.SOA in rdtypes.values():
-        return served_zone(zone)
+        return built(zone, plan)
     query = Q(pk__in=[])
     for owner, rdtype in changed:
         query |= Q(owner=owner, rdtype=rdtype)
@@ -69,15 +84,60 @@ def refresh_zone(origin: str, previous: ServedZone | None) -> ServedZone | None:
     ]
     keys = [(owner, rdtypes[rdtype]) for owner, rdtype in changed]
     try:
-        patched = patch_zone(previous, keys, records, serial=zone.serial)
+        patched = patch_served(previous, keys, records, zone.serial)
+    except signer.Unpatchable:
+        return built(zone, plan)
     except Exception:
         # A zone served wrong would stay wrong: build it from its rows (which says what is
         # wrong with them, if anything), and say the patch failed.
         logger.exception("zone %s could not be patched; building it again", origin)
-        return served_zone(zone)
-    patched.source_settings = previous.source_settings
+        return built(zone, plan)
     patched.notify_targets = targets_of(zone)
+    patched.signing_plan = plan
     return patched
+
+
+def built(zone: Zone, plan: dnssec.Plan | None) -> ServedZone:
+    """Return the zone built from its rows, with the plan it is to be signed by (None: not
+    signed) for dnssec.signed_for_serving."""
+    served = served_zone(zone)
+    served.signing_plan = plan
+    served.changed_owners = None
+    return served
+
+
+def patch_served(
+    previous: ServedZone, keys: list[tuple[str, int]], records: list, serial: int
+) -> ServedZone:
+    """Return previous with the RRsets ``keys`` replaced by ``records`` (names.zone.patch_zone,
+    or signer.patch_signed for a signed zone, which raises signer.Unpatchable when only a full
+    signing will do), noting which owners changed for the signer (``changed_owners``)."""
+    owners = {owner for owner, _ in keys}
+    if previous.dnssec is not None:
+        patched = signer.patch_signed(previous, keys, records, serial=serial)
+    else:
+        patched = patch_zone(previous, keys, records, serial=serial)
+    patched.source_settings = previous.source_settings
+    patched.expired = getattr(previous, "expired", False)
+    patched.signing_plan = getattr(previous, "signing_plan", None)
+    patched.changed_owners = owners
+    return patched
+
+
+def patched_by(previous: ServedZone | None, applied) -> ServedZone | None:
+    """Return the zone a worker serves patched with what an update it applied wrote
+    (updates.Applied), without reading it back; None when ``previous`` is not the zone the
+    update started from (the worker then reloads it from the database as for any change)."""
+    if previous is None or previous.serial != applied.serial_before:
+        return None
+    zone = patch_served(previous, applied.rrsets, applied.records, applied.version[0])
+    zone.notify_targets = getattr(previous, "notify_targets", None)
+    known = getattr(previous, "journal", None)
+    if known is not None and known.serial == previous.serial and previous.dnssec is None:
+        zone.journal = known.extended(delta_between(previous, zone, applied.rrsets))
+    else:
+        zone.journal = Journal(zone.serial)
+    return zone
 
 
 def changed_rrsets(zone: Zone, serial: int) -> set[tuple[str, str]] | None:
@@ -139,10 +199,90 @@ def served_zone(zone: Zone) -> ServedZone:
             )
             yield owner, default_ttl if ttl is None else ttl, code, bytes(wire)
 
-    served = build_zone(
-        zone.origin, records(), serial=zone.serial, transfer_acl=zone.transfer_acl.split()
-    )
+    with collector_paused():  # a big zone's nodes are all kept: no collector passes
+        served = build_zone(
+            zone.origin, records(), serial=zone.serial, transfer_acl=zone.transfer_acl.split()
+        )
     served.source_settings = source_settings(zone)
     # Where NOTIFY goes, read with the rest (the worker sends it after every change).
     served.notify_targets = targets_of(zone)
+    served.expired = getattr(zone, "expired", False)  # annotated by refresh_zone
     return served
+
+
+# IXFR out: each served zone carries the journal of its recent differences (names/journal.py).
+# Changes looked back through to learn what changed since the zone served before (a worker
+# sees most one at a time); past them the journal starts again, and clients older than that
+# get the whole zone once.
+JOURNAL_CHANGES = (4, 500)
+READ_ATTEMPTS = 3
+
+
+def refresh_served(origin: str, previous: ServedZone | None) -> ServedZone | None:
+    """Return refresh_zone's zone with previous's journal extended by what changed since.
+
+    A journal describes versions exactly, so the zone must hold its serial's records, no
+    newer: it is read again if a change was committed meanwhile (its serial moved). A zone
+    that cannot be read between changes is served without a journal (its clients get the
+    whole zone), and the next one's starts afresh."""
+    for _ in range(READ_ATTEMPTS):
+        zone = refresh_zone(origin, previous)
+        if zone is None:
+            return None
+        if serial_of(origin) == zone.serial:
+            zone.journal = next_journal(origin, previous, zone)
+            return zone
+    zone.journal = None
+    return zone
+
+
+def serial_of(origin: str) -> int | None:
+    return Zone.objects.filter(origin=origin).values_list("serial", flat=True).first()
+
+
+def next_journal(origin: str, previous: ServedZone | None, zone: ServedZone) -> Journal:
+    """Return the journal leading to zone: previous's and the delta from it, or a journal that
+    starts at zone's serial when the history does not say what changed in between."""
+    known = getattr(previous, "journal", None)
+    if known is None or known.serial != previous.serial:
+        return Journal(zone.serial)
+    if previous.serial == zone.serial:
+        return known
+    # A signed zone's signatures and denial records change with it; a new default TTL changes
+    # records the history does not name.
+    if previous.dnssec is not None or previous.source_settings[0] != zone.source_settings[0]:
+        return Journal(zone.serial)
+    changed = rrsets_changed_between(origin, previous.serial, zone.serial)
+    if changed is None:
+        return Journal(zone.serial)
+    keys = [(owner, dns.rdatatype.from_text(rdtype)) for owner, rdtype in changed]
+    return known.extended(delta_between(previous, zone, keys))
+
+
+def rrsets_changed_between(origin: str, serial: int, to: int) -> set[tuple[str, str]] | None:
+    """Return the RRsets the zone's changes from ``serial`` to ``to`` wrote, or None when its
+    history does not lead from one to the other within JOURNAL_CHANGES changes."""
+    history = ZoneChange.objects.filter(zone__origin=origin).order_by("-id")
+    for looked in JOURNAL_CHANGES:
+        found = history.values_list("id", "serial_before", "serial_after")[:looked]
+        ids = chain_of_changes(list(found), serial, to)
+        if ids is not None:
+            rows = RRsetChange.objects.filter(change_id__in=ids).values_list("owner", "rdtype")
+            return set(rows)
+    return None
+
+
+def chain_of_changes(rows: list[tuple[int, int, int]], serial: int, to: int) -> list[int] | None:
+    """Return the ids of the changes, newest first, that lead from serial to ``to`` (changes
+    made after the zone was read at ``to`` are passed over); None if rows do not."""
+    ids, expected = [], None
+    for change_id, before, after in rows:
+        if expected is None and after != to:
+            continue
+        if expected is not None and after != expected:
+            return None
+        ids.append(change_id)
+        if before == serial:
+            return ids
+        expected = before
+    return None

@@ -9,9 +9,14 @@ UPDATEs and TSIG-signed messages, which never take the memoised fast path.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
-from collections.abc import Iterable
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import dns.exception
 import dns.name
@@ -21,12 +26,13 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from appliance.vault import seal, unseal
-from dnsadmin import rules
+from dnsadmin import rules, secondary
 from dnsadmin.changes import (
     ChangeError,
     ConflictError,
@@ -35,7 +41,7 @@ from dnsadmin.changes import (
     apply_changes,
     fingerprint,
 )
-from dnsadmin.models import Record, TsigKey, UpdateRule, Zone
+from dnsadmin.models import Record, SecondaryZone, TsigKey, UpdateRule, Zone, ZoneChange
 from dnsadmin.names import transfer, tsig, update, wire
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ResolverChain
@@ -65,32 +71,54 @@ def keyring() -> dict[dns.name.Name, dns.tsig.Key]:
 
 
 USE_NOTED_EVERY = datetime.timedelta(minutes=1)  # a key's last use, to the minute
+# How long a key read from the database is used without reading it again: a key removed or
+# replaced from the web or the command line stops working within this, as other changes reach
+# the workers within their reconcile period.
+KEY_KEPT_FOR = 1.0
+
+
+@dataclass
+class _Kept:
+    key: dns.tsig.Key
+    sealed: str
+    last_used: datetime.datetime | None
+    read: float
 
 
 class StoredKeys:
-    """The keyring, read from the database one key at a time (a message names one key), and
-    each key's last use noted at most once a minute, so that a burst of updates does not
-    write it every time."""
+    """The keyring, read from the database one key at a time (a message names one key) and
+    kept for KEY_KEPT_FOR seconds, so that a burst of updates reads it once; each key's last
+    use is noted at most once a minute, so that the burst does not write it every time."""
 
     def __init__(self) -> None:
-        self.used: dict[dns.name.Name, datetime.datetime | None] = {}
+        self.kept: dict[dns.name.Name, _Kept] = {}
 
     def get(self, name: dns.name.Name) -> dns.tsig.Key | None:
+        kept = self.kept.get(name)
+        if kept is not None and time.monotonic() - kept.read < KEY_KEPT_FOR:
+            return kept.key
         row = (
             TsigKey.objects.filter(name=name.to_text().lower())
             .values_list("name", "algorithm", "sealed_secret", "last_used")
             .first()
         )
         if row is None:
+            self.kept.pop(name, None)
             return None
-        self.used[name] = row[3]
-        return tsig.make_key(row[0], unseal(row[2]), row[1])
+        if kept is None or kept.sealed != row[2]:  # unsealing costs more than the query
+            kept = _Kept(tsig.make_key(row[0], unseal(row[2]), row[1]), row[2], row[3], 0.0)
+        kept.read, kept.last_used = time.monotonic(), row[3]
+        self.kept[name] = kept
+        return kept.key
 
     def note_use(self, name: dns.name.Name) -> None:
         now = timezone.now()
-        last = self.used.get(name, now - USE_NOTED_EVERY)
+        kept = self.kept.get(name)
+        last = kept.last_used if kept is not None else None
         if last is None or now - last >= USE_NOTED_EVERY:
             TsigKey.objects.filter(name=name.to_text().lower()).update(last_used=now)
+            if kept is not None:
+                kept.last_used = now
 
 
 # the policy ---------------------------------------------------------------------------
@@ -126,52 +154,89 @@ def add_rule(
 
 def policy(zone: Zone) -> list[update.Rule]:
     """Return the zone's rules as the engine reads them, in order."""
+    rows = zone.update_rules.values_list("grant", "key__name", "rule_type", "name", "types")
     return [
         update.Rule(
-            rule.grant,
-            tsig.key_name(rule.key.name),
-            rule.rule_type,
-            dns.name.from_text(rule.name) if rule.name else None,
-            frozenset(dns.rdatatype.from_text(t) for t in rule.types.split()),
+            grant,
+            tsig.key_name(key),
+            rule_type,
+            dns.name.from_text(name) if name else None,
+            frozenset(dns.rdatatype.from_text(t) for t in types.split()),
         )  # fmt: skip
-        for rule in zone.update_rules.select_related("key")
+        for grant, key, rule_type, name, types in rows
     ]
 
 
 # an update ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What an accepted update changed in the zone's served data, for the worker that applied
+    it to patch the zone it serves without reading it back: the RRsets rewritten (owner as
+    stored, type) and their records now, as snapshot.refresh_zone reads them from rows."""
+
+    origin: str
+    serial_before: int
+    version: tuple[int, float]  # (serial, last change), as snapshot.zone_versions reads it
+    rrsets: list[tuple[str, int]]
+    records: list[tuple[str, int, int, bytes]]
+
+
 def apply_update(request: update.Update, signer: dns.name.Name | None) -> int:
     """Apply an UPDATE to the zone it names; return the rcode to answer with."""
+    return update_zone(request, signer)[0]
+
+
+def update_zone(request: update.Update, signer: dns.name.Name | None) -> tuple[int, Applied | None]:
+    """Apply an UPDATE to the zone it names; return the rcode and, when it changed records
+    only (not the SOA), what it changed."""
     with transaction.atomic():
         zone = (
             Zone.objects.select_for_update().filter(origin=request.zone.to_text().lower()).first()
         )
         if zone is None or not zone.enabled or not is_primary(zone):
-            return dns.rcode.NOTAUTH
+            return dns.rcode.NOTAUTH, None
         rules_ = policy(zone)
         if not rules_:
-            return dns.rcode.REFUSED  # no update-policy: BIND refuses every update
+            return dns.rcode.REFUSED, None  # no update-policy: BIND refuses every update
         data, rows = zone_data(zone, request.names)
         try:
             changed = update.evaluate(request, data, rules_, signer)
-            if changed:
-                write(zone, changed, rows, signer, read_owners(zone, request.names))
+            serial = zone.serial
+            applied = None
+            if changed and write(zone, changed, rows, signer, read_owners(zone, request.names)):
+                applied = applied_of(zone, serial, changed)
         except update.UpdateError as error:
             log.info(
                 "update of %s by %s: %s (%s)", zone, signer, error, dns.rcode.to_text(error.rcode)
             )
-            return error.rcode
+            return error.rcode, None
         except (ChangeError, ConflictError) as error:
             log.warning("update of %s by %s breaks the zone rules: %s", zone, signer, error)
-            return dns.rcode.REFUSED
-    return dns.rcode.NOERROR
+            return dns.rcode.REFUSED, None
+    return dns.rcode.NOERROR, applied
+
+
+def applied_of(zone: Zone, serial_before: int, changed: dict) -> Applied | None:
+    """What the written change leaves served (None when it moved the SOA: a setting)."""
+    origin = zone.name
+    rrsets, records = [], []
+    for (name, rdtype), (ttl, rdatas) in changed.items():
+        if rdtype == dns.rdatatype.SOA:
+            return None
+        owner = rules.relative_owner(name, origin)
+        rrsets.append((owner, rdtype))
+        # As stored: the written rows' wire form is dnspython's of the same rdata.
+        records += [(owner, ttl, rdtype, rdata.to_wire()) for rdata in rdatas]
+    version = (zone.serial, zone.updated.timestamp())
+    return Applied(zone.origin, serial_before, version, rrsets, records)
 
 
 def is_primary(zone: Zone) -> bool:
-    """Every zone is ours today; a secondary zone (transferred from a primary) will answer
-    False here, so that its updates get NOTAUTH until forwarding is asked for."""
-    return True
+    """A secondary zone (transferred from a primary) answers False, so that its updates get
+    NOTAUTH, as BIND answers them without update forwarding."""
+    return not SecondaryZone.objects.filter(zone_id=zone.pk).exists()
 
 
 Rows = dict[tuple[str, str], list[Record]]
@@ -185,10 +250,18 @@ def zone_data(zone: Zone, names: Iterable[dns.name.Name]) -> tuple[update.ZoneDa
     data.add(origin, dns.rdatatype.SOA, zone.default_ttl, zone.soa_rdata())
     rows: Rows = {}
     owners = read_owners(zone, names)
-    read_rows(zone, owners, data, rows)
-    targets = {rules.relative_owner(name, origin) for name in update.targets(data)}
-    read_rows(zone, targets - owners, data, rows)
+    # The targets read last time are mostly this time's: read in the same query (extra
+    # names read change nothing), and only the ones missing after.
+    guessed = TARGETS_READ.get(zone.pk, set()) - owners
+    read_rows(zone, owners | guessed, data, rows)
+    targets = {rules.relative_owner(name, origin) for name in update.targets(data)} - owners
+    read_rows(zone, targets - guessed, data, rows)
+    TARGETS_READ[zone.pk] = targets
     return data, rows
+
+
+# The owners the last update of each zone read beyond its own names (by zone id).
+TARGETS_READ: dict[int, set[str]] = {}
 
 
 def read_owners(zone: Zone, names: Iterable[dns.name.Name]) -> set[str]:
@@ -211,9 +284,10 @@ def read_rows(zone: Zone, owners: set[str], data: update.ZoneData, rows: Rows) -
 
 def write(
     zone: Zone, changed: dict, rows: Rows, signer: dns.name.Name, owners: set[str] = frozenset()
-) -> None:
+) -> ZoneChange | None:
     """Write the changed RRsets (and SOA fields) as one change set attributed to the key;
-    ``rows`` holds every row at ``owners``, read under the zone's lock (not read again)."""
+    ``rows`` holds every row at ``owners``, read under the zone's lock (not read again).
+    Return the history entry, None when nothing changed after all."""
     origin = zone.name
     settings: dict[str, object] = {}
     edits = []
@@ -227,7 +301,7 @@ def write(
             RecordData.from_record(r) for r in current
         )))  # fmt: skip
     via = f"key {signer.to_text(omit_final_dot=True)}"
-    apply_changes(
+    return apply_changes(
         zone, edits, source="update", via=via, settings=settings, locked=(set(owners), rows)
     )
 
@@ -285,37 +359,89 @@ def checked(query: bytes, keys, client: str) -> tsig.Verified | bytes | None:
     return request
 
 
-def answer_update(query: bytes, client: str) -> bytes | None:
-    """Answer an UPDATE from the keys to the committed write, in one trip to the database."""
-    keys = StoredKeys()
+def answer_update(
+    query: bytes, client: str, keys: StoredKeys | None = None
+) -> tuple[bytes | None, Applied | None]:
+    """Answer an UPDATE from the keys to the committed write; return the response and what
+    the update changed (None when it changed nothing or the SOA)."""
+    keys = keys or StoredKeys()
     request = checked(query, keys, client)
     if not isinstance(request, tsig.Verified):
-        return request
+        return request, None
     signer = request.message.keyname if request.signed else None
     if signer is not None:
         keys.note_use(signer)
+    applied = None
     try:
         parsed = update.parse(tsig.unsigned(query, request.tsig_start) if signer else query)
-        rcode = apply_update(parsed, signer)
+        rcode, applied = update_zone(parsed, signer)
     except update.UpdateError as error:
         rcode = error.rcode
     log.debug("update from %s by %s: %s", client, signer, dns.rcode.to_text(rcode))
-    return tsig.error_response(request, rcode)
+    return tsig.error_response(request, rcode), applied
+
+
+OnApplied = Callable[[Applied], Awaitable[None]]
+UPDATE_THREADS = 2  # updates of different zones at once (SQLite still writes one at a time)
+
+
+def keeping_connection(function: Callable, *args):
+    """Run function in an update thread, which keeps its SQLite connection open from one
+    update to the next (opening one costs a file open and two PRAGMAs, more than an
+    update's reads) unless it failed; a PostgreSQL connection goes back to its pool, as
+    Django's threads do with it."""
+    try:
+        return function(*args)
+    finally:
+        if connection.vendor != "sqlite" or (
+            connection.errors_occurred and not connection.is_usable()
+        ):
+            connection.close()
+
+
+ZoneLocks = Callable[[str], contextlib.AbstractAsyncContextManager]
+
+
+def zone_named(query: bytes) -> str | None:
+    """Return the zone an UPDATE names, lower-cased, before it is checked; None if unreadable."""
+    try:
+        return wire.read_name(query, 12)[0].to_text().lower()
+    except (IndexError, dns.exception.DNSException):
+        return None
 
 
 class SignedMessages:
     """Answers UPDATEs and TSIG-signed messages for rundns, off the memoised fast path.
 
-    Keys and policies are read from the database for each such message (they change from the
-    web and the command line). An update runs in a thread of its own, so that it does not
-    wait behind the worker's zone reloads in Django's database thread.
+    Keys are read from the database and kept a second (StoredKeys), policies read for each
+    update (they change from the web and the command line). An update runs in a thread of
+    its own, so that it does not wait behind the worker's zone reloads in Django's database
+    thread, under the worker's lock of the zone it names (``locks``), which the worker's
+    reloads of that zone take too; ``applied`` (the worker's, called under that lock) serves
+    what it changed before the answer goes, so a client that reads after its update reads
+    what it wrote, and the reload that the update's own ring starts finds the zone current.
     """
 
-    claims = staticmethod(tsig.claims)
+    @staticmethod
+    def claims(query: bytes) -> bool:
+        return tsig.claims(query) or secondary.is_notify(query)
 
-    def __init__(self, chain: ResolverChain) -> None:
+    def __init__(
+        self, chain: ResolverChain, applied: OnApplied | None = None,
+        locks: ZoneLocks | None = None,
+    ) -> None:  # fmt: skip
         self.chain = chain
-        self.update = database_sync_to_async(answer_update, thread_sensitive=False)
+        self.keys = StoredKeys()
+        self.applied, self.locks = applied, locks
+        # asgiref's wrapper, so that the ring rung at commit reaches the worker's event loop.
+        self.update = sync_to_async(
+            keeping_connection, thread_sensitive=False,
+            executor=ThreadPoolExecutor(UPDATE_THREADS, thread_name_prefix="update"),
+        )  # fmt: skip
+        self.notify = database_sync_to_async(secondary.answer_notify, thread_sensitive=False)
+        # For the worker's status (/metrics): updates by outcome, signed transfers served.
+        self.updates: Counter[str] = Counter()  # "accepted" (NOERROR), "refused" (any other)
+        self.transfers: Counter[int] = Counter()  # by AXFR/IXFR, as the server's stats
 
     @property
     def catalog(self) -> ZoneCatalog:
@@ -323,10 +449,20 @@ class SignedMessages:
 
     async def respond(self, query: bytes, client: str, tcp: bool) -> list[bytes]:
         """Return the response messages to query (several for a signed zone transfer)."""
-        if (query[2] >> 3) & 0xF == dns.opcode.UPDATE:
-            response = await self.update(query, client)
+        if secondary.is_notify(query):
+            response = await self.notify(query, client)
             return [response] if response else []
-        keys = StoredKeys()
+        if (query[2] >> 3) & 0xF == dns.opcode.UPDATE:
+            origin = zone_named(query)
+            held = self.locks(origin or "") if self.locks else contextlib.nullcontext()
+            async with held:
+                response, applied = await self.update(answer_update, query, client, self.keys)
+                if applied is not None and self.applied is not None:
+                    await self.applied(applied)
+            accepted = bool(response) and response[3] & 0xF == dns.rcode.NOERROR
+            self.updates["accepted" if accepted else "refused"] += 1
+            return [response] if response else []
+        keys = self.keys
         request = await database_sync_to_async(checked)(query, keys, client)
         if not isinstance(request, tsig.Verified):
             return [request] if request else []
@@ -342,7 +478,9 @@ class SignedMessages:
         signer = tsig.Signer(request)
         if tcp and wire.question_type(body) in transfer.TRANSFER_TYPES:
             key = request.message.keyname if request.signed else None
-            messages = transfer.transfer(body, self.catalog, client, key=key)
+            messages = list(transfer.transfer(body, self.catalog, client, key=key))
+            if messages and messages[-1][3] & 0xF == dns.rcode.NOERROR:
+                self.transfers[wire.question_type(body)] += 1
             return [signer.sign(message, multi=True) for message in messages]
         result, _ = self.chain.resolve(body, tcp=tcp, client=client)
         if result is not None and not isinstance(result, bytes):

@@ -10,22 +10,34 @@
    `rundns` signs it from the database and serves it, BIND 9 (`named -n 1`) serves the same zone
    signed by dnssec-signzone with the exported keys; dnsperf sends the usual query mix with the
    DO bit set (-D). Target: rundns/BIND >= 1.0.
+3. With --after-change N: the bench zone signed in `rundns` (on the first core); N times, an
+   RFC 2136 update (TSIG) adds a TXT record, and the client (second core) asks for it with DO
+   set until the answer carries it with its RRSIG: the time from sending the update to that
+   signed answer (median and worst). --tree runs another checkout's rundns (an older one, to
+   compare: `git archive HEAD | tar -x -C DIR`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.message
 import dns.name
+import dns.query
+import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.tsigkeyring
+import dns.update
 from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,6 +50,7 @@ from dnsadmin.names import signer  # noqa: E402
 from dnsadmin.names.zone import build_zone  # noqa: E402
 
 ALGORITHM = signer.ECDSAP256SHA256
+RRSIG = dns.rdatatype.RRSIG
 
 
 @dataclass(frozen=True)
@@ -138,11 +151,64 @@ def answers_with_do(work: Path, args) -> None:
     dnsbench.startup_report(site, servers)
 
 
+def signed_answer_after_change(work: Path, args) -> None:
+    """Time from an update sent to the first signed answer that carries it (part 3)."""
+    os.environ["APPLIANCE_SECRETS_KEY"] = Fernet.generate_key().decode()
+    site = dnsbench.prepare(work)
+    made = subprocess.run(
+        [dnsbench.PYTHON, "manage.py", "tsig", "add", "bench"], cwd=dnsbench.ROOT,
+        env=site.base_env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    site.manage(["zone", "grant", dnsbench.ORIGIN, "bench", "zonesub", "TXT"])
+    site.manage(["dnssec", "enable", dnsbench.ORIGIN])
+    secret = re.search(r'secret "([^"]+)"', made.stdout).group(1)
+    keyring = dns.tsigkeyring.from_text({"bench": ("hmac-sha256", secret)})
+    ours, theirs = args.cores
+    server = dnsbench.rundns_servers(site, ours)[0]
+    times = []
+    with dnsbench.running(server, work):
+        os.sched_setaffinity(0, {int(theirs)})
+        signed_answer(server.port, f"ns1.{dnsbench.ORIGIN}", "A", 60.0)
+        for number in range(args.after_change):
+            name = f"change{number}.{dnsbench.ORIGIN}"
+            update = dns.update.UpdateMessage(dnsbench.ORIGIN, keyring=keyring)
+            update.add(name, 60, "TXT", f'"change {number}"')
+            started = time.perf_counter()
+            response = dns.query.udp(update, "127.0.0.1", port=server.port, timeout=10)
+            if response.rcode() != dns.rcode.NOERROR:
+                raise RuntimeError(f"update {number}: {dns.rcode.to_text(response.rcode())}")
+            signed_answer(server.port, name, "TXT", 30.0)
+            times.append(time.perf_counter() - started)
+    print(
+        f"\nfrom an update sent to its signed answer, {dnsbench.NAMES} names, {len(times)} changes"
+    )
+    print(f"  median {statistics.median(times) * 1000:.1f} ms, worst {max(times) * 1000:.1f} ms")
+
+
+def signed_answer(port: int, name: str, rdtype: str, timeout: float) -> None:
+    """Ask (DO set) until the answer holds the RRset of name and its RRSIG."""
+    query = dns.message.make_query(name, rdtype, want_dnssec=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = dns.query.udp(query, "127.0.0.1", port=port, timeout=2).answer
+        if {rrset.rdtype for rrset in answer} >= {dns.rdatatype.from_text(rdtype), RRSIG}:
+            return
+        time.sleep(0.001)
+    raise RuntimeError(f"no signed answer for {name} {rdtype} within {timeout} s")
+
+
 def main() -> None:
     parser = dnsbench.options(__doc__, "ours,BIND: each server's core")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--skip-answers", action="store_true", help="signing speed only")
+    parser.add_argument("--after-change", type=int, default=0, metavar="N", help="part 3 only")
+    parser.add_argument("--tree", type=Path, help="the checkout whose rundns part 3 runs")
     args: argparse.Namespace = parser.parse_args()
+    if args.after_change:
+        dnsbench.ROOT = args.tree.resolve() if args.tree else dnsbench.ROOT
+        with dnsbench.workspace("bench-change-") as work:
+            signed_answer_after_change(work, args)
+        return
     with dnsbench.workspace("bench-signing-") as work:
         signing_speed(work, args.records, args.cores[0])
     if not args.skip_answers:
