@@ -3,7 +3,9 @@
 Answered only to a bearer token (``METRICS_TOKEN``) or to clients in ``METRICS_ALLOW``;
 with neither set it does not exist (404). Figures come from what the workers already
 write for the dashboard (per-minute query counts, heartbeats, the cache written behind),
-so scraping costs the workers nothing.
+so scraping costs the workers nothing. Counts kept in a worker's memory (by transport,
+transfers, updates, RRL, plugin errors) ride on its heartbeat and are exported per worker
+(host, pid): they restart from zero with it, as Prometheus counters may.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def exposition() -> Iterator[str]:
         "DNS queries answered (kept for the query log's retention), by rcode and source.",
         (({"rcode": rcode, "source": source}, total) for rcode, source, total in queries),
     )
+    yield from cache_lookups(now)
     cached = CacheEntry.objects.filter(expires__gt=now).count()
     yield from family(
         "appliance_dns_cache_entries", "gauge", "Unexpired cache entries.", [({}, cached)]
@@ -102,12 +105,84 @@ def exposition() -> Iterator[str]:
     )  # fmt: skip
 
 
+def cache_lookups(now: datetime.datetime) -> Iterator[str]:
+    """Yield the cache's hits (answers from the cache) and misses (answers that needed the
+    forwarder or recursion), counted for every query, and their ratio over the last hour."""
+    sources = dict(QueryStats.objects.values_list("source").annotate(total=Sum("count")))
+    hits, misses = sources.get("cache", 0), sum(sources.get(s, 0) for s in UPSTREAM)
+    yield from family(
+        "appliance_dns_cache_hits_total", "counter", "Queries answered from the cache.",
+        [({}, hits)],
+    )  # fmt: skip
+    yield from family(
+        "appliance_dns_cache_misses_total", "counter",
+        "Queries the cache could not answer, sent to the forwarder or resolved recursively.",
+        [({}, misses)],
+    )  # fmt: skip
+    hour = QueryStats.objects.filter(minute__gte=now - datetime.timedelta(hours=1))
+    recent = dict(hour.values_list("source").annotate(total=Sum("count")))
+    looked_up = recent.get("cache", 0) + sum(recent.get(s, 0) for s in UPSTREAM)
+    yield from family(
+        "appliance_dns_cache_hit_ratio", "gauge",
+        "Share of the last hour's cache lookups answered from the cache (0 when none).",
+        [({}, recent.get("cache", 0) / looked_up if looked_up else 0)],
+    )  # fmt: skip
+
+
+UPSTREAM = ("forwarder", "recursive")  # the sources of answers the cache did not hold
+
+# What the workers count since they started (their heartbeat's details): the details key,
+# the worker kind, the metric, its help, and the label naming each count's key.
+WORKER_COUNTERS = [
+    ("by_transport", "dns", "appliance_dns_queries_by_transport_total",
+     "DNS queries answered by the worker since it started, by transport.", "transport"),
+    ("transfers_out", "dns", "appliance_dns_transfers_out_total",
+     "Zone transfers served whole (unsigned and TSIG-signed), by type.", "type"),
+    ("transfers_in", "dns", "appliance_dns_transfers_in_total",
+     "Secondary zone transfers received by kind (AXFR, IXFR), and failed checks.", "kind"),
+    ("updates", "dns", "appliance_dns_updates_total",
+     "RFC 2136 updates: accepted (NOERROR) or refused (any other rcode).", "result"),
+    ("rate_limited", "dns", "appliance_dns_rrl_responses_total",
+     "Responses response rate limiting dropped or slipped (sent truncated).", "action"),
+    ("plugin_errors", "bot", "appliance_bot_plugin_errors_total",
+     "Exceptions caught from each bot plugin (commands, events, jobs, setup).", "plugin"),
+]  # fmt: skip
+
+
+def worker_counters(fresh: list[WorkerStatus]) -> Iterator[str]:
+    for key, kind, name, help_text, label_name in WORKER_COUNTERS:
+        samples = (
+            ({"host": w.host, "pid": w.pid, label_name: item}, count)
+            for w in fresh
+            if w.kind == kind
+            for item, count in sorted(reported(w, key).items())
+            if isinstance(count, int | float)
+        )
+        yield from family(name, "counter", help_text, samples)
+    shed = ((w, reported(w).get("shed")) for w in fresh if w.kind == "dns")
+    yield from family(
+        "appliance_dns_shed_total", "counter",
+        "UDP queries shed unanswered from a full backlog since the worker started.",
+        (({"host": w.host, "pid": w.pid}, n) for w, n in shed if isinstance(n, int)),
+    )  # fmt: skip
+
+
+def reported(worker: WorkerStatus, key: str = "") -> dict:
+    """Return the worker's details (or one mapping in them); anything else, as an older or
+    another kind of worker may report, reads as empty."""
+    value = worker.details if isinstance(worker.details, dict) else {}
+    if key:
+        value = value.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def workers(now: datetime.datetime) -> Iterator[str]:
     fresh = list(WorkerStatus.objects.filter(last_seen__gte=now - HEARTBEAT_FRESH))
     yield from family(
         "appliance_worker_up", "gauge", "Workers with a heartbeat in the last minute.",
         (({"kind": w.kind, "host": w.host, "pid": w.pid}, 1) for w in fresh),
     )  # fmt: skip
+    yield from worker_counters(fresh)
     connected = {
         name: bool(state.get("connected"))
         for worker in fresh

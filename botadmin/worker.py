@@ -127,7 +127,10 @@ class BotWorker(WorkerConsumer):
         bot = getattr(self, "bot", None)
         if bot is None:
             return {}
-        return {"networks": {name: dataclasses.asdict(s) for name, s in bot.status().items()}}
+        return {
+            "networks": {name: dataclasses.asdict(s) for name, s in bot.status().items()},
+            "plugin_errors": bot.host.errors(),  # exceptions caught from each plugin, for /metrics
+        }
 
     def publish(self, record: LogRecord) -> None:
         """Queue a new line for the live tails; the log writer calls this, so it never blocks."""

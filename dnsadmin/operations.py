@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from appliance.dashboard import Panel
+from appliance.dashboard import TOP_RANGES, Panel, time_param, top_range
 from dnsadmin import access, cachesync, rules
 from dnsadmin.models import RESOLVER_SOURCES, CacheEntry, QueryLogEntry, QueryStats
 
@@ -133,13 +133,19 @@ def query_log(request: HttpRequest) -> HttpResponse:
 
 def query_stats_panel(request: HttpRequest) -> Panel | None:
     now = timezone.now()
-    periods = [("last hour", datetime.timedelta(hours=1)), ("last day", datetime.timedelta(days=1))]
-    rows = [period_stats(label, now - span, span.total_seconds()) for label, span in periods]
+    rows = [
+        period_stats(f"last {name}", now - span, span.total_seconds())
+        for name, span in TOP_RANGES.items()
+    ]
+    shown = top_range(request)
     # Names and clients say who asks for what: only about the zones the reader may view.
-    recent = access.visible_names(QueryLogEntry.objects.filter(time__gte=now - DAY), request.user)
+    logged = QueryLogEntry.objects.filter(time__gte=shown.since)
+    recent = access.visible_names(logged, request.user)
     context = {
         "periods": rows,
         "charts": {name: chart_series(now, span, step) for name, span, step in CHART_RANGES},
+        "top": shown,
+        "top_ranges": list(TOP_RANGES),
         "top_names": top(recent, "name"),
         "top_clients": top(recent, "client"),
     }
@@ -158,7 +164,8 @@ TOP_SHOWN = 10
 
 def chart_series(now: datetime.datetime, span: datetime.timedelta, step: int) -> dict:
     """Queries per second over span, one point per step, by rcode and by source, as
-    uPlot takes them: the times, then one list of values per series."""
+    uPlot takes them: the times, then one list of values per series; since: the start as
+    the query log's filter reads it, for the links."""
     start = int((now - span).timestamp()) // step * step
     times = list(range(start, int(now.timestamp()) + 1, step))
     by_rcode: dict[str, list[float]] = {}
@@ -171,7 +178,8 @@ def chart_series(now: datetime.datetime, span: datetime.timedelta, step: int) ->
         if 0 <= index < len(times):
             for series, key in ((by_rcode, rcode), (by_source, source)):
                 series.setdefault(key, [0.0] * len(times))[index] += count / step
-    return {"times": times, "rcode": by_rcode, "source": by_source}
+    since = time_param(now - span)
+    return {"times": times, "rcode": by_rcode, "source": by_source, "since": since}
 
 
 def top(entries: QuerySet[QueryLogEntry], field: str) -> list[tuple[str, int]]:

@@ -8,6 +8,7 @@ import logging
 import pkgutil
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -126,6 +127,9 @@ class PluginHost:
         self.flood = FloodGuard(timing.flood_commands, timing.flood_window, timing.flood_penalty)
         self.loaded: dict[str, Plugin] = {}
         self.plugin_settings: list[PluginSetting] = []
+        # Exceptions caught from each plugin (for /metrics); its scheduled jobs' are counted
+        # by its scheduler, added here when it is unloaded.
+        self.failures: Counter[str] = Counter()
 
     # -- settings and lifecycle ---------------------------------------------------
 
@@ -186,6 +190,7 @@ class PluginHost:
         try:
             await plugin.configure()
         except Exception:
+            self.failures[name] += 1
             log.exception("plugin %s failed to apply its new settings", name)
 
     async def _load(self, name: str) -> None:
@@ -193,6 +198,7 @@ class PluginHost:
         try:
             await plugin.setup()
         except Exception:
+            self.failures[name] += 1
             log.exception("plugin %s failed to set up; not loaded", name)
             return
         self.loaded[name] = plugin
@@ -205,12 +211,19 @@ class PluginHost:
         try:
             await plugin.teardown()
         except Exception:
+            self.failures[name] += 1
             log.exception("plugin %s failed to tear down", name)
         plugin.context.scheduler.cancel_all()
+        self.failures[name] += plugin.context.scheduler.failures
 
     async def stop(self) -> None:
         for name in list(self.loaded):
             await self._unload(name)
+
+    def errors(self) -> dict[str, int]:
+        """Return the exceptions caught from each plugin since the bot started."""
+        running = Counter({n: p.context.scheduler.failures for n, p in self.loaded.items()})
+        return dict(self.failures + running)
 
     # -- components ----------------------------------------------------------------
 
@@ -344,4 +357,5 @@ class PluginHost:
             await getattr(plugin, attr)(*args)
         except Exception:
             # One plugin's bug must not take the bot or the other plugins down.
+            self.failures[plugin.name] += 1
             log.exception("plugin %s failed in %s", plugin.name, attr)

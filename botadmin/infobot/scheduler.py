@@ -45,6 +45,7 @@ class Scheduler:
         self.owner = owner
         self.clock = clock
         self._tasks: set[asyncio.Task] = set()
+        self.failures = 0  # jobs that raised
 
     def every(self, period: float, job: Job, *, delay: float | None = None) -> asyncio.Task:
         """Run job every period seconds (first run after ``delay``, default one period)."""
@@ -81,4 +82,5 @@ class Scheduler:
             await job()
         except Exception:
             # A failing job must neither kill its schedule nor the bot.
+            self.failures += 1
             log.exception("scheduled job %r of %s failed", job, self.owner or "bot")

@@ -13,6 +13,11 @@
     plots.forEach((plot) => plot.destroy());
     plots = [];
     const chart = charts[range];
+    // The figures link to the query log of the range shown.
+    const since = "since=" + encodeURIComponent(chart.since);
+    box.querySelectorAll("[data-range-link]").forEach((link) => {
+      link.href = link.href.split("?")[0] + "?" + since;
+    });
     box.querySelectorAll(".chart").forEach((target) => {
       const series = chart[target.dataset.series];
       const names = Object.keys(series).sort();
@@ -31,7 +36,7 @@
       plot.root.querySelectorAll(".u-legend .u-series").forEach((entry, i) => {
         if (i === 0) return;
         entry.addEventListener("dblclick", () => {
-          window.location.href = target.dataset.link + encodeURIComponent(names[i - 1]);
+          window.location.href = target.dataset.link + encodeURIComponent(names[i - 1]) + "&" + since;
         });
       });
       target.dataset.drawn = String(names.length);
