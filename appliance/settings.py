@@ -206,6 +206,45 @@ DNS_FORWARDERS = env_list("DNS_FORWARDERS")
 DNS_HOSTS_FILE = env_str("DNS_HOSTS_FILE")
 DNS_ROOT_HINTS = env_str("DNS_ROOT_HINTS")
 DNS_RESOLVER_ORDER = env_list("DNS_RESOLVER_ORDER", ["authority", "hosts", "cache", "recursive"])
+# rundns over TCP: how long a client may leave a reply untaken before its connection is closed.
+DNS_TCP_WRITE_TIMEOUT = env_int("DNS_TCP_WRITE_TIMEOUT_MS", 10_000, minimum=50) / 1000
+# The answer to version.bind CH TXT, as BIND's version option; "none" refuses the question.
+DNS_VERSION = env_str("DNS_VERSION", "rundns")
+# The catalog zone (RFC 9432) listing the primary zones, for secondaries that follow it: its
+# name (empty: none), who may transfer it and which secondaries to NOTIFY (comma-separated,
+# as a zone's transfer ACL and NOTIFY targets).
+DNS_CATALOG_ZONE = env_str("DNS_CATALOG_ZONE")
+DNS_CATALOG_TRANSFER = env_list("DNS_CATALOG_TRANSFER")
+DNS_CATALOG_NOTIFY = env_list("DNS_CATALOG_NOTIFY")
+
+# rundns: response rate limiting (RRL) over UDP, as BIND's rate-limit: off while every rate is
+# 0. Per client network (/24, /56), responses a second for one answer; NXDOMAIN, NODATA,
+# referrals and errors take the responses rate unless set. Every SLIP-th limited response is
+# sent truncated (0: none), the rest dropped; a client over its rate owes up to WINDOW seconds.
+DNS_RRL_RESPONSES_PER_SECOND = env_int("DNS_RRL_RESPONSES_PER_SECOND", 0, minimum=0)
+DNS_RRL_NXDOMAINS_PER_SECOND = env_int(
+    "DNS_RRL_NXDOMAINS_PER_SECOND", DNS_RRL_RESPONSES_PER_SECOND, minimum=0
+)
+DNS_RRL_NODATA_PER_SECOND = env_int(
+    "DNS_RRL_NODATA_PER_SECOND", DNS_RRL_RESPONSES_PER_SECOND, minimum=0
+)
+DNS_RRL_REFERRALS_PER_SECOND = env_int(
+    "DNS_RRL_REFERRALS_PER_SECOND", DNS_RRL_RESPONSES_PER_SECOND, minimum=0
+)
+DNS_RRL_ERRORS_PER_SECOND = env_int(
+    "DNS_RRL_ERRORS_PER_SECOND", DNS_RRL_RESPONSES_PER_SECOND, minimum=0
+)
+DNS_RRL_SLIP = env_int("DNS_RRL_SLIP", 2, minimum=0)
+DNS_RRL_WINDOW = env_int("DNS_RRL_WINDOW", 15, minimum=1)
+DNS_RRL_IPV4_PREFIX = env_int("DNS_RRL_IPV4_PREFIX", 24, minimum=0)
+DNS_RRL_IPV6_PREFIX = env_int("DNS_RRL_IPV6_PREFIX", 56, minimum=0)
+DNS_RRL_EXEMPT = env_list("DNS_RRL_EXEMPT")
+# rundns: DNS cookies (RFC 7873, RFC 9018). The secret (32 hex digits; a comma-separated list
+# during a rollover, the first making cookies) is shared by servers that answer for one address;
+# unset, one is generated into var/cookie_secret.
+DNS_COOKIES = env_bool("DNS_COOKIES", default=True)
+DNS_COOKIE_SECRET = env_list("DNS_COOKIE_SECRET")
+DNS_COOKIE_SECRET_FILE = VAR_DIR / "cookie_secret"
 
 # runbot: how long a shard's hold on a network lasts unless renewed (every ~2 s).
 BOT_LEASE_SECONDS = env_int("BOT_LEASE_SECONDS", 15, minimum=3)
@@ -217,6 +256,8 @@ BOT_LOG_INTERVAL_MS = env_int("BOT_LOG_INTERVAL_MS", 500, minimum=10)
 # for this many days.
 QUERY_LOG_MAX_PER_SECOND = env_int("QUERY_LOG_MAX_PER_SECOND", 1000, minimum=0)
 QUERY_LOG_RETENTION_DAYS = env_int("QUERY_LOG_RETENTION_DAYS", 7, minimum=1)
+# ... and at most this many entries (the newest), so that a flood cannot fill the disk.
+QUERY_LOG_MAX_ENTRIES = env_int("QUERY_LOG_MAX_ENTRIES", 500_000, minimum=1000)
 
 # /metrics (Prometheus): answered to a bearer token or to clients in these networks; off
 # (404) when neither is set.
@@ -228,7 +269,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A flood of one message (a failing name per query) passes a few lines a minute.
+    "filters": {"repeats": {"()": "dnsadmin.names.loglimit.RepeatLimit"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["repeats"]}
+    },
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {"daphne": {"level": "WARNING"}},
 }

@@ -17,13 +17,13 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 import dns.name
 import dns.rdatatype
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -32,13 +32,15 @@ from dnsadmin.models import (
     ZONE_CREATED,
     Record,
     RRsetChange,
+    SecondaryZone,
     Zone,
     ZoneChange,
     next_serial,
+    record_sort_key,
     rrset_action,
     serial_gt,
 )
-from dnsadmin.zonefile import ParsedZone
+from dnsadmin.zonefile import ParsedZone, collector_paused, keys_obey_rules
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,13 @@ class RecordData:
     comment: str = ""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # dataclasses.asdict copies deeply: seconds for the 100,000 records of an import.
+        return {
+            "rdata": self.rdata,
+            "ttl": self.ttl,
+            "enabled": self.enabled,
+            "comment": self.comment,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> RecordData:
@@ -256,6 +264,7 @@ def apply_locked(
     """apply_changes' work, inside its transaction, on the zone's locked row."""
     normalised = [normalise(locked, edit, parsed or {}) for edit in edits]
     edits = [edit for edit, _ in normalised]
+    exact = held_serial(locked, edits, settings or {}, by)
     wires = {key: wire for _, found in normalised for key, wire in found.items()}
     check_unique_keys(edits)
     if expected_zone is not None and zone_fingerprint(locked) != expected_zone:
@@ -269,12 +278,40 @@ def apply_locked(
     edits = [edit for edit in edits if set(edit.records) != set(before[edit.key])]
     altered = setting_changes(locked, settings or {})
     floor = serial_floor(locked, settings or {})
-    if not edits and not altered and floor is None:
+    if not edits and not altered and floor is None and exact in (None, locked.serial):
         return None
-    apply_settings(locked, altered, floor)
-    check_zone_rules(locked, edits)
+    apply_settings(locked, altered, floor if exact is None else None)
+    check_zone_rules(locked, edits, read)
     write_rrsets(locked, edits, rows, wires)
-    return record_history(locked, edits, before, altered, by, summary, reverts)
+    return record_history(locked, edits, before, altered, by, summary, reverts, exact)
+
+
+TRANSFER = "transfer"  # the source of a secondary zone's changes: its only writer
+# What may be set on a secondary zone besides transfers: it serves and feeds others as set.
+SECONDARY_SETTINGS = {"enabled", "transfer_acl", "notify_targets"}
+
+
+def held_serial(
+    zone: Zone, edits: list[RRsetEdit], settings: Mapping[str, object], by: Author
+) -> int | None:
+    """Return the serial a change leaves as it is, or None when the change bumps it.
+
+    A secondary zone's serial is its primary's: a transfer sets it as given, and a change
+    of the settings it keeps for itself leaves it alone. Anything else is refused: its
+    primaries own its data.
+    """
+    if by.source == TRANSFER:
+        return int(settings["serial"]) if "serial" in settings else None
+    found = SecondaryZone.objects.filter(zone_id=zone.pk).values_list("primaries", flat=True)
+    listed = found.first()
+    if listed is None:
+        return None
+    if edits or set(settings) - SECONDARY_SETTINGS:
+        raise ChangeError(
+            f"{zone.origin} is a secondary zone: its records and SOA come from its primaries "
+            f"({listed}) by zone transfer and are changed there, not here."
+        )
+    return zone.serial
 
 
 def normalise(zone: Zone, edit: RRsetEdit, parsed: Wires) -> tuple[RRsetEdit, Wires]:
@@ -383,12 +420,13 @@ def apply_settings(zone: Zone, altered: list[SettingChange], floor: int | None) 
     Zone.objects.filter(pk=zone.pk).update(**{name: getattr(zone, name) for name in fields})
 
 
-def check_zone_rules(zone: Zone, edits: list[RRsetEdit]) -> None:
-    """Check that the whole resulting zone obeys the rules: CNAME alone, delegations, one TTL."""
+def check_zone_rules(zone: Zone, edits: list[RRsetEdit], read: Read | None = None) -> None:
+    """Check that the whole resulting zone obeys the rules: CNAME alone, delegations, one TTL.
+    ``read``: rows the caller read under the lock, which spare reading the nearby ones."""
     if not edits:
         return
     origin = zone.name
-    keys = zone.rrset_keys() if makes_a_cut(edits) else nearby_keys(zone, edits)
+    keys = zone.rrset_keys() if makes_a_cut(edits) else nearby_keys(zone, edits, read)
     for edit in edits:
         key = rules.RecordKey(rules.parse_owner(edit.owner, origin), rdtype_of(edit))
         keys.discard(key)
@@ -413,10 +451,13 @@ def makes_a_cut(edits: list[RRsetEdit]) -> bool:
     return any(edit.rdtype == "NS" and edit.owner != "@" and edit.records for edit in edits)
 
 
-def nearby_keys(zone: Zone, edits: list[RRsetEdit]) -> set[rules.RecordKey]:
+def nearby_keys(
+    zone: Zone, edits: list[RRsetEdit], read: Read | None = None
+) -> set[rules.RecordKey]:
     """The RRsets the rules can find broken by edits that make no cut: those at the edited
     names and above them up to the apex (delegations), the rest of the zone being as valid as
-    it was. Reading only these keeps an edit (an RFC 2136 update) cheap in a large zone."""
+    it was. Reading only these keeps an edit (an RFC 2136 update) cheap in a large zone; when
+    the caller read every row at these names already (``read``), they are not read again."""
     origin = zone.name
     owners = {"@"}
     for edit in edits:
@@ -424,7 +465,10 @@ def nearby_keys(zone: Zone, edits: list[RRsetEdit]) -> set[rules.RecordKey]:
         while name != origin:
             owners.add(rules.relative_owner(name, origin))
             name = name.parent()
-    rows = zone.records.filter(owner__in=owners).values_list("owner", "rdtype").distinct()
+    if read is not None and owners <= read[0]:
+        rows = {key for key, found in read[1].items() if key[0] in owners and found}
+    else:
+        rows = zone.records.filter(owner__in=owners).values_list("owner", "rdtype").distinct()
     return {
         rules.RecordKey(rules.parse_owner(owner, origin), dns.rdatatype.from_text(rdtype))
         for owner, rdtype in rows
@@ -467,7 +511,14 @@ def write_rrset(
     for rdata, record in wanted.items():
         row = rows.get(rdata) or (spare.pop() if spare else None)
         if row is None:
-            created.append(Record(zone=zone, owner=edit.owner, rdtype=edit.rdtype))
+            created.append(
+                Record(
+                    zone=zone,
+                    owner=edit.owner,
+                    rdtype=edit.rdtype,
+                    sort_key=record_sort_key(edit.owner, edit.rdtype),
+                )
+            )
             row = created[-1]
         elif RecordData.from_record(row) == record:
             continue
@@ -499,11 +550,13 @@ def record_history(
     by: Author,
     summary: str,
     reverts: ZoneChange | None,
+    serial: int | None = None,
 ) -> ZoneChange:
-    """Bump the serial once and write the history entry; the bump rings the workers."""
+    """Bump the serial once (or set it to ``serial``, a transfer's) and write the history
+    entry; the new serial rings the workers."""
     serial_before = zone.serial
     # As Zone.bump_serial, from the serial read under the lock the caller holds.
-    zone.serial = next_serial(zone.serial, timezone.now().date())
+    zone.serial = next_serial(zone.serial, timezone.now().date()) if serial is None else serial
     zone.updated = timezone.now()
     Zone.objects.filter(pk=zone.pk).update(serial=zone.serial, updated=zone.updated)
     zone.announce_change()
@@ -515,20 +568,58 @@ def record_history(
         serial_after=zone.serial,
         reverts=reverts,
     )
-    RRsetChange.objects.bulk_create(
-        (
-            RRsetChange(
-                change=change,
-                owner=edit.owner,
-                rdtype=edit.rdtype,
-                before=as_dicts(before[edit.key]),
-                after=as_dicts(edit.records),
-            )
-            for edit in edits
-        ),
-        batch_size=2000,
-    )
+    rrsets = ((e.owner, e.rdtype, before[e.key], e.records) for e in edits)
+    insert_history(change, rrsets)
     return change
+
+
+def insert_history(
+    change: ZoneChange,
+    rrsets: Iterable[tuple[str, str, Iterable, Iterable]],
+    written: Callable[[int], None] | None = None,
+) -> None:
+    """Write a change's RRset rows in bulk: (owner, type, records before, records after),
+    the records as RecordData or already as the dicts the history stores."""
+    adapt = connection.ops.adapt_json_value
+    empty = adapt([], None)
+
+    def stored(records: Iterable) -> object:
+        dicts = [r if isinstance(r, dict) else r.as_dict() for r in records]
+        return adapt(dicts, None) if dicts else empty
+
+    pk = change.pk
+    rows = ((pk, owner, rdtype, stored(old), stored(new)) for owner, rdtype, old, new in rrsets)
+    insert_rows(RRsetChange, ("change", "owner", "rdtype", "before", "after"), rows, written)
+
+
+# Rows per INSERT statement of a bulk write.
+INSERT_BATCH = 5000
+
+
+def insert_rows(
+    model, names: tuple[str, ...], rows: Iterable[tuple], written: Callable[[int], None] | None
+) -> None:
+    """Insert rows of values already in database form, a batch per executemany: the ORM's
+    bulk_create prepares each value of each row again, which costs seconds at 100,000 rows."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(names))})"
+    )
+    batch: list[tuple] = []
+    with connection.cursor() as cursor:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= INSERT_BATCH:
+                cursor.executemany(sql, batch)
+                if written is not None:
+                    written(len(batch))
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+            if written is not None:
+                written(len(batch))
 
 
 def describe(
@@ -593,6 +684,16 @@ def revert_change(change: ZoneChange, user) -> ZoneChange | None:
     return apply_changes(change.zone, edits, user, source="revert", summary=summary, reverts=change)
 
 
+def save_new_zone(zone: Zone) -> None:
+    """Check a new zone's fields and save its row, or raise ChangeError naming the field."""
+    try:
+        zone.full_clean()
+    except ValidationError as error:
+        name, messages = next(iter(error.message_dict.items()))
+        raise ChangeError(" ".join(messages), name) from None
+    zone.save()
+
+
 def create_zone(
     zone: Zone,
     user=None,
@@ -609,12 +710,7 @@ def create_zone(
     if edits is None:
         edits = [RRsetEdit("@", "NS", (RecordData(zone.primary_ns),), expected=fingerprint(()))]
     with transaction.atomic():
-        try:
-            zone.full_clean()
-        except ValidationError as error:
-            name, messages = next(iter(error.message_dict.items()))
-            raise ChangeError(" ".join(messages), name) from None
-        zone.save()
+        save_new_zone(zone)
         apply_changes(
             zone, edits, user, source=source, via=via, summary=ZONE_CREATED, parsed=parsed
         )
@@ -821,7 +917,7 @@ def plan_import(
     ]
     if replace_all:
         planned += [PlannedRRset(*k, tuple(v), ()) for k, v in current.items() if k not in incoming]
-    planned.sort(key=lambda p: sort_key(zone.name, p.owner, p.rdtype))
+    planned.sort(key=lambda p: record_sort_key(p.owner, p.rdtype))
     return ImportPlan(planned, zone_fingerprint(zone))
 
 
@@ -866,19 +962,22 @@ def import_zone(
     user=None,
     source: str = "loadzone",
     via: str = "",
+    progress: Progress | None = None,
 ) -> tuple[Zone, ZoneChange | None]:
     """Import a whole zone file, SOA included: a new zone, or a replace or merge of one.
 
     One change in the history, attributed to ``user``/``source``/``via`` (the
     file); the serial moves past both the file's and the zone's. Raise
     ChangeError when the zone exists and ``mode`` is "create", or the data
-    breaks a rule; nothing is written then.
+    breaks a rule; nothing is written then. ``progress`` hears how many rows are written.
     """
     origin = parsed.origin.to_text().lower()
     settings = zone_file_settings(parsed)
-    wires = {(r.owner, r.rdtype, r.rdata): r.wire for r in parsed.records}
     where = f" ({via})" if via else ""
     zone = Zone.objects.filter(origin=origin).first()
+    if zone is None and parsed.checked:
+        return create_zone_from_file(parsed, Author(user, source, via), progress)
+    wires = {(r.owner, r.rdtype, r.rdata): r.wire for r in parsed.records}
     if zone is None:
         zone = Zone(origin=origin, **settings)
         edits = [
@@ -892,6 +991,9 @@ def import_zone(
             f"The zone {origin} exists already; replace or merge it to import over it."
         )
     plan = plan_import(zone, parsed, replace_all=mode == "replace", default_ttl=parsed.soa_ttl)
+    if parsed.checked and len(plan.rrsets) > BULK_RRSETS:
+        by, summary = Author(user, source, via), f"Loaded{where} ({mode}): {plan.summary}"
+        return zone, apply_import(zone, plan, parsed, by, summary, settings, progress)
     change = apply_changes(
         zone,
         plan.edits(),
@@ -904,6 +1006,179 @@ def import_zone(
         parsed=wires,
     )
     return zone, change
+
+
+# Told (rows written, rows to write) as a bulk import goes.
+Progress = Callable[[int, int], None]
+# Past this many RRsets, an import into an existing zone is written in bulk (apply_import).
+BULK_RRSETS = 1000
+
+
+def apply_import(
+    zone: Zone,
+    plan: ImportPlan,
+    parsed: ParsedZone,
+    by: Author,
+    summary: str,
+    settings: Mapping[str, object] | None = None,
+    progress: Progress | None = None,
+) -> ZoneChange | None:
+    """Apply a big import plan (plan_import's, of a file parse_zone_text checked) in bulk:
+    what apply_changes does with plan.edits() and expected_zone (the zone's lock, the
+    fingerprint, the rules, one serial move, one history entry, the ring), in one
+    transaction, without parsing every record and name again. The rows of each RRset the
+    plan changes are written anew (apply_changes keeps those of unchanged records)."""
+    wires = {(r.owner, r.rdtype, r.rdata): r.wire for r in parsed.records}
+    rows = sum(len(p.after) for p in plan.rrsets)
+    counter = Counter(rows + len(plan.rrsets), progress)
+    with transaction.atomic(), collector_paused():
+        locked = Zone.objects.select_for_update().get(pk=zone.pk)
+        exact = held_serial(locked, plan.edits(), settings or {}, by)
+        if zone_fingerprint(locked) != plan.expected_zone:
+            raise ConflictError(whole_zone=True)
+        altered = setting_changes(locked, settings or {})
+        floor = serial_floor(locked, settings or {})
+        if not plan.rrsets and not altered and floor is None:
+            return None
+        apply_settings(locked, altered, floor if exact is None else None)
+        check_import_rules(locked, plan)
+        replace_rows(locked, plan, wires, counter.written)
+        change = record_history(locked, [], {}, altered, by, summary, None, exact)
+        rrsets = ((p.owner, p.rdtype, p.before, p.after) for p in plan.rrsets)
+        insert_history(change, rrsets, counter.written)
+    for column in Zone._meta.concrete_fields:  # as apply_changes leaves it
+        setattr(zone, column.attname, getattr(locked, column.attname))
+    return change
+
+
+@dataclass
+class Counter:
+    """Rows written so far of a bulk write, told to a Progress."""
+
+    total: int
+    progress: Progress | None
+    done: int = 0
+
+    def written(self, count: int) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def check_import_rules(zone: Zone, plan: ImportPlan) -> None:
+    """Check the zone as the plan leaves it: one TTL per RRset, NS at the apex, the zone
+    rules (on owner text; should that find a fault, check_zone_rules names it)."""
+    keys = set(zone.records.values_list("owner", "rdtype").distinct())
+    for p in plan.rrsets:
+        keys.discard((p.owner, p.rdtype))
+        if p.after:
+            keys.add((p.owner, p.rdtype))
+        ttls = {zone.default_ttl if r.ttl is None else r.ttl for r in p.after}
+        if len(ttls) > 1:
+            raise ChangeError(
+                f"{p.owner} {p.rdtype} has several TTLs ({', '.join(map(str, sorted(ttls)))}); "
+                "an RRset has one.",
+                "ttl",
+                (p.owner, p.rdtype),
+            )
+    if ("@", "NS") not in keys:
+        raise ChangeError("The zone needs NS records at its apex (@).", "rdtype", ("@", "NS"))
+    if not keys_obey_rules(keys):
+        check_zone_rules(zone, plan.edits())
+
+
+def replace_rows(
+    zone: Zone, plan: ImportPlan, wires: Wires, written: Callable[[int], None]
+) -> None:
+    """Delete the rows of the RRsets the plan changes and write their new ones in bulk."""
+    keys = {(p.owner, p.rdtype) for p in plan.rrsets}
+    rows = zone.records.values_list("id", "owner", "rdtype")
+    gone = [pk for pk, owner, rdtype in rows.iterator(chunk_size=5000) if (owner, rdtype) in keys]
+    for start in range(0, len(gone), 500):  # within every database's parameter limit
+        zone.records.filter(pk__in=gone[start : start + 500]).delete()
+    now = Record._meta.get_field("updated").get_db_prep_save(timezone.now(), connection)
+    new = (
+        (
+            zone.pk,
+            p.owner,
+            p.rdtype,
+            r.ttl,
+            r.rdata,
+            wires[(p.owner, p.rdtype, r.rdata)],
+            r.enabled,
+            r.comment,
+            now,
+            record_sort_key(p.owner, p.rdtype),
+        )
+        for p in plan.rrsets
+        for r in p.after
+    )
+    insert_rows(Record, RECORD_COLUMNS, new, written)
+
+
+def create_zone_from_file(
+    parsed: ParsedZone, by: Author, progress: Progress | None = None
+) -> tuple[Zone, ZoneChange]:
+    """Create a zone holding a zone file's data as parse_zone_text checked it (canonical
+    records, the zone rules, one TTL per RRset), written in bulk: what create_zone writes
+    (the zone, its rows, one history entry with its RRsets, the serial moved once, the
+    workers rung), in one transaction, without reading or checking it all again."""
+    zone = Zone(origin=parsed.origin.to_text().lower(), **zone_file_settings(parsed))
+    with collector_paused():
+        rrsets = incoming_dicts(parsed)
+    if ("@", "NS") not in rrsets:
+        raise ChangeError("The zone needs NS records at its apex (@).", "rdtype", ("@", "NS"))
+    counter = Counter(len(parsed.records) + len(rrsets), progress)  # records, history rows
+    written = counter.written
+    with transaction.atomic(), collector_paused():
+        save_new_zone(zone)
+        insert_records(zone, parsed, written)
+        change = record_history(zone, [], {}, [], by, ZONE_CREATED, None)
+        insert_history(change, ((*key, [], after) for key, after in rrsets.items()), written)
+    return zone, change
+
+
+def incoming_dicts(parsed: ParsedZone) -> dict[tuple[str, str], list[dict]]:
+    """Group a file's records by RRset as the history stores them (incoming_rrsets' records
+    as_dicts, without making each a RecordData first)."""
+    default_ttl = parsed.soa_ttl
+    incoming: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in parsed.records:
+        ttl = None if r.ttl == default_ttl else r.ttl
+        incoming[(r.owner, r.rdtype)].append(
+            {"rdata": r.rdata, "ttl": ttl, "enabled": True, "comment": ""}
+        )
+    return incoming
+
+
+def insert_records(zone: Zone, parsed: ParsedZone, written: Callable[[int], None]) -> None:
+    """Write the rows of a checked zone file's records in bulk (a TTL equal to the file's
+    default is stored as the default, as incoming_rrsets has it)."""
+    now = Record._meta.get_field("updated").get_db_prep_save(timezone.now(), connection)
+    default_ttl = parsed.soa_ttl
+    rows = (
+        (
+            zone.pk,
+            r.owner,
+            r.rdtype,
+            None if r.ttl == default_ttl else r.ttl,
+            r.rdata,
+            r.wire,
+            True,
+            "",
+            now,
+            record_sort_key(r.owner, r.rdtype),
+        )
+        for r in parsed.records
+    )
+    insert_rows(Record, RECORD_COLUMNS, rows, written)
+
+
+# The columns bulk writes fill, in this order.
+RECORD_COLUMNS = (
+    *("zone", "owner", "rdtype", "ttl", "rdata", "wire", "enabled", "comment", "updated"),
+    "sort_key",
+)
 
 
 def sort_key(origin: dns.name.Name, owner: str, rdtype: str) -> tuple[dns.name.Name, int]:

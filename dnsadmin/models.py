@@ -190,9 +190,10 @@ class Zone(models.Model):
 
         Both also reconcile from the database, so a lost ring only delays them.
         """
-        origin = self.origin
-        transaction.on_commit(lambda: ring(DNS_GROUP, "zone.changed", origin=origin))
-        transaction.on_commit(lambda: ring(BOT_GROUP, "zone.changed", origin=origin))
+        origin, serial = self.origin, self.serial
+        # One ring for both (the serial lets a worker that served it already skip it).
+        groups = (DNS_GROUP, BOT_GROUP)
+        transaction.on_commit(lambda: ring(groups, "zone.changed", origin=origin, serial=serial))
 
     def rrset_keys(self, exclude_pk: int | None = None) -> set[rules.RecordKey]:
         origin = self.name
@@ -219,10 +220,16 @@ class Record(models.Model):
     enabled = models.BooleanField(default=True)
     comment = models.CharField(max_length=255, blank=True)
     updated = models.DateTimeField(auto_now=True)
+    # Zone-file order as bytes the database sorts (record_sort_key), so a page of a big
+    # zone is one indexed query; written with the row by the change service.
+    sort_key = models.BinaryField(editable=False, default=b"")
 
     class Meta:
         ordering = ["zone", "owner", "rdtype", "rdata"]
-        indexes = [models.Index(fields=["zone", "owner", "rdtype"])]
+        indexes = [
+            models.Index(fields=["zone", "owner", "rdtype"]),
+            models.Index(fields=["zone", "sort_key"], name="dnsadmin_record_zone_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.owner} {self.effective_ttl} {self.rdtype} {self.rdata}"
@@ -270,6 +277,27 @@ class Record(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ZoneDataError
+
+
+def record_sort_key(owner: str, rdtype: str) -> bytes:
+    """Return the bytes that sort a record in zone-file order: its owner in DNS canonical
+    order (RFC 4034 §6.1: labels from the right, lower case, the apex first), then its type
+    number. Labels are joined by 0x01 and the type follows 0x00, so a name sorts before the
+    names below it, and a label before the longer labels it begins (labels holding the
+    octets 0 or 1, which need escapes, may sort out of place)."""
+    number = type_bytes(rdtype)
+    if owner == "@":
+        return b"\0" + number
+    if "\\" in owner:  # escaped dots or octets: let dnspython split the labels
+        labels = dns.name.from_text(owner, origin=None).labels
+    else:
+        labels = owner.encode().split(b".")
+    return b"\1".join(label.lower() for label in reversed(labels)) + b"\0" + number
+
+
+@functools.lru_cache(maxsize=256)
+def type_bytes(rdtype: str) -> bytes:
+    return rules.type_order(rdtype).to_bytes(3, "big")
 
 
 class ZoneDataError(TypeError):
@@ -361,7 +389,7 @@ class QueryStats(models.Model):
 
 
 # Sources that are programs, not people at a page: no user is expected.
-SCRIPTED = {"loadzone", "update", "transfer", "dnssec"}
+SCRIPTED = {"loadzone", "update", "transfer", "dnssec", "catalog"}
 ZONE_CREATED = "Zone created"  # the summary of a zone's first entry, written by create_zone
 
 
@@ -373,11 +401,12 @@ class ZoneChange(models.Model):
     """
 
     # How a change came in: people at the pages, the API or the admin; programs (SCRIPTED):
-    # loadzone, an RFC 2136 update, a transfer from a primary, DNSSEC signing.
+    # loadzone, an RFC 2136 update, a transfer from a primary, DNSSEC signing, the catalog
+    # zone kept in line with the zones (catalogzones.py).
     SOURCES = [
         (s, s)
         for s in ("web", "api", "import", "admin", "revert", "settings")
-        + ("loadzone", "update", "transfer", "dnssec")
+        + ("loadzone", "update", "transfer", "dnssec", "catalog")
     ]
 
     zone = models.ForeignKey(
@@ -709,3 +738,90 @@ class ZonePermission(models.Model):
     def __str__(self) -> str:
         who = f"user {self.user}" if self.user_id else f"group {self.group}"
         return f"{who}: {self.level} on {self.zone or 'every zone'}"
+
+
+class SecondaryZone(models.Model):
+    """A zone copied from primaries by zone transfer (dnsadmin/secondary.py): its data is
+    written by transfers only, and this row holds where it comes from and its timers."""
+
+    zone = models.OneToOneField(Zone, on_delete=models.CASCADE, related_name="secondary")
+    primaries = models.TextField(
+        validators=[validate_notify_targets],
+        help_text="Primary servers, tried in order: ADDR or ADDR:PORT, separated by spaces.",
+    )
+    tsig_key = models.ForeignKey(
+        TsigKey, on_delete=models.PROTECT, null=True, blank=True, related_name="secondaries"
+    )
+    catalog = models.CharField(
+        max_length=255, blank=True, help_text="The catalog zone that listed it; empty: none."
+    )
+    last_check = models.DateTimeField(null=True, blank=True)
+    last_transfer = models.DateTimeField(null=True, blank=True)
+    last_transfer_kind = models.CharField(max_length=4, blank=True)  # IXFR or AXFR
+    next_refresh = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Served as SERVFAIL while True: never transferred yet, or expired (RFC 1035 SOA EXPIRE).
+    expired = models.BooleanField(default=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.zone} from {self.primaries}"
+
+
+class SecondaryLease(models.Model):
+    """Which rundns worker does the zone transfers (one row): the others only serve."""
+
+    holder = models.CharField(max_length=255)
+    expires = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.holder} until {self.expires}"
+
+
+class ImportJob(models.Model):
+    """A web import of a big zone file, run in the background (dnsadmin/importjobs.py):
+    the file, what it would change once read, and how applying it ended."""
+
+    STATES = [(s, s) for s in ("reading", "planned", "applying", "done", "failed")]
+
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="import_jobs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    mode = models.CharField(max_length=8)
+    text = models.TextField(blank=True, help_text="The file; emptied once it is applied.")
+    state = models.CharField(max_length=10, choices=STATES, default="reading")
+    summary = models.CharField(max_length=255, blank=True)
+    # The first RRsets the plan touches, as the page shows them (the count is in summary).
+    preview = models.JSONField(default=list, blank=True)
+    expected = models.CharField(max_length=64, blank=True)  # the zone's fingerprint, planned
+    message = models.TextField(blank=True, help_text="How it ended, or what is wrong.")
+    change = models.ForeignKey(
+        ZoneChange, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"import of {self.filename or 'pasted text'} into {self.zone}: {self.state}"
+
+
+class PendingBatch(models.Model):
+    """The RRset changes one user queued on a zone's page to apply together: kept per user
+    and zone in the database (not the session), so that they outlast a logout."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="pending_batches")
+    edits = models.JSONField(default=list)  # changes.batch_to_json
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "zone"], name="unique_pending_batch_per_user_zone"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{len(self.edits)} pending RRset changes of {self.user} on {self.zone}"

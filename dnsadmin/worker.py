@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+from collections import Counter, defaultdict
 
 import dns.name
+import dns.rdatatype
 import dns.rrset
 from channels.db import database_sync_to_async
 
 from appliance.control import DNS_GROUP
 from appliance.worker import WorkerConsumer
-from dnsadmin import cachesync, dnssec, querylog, snapshot
+from dnsadmin import cachesync, catalogzones, dnssec, querylog, secondary, snapshot
+from dnsadmin.models import serial_gt
 from dnsadmin.names import notify
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ChainConfig, ResolverChain
+from dnsadmin.names.cookies import Cookies
+from dnsadmin.names.rrl import RateLimiter
 from dnsadmin.names.server import DNSServer
 from dnsadmin.querylog import QueryRecorder
-from dnsadmin.updates import SignedMessages
+from dnsadmin.updates import Applied, SignedMessages
 from dnsadmin.updates import keyring as keyring_of
 
 logger = logging.getLogger(__name__)
-PRUNE_EVERY = 600.0  # seconds between query log prunes
+PRUNE_EVERY = 60.0  # seconds between query log prunes (a flood fills it fast)
 CACHE_WRITE_EVERY = 10.0  # seconds between cache write-behinds
+PATCH_IN_LOOP = 20_000  # names: a zone up to this size is patched on the event loop
 CACHE_WRITE_BATCH = 2000  # entries written per round at most (the rest go in the next)
 
 
@@ -41,22 +48,33 @@ class DNSWorker(WorkerConsumer):
         self.catalog = ZoneCatalog()
         self.versions: snapshot.Versions = {}
         self.reload_lock = asyncio.Lock()
+        # Held while one zone is replaced: by a reload, or by an update this worker applied.
+        self.zone_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.notifying: set[asyncio.Task] = set()
+        self.catalog_due = True  # the catalog zone is to be brought in line with the zones
+        self.transfers = secondary.Transfers(self.name)  # run by the lease holder only
         await self.reload_zones()
         self.chain = ResolverChain(self.catalog, options.get("resolver") or ChainConfig())
         await self.restore_cache()
         self.recorder = QueryRecorder()
         self.retention_days = options.get("query_log_days", 7)
+        self.max_log_entries = options.get("query_log_max_entries")
         loop = asyncio.get_running_loop()
         self.next_prune, self.next_cache_write = loop.time(), loop.time() + CACHE_WRITE_EVERY
         self.server = DNSServer(
             self.chain, on_query=self.recorder,
             log_per_second=options.get("query_log_per_second", 1000),
-            messages=SignedMessages(self.chain),
+            messages=SignedMessages(
+                self.chain, applied=self.serve_applied, locks=self.served_zone_lock
+            ),
+            tcp_write_timeout=options.get("tcp_write_timeout", 10.0),
+            rate_limiter=rate_limiter(options.get("rate_limits")),
+            cookies=Cookies(options["cookie_secrets"]) if options.get("cookie_secrets") else None,
         )  # fmt: skip
         await self.server.start(
             options["addresses"], options["port"], reuse_port=options.get("reuse_port", False)
         )
+        self.transfers.start()
         logger.info(
             "serving %d zones on %s port %d",
             len(self.versions),
@@ -84,20 +102,43 @@ class DNSWorker(WorkerConsumer):
                 logger.info("zone %s removed", origin)
             changed = [o for o, version in current.items() if self.versions.get(o) != version]
             for origin in changed:
-                if not await self.reload(origin):
+                async with self.zone_locks[origin]:
+                    # An update this worker applied may have served the version meanwhile.
+                    done = self.versions.get(origin) == current[origin]
+                    loaded = done or await self.reload(origin)
+                if not loaded:
                     # Not loaded: the version served stays, so the next reconcile tries again.
                     if origin in self.versions:
                         current[origin] = self.versions[origin]
                     else:
                         del current[origin]
+            if current.keys() != self.versions.keys():
+                self.catalog_due = True
             self.versions = current
+        if changed or self.catalog_due:
+            await self.sync_catalogs(changed)
+
+    async def sync_catalogs(self, changed: list[str]) -> None:
+        """List the zones served in our catalog zone, and follow the catalogs among the
+        zones changed (catalogzones.py)."""
+        try:
+            due = self.catalog_due
+            made = await database_sync_to_async(catalogzones.sync)() if due else None
+            followed = await database_sync_to_async(catalogzones.consume)(changed, due)
+        except Exception:
+            logger.exception("catalog zones could not be brought in line; trying again")
+            self.catalog_due = True
+            return
+        self.catalog_due = False
+        if made is not None or followed:
+            await self.reload_zones()  # serve them now, not at the next reconcile
 
     async def reload(self, origin: str) -> bool:
         """Serve the zone's current rows, and notify its secondaries when its serial moved;
         False if it could not be loaded."""
         try:
             previous = self.catalog.get(dns.name.from_text(origin))
-            zone = await database_sync_to_async(snapshot.refresh_zone)(origin, previous)
+            zone = await database_sync_to_async(snapshot.refresh_served)(origin, previous)
             if zone is not None:
                 zone = await dnssec.signed_for_serving(zone, previous)
         except Exception:
@@ -112,6 +153,34 @@ class DNSWorker(WorkerConsumer):
         if before is not None and before[0] != zone.serial:
             await self.notify_secondaries(origin, zone)
         return True
+
+    def served_zone_lock(self, origin: str) -> contextlib.AbstractAsyncContextManager:
+        """Return the lock of a zone this worker serves (none for a name it does not: an
+        update naming it changes nothing served, and any name may come in a packet)."""
+        return self.zone_locks[origin] if origin in self.versions else contextlib.nullcontext()
+
+    async def serve_applied(self, applied: Applied) -> None:
+        """Serve what an update this worker applied changed, patched into the zone it serves
+        (and re-signed there) without reading it back; the ring and the reconcile then find
+        the zone current. When the zone served is not the one the update started from, they
+        reload it as for any change. Called with the zone's lock held (SignedMessages)."""
+        origin = applied.origin
+        previous = self.catalog.get(dns.name.from_text(origin))
+        try:
+            if previous is not None and len(previous) > PATCH_IN_LOOP:
+                zone = await asyncio.to_thread(snapshot.patched_by, previous, applied)
+            else:  # a copy of the zone's index of names: cheaper than a trip to a thread
+                zone = snapshot.patched_by(previous, applied)
+            if zone is None or origin not in self.versions:
+                return
+            zone = await dnssec.signed_for_serving(zone, previous)
+        except Exception:
+            logger.exception("zone %s could not be patched; it is reloaded instead", origin)
+            return
+        self.catalog.replace(zone)
+        self.versions[origin] = applied.version
+        logger.info("zone %s updated, serial %s", origin, zone.serial)
+        await self.notify_secondaries(origin, zone)
 
     async def notify_secondaries(self, origin: str, zone) -> None:
         """Tell the zone's secondaries about the new serial (RFC 1996), in the background."""
@@ -152,6 +221,14 @@ class DNSWorker(WorkerConsumer):
     # events from the web ------------------------------------------------------------
 
     async def zone_changed(self, message: dict) -> None:
+        origin = message.get("origin", "")
+        if origin in self.zone_locks:
+            # An update this worker is applying rings before it serves what it changed.
+            async with self.zone_locks[origin]:
+                served = self.versions.get(origin)
+            serial = message.get("serial")
+            if served is not None and serial is not None and not serial_gt(serial, served[0]):
+                return  # served already, or a later serial
         await self.reload_zones()
 
     async def cache_flush(self, message: dict) -> None:
@@ -159,6 +236,9 @@ class DNSWorker(WorkerConsumer):
 
     async def cache_delete(self, message: dict) -> None:
         await self.apply_cache_commands()
+
+    async def secondary_refresh(self, message: dict) -> None:
+        self.transfers.wake()
 
     # written behind -----------------------------------------------------------------
 
@@ -180,13 +260,17 @@ class DNSWorker(WorkerConsumer):
             await database_sync_to_async(cachesync.write_snapshot)(entries, self.name, applied)
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_EVERY
-            await database_sync_to_async(querylog.prune)(self.retention_days)
+            await database_sync_to_async(querylog.prune)(
+                self.retention_days, max_entries=self.max_log_entries
+            )
 
     async def shutdown(self) -> None:
         """Stop listening, finish the resolutions in flight and write everything behind."""
         server = getattr(self, "server", None)
         for task in getattr(self, "notifying", ()):
             task.cancel()
+        if hasattr(self, "transfers"):
+            await self.transfers.stop()
         if server is not None:
             await server.stop()
             await self.chain.close()
@@ -202,4 +286,30 @@ class DNSWorker(WorkerConsumer):
             "port": server.port if server else None,
             "queries": sum(stats.answered.values()) if stats else 0,
             "cache_entries": len(self.chain.cache) if hasattr(self, "chain") else 0,
+            # Answers from our zones kept to send again, within ChainConfig's memo budget.
+            "kept_answers": self.chain.memory() if hasattr(self, "chain") else {},
+            "rate_limited": dict(stats.rate_limited) if stats else {},
+            "shed": stats.shed if stats else 0,
+            **self.counters(),
         }
+
+    def counters(self) -> dict:
+        """Return the counts since this worker started that /metrics exports: answers by
+        transport, zone transfers served (unsigned and signed) and received (by the lease
+        holder, failures too), updates by outcome."""
+        server = getattr(self, "server", None)
+        if server is None:
+            return {}
+        messages = server.messages
+        transfers = server.stats.transfers + (messages.transfers if messages else Counter())
+        return {
+            "by_transport": dict(server.stats.by_transport),
+            "transfers_out": {dns.rdatatype.to_text(t): n for t, n in transfers.items()},
+            "transfers_in": dict(self.transfers.received),
+            "updates": dict(messages.updates) if messages else {},
+        }
+
+
+def rate_limiter(limits) -> RateLimiter | None:
+    """Return the rate limiter for the limits rundns read from the settings; None when off."""
+    return RateLimiter(limits) if limits is not None and limits.enabled else None

@@ -9,6 +9,7 @@ import ipaddress
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -16,6 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from appliance.worker import run_worker, worker_scope
 from dnsadmin.names.addresses import networks
 from dnsadmin.names.chain import ChainConfig
+from dnsadmin.names.cookies import load_secrets
+from dnsadmin.names.rrl import RateLimiter, RateLimits
 from dnsadmin.worker import DNSWorker
 
 
@@ -120,6 +123,9 @@ class Command(BaseCommand):
             reconcile_interval=settings.RECONCILE_INTERVAL,
             query_log_per_second=settings.QUERY_LOG_MAX_PER_SECOND,
             query_log_days=settings.QUERY_LOG_RETENTION_DAYS, resolver=resolver_options(options),
+            query_log_max_entries=settings.QUERY_LOG_MAX_ENTRIES,
+            tcp_write_timeout=settings.DNS_TCP_WRITE_TIMEOUT,
+            rate_limits=rate_limits(), cookie_secrets=cookie_secrets(),
         )  # fmt: skip
         try:
             asyncio.run(run_worker(DNSWorker, scope))
@@ -166,7 +172,39 @@ def resolver_options(options: dict) -> ChainConfig:
         hosts_file=options["hosts_file"],
         order=settings.DNS_RESOLVER_ORDER,
         port=options["upstream_port"],
+        version=None if settings.DNS_VERSION.lower() == "none" else settings.DNS_VERSION,
     )
     if options["root_hints"]:
         chain = dataclasses.replace(chain, root_hints=options["root_hints"])
     return chain
+
+
+def rate_limits() -> RateLimits:
+    """Return the response rate limits the DNS_RRL_* settings ask for (all rates 0: off)."""
+    limits = RateLimits(
+        responses_per_second=settings.DNS_RRL_RESPONSES_PER_SECOND,
+        nxdomains_per_second=settings.DNS_RRL_NXDOMAINS_PER_SECOND,
+        nodata_per_second=settings.DNS_RRL_NODATA_PER_SECOND,
+        referrals_per_second=settings.DNS_RRL_REFERRALS_PER_SECOND,
+        errors_per_second=settings.DNS_RRL_ERRORS_PER_SECOND,
+        window=settings.DNS_RRL_WINDOW,
+        slip=settings.DNS_RRL_SLIP,
+        ipv4_prefix=settings.DNS_RRL_IPV4_PREFIX,
+        ipv6_prefix=settings.DNS_RRL_IPV6_PREFIX,
+        exempt=settings.DNS_RRL_EXEMPT,
+    )
+    try:
+        RateLimiter(limits)
+    except ValueError as error:
+        raise CommandError(f"DNS_RRL_*: {error}") from None
+    return limits
+
+
+def cookie_secrets() -> list[bytes]:
+    """Return the DNS cookie secrets (none when DNS_COOKIES is off), the first making them."""
+    if not settings.DNS_COOKIES:
+        return []
+    try:
+        return load_secrets(settings.DNS_COOKIE_SECRET, Path(settings.DNS_COOKIE_SECRET_FILE))
+    except ValueError as error:
+        raise CommandError(f"DNS_COOKIE_SECRET: {error}") from None
