@@ -40,7 +40,12 @@ def ring(group: str | tuple[str, ...], event_type: str, **payload: object) -> No
 
     loop = running_loop_of_thread()
     if loop is None:
-        async_to_sync(send)()
+        try:
+            async_to_sync(send)()
+        except RuntimeError:
+            # Called from code an event loop runs in its own thread (a test driving a
+            # browser, a coroutine calling sync code): ring from that loop instead.
+            _keep(asyncio.get_running_loop().create_task, send)
         return
     # From a thread an event loop runs sync code in (a request, an RFC 2136 update in
     # rundns): hand the bell to that loop rather than wait for it to be rung.
