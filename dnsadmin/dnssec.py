@@ -5,9 +5,11 @@ Keys follow RFC 7583's timelines: a zone signing key rolls by pre-publication (p
 then signing once every resolver has the key set with it, then kept published until every
 signature it made has expired from caches); a key signing key rolls by double-KSK, offers
 its successor to the parent as CDS/CDNSKEY (RFC 7344, RFC 8078), and waits until the parent's
-DS is confirmed before the old key goes. Every change of the key set or of the signing
-period is a change of the zone (``changes.record_signing_change``, source "dnssec"), so the
-serial moves once and every worker signs the same keys over the same validity window.
+DS is seen at every one of the parent's servers (``check_parent``, as BIND's checkds) or
+confirmed by the operator before the old key goes; going insecure waits the same way for the
+DS to be gone. Every change of the key set or of the signing period is a change of the zone
+(``changes.record_signing_change``, source "dnssec"), so the serial moves once and every
+worker signs the same keys over the same validity window.
 
 ``now`` is a parameter everywhere (the clock is injectable: tests drive time).
 """
@@ -35,7 +37,8 @@ from django.utils import timezone
 from appliance.vault import seal, unseal
 from dnsadmin.changes import record_signing_change
 from dnsadmin.models import Record, SecondaryZone, SigningKey, Zone, ZoneSigning
-from dnsadmin.names import signer
+from dnsadmin.names import checkds, journal, signer
+from dnsadmin.names.addresses import parse_address
 from dnsadmin.names.zone import Zone as ServedZone
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ DNSKEY_TTL = 3600
 PROPAGATION = datetime.timedelta(minutes=5)  # Dprp: our secondaries are NOTIFYed
 SAFETY = HOUR  # publish and retire safety margins
 PARENT_DS_TTL = DAY  # what registries use; the old DS may be cached that long
+CHECK_PARENT_EVERY = datetime.timedelta(minutes=5)  # while waiting for a DS to come or go
 ALGORITHMS = {"ecdsap256sha256": signer.ECDSAP256SHA256, "ed25519": signer.ED25519}
 ALGORITHM_NAMES = {code: name for name, code in ALGORITHMS.items()}
 
@@ -161,13 +165,14 @@ def disable(
             announce(zone, "DNSSEC disabled", user, now)
             return f"{zone.origin} is no longer signed."
         signing.state = "unsigning"
-        signing.unsigning_until = now + PARENT_DS_TTL + PROPAGATION + SAFETY
+        signing.unsigning_until = None  # set once every parent server has dropped the DS
         signing.save(update_fields=["state", "unsigning_until"])
         announce(zone, "DNSSEC: going insecure (CDS/CDNSKEY delete published)", user, now)
     return (
-        f"{zone.origin} stays signed until {signing.unsigning_until:%Y-%m-%d %H:%M} UTC, then "
-        "goes insecure. Remove its DS records at the registrar now: while the parent still "
-        "publishes a DS, resolvers that validate would fail for the whole zone once unsigned."
+        f"{zone.origin} stays signed until no parent server publishes a DS for it, and then "
+        "until that DS has left resolvers' caches. Remove its DS records at the registrar "
+        "now: while the parent still publishes a DS, resolvers that validate would fail for "
+        "the whole zone once unsigned."
     )
 
 
@@ -210,12 +215,13 @@ def _roll_zsk(zone, signing, current: list[SigningKey], now) -> str:
 def _roll_ksk(zone, signing, current: list[SigningKey], now) -> str:
     if any(k.ds_seen is None for k in current):
         raise DnssecError(
-            "A KSK is still waiting for its DS at the parent: confirm it first (ds-seen)."
+            "A KSK is still waiting for its DS at the parent: wait until the parent's "
+            "servers publish it (checkds), or confirm it (ds-seen)."
         )
     new = new_key(zone, "ksk", signing.algorithm, published=now, active=now)
     return (
-        f"New KSK {new.tag} published with CDS/CDNSKEY. Give the registrar its DS, then "
-        "confirm with `manage.py dnssec ds-seen`; the old KSK stays until then."
+        f"New KSK {new.tag} published with CDS/CDNSKEY. Give the registrar its DS: the old "
+        "KSK stays until every parent server publishes it (or you confirm it with ds-seen)."
     )
 
 
@@ -256,14 +262,16 @@ def maintain(zone: Zone, now: datetime.datetime | None = None) -> list[str]:
         signing = ZoneSigning.objects.filter(zone=zone).first()
         if signing is None:
             return done
-        if signing.state == "unsigning" and now >= signing.unsigning_until:
+        if not signing.parental_agents and (view := _our_parent_view(zone)) is not None:
+            done += _record_parent(zone, signing, view, now)  # no network: it is ours
+            signing.refresh_from_db()
+        if signing.state == "unsigning":
+            if signing.unsigning_until is None or now < signing.unsigning_until:
+                return done  # the DS is still at the parent, or still in caches
             zone.signing_keys.all().delete()
             signing.delete()
             announce(zone, "DNSSEC disabled: the zone is insecure now", None, now)
             return ["went insecure"]
-        if _seen_at_parent(zone, now):
-            done.append(ds_seen(zone, now=now))  # a change of its own, announced
-            signing.refresh_from_db()
         steps = _timed_steps(zone, signing, now)
         if steps or fingerprint(live_keys(zone, now)) != signing.served_keys:
             announce(zone, "DNSSEC: " + (", ".join(steps) or "key states changed"), None, now)
@@ -384,6 +392,7 @@ async def signed_for_serving(zone: ServedZone, previous: ServedZone | None) -> S
     if owners is not None:
         if previous is not None and previous.dnssec is not None:
             await resign_off_loop(zone, previous, owners)
+            journal.follow_resign(previous, zone, owners)  # IXFR out sends the signatures too
         return zone
     if hasattr(zone, "signing_plan"):
         plan = zone.signing_plan
@@ -461,9 +470,33 @@ def status(zone: Zone, now: datetime.datetime | None = None) -> dict:
             zsk_due + datetime.timedelta(days=signing.zsk_lifetime_days) if zsk_due else None
         ),
         "waiting_for_ds": [s.key.tag for s in keys if s.cds],
+        "parent": _parent_status(signing, keys),
         "keys": [_key_status(s) for s in keys if s.words != "removed"],
         "ds": ds_lines(zone, now),
         "dnskey": dnskey_lines(zone, now),
+    }
+
+
+def _parent_status(signing: ZoneSigning, keys: list[KeyState]) -> dict:
+    """Where the zone stands with its parent, in words, and what the last check found."""
+    waiting = [s.key for s in keys if s.cds]
+    if signing.state == "unsigning":
+        if signing.unsigning_until is None:
+            words = "going insecure: waiting for the DS to go from the parent"
+        else:
+            until = f"{signing.unsigning_until:%Y-%m-%d %H:%M} UTC"
+            words = f"going insecure: the DS is gone from the parent; unsigned from {until}"
+    elif not waiting:
+        words = "secure: DS published at parent"
+    elif any(s.key.ds_seen for s in keys if s.key.role == "ksk"):
+        words = f"KSK rollover: waiting for the DS of KSK {waiting[-1].tag} at the parent"
+    else:
+        words = "signed, not yet secure: waiting for the DS at the parent"
+    return {
+        "words": words,
+        "agents": signing.parental_agents.split(),
+        "checked": _iso(signing.parent_checked),
+        "report": signing.parent_report,
     }
 
 
@@ -483,9 +516,28 @@ def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def parent_ds(zone: Zone) -> set[bytes] | None:
-    """Return the DS rdatas (wire form) the parent publishes for the zone when the parent is
-    one of ours (the closest enclosing zone), None when it is elsewhere."""
+# the parent's DS, as its servers answer (BIND's checkds) ----------------------------
+
+
+def parent_view(zone: Zone) -> checkds.ParentView:
+    """Ask the parent for the zone's DS: the parental agents when set, else the parent zone
+    when it is one of ours, else the parent zone's name servers found through the resolver."""
+    signing = _signing(zone)
+    if signing.parental_agents:
+        return checkds.look(zone.origin, signing.parental_agents.split())
+    ours = _our_parent_view(zone)
+    if ours is not None:
+        return ours
+    try:
+        servers = checkds.parent_servers(zone.origin)
+    except checkds.ParentUnknown as error:
+        return checkds.ParentView((), str(error))
+    return checkds.look(zone.origin, servers)
+
+
+def _our_parent_view(zone: Zone) -> checkds.ParentView | None:
+    """Return the DS the parent publishes when the parent is one of ours (the closest
+    enclosing zone), None when it is elsewhere."""
     name = dns.name.from_text(zone.origin)
     parents = [
         p
@@ -497,25 +549,115 @@ def parent_ds(zone: Zone) -> set[bytes] | None:
     parent = max(parents, key=lambda p: len(p.origin))
     owner = name.relativize(dns.name.from_text(parent.origin)).to_text()
     rows = Record.objects.filter(zone=parent, owner__iexact=owner, rdtype="DS", enabled=True)
-    return {bytes(wire) for wire in rows.values_list("wire", flat=True)}
+    found = list(rows.values_list("wire", "ttl"))
+    ds = frozenset(bytes(wire) for wire, _ in found)
+    ttl = max((ttl for _, ttl in found), default=0)
+    return checkds.ParentView((checkds.Answer(f"this appliance (zone {parent.origin})", ds, ttl),))
 
 
-def parent_has_ds(zone: Zone) -> bool | None:
-    """Tell whether the parent, when it is one of ours, publishes a DS for the zone."""
-    found = parent_ds(zone)
-    return None if found is None else bool(found)
+def set_parental_agents(zone: Zone, agents: str) -> str:
+    """Set the servers asked for the zone's DS (BIND's parental-agents): ADDR or ADDR:PORT,
+    separated by spaces or commas; empty: the parent zone's name servers."""
+    signing = _signing(zone)
+    found = agents.replace(",", " ").split()
+    for agent in found:
+        try:
+            parse_address(agent)
+        except ValueError as error:
+            raise DnssecError(f"Parental agents: {error}.") from None
+    signing.parental_agents = " ".join(found)
+    signing.save(update_fields=["parental_agents"])
+    if not found:
+        return f"{zone.origin}: the DS is looked for at the parent zone's name servers."
+    return f"{zone.origin}: the DS is looked for at {', '.join(found)}."
 
 
-def _seen_at_parent(zone: Zone, now: datetime.datetime) -> bool:
-    """Tell whether the KSK waiting for its DS has it at the parent, when the parent is ours
-    (as BIND's checkds, without leaving the appliance)."""
+def check_parent(zone: Zone, now: datetime.datetime | None = None) -> str:
+    """Ask the parent's servers for the zone's DS now (no lock held while asking), record
+    what they said and act on it: a KSK's DS at every server retires the KSKs before it, no
+    DS anywhere lets a zone going insecure leave once the DS has left caches. Return the
+    report, in words."""
+    view = parent_view(zone)
+    now = now or timezone.now()
+    with transaction.atomic():
+        Zone.objects.select_for_update().get(pk=zone.pk)
+        signing = _signing(zone)
+        done = _record_parent(zone, signing, view, now)
+    return " ".join([signing.parent_report, *done])
+
+
+def _record_parent(
+    zone: Zone, signing: ZoneSigning, view: checkds.ParentView, now: datetime.datetime
+) -> list[str]:
+    """Remember what the parent said (under the zone's lock) and take the steps it allows;
+    an unreachable parent changes nothing but the report."""
+    done = []
+    signing.parent_checked = now
+    signing.parent_report = _parent_words(zone, view, now)
+    if view.ttl:
+        signing.parent_ds_ttl = view.ttl  # how long a resolver may keep the DS
     waiting = [s.key for s in live_keys(zone, now) if s.cds]
-    published = parent_ds(zone) if waiting else None
-    if not published:
-        return False
+    if signing.state == "signed" and waiting:
+        newest = max(waiting, key=lambda k: (k.published, k.pk))
+        if view.everywhere(_ds_wires(zone, newest)):
+            done.append(ds_seen(zone, now=now))  # a change of its own, announced
+    elif signing.state == "unsigning" and view.reachable:
+        if not view.nowhere():
+            signing.unsigning_until = None  # the DS is (back) at the parent
+        elif signing.unsigning_until is None:
+            cached = signing.parent_ds_ttl or int(PARENT_DS_TTL.total_seconds())
+            signing.unsigning_until = (
+                now + datetime.timedelta(seconds=cached) + PROPAGATION + SAFETY
+            )
+    fields = ["parent_checked", "parent_report", "parent_ds_ttl", "unsigning_until"]
+    ZoneSigning.objects.filter(pk=signing.pk).update(**{f: getattr(signing, f) for f in fields})
+    return done
+
+
+def _ds_wires(zone: Zone, key: SigningKey) -> set[bytes]:
+    """The DS rdatas (wire form) the parent may publish for a key: SHA-256 or SHA-384."""
     name = dns.name.from_text(zone.origin)
-    newest = max(waiting, key=lambda k: (k.published, k.pk))
-    return dns.dnssec.make_ds(name, _dnskey(newest), "SHA256").to_wire() in published
+    return {dns.dnssec.make_ds(name, _dnskey(key), d).to_wire() for d in ("SHA256", "SHA384")}
+
+
+def _parent_words(zone: Zone, view: checkds.ParentView, now: datetime.datetime) -> str:
+    if not view.reachable:
+        why = "; ".join(view.errors()) or "no server to ask"
+        return f"Could not ask the parent ({why}): nothing advances until it answers."
+    asked = len(view.answers)
+    servers = ", ".join(a.server for a in view.answers)
+    if view.nowhere():
+        return f"No DS at any of the parent's {asked} servers ({servers})."
+    parts, ours = [], set()
+    for key in (s.key for s in live_keys(zone, now) if s.key.role == "ksk"):
+        wires = _ds_wires(zone, key)
+        ours |= wires
+        count = sum(bool(a.ds & wires) for a in view.answers)
+        parts.append(f"DS of KSK {key.tag} at {count} of {asked} parent servers")
+    others = set().union(*(a.ds for a in view.answers)) - ours
+    if others:
+        parts.append(f"{len(others)} DS of no key of ours")
+    return f"{'; '.join(parts)} ({servers})."
+
+
+def check_due_parents(now: datetime.datetime | None = None) -> list[str]:
+    """check_parent() every zone waiting on its parent (a KSK's DS to come, or the DS to go
+    before going insecure) not checked for a while; return the zones checked."""
+    now = now or timezone.now()
+    checked = []
+    for signing in ZoneSigning.objects.filter(zone__enabled=True).select_related("zone"):
+        recent = signing.parent_checked and now - signing.parent_checked < CHECK_PARENT_EVERY
+        if recent or not _waits_on_parent(signing, now):
+            continue
+        check_parent(signing.zone, now)
+        checked.append(signing.zone.origin)
+    return checked
+
+
+def _waits_on_parent(signing: ZoneSigning, now: datetime.datetime) -> bool:
+    if signing.state == "unsigning":
+        return True
+    return any(s.cds for s in live_keys(signing.zone, now))
 
 
 def export_keys(zone: Zone) -> list[tuple[str, str, str]]:
@@ -533,13 +675,29 @@ MAINTAIN_EVERY = 60.0  # seconds between a worker's maintain_all() rounds
 _next_round = [0.0]
 
 
+_parent_checks: set[asyncio.Task] = set()
+
+
 async def maintain_now_and_then() -> None:
-    """Run maintain_all() from a DNS worker's reconcile, once a minute at most."""
+    """Run maintain_all() from a DNS worker's reconcile, once a minute at most, and ask the
+    parents that are waited on in the background (a silent parent takes seconds)."""
     now = asyncio.get_running_loop().time()
     if now < _next_round[0]:
         return
     _next_round[0] = now + MAINTAIN_EVERY
+    if not _parent_checks:
+        task = asyncio.create_task(_check_parents())
+        _parent_checks.add(task)
+        task.add_done_callback(_parent_checks.discard)
     try:
         await database_sync_to_async(maintain_all)()
     except Exception:
         logger.exception("DNSSEC maintenance failed; trying again in a minute")
+
+
+async def _check_parents() -> None:
+    """check_due_parents() in a thread of its own: the database thread stays free."""
+    try:
+        await database_sync_to_async(check_due_parents, thread_sensitive=False)()
+    except Exception:
+        logger.exception("DNSSEC parent checks failed; trying again in a minute")

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from appliance.control import BOT_GROUP, DNS_GROUP, ring
 from dnsadmin import rules
+from dnsadmin.names.addresses import parse_address
 from dnsadmin.names.notify import parse_targets
 
 SERIAL_MODULO = 2**32
@@ -69,6 +70,14 @@ def validate_cidr_list(value: str) -> None:
             ipaddress.ip_network(item, strict=False)
         except ValueError:
             raise ValidationError(f"{item!r} is not an IP address or network.") from None
+
+
+def validate_parental_agents(value: str) -> None:
+    for item in value.split():
+        try:
+            parse_address(item)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
 
 def validate_notify_targets(value: str) -> None:
@@ -191,9 +200,14 @@ class Zone(models.Model):
         Both also reconcile from the database, so a lost ring only delays them.
         """
         origin, serial = self.origin, self.serial
-        # One ring for both (the serial lets a worker that served it already skip it).
+        updated = self.updated.timestamp() if self.updated else None
+        # One ring for both. The version (serial and time of the change, as the workers'
+        # reconcile reads them) lets a worker that serves it already skip it; the serial
+        # alone would not, since settings change without moving it.
         groups = (DNS_GROUP, BOT_GROUP)
-        transaction.on_commit(lambda: ring(groups, "zone.changed", origin=origin, serial=serial))
+        transaction.on_commit(
+            lambda: ring(groups, "zone.changed", origin=origin, serial=serial, updated=updated)
+        )
 
     def rrset_keys(self, exclude_pk: int | None = None) -> set[rules.RecordKey]:
         origin = self.name
@@ -658,6 +672,16 @@ class ZoneSigning(models.Model):
     served_keys = models.TextField(blank=True, help_text="The key states last announced.")
     unsigning_until = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
+    # The parent's DS, as its servers answer (dnsadmin/dnssec.py check_parent, BIND's checkds).
+    parental_agents = models.TextField(
+        blank=True,
+        validators=[validate_parental_agents],
+        help_text="Servers of the parent zone to ask for the DS: ADDR or ADDR:PORT, separated "
+        "by spaces; empty: the parent zone's name servers, found through the resolver.",
+    )
+    parent_checked = models.DateTimeField(null=True, blank=True)
+    parent_report = models.TextField(blank=True, help_text="What the last check found.")
+    parent_ds_ttl = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.zone} signed"

@@ -150,7 +150,7 @@ def status(zone: Zone) -> dict:
         "primaries": secondary.primaries.split(),
         "tsig_key": secondary.tsig_key.name if secondary.tsig_key else None,
         "catalog": secondary.catalog or None,
-        "state": ("expired" if loaded else "not loaded yet") if secondary.expired else "serving",
+        "state": state(secondary),
         "last_check": secondary.last_check,
         "last_transfer": secondary.last_transfer,
         "last_transfer_kind": secondary.last_transfer_kind,
@@ -158,6 +158,14 @@ def status(zone: Zone) -> dict:
         "expires_at": secondary.expires_at,
         "last_error": secondary.last_error,
     }
+
+
+def state(secondary: SecondaryZone) -> str:
+    """Return what ``zone list`` and the zone list page say of a secondary: "serving", or
+    "expired" (answered with SERVFAIL), or "not loaded yet" (never transferred)."""
+    if not secondary.expired:
+        return "serving"
+    return "expired" if secondary.last_transfer is not None else "not loaded yet"
 
 
 # the transfer loop (one rundns worker) -----------------------------------------------------
@@ -359,10 +367,13 @@ def succeeded(origin: str, kind: str, primary: Primary, started: datetime.dateti
     """Record a successful check (and transfer): next check after REFRESH, expiry after
     EXPIRE, both from now (RFC 1034 4.3.5), and the zone served. ``started``: when the check
     began (a NOTIFY since then asks for another)."""
-    secondary = SecondaryZone.objects.select_related("zone").filter(zone__origin=origin).first()
+    found = SecondaryZone.objects.select_related("zone", "tsig_key").filter(zone__origin=origin)
+    secondary = found.first()
     if secondary is None:
         return  # removed meanwhile
     zone, now = secondary.zone, timezone.now()
+    if secondary.tsig_key is not None:  # it signed the check and the transfer: noted once
+        updates.note_used([secondary.tsig_key.name])
     fields = {
         "last_check": now,
         "next_refresh": next_check(secondary, started, now + timer(zone.refresh)),
@@ -524,6 +535,8 @@ def answer_notify(query: bytes, client: str) -> bytes | None:
     if not isinstance(request, tsig.Verified):
         return request
     message = request.message
+    if request.signed:
+        keys.note_use(message.keyname)
     if len(message.question) != 1 or message.question[0].rdtype != dns.rdatatype.SOA:
         return tsig.error_response(request, dns.rcode.FORMERR)
     origin = message.question[0].name.to_text().lower()

@@ -133,10 +133,12 @@ def patched_by(previous: ServedZone | None, applied) -> ServedZone | None:
     zone = patch_served(previous, applied.rrsets, applied.records, applied.version[0])
     zone.notify_targets = getattr(previous, "notify_targets", None)
     known = getattr(previous, "journal", None)
-    if known is not None and known.serial == previous.serial and previous.dnssec is None:
-        zone.journal = known.extended(delta_between(previous, zone, applied.rrsets))
-    else:
+    if known is None or known.serial != previous.serial:
         zone.journal = Journal(zone.serial)
+    elif previous.dnssec is not None:
+        zone.journal = known  # extended once re-signed (journal.follow_resign)
+    else:
+        zone.journal = known.extended(delta_between(previous, zone, applied.rrsets))
     return zone
 
 
@@ -246,11 +248,18 @@ def next_journal(origin: str, previous: ServedZone | None, zone: ServedZone) -> 
     known = getattr(previous, "journal", None)
     if known is None or known.serial != previous.serial:
         return Journal(zone.serial)
-    if previous.serial == zone.serial:
+    signed = getattr(zone, "signing_plan", None) is not None
+    if previous.serial == zone.serial and signed == (previous.dnssec is not None):
+        return known  # the same records, signed (or not) the same way
+    if signed and previous.dnssec is not None and getattr(zone, "changed_owners", None) is not None:
+        # Patched, to be re-signed where it changed: the re-signing extends the journal with
+        # the signatures and NSEC/NSEC3 records too (dnssec.signed_for_serving).
         return known
-    # A signed zone's signatures and denial records change with it; a new default TTL changes
-    # records the history does not name.
-    if previous.dnssec is not None or previous.source_settings[0] != zone.source_settings[0]:
+    # A zone signed whole (keys or signing period changed, signing turned on or off) changes
+    # everywhere; a new default TTL changes records the history does not name.
+    if signed or previous.dnssec is not None:
+        return Journal(zone.serial)
+    if previous.source_settings[0] != zone.source_settings[0]:
         return Journal(zone.serial)
     changed = rrsets_changed_between(origin, previous.serial, zone.serial)
     if changed is None:

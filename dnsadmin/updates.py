@@ -29,6 +29,7 @@ import dns.tsig
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from appliance.vault import seal, unseal
@@ -119,6 +120,16 @@ class StoredKeys:
             TsigKey.objects.filter(name=name.to_text().lower()).update(last_used=now)
             if kept is not None:
                 kept.last_used = now
+
+
+def note_used(names: Iterable[str]) -> None:
+    """Note that the keys named signed a zone transfer or a NOTIFY now, to the minute as
+    StoredKeys.note_use does: one UPDATE, which writes only the keys not noted within
+    USE_NOTED_EVERY (callers note a transfer once, not each of its messages)."""
+    now = timezone.now()
+    wanted = {tsig.key_name(name).to_text().lower() for name in names}
+    stale = Q(last_used__isnull=True) | Q(last_used__lte=now - USE_NOTED_EVERY)
+    TsigKey.objects.filter(stale, name__in=wanted).update(last_used=now)
 
 
 # the policy ---------------------------------------------------------------------------

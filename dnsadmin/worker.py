@@ -25,7 +25,7 @@ from dnsadmin.names.cookies import Cookies
 from dnsadmin.names.rrl import RateLimiter
 from dnsadmin.names.server import DNSServer
 from dnsadmin.querylog import QueryRecorder
-from dnsadmin.updates import Applied, SignedMessages
+from dnsadmin.updates import Applied, SignedMessages, note_used
 from dnsadmin.updates import keyring as keyring_of
 
 logger = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class DNSWorker(WorkerConsumer):
             return
         soa = dns.rrset.from_rdata_list(zone.origin, zone.soa.ttl, list(zone.soa))
         keyring = await database_sync_to_async(keyring_of)() if any(t.key for t in targets) else {}
-        task = asyncio.create_task(notify.notify(zone.origin, soa, targets, keyring=keyring))
+        task = asyncio.create_task(notify_noted(zone.origin, soa, targets, keyring))
         self.notifying.add(task)
         task.add_done_callback(self.notifying.discard)
 
@@ -226,9 +226,8 @@ class DNSWorker(WorkerConsumer):
             # An update this worker is applying rings before it serves what it changed.
             async with self.zone_locks[origin]:
                 served = self.versions.get(origin)
-            serial = message.get("serial")
-            if served is not None and serial is not None and not serial_gt(serial, served[0]):
-                return  # served already, or a later serial
+            if served_already(served, message.get("serial"), message.get("updated")):
+                return
         await self.reload_zones()
 
     async def cache_flush(self, message: dict) -> None:
@@ -310,6 +309,23 @@ class DNSWorker(WorkerConsumer):
         }
 
 
+async def notify_noted(origin: dns.name.Name, soa, targets: list, keyring: dict, **options) -> None:
+    """Send NOTIFY to targets (notify.notify, with options), then note the use of the keys
+    that signed one a target acknowledged (its answer's TSIG checked): once per round, not
+    per attempt."""
+    acknowledged = await notify.notify(origin, soa, targets, keyring=keyring, **options)
+    used = {target.key for target, ok in acknowledged.items() if ok and target.key}
+    if used:
+        await database_sync_to_async(note_used)(used)
+
+
 def rate_limiter(limits) -> RateLimiter | None:
     """Return the rate limiter for the limits rundns read from the settings; None when off."""
     return RateLimiter(limits) if limits is not None and limits.enabled else None
+
+
+def served_already(served: tuple | None, serial: int | None, updated: float | None) -> bool:
+    """Tell whether a ring's version (serial and time of change) is the one served, or older."""
+    if served is None or serial is None:
+        return False
+    return (serial, updated) == served or serial_gt(served[0], serial)

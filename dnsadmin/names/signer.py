@@ -76,7 +76,9 @@ CANONICAL_NAMES = frozenset(
 B32HEX = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghijklmnopqrstuv")
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# RFC 6979 deterministic ECDSA: every worker signing the same RRset makes the same signature,
+# so the versions of a zone they serve, and the IXFR journals they keep, agree.
+ECDSA_SHA256 = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 # RFC 8078 4: "CDS 0 0 0 00" and "CDNSKEY 0 3 0 AA==" ask the parent to remove the DS.
 DELETE_CDS = bytes([0, 0, 0, 0, 0])
 DELETE_CDNSKEY = bytes([0, 0, 3, 0, 0])

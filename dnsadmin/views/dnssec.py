@@ -27,6 +27,10 @@ def act(zone: Zone, action: str, options: dict, user) -> str:
         return dnssec.rollover(zone, action.removeprefix("rollover-"), user=user)
     if action == "ds-seen":
         return dnssec.ds_seen(zone, user=user)
+    if action == "checkds":
+        return dnssec.check_parent(zone)
+    if action == "parental-agents":
+        return dnssec.set_parental_agents(zone, str(options.get("agents", "")))
     raise dnssec.DnssecError(f"Unknown action {action!r}.")
 
 
@@ -48,7 +52,8 @@ def dnssec_action(request: HttpRequest, zone: Zone) -> HttpResponse:
 @api.token_required
 def dnssec_api(request: HttpRequest, origin: str) -> HttpResponse:
     """GET: the zone's DNSSEC status (keys, DS, DNSKEY; never a private key). POST
-    {"action": "enable"|"disable"|"rollover-zsk"|"rollover-ksk"|"ds-seen", ...}: do it."""
+    {"action": "enable"|"disable"|"rollover-zsk"|"rollover-ksk"|"checkds"|"ds-seen"|
+    "parental-agents", ...}: do it ("agents": "ADDR[:PORT] ..." for parental-agents)."""
     zone = api.get_zone(request, origin)
     if request.method == "POST":
         data = api.body(request)

@@ -35,8 +35,13 @@ DELETED_ZONES_SHOWN = 20
 def render_zone_list(
     request: HttpRequest, form: ZoneCreateForm | None, status: int = 200
 ) -> HttpResponse:
+    zones = (
+        Zone.objects.viewable_by(request.user)
+        .annotate(record_count=Count("records"))
+        .select_related("secondary")
+    )
     context = {
-        "zones": Zone.objects.viewable_by(request.user).annotate(record_count=Count("records")),
+        "zones": [(zone, secondary_state(zone)) for zone in zones],
         "form": form,
         # Deleted zones' history has no zone page to hang from: it is reached from here.
         "deleted": ZoneChange.objects.filter(zone_deleted=True)[:DELETED_ZONES_SHOWN]
@@ -44,6 +49,15 @@ def render_zone_list(
         else [],
     }
     return render(request, "dnsadmin/zone_list.html", context, status=status)
+
+
+def secondary_state(zone: Zone) -> dict | None:
+    """Return a secondary zone's state and last error for the list (None: a primary zone),
+    as ``manage.py zone list`` says them."""
+    copied = getattr(zone, "secondary", None)  # read with the zone (select_related)
+    if copied is None:
+        return None
+    return {"state": secondary.state(copied), "error": copied.last_error}
 
 
 @access.signed_in

@@ -7,13 +7,16 @@ from dataclasses import replace
 
 import dns.message
 import dns.name
+import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import dns.update
 import dns.xfr
 import dns.zone
 import pytest
+from asgiref.sync import async_to_sync
 
-from dnsadmin import snapshot
+from dnsadmin import dnssec, snapshot, updates
 from dnsadmin.changes import (
     RecordData,
     RRsetEdit,
@@ -23,10 +26,14 @@ from dnsadmin.changes import (
     fingerprint,
 )
 from dnsadmin.models import Zone
+from dnsadmin.names import update
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.transfer import transfer
 from dnsadmin.names.zone import Zone as ServedZone
 from dnsadmin.snapshot import chain_of_changes, refresh_served
+from tests.dnsadmin.test_update_service import ACME, acme
+
+__all__ = ["acme"]  # a fixture
 
 pytestmark = pytest.mark.django_db
 ORIGIN = "example.org."
@@ -185,3 +192,68 @@ def test_a_zone_never_read_between_changes_is_served_without_a_journal(zone, rac
     racing.times = 0
     third = refresh_served(ORIGIN, second)
     assert third.journal.deltas == ()  # it starts again from a zone read whole
+
+
+# signed zones: the journal follows the re-signing -------------------------------------
+
+
+def serve(previous: ServedZone | None) -> ServedZone:
+    """Return the zone as a worker serves it: refreshed with its journal, then signed."""
+    served = refresh_served(ORIGIN, previous)
+    return async_to_sync(dnssec.signed_for_serving)(served, previous)
+
+
+def text_of(copy: dns.zone.Zone) -> list[str]:
+    """Every record with its TTL (dns.zone's == leaves TTLs out)."""
+    return sorted(copy.to_text().splitlines())
+
+
+@pytest.mark.parametrize("nsec3", [True, False], ids=["nsec3", "nsec"])
+def test_a_signed_zone_is_sent_incrementally_signatures_and_chain_included(zone, nsec3):
+    dnssec.enable(zone, nsec3=nsec3)
+    first = serve(None)
+    copy = copy_of(first)
+    edit(zone, "www", "A", "192.0.2.81", "192.0.2.82")
+    edit(zone, "new.deep", "TXT", '"added"')  # a name and an empty non-terminal come
+    second = serve(first)
+    edit(zone, "www", "A", "192.0.2.82", ttl=60)
+    edit(zone, "new.deep", "TXT")  # and go
+    third = serve(second)
+    assert third.dnssec is not None and [d.serial_to for d in third.journal.deltas] == [
+        second.serial, third.serial,
+    ]  # fmt: skip
+    for start, served in ((first, copy), (second, copy_of(second))):
+        updated_copy, incremental = updated(served, third, start.serial)
+        assert incremental and text_of(updated_copy) == text_of(copy_of(third))
+    # The name that came is in the chain of the second version, with its signatures.
+    rdtypes = {r.rdtype for m in transferred(second, "IXFR", first.serial) for r in m.answer}
+    assert dns.rdatatype.RRSIG in rdtypes
+    assert (dns.rdatatype.NSEC3 if nsec3 else dns.rdatatype.NSEC) in rdtypes
+
+
+def test_a_signed_zone_signed_whole_after_a_rollover_starts_its_journal_again(zone):
+    dnssec.enable(zone)
+    first = serve(None)
+    edit(zone, "www", "A", "192.0.2.81")
+    second = serve(first)
+    dnssec.rollover(zone, "zsk")  # a new key published: the zone is signed whole
+    third = serve(second)
+    assert third.journal.deltas == ()
+    copy, incremental = updated(copy_of(second), third, second.serial)
+    assert not incremental and text_of(copy) == text_of(copy_of(third))
+
+
+def test_an_update_a_worker_patched_into_a_signed_zone_extends_its_journal(zone, acme):
+    """The worker that applied an RFC 2136 update serves it patched and re-signed without
+    reading it back (snapshot.patched_by): its journal follows the re-signing too."""
+    dnssec.enable(zone)
+    first = serve(None)
+    message = dns.update.UpdateMessage(ORIGIN)
+    message.add("new", 300, "A", "192.0.2.1")
+    message.delete("www", "A")
+    rcode, applied = updates.update_zone(update.parse(message.to_wire()), ACME)
+    assert rcode == dns.rcode.NOERROR
+    patched = snapshot.patched_by(first, applied)
+    patched = async_to_sync(dnssec.signed_for_serving)(patched, first)
+    copy, incremental = updated(copy_of(first), patched, first.serial)
+    assert incremental and text_of(copy) == text_of(copy_of(patched))

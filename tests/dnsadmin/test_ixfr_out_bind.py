@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from appliance.vault import unseal
+from dnsadmin import dnssec
 from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, fingerprint
 from dnsadmin.models import TsigKey, Zone
 from tests.dnsadmin.conftest import ZONE
@@ -147,3 +148,33 @@ def test_bind_follows_every_edit_by_ixfr_and_ends_with_our_zone(
     assert done >= 7 and (incremental, full) == (done - 1, 1), log.read_text()[-5000:]
     text = log.read_text()
     assert text.count(": TSIG 'xfr'") >= done  # each transfer signed, and checked by BIND
+    assert key.last_used is not None and "never used" not in manage("tsig", "list")
+
+
+def test_bind_follows_edits_to_a_signed_zone_by_ixfr(primary, bind_secondary, secondary_port):
+    """Signatures and NSEC3 records go out incrementally with the edits that changed them."""
+    zone, log = Zone.objects.get(), bind_secondary
+    dnssec.enable(zone)
+    zone.refresh_from_db()
+    assert wait_for(lambda: serial_at(secondary_port) == zone.serial, 20)
+    assert wait_for(lambda: settled(log), 10)
+    before = transfers(log)  # the copy before signing, then the zone signed whole
+    edits = [
+        ("new", "A", ("192.0.2.7",)),  # a name comes: the NSEC3 chain changes around it
+        ("www", "A", ("192.0.2.80", "192.0.2.81")),
+        ("new", "A", ()),  # and goes
+    ]
+    for owner, rdtype, values in edits:
+        records = current_rrset(zone, owner, rdtype)
+        new = tuple(RecordData(value) for value in values)
+        apply_changes(zone, [RRsetEdit(owner, rdtype, new, fingerprint(records))])
+        assert wait_for(lambda: serial_at(secondary_port) == zone.serial, 10), owner
+    assert wait_for(lambda: settled(log), 10)
+    done, incremental, full = transfers(log)
+    assert done > before[0] and (incremental - before[1], full) == (done - before[0], before[2])
+    key = TsigKey.objects.get()
+    keyring = dns.tsigkeyring.from_text({"xfr": (key.algorithm, unseal(key.sealed_secret))})
+    theirs, ours = axfr(secondary_port), axfr(primary.port, keyring)
+    assert ours.get_rdataset("@", "NSEC3PARAM") is not None
+    lines = [sorted(zone.to_text().splitlines()) for zone in (ours, theirs)]
+    assert lines[0] == lines[1], "\n".join(difflib.unified_diff(*lines, lineterm=""))

@@ -127,6 +127,7 @@ def test_a_zone_from_bind_is_transferred_then_follows_it_by_notify_and_ixfr(setu
     assert wait_for(lambda: addresses(server.port, "www.sec.test.") == ["192.0.2.80"], 15)
     status = SecondaryZone.objects.get()
     assert status.last_transfer_kind == "AXFR" and status.last_error == ""
+    assert status.tsig_key.last_used is not None  # the key signed the check and transfer
     zone = Zone.objects.get(origin=ORIGIN)
     assert zone.serial == 100 and zone.refresh == 3600  # the primary's, as it is
     # It is a primary for further secondaries: transfers out, and NOTIFY when its serial moves.

@@ -73,7 +73,7 @@ def test_data_the_zone_rules_forbid_is_refused_and_nothing_changes(zone, acme):
 
 
 def served_contents(zone) -> list[tuple]:
-    """A served zone's RRsets, signatures cut to their headers (ECDSA randomises the rest)."""
+    """A served zone's RRsets, signatures cut to their headers (so the comparison holds however the key signs)."""
     found = []
     for name, records in zone.rrsets():
         wires = records.wires

@@ -7,9 +7,11 @@ import re
 import dns.rdata
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from dnsadmin import secondary
 from dnsadmin.changes import RecordData, RRsetEdit, apply_changes, current_rrset, fingerprint
-from dnsadmin.models import Record, Zone
+from dnsadmin.models import Record, SecondaryZone, Zone
 from tests.dnsadmin.conftest import ZONE, edits
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +65,40 @@ def test_the_zone_list_shows_serial_record_count_and_state(user_client, zone):
     row = page[page.index("example.org.") :]
     assert str(zone.serial) in row and "<td>3</td>" in row and "yes" in row
     assert "New zone" not in page
+
+
+def kind_in(page: str, origin: str) -> str:
+    """The zone list's Kind cell of a zone, as text."""
+    cell = re.search(
+        rf'{re.escape(origin)}</a></td>\s*<td class="zone-kind">(.*?)</td>', page, re.S
+    )
+    return " ".join(re.sub("<[^>]+>", "", cell.group(1)).split())
+
+
+def test_the_zone_list_says_primary_or_secondary_and_how_a_secondary_is(
+    user_client, zone, django_assert_max_num_queries
+):
+    now = timezone.now()
+    states = {
+        "fresh.test.": {"expired": False, "last_transfer": now},
+        "failing.test.": {"expired": False, "last_transfer": now, "last_error": "timed out"},
+        "expired.test.": {"expired": True, "last_transfer": now, "last_error": "refused"},
+        "new.test.": {},  # never transferred
+    }
+    for origin, fields in states.items():
+        secondary.add_secondary(origin, ["192.0.2.1"])
+        SecondaryZone.objects.filter(zone__origin=origin).update(**fields)
+    with django_assert_max_num_queries(8):  # the states are read with the zones
+        page = user_client.get("/dns/zones/").content.decode()
+    kinds = {origin: kind_in(page, origin) for origin in [zone.origin, *states]}
+    assert kinds == {
+        "example.org.": "primary",
+        "fresh.test.": "secondary: fresh",
+        "failing.test.": "secondary: serving, refresh failed",
+        "expired.test.": "secondary: expired",
+        "new.test.": "secondary: not loaded yet",
+    }
+    assert 'title="timed out"' in page
 
 
 def test_staff_create_a_zone_with_its_soa_and_apex_ns(staff_client):

@@ -1,7 +1,8 @@
 """A change to a signed zone re-signed on its own (signer.patch_signed + signer.resign) leaves
 what a full signing of the same data leaves: the same RRsets, the same NSEC or NSEC3 chain,
-the same signature headers (the signatures themselves are randomised by ECDSA), every one of
-them valid; and the zone being served meanwhile does not change."""
+the same signature headers (the signature bytes are left out of the comparison, so it holds
+however the key signs), every one of them valid; and the zone being served meanwhile does not
+change."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def build(rows: dict, serial: int) -> Zone:
 
 def contents(zone: Zone) -> list[tuple]:
     """Every RRset served, signatures cut to what a full signing fixes (all but the
-    signature field itself, which ECDSA randomises)."""
+    signature field itself, so the comparison holds however the key signs)."""
     found = []
     for name, records in zone.rrsets():
         wires = records.wires

@@ -16,7 +16,9 @@ class Command(BaseCommand):
     help = (
         "DNSSEC for a zone: enable (ECDSA P-256 and NSEC3 without extra iterations or salt by "
         "default), disable (goes insecure safely), ds (the DS records for the registrar), "
-        "status, rollover --zsk|--ksk, ds-seen (the parent publishes the new KSK's DS), "
+        "status, rollover --zsk|--ksk, checkds (ask the parent's servers for the DS now), "
+        "parental-agents [ADDR[:PORT] ...] (the servers to ask; none: the parent's name "
+        "servers), ds-seen (confirm by hand that the parent publishes the new KSK's DS), "
         "export-keys DIRECTORY (the only way private keys leave the appliance), maintain."
     )
 
@@ -42,7 +44,10 @@ class Command(BaseCommand):
         )
         role.add_argument("--zsk", dest="role", action="store_const", const="zsk")
         role.add_argument("--ksk", dest="role", action="store_const", const="ksk")
-        action("ds-seen", "the parent publishes the new KSK's DS")
+        action("checkds", "ask the parent's servers for the zone's DS now")
+        agents = action("parental-agents", "the servers to ask for the DS (BIND's)")
+        agents.add_argument("agents", nargs="*", help="ADDR or ADDR:PORT; none: find them")
+        action("ds-seen", "the parent publishes the new KSK's DS (confirmed by hand)")
         action("export-keys", "write K*.key/K*.private files").add_argument("directory")
         action("maintain", "roll and re-sign what time calls for", origin=False)
 
@@ -70,11 +75,23 @@ class Command(BaseCommand):
         self.ds(zone)
 
     def disable(self, zone: Zone, *, force: bool, **_) -> None:
-        if dnssec.parent_has_ds(zone) and not force:
-            self.stderr.write(
-                f"Warning: the parent still publishes a DS for {zone.origin}. Remove it first."
-            )
         self.stdout.write(dnssec.disable(zone, force=force))
+        if force:
+            return
+        self.stdout.write(f"The parent: {dnssec.check_parent(zone)}")
+        if dnssec.status(zone)["unsigning_until"] is None:
+            self.stderr.write(
+                f"Warning: a DS for {zone.origin} may still be published at the parent (see "
+                "above). Remove it at the registrar: the zone stays signed until every parent "
+                "server has dropped it."
+            )
+
+    def checkds(self, zone: Zone, **_) -> None:
+        self.stdout.write(dnssec.check_parent(zone))
+        self.stdout.write(dnssec.status(zone)["parent"]["words"])
+
+    def parental_agents(self, zone: Zone, *, agents: list[str], **_) -> None:
+        self.stdout.write(dnssec.set_parental_agents(zone, " ".join(agents)))
 
     def ds(self, zone: Zone, **_) -> None:
         lines = dnssec.ds_lines(zone)
@@ -103,9 +120,12 @@ class Command(BaseCommand):
             f"Signatures renewed {found['signatures_renewed']}, expire {found['signatures_expire']}"
         )
         self.stdout.write(f"Next ZSK rollover: {found['next_zsk_rollover']}")
-        if found["waiting_for_ds"]:
-            tags = ", ".join(map(str, found["waiting_for_ds"]))
-            self.stdout.write(f"Waiting for the parent's DS of KSK {tags}: then run ds-seen.")
+        parent = found["parent"]
+        self.stdout.write(f"Parent: {parent['words']}")
+        if parent["checked"]:
+            self.stdout.write(f"  checked {parent['checked']}: {parent['report']}")
+        if parent["agents"]:
+            self.stdout.write(f"  parental agents: {' '.join(parent['agents'])}")
 
     def rollover(self, zone: Zone, *, role: str, **_) -> None:
         self.stdout.write(dnssec.rollover(zone, role))
