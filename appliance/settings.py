@@ -210,6 +210,9 @@ DNS_RESOLVER_ORDER = env_list("DNS_RESOLVER_ORDER", ["authority", "hosts", "cach
 DNS_TCP_WRITE_TIMEOUT = env_int("DNS_TCP_WRITE_TIMEOUT_MS", 10_000, minimum=50) / 1000
 # The answer to version.bind CH TXT, as BIND's version option; "none" refuses the question.
 DNS_VERSION = env_str("DNS_VERSION", "rundns")
+# A signed zone with no parental agents is checked at its parent's name servers, found through
+# this resolver (ADDR[:PORT]; empty: the host's, from /etc/resolv.conf).
+DNS_PARENT_RESOLVER = env_str("DNS_PARENT_RESOLVER")
 # The catalog zone (RFC 9432) listing the primary zones, for secondaries that follow it: its
 # name (empty: none), who may transfer it and which secondaries to NOTIFY (comma-separated,
 # as a zone's transfer ACL and NOTIFY targets).

@@ -28,8 +28,10 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.resolver
 from channels.db import database_sync_to_async
 from cryptography.hazmat.primitives import serialization
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -529,10 +531,20 @@ def parent_view(zone: Zone) -> checkds.ParentView:
     if ours is not None:
         return ours
     try:
-        servers = checkds.parent_servers(zone.origin)
+        servers = checkds.parent_servers(zone.origin, parent_resolver())
     except checkds.ParentUnknown as error:
         return checkds.ParentView((), str(error))
     return checkds.look(zone.origin, servers)
+
+
+def parent_resolver() -> dns.resolver.Resolver | None:
+    """Return the resolver settings name for finding parents' servers; None: the host's."""
+    if not settings.DNS_PARENT_RESOLVER:
+        return None
+    host, port = parse_address(settings.DNS_PARENT_RESOLVER)
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port = [host], port
+    return resolver
 
 
 def _our_parent_view(zone: Zone) -> checkds.ParentView | None:

@@ -9,6 +9,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
 from appliance.settings import *  # noqa: E402,F403
 
+# Tests talk to loopback only: parents are looked up where nothing listens unless a test says.
+DNS_PARENT_RESOLVER = "127.0.0.1:9"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True

@@ -55,7 +55,12 @@ class Terminal:
         self.home = home
         assert write_development_env(home / ".env")
         self.env = clean_environment(
-            {"APPLIANCE_ENV_FILE": str(home / ".env"), "APPLIANCE_VAR_DIR": str(home)}
+            {
+                "APPLIANCE_ENV_FILE": str(home / ".env"),
+                "APPLIANCE_VAR_DIR": str(home),
+                # Loopback only: `dnssec checkds` finds no parent rather than asking the host's.
+                "DNS_PARENT_RESOLVER": "127.0.0.1:9",
+            }
         )
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.port = free_port()
