@@ -203,7 +203,12 @@ class ResolverChain:
         allowed = self._clients.get(client)
         if allowed is None or self.catalog.generation != self._zones_seen:
             return None  # resolve() drops what the zone change made wrong
-        return self._kept(UDP_RECURSIVE if allowed else UDP, query)
+        # _kept without its generation check (just made): this runs for every datagram.
+        kind = UDP_RECURSIVE if allowed else UDP
+        kept = self.answers.get(kind, query, self.cache.clock)
+        if kept is None and allowed:
+            kept = self.cache.answers.get(kind, query, self.cache.clock)
+        return kept or self._quick(kind, query)
 
     def _kept(self, kind: int, query: bytes) -> tuple[bytes, str] | None:
         if self.catalog.generation != self._zones_seen:

@@ -229,19 +229,28 @@ class DNSServer:
         Reading never waits behind resolution: under a flood of questions that need work (a
         random-subdomain storm), the kept answers (our zones' and the cache's) keep their
         latency, and the work is done in slices between reads, the oldest shed past a bound.
+        This runs for every datagram, so what it needs is bound to locals once a batch, and a
+        kept answer to a client neither rate-limited nor with a cookie goes straight out.
         """
         at_once = self.chain.at_once
+        recvfrom, sendto = sock.recvfrom, sock.sendto
         backlog = self._backlog
+        cookies = self.cookies
+        direct = self.rrl is None  # kept answers need no RRL verdict
+        answered = self.stats.answered
+        sent = 0
+        # Every datagram of the batch was queued in the kernel by now: one clock reading
+        # stands for their arrival (for the query log's latency and the backlog's staleness).
+        started = time.perf_counter()
         for _ in range(UDP_BATCH):
             try:
-                query, client = sock.recvfrom(MAX_UDP)
+                query, client = recvfrom(MAX_UDP)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 continue  # e.g. an ICMP error reported on the socket
-            started = time.perf_counter()
             cookie = None
-            if self.cookies is not None and query[10:12] != b"\0\0" and not self._signed(query):
+            if cookies is not None and query[10:12] != b"\0\0" and not self._signed(query):
                 taken = self._take_cookie(sock, query, client, started)
                 if taken is None:
                     continue
@@ -252,7 +261,19 @@ class DNSServer:
                 log.exception("answering from kept answers failed")  # the full path still works
                 kept = None
             if kept is not None:
-                self._reply_udp(sock, query, kept[0], client, cookie, kept[1], started)
+                response, source = kept
+                if not direct or cookie is not None:
+                    self._reply_udp(sock, query, response, client, cookie, source, started)
+                    continue
+                try:
+                    sendto(response, client)
+                except OSError:
+                    self.stats.dropped += 1  # a full send buffer: UDP may drop, the client retries
+                    continue
+                answered[source, response[3] & 0xF] += 1
+                sent += 1
+                if self.log_budget:
+                    self._log(query, response, client, "udp", source, started)
                 continue
             if self._signed(query):
                 pending = self._first(self.messages.respond(query, client[0], False))
@@ -261,6 +282,8 @@ class DNSServer:
             if len(backlog) == backlog.maxlen:
                 self.stats.shed += 1
             backlog.append((sock, query, client, cookie, started))
+        if sent:
+            self.stats.by_transport["udp"] += sent
         if backlog and self._turn is None:
             self._take_turn()
 
@@ -506,16 +529,18 @@ class DNSServer:
         return task
 
     def _account(self, query, response, client, transport, source, started) -> None:
-        rcode = response[3] & 0xF
         stats = self.stats
-        stats.answered[source, rcode] += 1
+        stats.answered[source, response[3] & 0xF] += 1
         stats.by_transport[transport] += 1
-        if not self.log_budget or not started:
-            return  # over this second's budget, or it was when the query came in
+        if self.log_budget and started:  # not over this second's budget (nor when it came)
+            self._log(query, response, client, transport, source, started)
+
+    def _log(self, query, response, client, transport, source, started) -> None:
+        """Tell on_query of an answer, within this second's budget (the caller checked it)."""
         self.log_budget -= 1
         try:
             latency = time.perf_counter() - started
-            self.on_query(client[0], query, rcode, source, latency, transport)
+            self.on_query(client[0], query, response[3] & 0xF, source, latency, transport)
         except Exception:
             log.exception("on_query callback failed")
 
