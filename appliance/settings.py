@@ -32,8 +32,9 @@ SECRETS_KEY_FILE = Path(env_str("SECRETS_KEY_FILE") or VAR_DIR / "secrets.key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
+# Not "daphne": its app only swaps runserver for an ASGI one (the web runs the daphne command,
+# see README), and importing it (Twisted, TLS) costs every manage.py command a third of a second.
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

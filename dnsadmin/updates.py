@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import logging
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ import dns.rdatatype
 import dns.tsig
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -37,12 +39,15 @@ from dnsadmin import rules, secondary
 from dnsadmin.changes import (
     ChangeError,
     ConflictError,
+    Locked,
     RecordData,
     RRsetEdit,
+    StoredRecord,
+    Wires,
     apply_changes,
-    fingerprint,
+    stored_records,
 )
-from dnsadmin.models import Record, SecondaryZone, TsigKey, UpdateRule, Zone, ZoneChange
+from dnsadmin.models import SecondaryZone, TsigKey, UpdateRule, Zone, ZoneChange
 from dnsadmin.names import transfer, tsig, update, wire
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ResolverChain
@@ -163,19 +168,42 @@ def add_rule(
     )  # fmt: skip
 
 
-def policy(zone: Zone) -> list[update.Rule]:
-    """Return the zone's rules as the engine reads them, in order."""
-    rows = zone.update_rules.values_list("grant", "key__name", "rule_type", "name", "types")
-    return [
-        update.Rule(
-            grant,
-            tsig.key_name(key),
-            rule_type,
-            dns.name.from_text(name) if name else None,
-            frozenset(dns.rdatatype.from_text(t) for t in types.split()),
-        )  # fmt: skip
-        for grant, key, rule_type, name, types in rows
-    ]
+def policy(zone_pk: int) -> list[update.Rule]:
+    """Return the zone's rules as the engine reads them, in order (one plain query: every
+    update reads them, since they change from the web and the command line)."""
+    with connection.cursor() as cursor:
+        cursor.execute(policy_select(connection.vendor), [zone_pk])
+        return [rule_of(bool(grant), *rest) for grant, *rest in cursor.fetchall()]
+
+
+@functools.lru_cache(maxsize=1024)
+def rule_of(grant: bool, key: str, rule_type: str, name: str, types: str) -> update.Rule:
+    """The engine's rule for a row (kept: parsing names and types costs more than the query)."""
+    return update.Rule(
+        grant,
+        tsig.key_name(key),
+        rule_type,
+        dns.name.from_text(name) if name else None,
+        frozenset(dns.rdatatype.from_text(t) for t in types.split()),
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def policy_select(vendor: str) -> str:
+    quote, rules_, keys = connection.ops.quote_name, UpdateRule._meta, TsigKey._meta
+
+    def rule(name: str) -> str:
+        return f"r.{quote(rules_.get_field(name).column)}"
+
+    def key(name: str) -> str:
+        return f"k.{quote(keys.get_field(name).column)}"
+
+    return (
+        f"SELECT {rule('grant')}, {key('name')}, {rule('rule_type')}, {rule('name')}, "
+        f"{rule('types')} FROM {quote(rules_.db_table)} r "
+        f"INNER JOIN {quote(keys.db_table)} k ON {key('id')} = {rule('key')} "
+        f"WHERE {rule('zone')} = %s ORDER BY {rule('position')}, {rule('id')}"
+    )
 
 
 # an update ----------------------------------------------------------------------------
@@ -199,24 +227,24 @@ def apply_update(request: update.Update, signer: dns.name.Name | None) -> int:
     return update_zone(request, signer)[0]
 
 
-def update_zone(request: update.Update, signer: dns.name.Name | None) -> tuple[int, Applied | None]:
+def update_zone(
+    request: update.Update, signer: dns.name.Name | None, *, ring: bool = True
+) -> tuple[int, Applied | None]:
     """Apply an UPDATE to the zone it names; return the rcode and, when it changed records
-    only (not the SOA), what it changed."""
+    only (not the SOA), what it changed. ``ring``: as apply_changes'."""
     with transaction.atomic():
-        zone = (
-            Zone.objects.select_for_update().filter(origin=request.zone.to_text().lower()).first()
-        )
-        if zone is None or not zone.enabled or not is_primary(zone):
+        zone = locked_zone(request.zone.to_text().lower())
+        if zone is None or not zone.enabled or zone.is_secondary:
             return dns.rcode.NOTAUTH, None
-        rules_ = policy(zone)
+        rules_ = policy(zone.pk)
         if not rules_:
             return dns.rcode.REFUSED, None  # no update-policy: BIND refuses every update
-        data, rows = zone_data(zone, request.names)
+        data, read = zone_data(zone, request.names)
         try:
             changed = update.evaluate(request, data, rules_, signer)
             serial = zone.serial
             applied = None
-            if changed and write(zone, changed, rows, signer, read_owners(zone, request.names)):
+            if changed and write(zone, changed, read, signer, ring=ring):
                 applied = applied_of(zone, serial, changed)
         except update.UpdateError as error:
             log.info(
@@ -244,94 +272,144 @@ def applied_of(zone: Zone, serial_before: int, changed: dict) -> Applied | None:
     return Applied(zone.origin, serial_before, version, rrsets, records)
 
 
-def is_primary(zone: Zone) -> bool:
-    """A secondary zone (transferred from a primary) answers False, so that its updates get
-    NOTAUTH, as BIND answers them without update forwarding."""
-    return not SecondaryZone.objects.filter(zone_id=zone.pk).exists()
+# What an update reads of the zone's row: the SOA, and what decides whether it is updated.
+ZONE_READ = {"id", "origin", "enabled", "primary_ns", "contact", "serial", "refresh", "retry"}
+ZONE_READ |= {"expire", "minimum", "default_ttl"}
 
 
-Rows = dict[tuple[str, str], list[Record]]
+def locked_zone(origin: str) -> Zone | None:
+    """Read the zone's row under its lock (FOR UPDATE where the database has it; SQLite's
+    write transaction holds the whole file), with ``is_secondary`` (transferred from a
+    primary: its updates get NOTAUTH, as BIND answers them without update forwarding), in
+    one plain query; the row's other fields are left deferred."""
+    with connection.cursor() as cursor:
+        cursor.execute(zone_select(connection.vendor), [origin])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *values, secondary = row
+    names = zone_fields()
+    values = [bool(v) if name == "enabled" else v for name, v in zip(names, values, strict=True)]
+    zone = Zone.from_db(connection.alias, names, values)
+    zone.is_secondary = bool(secondary)
+    return zone
 
 
-def zone_data(zone: Zone, names: Iterable[dns.name.Name]) -> tuple[update.ZoneData, Rows]:
+@functools.cache
+def zone_fields() -> list[str]:
+    """ZONE_READ in the order of the model's fields (as Model.from_db takes them)."""
+    return [f.attname for f in Zone._meta.concrete_fields if f.attname in ZONE_READ]
+
+
+@functools.lru_cache(maxsize=4)
+def zone_select(vendor: str) -> str:
+    quote, zone, secondary = connection.ops.quote_name, Zone._meta, SecondaryZone._meta
+    columns = ", ".join(f"z.{quote(zone.get_field(name).column)}" for name in zone_fields())
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {quote(secondary.db_table)} s "
+        f"WHERE s.{quote(secondary.get_field('zone').column)} = z.{quote(zone.pk.column)}) "
+        f"FROM {quote(zone.db_table)} z WHERE z.{quote(zone.get_field('origin').column)} = %s"
+        f"{lock}"
+    )
+
+
+Rows = dict[tuple[str, str], list[StoredRecord]]
+
+
+def zone_data(zone: Zone, names: Iterable[dns.name.Name]) -> tuple[update.ZoneData, Locked]:
     """Read the records at names, and at the targets of their MX records and of the apex NS
-    records, into the engine's form (enabled ones; the SOA from the zone's fields)."""
+    records, into the engine's form (enabled ones; the SOA from the zone's fields), and the
+    rows read, for the write."""
     origin = zone.name
     data = update.ZoneData(origin)
     data.add(origin, dns.rdatatype.SOA, zone.default_ttl, zone.soa_rdata())
     rows: Rows = {}
-    owners = read_owners(zone, names)
+    named = {rules.relative_owner(n, origin): n for n in names if n.is_subdomain(origin)}
     # The targets read last time are mostly this time's: read in the same query (extra
     # names read change nothing), and only the ones missing after.
-    guessed = TARGETS_READ.get(zone.pk, set()) - owners
-    read_rows(zone, owners | guessed, data, rows)
-    targets = {rules.relative_owner(name, origin) for name in update.targets(data)} - owners
-    read_rows(zone, targets - guessed, data, rows)
+    guessed = {o: n for o, n in TARGETS_READ.get(zone.pk, {}).items() if o not in named}
+    read_rows(zone, named | guessed, data, rows)
+    found = {rules.relative_owner(name, origin): name for name in update.targets(data)}
+    targets = {o: n for o, n in found.items() if o not in named}
+    read_rows(zone, {o: n for o, n in targets.items() if o not in guessed}, data, rows)
     TARGETS_READ[zone.pk] = targets
-    return data, rows
+    return data, Locked({*named, *guessed, *targets}, rows)
 
 
-# The owners the last update of each zone read beyond its own names (by zone id).
-TARGETS_READ: dict[int, set[str]] = {}
+# The owners the last update of each zone read beyond its own names (by zone id): their
+# names as stored, and as the engine has them.
+TARGETS_READ: dict[int, dict[str, dns.name.Name]] = {}
 
 
-def read_owners(zone: Zone, names: Iterable[dns.name.Name]) -> set[str]:
-    """The owners zone_data read every row of (the names of the update in the zone)."""
-    origin = zone.name
-    return {rules.relative_owner(n, origin) for n in names if n.is_subdomain(origin)}
-
-
-def read_rows(zone: Zone, owners: set[str], data: update.ZoneData, rows: Rows) -> None:
+def read_rows(
+    zone: Zone, owners: dict[str, dns.name.Name], data: update.ZoneData, rows: Rows
+) -> None:
+    """Read every row at owners (their names as stored, and as the engine has them)."""
     if not owners:
         return
-    for row in zone.records.filter(owner__in=owners):
+    default_ttl = zone.default_ttl
+    for row in stored_records(zone.pk, owners):
         rows.setdefault((row.owner, row.rdtype), []).append(row)
         if row.enabled:
             rdtype = dns.rdatatype.from_text(row.rdtype)
-            wire = bytes(row.wire)
-            rdata = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, wire, 0, len(wire))
-            data.add(rules.parse_owner(row.owner, zone.name), rdtype, row.effective_ttl, rdata)
+            rdata = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, row.wire, 0, len(row.wire))
+            ttl = default_ttl if row.ttl is None else row.ttl
+            data.add(owners[row.owner], rdtype, ttl, rdata)
 
 
 def write(
-    zone: Zone, changed: dict, rows: Rows, signer: dns.name.Name, owners: set[str] = frozenset()
+    zone: Zone, changed: dict, read: Locked, signer: dns.name.Name, *, ring: bool = True
 ) -> ZoneChange | None:
-    """Write the changed RRsets (and SOA fields) as one change set attributed to the key;
-    ``rows`` holds every row at ``owners``, read under the zone's lock (not read again).
-    Return the history entry, None when nothing changed after all."""
+    """Write the changed RRsets (and SOA fields) as one change set attributed to the key,
+    from the rows ``read`` under the zone's lock (not read again). Return the history entry,
+    None when nothing changed after all."""
     origin = zone.name
     settings: dict[str, object] = {}
     edits = []
+    wires: Wires = {}  # of every record written, as dnspython has them already
     for (name, rdtype), (ttl, records) in changed.items():
         if rdtype == dns.rdatatype.SOA:
             settings = soa_settings(records[0])
             continue
         key = (rules.relative_owner(name, origin), dns.rdatatype.to_text(rdtype))
-        current = rows.get(key, [])
-        edits.append(RRsetEdit(*key, new_records(current, ttl, records, zone.default_ttl), fingerprint(
-            RecordData.from_record(r) for r in current
-        )))  # fmt: skip
+        new = new_records(key, read.rows.get(key, []), ttl, records, zone.default_ttl, wires)
+        # No fingerprint to compare: the RRset was worked out from the rows read under the
+        # lock that the write holds still.
+        edits.append(RRsetEdit(*key, new))
     via = f"key {signer.to_text(omit_final_dot=True)}"
+    # A new SOA is a setting, which the worker applying the update reloads when rung.
     return apply_changes(
-        zone, edits, source="update", via=via, settings=settings, locked=(set(owners), rows)
-    )
+        zone, edits, source="update", via=via, settings=settings, parsed=wires, locked=read,
+        ring=ring or bool(settings),
+    )  # fmt: skip
 
 
 def new_records(
-    current: list[Record], ttl: int, records: list, default_ttl: int
+    key: tuple[str, str],
+    current: list[StoredRecord],
+    ttl: int,
+    records: list,
+    default_ttl: int,
+    wires: Wires,
 ) -> tuple[RecordData, ...]:
     """The RRset's new records; unchanged ones keep their row (TTL spelling, comment), and
-    disabled ones stay as they were."""
-    kept = {row.rdata: RecordData.from_record(row) for row in current}
+    disabled ones stay as they were. Their wire forms go into ``wires``."""
+    kept = {row.rdata: row for row in current}
     result = []
     for rdata in records:
         text = rdata.to_text()
         old = kept.pop(text, None)
         if old is not None and old.enabled and (old.ttl or default_ttl) == ttl:
-            result.append(old)
+            result.append(RecordData.from_record(old))
+            wires[(*key, text)] = old.wire
         else:
             result.append(RecordData(text, ttl))
-    result += [record for record in kept.values() if not record.enabled]
+            wires[(*key, text)] = rdata.to_wire()
+    for row in kept.values():
+        if not row.enabled:
+            result.append(RecordData.from_record(row))
+            wires[(*key, row.rdata)] = row.wire
     return tuple(result)
 
 
@@ -371,10 +449,11 @@ def checked(query: bytes, keys, client: str) -> tsig.Verified | bytes | None:
 
 
 def answer_update(
-    query: bytes, client: str, keys: StoredKeys | None = None
+    query: bytes, client: str, keys: StoredKeys | None = None, ring: bool = True
 ) -> tuple[bytes | None, Applied | None]:
     """Answer an UPDATE from the keys to the committed write; return the response and what
-    the update changed (None when it changed nothing or the SOA)."""
+    the update changed (None when it changed nothing or the SOA). ``ring``: as
+    apply_changes' (a change of the SOA is rung all the same)."""
     keys = keys or StoredKeys()
     request = checked(query, keys, client)
     if not isinstance(request, tsig.Verified):
@@ -385,7 +464,7 @@ def answer_update(
     applied = None
     try:
         parsed = update.parse(tsig.unsigned(query, request.tsig_start) if signer else query)
-        rcode, applied = update_zone(parsed, signer)
+        rcode, applied = update_zone(parsed, signer, ring=ring)
     except update.UpdateError as error:
         rcode = error.rcode
     log.debug("update from %s by %s: %s", client, signer, dns.rcode.to_text(rcode))
@@ -411,6 +490,13 @@ def keeping_connection(function: Callable, *args):
 
 
 ZoneLocks = Callable[[str], contextlib.AbstractAsyncContextManager]
+
+
+def reaches_other_processes() -> bool:
+    """Tell whether the channel layer rings other processes (Redis's does); the in-memory
+    one, the embedded default's, reaches this process only."""
+    layer = get_channel_layer()
+    return layer is not None and not isinstance(layer, InMemoryChannelLayer)
 
 
 def zone_named(query: bytes) -> str | None:
@@ -444,6 +530,9 @@ class SignedMessages:
         self.chain = chain
         self.keys = StoredKeys()
         self.applied, self.locks = applied, locks
+        # An update is rung unless the one worker a ring would reach is this one, which
+        # serves what an update changed (``applied``) before it answers.
+        self.ring = applied is None or reaches_other_processes()
         # asgiref's wrapper, so that the ring rung at commit reaches the worker's event loop.
         self.update = sync_to_async(
             keeping_connection, thread_sensitive=False,
@@ -467,7 +556,9 @@ class SignedMessages:
             origin = zone_named(query)
             held = self.locks(origin or "") if self.locks else contextlib.nullcontext()
             async with held:
-                response, applied = await self.update(answer_update, query, client, self.keys)
+                response, applied = await self.update(
+                    answer_update, query, client, self.keys, self.ring
+                )
                 if applied is not None and self.applied is not None:
                     await self.applied(applied)
             accepted = bool(response) and response[3] & 0xF == dns.rcode.NOERROR

@@ -50,7 +50,7 @@ class DNSWorker(WorkerConsumer):
         self.reload_lock = asyncio.Lock()
         # Held while one zone is replaced: by a reload, or by an update this worker applied.
         self.zone_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.notifying: set[asyncio.Task] = set()
+        self.background: set[asyncio.Task] = set()  # NOTIFYs sent, reloads due
         self.catalog_due = True  # the catalog zone is to be brought in line with the zones
         self.transfers = secondary.Transfers(self.name)  # run by the lease holder only
         await self.reload_zones()
@@ -83,10 +83,13 @@ class DNSWorker(WorkerConsumer):
         )
 
     async def reconcile(self) -> None:
-        """Read what changed in the database, then write what the worker learnt behind."""
-        await self.read_changes()
-        await dnssec.maintain_now_and_then()
+        """Write what the worker learnt behind, then read what changed in the database: a
+        write that waited for another writer (a big import holds SQLite's one write lock
+        for seconds) ends when that commits, and what it committed is read at once, not a
+        period later."""
         await self.write_behind()
+        await dnssec.maintain_now_and_then()
+        await self.read_changes()
 
     async def read_changes(self) -> None:
         """Reload the zones that changed and apply the cache commands recorded since."""
@@ -161,9 +164,10 @@ class DNSWorker(WorkerConsumer):
 
     async def serve_applied(self, applied: Applied) -> None:
         """Serve what an update this worker applied changed, patched into the zone it serves
-        (and re-signed there) without reading it back; the ring and the reconcile then find
-        the zone current. When the zone served is not the one the update started from, they
-        reload it as for any change. Called with the zone's lock held (SignedMessages)."""
+        (and re-signed there) without reading it back; the ring (if any) and the reconcile
+        then find the zone current. When the zone served is not the one the update started
+        from, it is reloaded as for any change, once the zone's lock is released. Called with
+        that lock held (SignedMessages)."""
         origin = applied.origin
         previous = self.catalog.get(dns.name.from_text(origin))
         try:
@@ -172,10 +176,12 @@ class DNSWorker(WorkerConsumer):
             else:  # a copy of the zone's index of names: cheaper than a trip to a thread
                 zone = snapshot.patched_by(previous, applied)
             if zone is None or origin not in self.versions:
+                self.in_background(self.reload_zones())  # what the ring would start
                 return
             zone = await dnssec.signed_for_serving(zone, previous)
         except Exception:
             logger.exception("zone %s could not be patched; it is reloaded instead", origin)
+            self.in_background(self.reload_zones())
             return
         self.catalog.replace(zone)
         self.versions[origin] = applied.version
@@ -191,9 +197,12 @@ class DNSWorker(WorkerConsumer):
             return
         soa = dns.rrset.from_rdata_list(zone.origin, zone.soa.ttl, list(zone.soa))
         keyring = await database_sync_to_async(keyring_of)() if any(t.key for t in targets) else {}
-        task = asyncio.create_task(notify_noted(zone.origin, soa, targets, keyring))
-        self.notifying.add(task)
-        task.add_done_callback(self.notifying.discard)
+        self.in_background(notify_noted(zone.origin, soa, targets, keyring))
+
+    def in_background(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     # the cache ----------------------------------------------------------------------
 
@@ -219,6 +228,16 @@ class DNSWorker(WorkerConsumer):
             logger.info("cache: %s %s", action, name)
 
     # events from the web ------------------------------------------------------------
+
+    async def dispatch(self, message: dict) -> None:
+        """Hand an event to its handler; a zone.changed one without closing the database
+        connections first (Channels does that for every event, in a trip to its database
+        thread): an update this worker applies may ring it too, and what the handler reads
+        from the database goes through database_sync_to_async, which closes them."""
+        if message.get("type") == "zone.changed":
+            await self.zone_changed(message)
+        else:
+            await super().dispatch(message)
 
     async def zone_changed(self, message: dict) -> None:
         origin = message.get("origin", "")
@@ -266,7 +285,7 @@ class DNSWorker(WorkerConsumer):
     async def shutdown(self) -> None:
         """Stop listening, finish the resolutions in flight and write everything behind."""
         server = getattr(self, "server", None)
-        for task in getattr(self, "notifying", ()):
+        for task in getattr(self, "background", ()):
             task.cancel()
         if hasattr(self, "transfers"):
             await self.transfers.stop()

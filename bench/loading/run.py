@@ -1,6 +1,6 @@
 """Loading: a 100,000-record zone file into the database and answered by a running `rundns`.
 
-    .venv/bin/python bench/loading/run.py [--records 100000] [--rounds 2]
+    .venv/bin/python bench/loading/run.py [--records 100000] [--rounds 2] [--base DIR]
 
 End to end, as an operator does it: a fresh SQLite database (a temporary file), `rundns`
 serving it, then `manage.py loadzone FILE` of a generated zone of N records (A, AAAA,
@@ -11,7 +11,11 @@ the same question. Target: loadzone to answered in 5 s or less for 100,000 recor
 
 Also timed, in-process: the parse alone, and the zone build of rundns from the rows; and
 rundns' start (process start to serving the zone) with its resident memory. The machine may
-be shared: each round runs ours and BIND's one after the other, so outside load falls on both.
+be shared: each round runs ours and BIND's one after the other, so outside load falls on both,
+and the CPU time loadzone and rundns used is printed beside the wall time. ``--base DIR``: a
+tree of another version (``git worktree add DIR COMMIT``, or ``git archive COMMIT | tar -x
+-C DIR``) loaded the same way in every round, interleaved with this one, for a before/after
+from the same run.
 """
 
 from __future__ import annotations
@@ -140,22 +144,29 @@ def wait_answered(
 
 
 def django_env(database: Path) -> dict[str, str]:
+    """The environment of our commands: the embedded default on ``database``, authoritative
+    only (without it, every poll before the zone is served starts a recursive lookup of the
+    name, which fails slowly offline and costs rundns CPU that has nothing to do with loading)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS")}
     env.update(
         DATABASE_URL=f"sqlite:///{database}",
         DEBUG="1",
         APPLIANCE_VAR_DIR=str(database.parent),
         DJANGO_SETTINGS_MODULE="appliance.settings",
+        DNS_RECURSION="0",
     )
     return env
 
 
-def start_rundns(env: dict[str, str], work: Path) -> tuple[subprocess.Popen, int, float]:
-    """Start rundns; return it, its port and its time from process start to serving. The
-    machine is shared: a port found free may be taken meanwhile, and then another is tried."""
+def start_rundns(
+    env: dict[str, str], work: Path, root: Path = ROOT
+) -> tuple[subprocess.Popen, int, float]:
+    """Start rundns (of the tree ``root``); return it, its port and its time from process
+    start to serving. The machine is shared: a port found free may be taken meanwhile, and
+    then another is tried."""
     for _ in range(5):
         try:
-            return start_rundns_once(env, work)
+            return start_rundns_once(env, work, root)
         except PortTaken:
             continue
     raise SystemExit("no free port for rundns")
@@ -165,12 +176,14 @@ class PortTaken(Exception):
     pass
 
 
-def start_rundns_once(env: dict[str, str], work: Path) -> tuple[subprocess.Popen, int, float]:
+def start_rundns_once(
+    env: dict[str, str], work: Path, root: Path
+) -> tuple[subprocess.Popen, int, float]:
     port, log = free_port(), work / "rundns.log"
     started = time.perf_counter()
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [PYTHON, str(ROOT / "manage.py"), "rundns", "--port", str(port)],
+            [PYTHON, str(root / "manage.py"), "rundns", "--port", str(port)],
             cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
         )  # fmt: skip
     while not READY.search(log.read_text(errors="replace")):
@@ -182,13 +195,16 @@ def start_rundns_once(env: dict[str, str], work: Path) -> tuple[subprocess.Popen
     return process, port, time.perf_counter() - started
 
 
-def time_loadzone(work: Path, path: Path, last: str, address: str) -> dict[str, float]:
-    """Time loadzone into a fresh database that a running rundns serves, until answered."""
+def time_loadzone(
+    work: Path, path: Path, last: str, address: str, root: Path = ROOT
+) -> dict[str, float]:
+    """Time loadzone (of the tree ``root``) into a fresh database that a running rundns
+    serves, until answered."""
     database = work / f"load-{time.monotonic_ns()}.sqlite3"
     env = django_env(database)
-    manage = [PYTHON, str(ROOT / "manage.py")]
+    manage = [PYTHON, str(root / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
-    server, port, _ = start_rundns(env, work)
+    server, port, _ = start_rundns(env, work, root)
     try:
         time.sleep(1.5)  # rundns settles (its first reconcile) before the clock starts
         server_cpu = cpu_seconds(server.pid)
@@ -207,7 +223,7 @@ def time_loadzone(work: Path, path: Path, last: str, address: str) -> dict[str, 
         loader_cpu = ended["cpu"]
     finally:
         stop(server)
-    restarted, _, startup = start_rundns(env, work)
+    restarted, _, startup = start_rundns(env, work, root)
     rss = rss_kib(restarted.pid)
     stop(restarted)
     database.unlink()
@@ -308,51 +324,74 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--base", type=Path, help="a tree of another version, loaded in the same rounds"
+    )
     args = parser.parse_args()
+    trees = {"this tree": ROOT} | ({f"base {args.base}": args.base} if args.base else {})
     with tempfile.TemporaryDirectory(prefix="bench-loading-") as tmp:
         work = Path(tmp)
         text, last, address = zone_file(args.records)
         path = work / "load.zone"
         path.write_text(text)
-        ours, theirs = [], []
+        ours: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        theirs = []
         for number in range(1, args.rounds + 1):
-            ours.append(time_loadzone(work, path, last, address))
+            # Each round in the other order: a trend in the outside load falls on both trees.
+            order = list(trees.items())[:: 1 if number % 2 else -1]
+            for name, root in order:
+                ours[name].append(time_loadzone(work, path, last, address, root))
+                print(f"round {number}, {name}: {describe_round(ours[name][-1])}", flush=True)
             theirs.append(time_bind(work, path, last, address))
             print(
-                f"round {number}: loadzone to answered {ours[-1]['answered']:.2f} s "
-                f"(loadzone process done at {ours[-1]['in_database']:.2f} s); "
-                f"named-checkzone {theirs[-1]['checkzone']:.2f} s, "
+                f"round {number}, BIND: named-checkzone {theirs[-1]['checkzone']:.2f} s, "
                 f"named start to answered {theirs[-1]['named']:.2f} s",
                 flush=True,
             )
         inside = time_in_process(text, work)
-
-    def median(runs: list[dict[str, float]], key: str) -> float:
-        return statistics.median(run[key] for run in runs)
-
-    answered_in = median(ours, "answered")
     print(f"\nrecords in the file: {len(text.splitlines()) - 2} lines, about {args.records}")
-    print(f"loadzone, file to answered by a running rundns: {answered_in:.2f} s (median)")
-    print(
-        f"  of which loadzone's process (start, parse, write): {median(ours, 'in_database'):.2f} s"
-    )
-    print(
-        f"  CPU time used meanwhile by loadzone and rundns: {median(ours, 'cpu'):.2f} s "
-        f"(loadzone {median(ours, 'loader_cpu'):.2f} s, rundns {median(ours, 'server_cpu'):.2f} s;"
-        " about the wall time on an idle machine, which a loaded one stretches)"
-    )
+    named = median(theirs, "named")
+    for name, runs in ours.items():
+        print(f"{name}:")
+        summarise(runs, named)
     print(f"BIND named-checkzone of the file:                {median(theirs, 'checkzone'):.2f} s")
-    print(f"BIND named, start to answered:                   {median(theirs, 'named'):.2f} s")
-    print(f"ratio to named's load: {answered_in / median(theirs, 'named'):.1f}x")
+    print(f"BIND named, start to answered:                   {named:.2f} s")
     print(
-        f"in-process: parse {inside['parse']:.2f} s, write {inside['write']:.2f} s, "
+        f"in-process (this tree): parse {inside['parse']:.2f} s, write {inside['write']:.2f} s, "
         f"rundns zone build {inside['build']:.2f} s"
     )
-    print(
-        f"rundns start to serving the zone: {median(ours, 'startup'):.2f} s, "
-        f"resident memory {median(ours, 'rss') / 1024:.0f} MiB"
-    )
+    answered_in = median(ours["this tree"], "answered")
     print(f"target: 5 s or less -> {'met' if answered_in <= 5 else 'NOT met'}")
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def describe_round(run: dict[str, float]) -> str:
+    return (
+        f"answered {run['answered']:.2f} s (loadzone exited at {run['in_database']:.2f} s); "
+        f"CPU loadzone {run['loader_cpu']:.2f} s, rundns {run['server_cpu']:.2f} s"
+    )
+
+
+def summarise(runs: list[dict[str, float]], named: float) -> None:
+    """Print one tree's medians: wall time, CPU time, rundns' start and memory."""
+    answered_in = median(runs, "answered")
+    print(f"  loadzone, file to answered by a running rundns: {answered_in:.2f} s (median)")
+    print(
+        f"  of which loadzone's process (start, parse, write): {median(runs, 'in_database'):.2f} s"
+    )
+    print(
+        f"  CPU time used meanwhile by loadzone and rundns: {median(runs, 'cpu'):.2f} s "
+        f"(loadzone {median(runs, 'loader_cpu'):.2f} s, rundns {median(runs, 'server_cpu'):.2f} s;"
+        " about the wall time on an idle machine, which a loaded one stretches)"
+    )
+    print(f"  ratio to named's load: {answered_in / named:.1f}x")
+    print(
+        f"  rundns start to serving the zone: {median(runs, 'startup'):.2f} s, "
+        f"resident memory {median(runs, 'rss') / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -73,16 +73,17 @@ class Journal:
 
     serial: int
     deltas: tuple[Delta, ...] = ()
+    size: int = 0  # the deltas' records, kept so that a journal is extended in constant time
 
     def extended(self, delta: Delta) -> Journal:
         """Return this journal with delta appended, the oldest deltas dropped past the bounds."""
         if delta.serial_from != self.serial:
             raise ValueError(f"delta from {delta.serial_from} does not follow {self.serial}")
         deltas = [*self.deltas, delta]
-        total = sum(d.size for d in deltas)
+        total = self.size + delta.size
         while deltas and (len(deltas) > MAX_DELTAS or total > MAX_RECORDS):
             total -= deltas.pop(0).size
-        return Journal(delta.serial_to, tuple(deltas))
+        return Journal(delta.serial_to, tuple(deltas), total)
 
     def since(self, serial: int) -> Difference | None:
         """Return what changed from serial to ours, or None when the journal does not reach

@@ -371,6 +371,14 @@ def _changed(
     changed = {}
     for key in before.keys() | after.keys():
         old, new = before.get(key), after.get(key)
-        if old is None or new is None or old[0] != new[0] or set(old[1]) != set(new[1]):
+        if old is None or new is None or old[0] != new[0] or not _same(old[1], new[1]):
             changed[key] = new if new is not None else (0, [])
     return changed
+
+
+def _same(old: list[dns.rdata.Rdata], new: list[dns.rdata.Rdata]) -> bool:
+    """Tell whether two RRsets' records are the same; the RRsets an update does not touch
+    hold the very same objects, told apart without comparing their wire forms."""
+    if len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True)):
+        return True
+    return set(old) == set(new)

@@ -7,13 +7,14 @@ their order, TTLs, SOA and error messages must be equal.
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 from django.core.management import call_command
 
 from dnsadmin import zonefast, zonefile
-from dnsadmin.changes import import_zone
+from dnsadmin.changes import RecordData, import_zone, record_json
 from dnsadmin.models import Record, RRsetChange, Zone, ZoneChange, record_sort_key
 from tests.dnsadmin.test_rundns import start_rundns, stop, wait_for
 
@@ -154,6 +155,26 @@ CASES = {
     + '*.w A 192.0.2.1\n_dmarc TXT "v=DMARC1; p=none"\n_sip._tcp SRV 0 0 5060 ns1\n',
     "AAAA spellings": HEAD
     + "v6 AAAA 2001:DB8:0000::1\nv6 AAAA ::ffff:1.2.3.4\nv6 AAAA 2001:db8:0:0:0:0:2:1\n",
+    "AAAA edge cases in hex": HEAD
+    + "".join(
+        f"v6 AAAA {address}\n"
+        for address in (
+            "::",
+            "::1",
+            "1::",
+            "1:0:0:2:0:0:3:4",
+            "1:0:0:1:0:0:0:1",
+            "1:0:2:3:4:5:6:7",
+            "0:0:0:0:0:ffff:102:304",
+            "0:0:0:0:0:0:102:304",
+            "::ffff:0:0",
+            "0:0:0:0:0:1:0:0",
+            "0:0:0:0:1:ffff:1:2",
+            "1:2:3:4:5:6:7::",
+            "FFFF::A",
+            "0000:0000::0001",
+        )
+    ),
     "CAA spellings": HEAD
     + 'c CAA 0 issue ";"\nc CAA 0 ISSUEWILD ca.example.\nc CAA 0 iodef "mailto:a@b"\n',
     "delegation with glue": HEAD
@@ -204,6 +225,7 @@ def test_tricky_files_read_as_dnspython_reads_them(monkeypatch, name):
         "CRLF",
         "wildcards and underscores",
         "AAAA spellings",
+        "AAAA edge cases in hex",
         "CAA spellings",
         "bad A",
         "bad MX",
@@ -271,6 +293,15 @@ def loaded_twice(monkeypatch, bulk: bool) -> tuple:
     state = database_state("example.test.")
     Zone.objects.all().delete()
     return state
+
+
+def test_the_history_writes_a_record_as_json_dumps_does():
+    for record in (
+        RecordData('"a\\b" caf\u00e9 \u2028 \x01', 300, False, 'note "x"'),
+        RecordData("192.0.2.1"),
+        RecordData("x", 0, True, "\u00fc"),
+    ):
+        assert record_json(record) == json.dumps(record.as_dict())
 
 
 @pytest.mark.django_db

@@ -13,6 +13,8 @@ from dnsadmin import dnssec, snapshot, updates
 from dnsadmin.changes import current_rrset
 from dnsadmin.models import TsigKey, Zone, ZoneChange
 from dnsadmin.names import update
+from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.chain import ResolverChain
 
 pytestmark = pytest.mark.django_db
 ACME = dns.name.from_text("acme.")
@@ -117,6 +119,8 @@ def test_an_update_patches_the_zone_served_into_the_zone_built_from_its_rows(zon
         assert served_contents(patched) == served_contents(full)
         # Another worker, which serves the zone from before, patches it from the history.
         assert served_contents(serve(zone.origin, served)) == served_contents(full)
+        journal = patched.journal  # its size kept as it goes, not summed at each update
+        assert journal.size == sum(delta.size for delta in journal.deltas)
         served = patched
     assert snapshot.patched_by(served, applied) is None  # not the zone it started from
 
@@ -131,3 +135,58 @@ def test_a_key_is_read_once_a_second_and_one_removed_stops_working(
     acme.delete()
     monkeypatch.setattr(updates, "KEY_KEPT_FOR", 0.0)  # the second has passed
     assert keys.get(ACME) is None
+
+
+def replace_txt(old: str, new: str) -> bytes:
+    message = dns.update.UpdateMessage("example.org")
+    message.add("_acme-challenge", 60, "TXT", f'"{new}"')
+    message.delete("_acme-challenge", "TXT", f'"{old}"')
+    return message.to_wire()
+
+
+def test_an_update_replacing_a_record_costs_a_few_plain_queries(
+    zone, acme, django_assert_num_queries
+):
+    """The certbot-like update the bench sends: the zone (with whether it is a secondary),
+    its policy and the rows at its names are read in a query each; a row rewritten, the
+    serial moved, the history entry and its RRset written; nothing else (the savepoint and
+    its release are the test's transaction)."""
+    assert send(lambda m: m.add("_acme-challenge", 60, "TXT", '"token 0"')) == dns.rcode.NOERROR
+    with django_assert_num_queries(9):
+        rcode, applied = updates.update_zone(update.parse(replace_txt("token 0", "token 1")), ACME)
+    assert rcode == dns.rcode.NOERROR and applied.records[0][3] == b"\x07token 1"
+    change = ZoneChange.objects.filter(source="update").order_by("-id").first()
+    assert [(r.owner, r.rdtype, r.action) for r in change.rrsets.all()] == [
+        ("_acme-challenge", "TXT", "changed")
+    ]
+    assert [r.rdata for r in current_rrset(zone, "_acme-challenge", "TXT")] == ['"token 1"']
+
+
+def test_a_worker_that_serves_its_own_update_rings_only_other_processes(
+    zone, acme, django_capture_on_commit_callbacks
+):
+    """Rung after commit, as any change, unless the worker applying the update serves it
+    itself and its channel layer reaches no other process; a new SOA is rung all the same
+    (a setting, which the worker reloads)."""
+    assert send(lambda m: m.add("_acme-challenge", 60, "TXT", '"token 0"')) == dns.rcode.NOERROR
+    for ring, old, new, rung in [(True, 0, 1, 1), (False, 1, 2, 0)]:
+        with django_capture_on_commit_callbacks() as callbacks:
+            request = update.parse(replace_txt(f"token {old}", f"token {new}"))
+            assert updates.update_zone(request, ACME, ring=ring)[0] == dns.rcode.NOERROR
+        assert len(callbacks) == rung
+    soa = f"ns1 hostmaster {Zone.objects.get().serial + 10} 7200 900 1209600 300"
+    with django_capture_on_commit_callbacks() as callbacks:
+        request = update.parse(replace_txt("token 2", "token 3"))
+        request.updates += update.parse(soa_update(soa)).updates
+        assert updates.update_zone(request, ACME, ring=False)[0] == dns.rcode.NOERROR
+    assert len(callbacks) == 1
+    chain = ResolverChain(ZoneCatalog())
+    assert updates.SignedMessages(chain).ring
+    serving = updates.SignedMessages(chain, applied=lambda applied: None)
+    assert serving.ring == updates.reaches_other_processes()
+
+
+def soa_update(soa: str) -> bytes:
+    message = dns.update.UpdateMessage("example.org")
+    message.add("@", 300, "SOA", soa)
+    return message.to_wire()

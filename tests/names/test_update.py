@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dns.exception
+import dns.flags
+import dns.message
 import dns.name
 import dns.rcode
 import dns.rdata
@@ -9,7 +12,7 @@ import dns.rdatatype
 import dns.update
 import pytest
 
-from dnsadmin.names import update
+from dnsadmin.names import tsig, update
 from dnsadmin.names.update import Rule, UpdateError, ZoneData
 
 ORIGIN = dns.name.from_text("example.org.")
@@ -234,3 +237,74 @@ def test_the_apex_name_servers_keep_their_addresses():
     msg.add("@", 60, "NS", "ns2.example.net.")
     msg.add("@", 60, "NS", "ns3")
     assert rcode_of(msg, rules=every) == "REFUSED"
+
+
+# An UPDATE's TSIG, read without reading the update twice ----------------------------
+
+KEY = tsig.make_key("acme", b"0123456789abcdef0123456789abcdef", "hmac-sha256")
+
+
+def signed(msg: dns.update.UpdateMessage, *, rd: bool = False) -> bytes:
+    msg.use_tsig(KEY)
+    if rd:
+        msg.flags |= dns.flags.RD
+    return msg.to_wire()
+
+
+def read_by_dnspython(wire: bytes) -> dns.message.Message:
+    return dns.message.from_wire(wire, keyring=tsig._unchecked, ignore_trailing=False)
+
+
+@pytest.mark.parametrize("rd", [False, True])
+def test_a_signed_update_is_read_as_dnspython_reads_it_and_answered_byte_for_byte(rd):
+    msg = message()
+    msg.present("www")
+    msg.add("www", 60, "TXT", '"one"')
+    msg.delete("mail", "MX")
+    wire = signed(msg, rd=rd)
+    read, start = tsig.signed_update(wire)
+    full = read_by_dnspython(wire)
+    assert start == tsig.tsig_offset(wire)
+    assert (read.id, read.flags, read.question, read.keyname, read.edns) == (
+        full.id, full.flags, full.question, full.keyname, full.edns,
+    )  # fmt: skip
+    assert read.tsig[0] == full.tsig[0]
+    request = tsig.verify(wire, {KEY.name: KEY})
+    assert request.error == 0
+    for rcode in (dns.rcode.NOERROR, dns.rcode.NXRRSET, dns.rcode.NOTAUTH):
+        response = tsig.error_response(request, rcode)
+        checked = dns.message.from_wire(response, keyring=KEY, request_mac=full.tsig[0].mac)
+        assert checked.had_tsig and checked.tsig_error == 0
+        made = dns.message.make_response(full)  # what the response was made from before
+        made.set_rcode(rcode)
+        made.keyring, made.tsig = None, None
+        assert tsig.unsigned(response, tsig.tsig_offset(response)) == made.to_wire()
+
+
+def test_other_messages_are_left_to_dnspython_and_misplaced_records_are_malformed():
+    with_edns = message()
+    with_edns.use_edns(0)
+    assert tsig.signed_update(signed(with_edns)) is None  # an OPT beside the TSIG
+    assert tsig.signed_update(message().to_wire()) is None  # unsigned
+    query = dns.message.make_query("example.org", "SOA")
+    query.use_tsig(KEY)
+    assert tsig.signed_update(query.to_wire()) is None  # not an UPDATE
+    wire = signed(message())
+    for broken in (wire + b"\0", wire[:-1]):  # trailing junk, cut short
+        with pytest.raises(dns.exception.DNSException):
+            tsig.signed_update(broken)
+        with pytest.raises(dns.exception.DNSException):
+            read_by_dnspython(broken)
+    start = tsig.tsig_offset(wire)  # the TSIG once more, in the update section
+    misplaced = wire[:8] + b"\0\1" + wire[10:] + wire[start:]
+    for read in (tsig.signed_update, read_by_dnspython):
+        with pytest.raises(dns.exception.DNSException):
+            read(misplaced)
+
+
+def test_a_response_is_not_answered():
+    wire = bytearray(signed(message()))
+    wire[2] |= 0x80  # QR: a response, which dnspython refuses to answer
+    request = tsig.verify(bytes(wire), {KEY.name: KEY})
+    with pytest.raises(dns.exception.FormError):
+        tsig.error_response(request, dns.rcode.FORMERR)
