@@ -33,7 +33,8 @@ CUT = "..."  # ends a name cut to fit: a malformed query's, or binary labels esc
 
 
 class QueryEvent(NamedTuple):
-    """One answered query kept for the log; the question is parsed only when it is written."""
+    """What the server tells of one answered query (the recorder's arguments, in order); the
+    question is parsed only when it is written."""
 
     client: str
     query: bytes
@@ -43,9 +44,14 @@ class QueryEvent(NamedTuple):
     transport: str
 
 
+# An entry as kept on the packet path: the time it was told, then the QueryEvent's fields,
+# one flat tuple (no object built, nothing formatted until the writer thread reads it).
+Entry = tuple[float, str, bytes, int, str, float, str]
+
+
 @dataclass
 class Drained:
-    entries: list[tuple[float, QueryEvent]] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
     stats: Counter[StatsKey] = field(default_factory=Counter)
 
 
@@ -55,15 +61,13 @@ class QueryRecorder:
     added to the current minute."""
 
     def __init__(self) -> None:
-        self._entries: list[tuple[float, QueryEvent]] = []
+        self._entries: list[Entry] = []
         self._counted: Counter[tuple[str, int]] = Counter()
 
     def __call__(
         self, client: str, query: bytes, rcode: int, source: str, latency: float, transport: str
     ) -> None:
-        self._entries.append(
-            (time.time(), QueryEvent(client, query, rcode, source, latency, transport))
-        )
+        self._entries.append((time.time(), client, query, rcode, source, latency, transport))
 
     def drain(self, answered: Counter[tuple[str, int]]) -> Drained:
         """Return the entries so far, and the server's running totals (source, rcode) since
@@ -84,7 +88,7 @@ def write(drained: Drained) -> None:
     """Store one drained batch (runs in a thread, off the event loop)."""
     with transaction.atomic():
         if drained.entries:
-            store_entries([entry_row(when, event) for when, event in drained.entries])
+            store_entries([entry_row(entry) for entry in drained.entries])
         for (minute, rcode, source), count in drained.stats.items():
             add_to_bucket(minute, rcode_text(rcode), source, count)
 
@@ -131,16 +135,16 @@ type_text = functools.cache(dns.rdatatype.to_text)
 rcode_text = functools.cache(dns.rcode.to_text)
 
 
-def entry_row(when: float, event: QueryEvent) -> tuple:
+def entry_row(entry: Entry) -> tuple:
     """Return a query log row, in ENTRY_FIELDS order, as the database takes it."""
-    qname, qtype = question_text(event.query)
+    when, client, query, rcode, source, latency, transport = entry
+    qname, qtype = question_text(query)
     if len(qname) > MAX_NAME:
         qname = qname[: MAX_NAME - len(CUT)] + CUT
     moment = datetime.datetime.fromtimestamp(when, datetime.UTC)
     return (
-        connection.ops.adapt_datetimefield_value(moment), event.client, qname or ".",
-        type_text(qtype), rcode_text(event.rcode), event.source,
-        round(event.latency * 1000, 3), event.transport,
+        connection.ops.adapt_datetimefield_value(moment), client, qname or ".",
+        type_text(qtype), rcode_text(rcode), source, round(latency * 1000, 3), transport,
     )  # fmt: skip
 
 

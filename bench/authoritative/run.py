@@ -8,7 +8,8 @@ and `rundns` serves it pinned to the first of --cores while dnsperf runs on the 
 measured as an operator gets it (query log on, at most 1000 entries a second) and with
 QUERY_LOG_MAX_PER_SECOND=0; --standalone adds the engine's runner without Django
 (`python -m dnsadmin.names serve`). Prints queries per second, average latency, the ratios
-rundns/BIND (target: at least 0.5) and how long loadzone and rundns's start took.
+rundns/BIND (target: at least 0.5) and how long loadzone and rundns's start took. On a shared
+machine the ratio is noise; hitloop.py measures the CPU per datagram of the same question mix.
 """
 
 from __future__ import annotations

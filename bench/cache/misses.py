@@ -1,6 +1,7 @@
 """Cache misses (issue 16): `manage.py rundns` against Unbound when every name is asked once.
 
     .venv/bin/python bench/cache/misses.py [--names 40000] [--rounds 2] [--cores 0,1]
+        [--mode forwarding|recursion|both] [--baseline TREE]
 
 BIND 9 (`named -n 1`) on loopback is the authoritative side: the root zone, delegating
 bench.example. to itself, and the bench zone. The questions are unique: half of them names
@@ -14,6 +15,8 @@ share the second), starts fresh and is driven once through the file, in two mode
 Prints queries per second, average latency and what reached BIND, with the ratios
 rundns/Unbound of the same round (target: at least 0.5), then each resolver's CPU time per
 question and the ratio Unbound/resolver of that (the same target, steadier on a busy machine).
+--baseline runs the rundns of another source tree too (`git archive HEAD | tar -x -C TREE`),
+as "rundns-MODE-base", for a before/after in the same run.
 """
 
 from __future__ import annotations
@@ -75,9 +78,10 @@ def unbound(work: Path, cpus: str, upstream: dnsbench.Server, mode: str) -> dnsb
 
 
 def contenders(
-    site: dnsbench.Site, work: Path, cpus: str, upstream: dnsbench.Server, mode: str
-) -> list[dnsbench.Server]:
-    """Return rundns (query log on and off) and Unbound."""
+    site: dnsbench.Site, work: Path, cpus: str, upstream: dnsbench.Server, mode: str,
+    baseline: Path | None = None,
+) -> list[dnsbench.Server]:  # fmt: skip
+    """Return rundns (query log on and off), the baseline's rundns if given, and Unbound."""
     if mode == "forwarding":
         options = ["--forwarder", f"127.0.0.1:{upstream.port}"]
     else:
@@ -85,6 +89,13 @@ def contenders(
         hints.write_text(ROOT_HINTS)
         options = ["--root-hints", str(hints), "--upstream-port", str(upstream.port)]
     ours = dnsbench.rundns_servers(site, cpus, options=options, label=f"rundns-{mode}")
+    if baseline is not None:
+        port = dnsbench.free_port()
+        command = [str(baseline / "manage.py") if part == str(dnsbench.ROOT / "manage.py")
+                   else part for part in ours[0].command]  # fmt: skip
+        command[command.index("--port") + 1] = str(port)
+        base = replace(ours[0], name=f"rundns-{mode}-base", command=command, port=port)
+        ours.append(replace(base, startup_times=[]))
     return [*ours, unbound(work, cpus, upstream, mode)]
 
 
@@ -139,6 +150,7 @@ def main() -> None:
         help="how the resolvers reach BIND",
     )  # fmt: skip
     parser.add_argument("--outstanding", type=int, default=200, help="dnsperf -q per client")
+    parser.add_argument("--baseline", type=Path, help="another source tree's rundns, measured too")
     args = parser.parse_args()
     resolver_core, client_core = args.cores
     modes = ("forwarding", "recursion") if args.mode == "both" else (args.mode,)
@@ -150,7 +162,7 @@ def main() -> None:
         with dnsbench.running(upstream, work):
             load = dnsbench.Load(client_core, outstanding=args.outstanding)
             for mode in modes:
-                servers = contenders(site, work, resolver_core, upstream, mode)
+                servers = contenders(site, work, resolver_core, upstream, mode, args.baseline)
                 measure = Cold(work, questions, load, upstream)
                 results = dnsbench.rounds(servers, args.rounds, measure)
                 title = f"cache misses, {mode}, resolver on one core (target rundns/unbound >= 0.5)"

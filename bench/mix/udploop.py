@@ -1,14 +1,23 @@
 """The UDP path of DNSServer per datagram, in process, without the network (issue 16).
 
     .venv/bin/python bench/mix/udploop.py [--hosts 5000] [--queries 200000] [--batch 16]
-        [--rounds 5] [--against /tmp/old/server.py] [--profile first|second]
+        [--rounds 5] [--questions mix|lower|random|unique] [--against /tmp/old/server.py]
+        [--root DIR] [--against-root DIR] [--profile first|second]
 
 Feeds the mix of mixzone.py (random case, 30% unique nonexistent names) to the server's UDP
 reader through a socket stand-in that hands out prepared datagrams in batches of --batch and
 takes the responses, with the query log listening as in rundns. Prints µs per datagram for the
 first pass (fresh server: answers worked out) and the second (kept answers), median of the
-rounds (and the best second pass: the least disturbed on a shared machine); with --against, the server.py given (e.g. HEAD's, from `git archive`) is measured in
-the same rounds, interleaved. --profile first|second prints cProfile's view of that pass instead.
+rounds (and the best second pass: the least disturbed on a shared machine), and the CPU time
+per datagram beside them (less disturbed by other work on the machine than the elapsed time).
+--questions picks the questions as run.py's parts do: the mix (the default), the zone's
+questions in lowercase or in random case, or unique nonexistent names only.
+
+With --against, the server.py given (e.g. HEAD's, from `git archive`) is measured in the same
+rounds, interleaved. --root measures the engine (dnsadmin.names) of another checkout instead
+of this one's; with --against-root DIR, this checkout's engine and DIR's are each measured in
+a fresh process per round, interleaved (e.g. DIR from `git archive HEAD dnsadmin bench | tar
+-x -C DIR`). --profile first|second prints cProfile's view of that pass instead.
 """
 
 from __future__ import annotations
@@ -20,49 +29,31 @@ import importlib.util
 import pstats
 import random
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+
+def engine_root(argv: list[str]) -> Path:
+    """Return the checkout whose engine is measured: --root's, read before it is imported."""
+    if "--root" in argv[:-1]:
+        return Path(argv[argv.index("--root") + 1]).resolve()
+    return Path(__file__).resolve().parents[2]
+
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(engine_root(sys.argv)))
 
 import dns.message  # noqa: E402
 import mixzone  # noqa: E402
+from fakesocket import Datagrams  # noqa: E402
 
 from dnsadmin.names import server as current  # noqa: E402
 from dnsadmin.names.catalog import ZoneCatalog  # noqa: E402
 from dnsadmin.names.chain import AUTHORITATIVE, ResolverChain  # noqa: E402
 from dnsadmin.names.zone import zone_from_text  # noqa: E402
-
-CLIENT = ("127.0.0.1", 40000)
-
-
-class Datagrams:
-    """A UDP socket stand-in: recvfrom hands out the next prepared query (BlockingIOError at
-    the end of a batch, as a drained socket), sendto counts the responses."""
-
-    def __init__(self, queries: list[bytes], batch: int) -> None:
-        self.queries, self.batch = queries, batch
-        self.next = self.end = 0
-        self.sent = 0
-
-    def refill(self) -> bool:
-        self.end = min(self.next + self.batch, len(self.queries))
-        return self.next < self.end
-
-    def recvfrom(self, size: int) -> tuple[bytes, tuple[str, int]]:
-        if self.next >= self.end:
-            raise BlockingIOError
-        self.next += 1
-        return self.queries[self.next - 1], CLIENT
-
-    def sendto(self, data: bytes, address) -> int:
-        self.sent += 1
-        return len(data)
-
-    def fileno(self) -> int:
-        return 1_000_000  # never a real descriptor: only compared with 0
 
 
 def load_server_module(path: Path):
@@ -100,8 +91,8 @@ async def one_pass(server, queries: list[bytes], batch: int) -> float:
     return elapsed / len(queries) * 1e6
 
 
-async def measure(module, zone_text: str, queries: list[bytes], batch: int) -> tuple[float, float]:
-    """Return µs per datagram for a fresh server's first and second pass."""
+async def measure(module, zone_text: str, queries: list[bytes], batch: int) -> tuple[float, ...]:
+    """Return µs per datagram for a fresh server's first and second pass, elapsed then CPU."""
     catalog = ZoneCatalog([zone_from_text(zone_text, mixzone.ORIGIN)])
     log: list = []
     server = module.DNSServer(
@@ -112,9 +103,39 @@ async def measure(module, zone_text: str, queries: list[bytes], batch: int) -> t
     server._loop = asyncio.get_running_loop()
     server._refill_log_budget()
     try:
-        return (await one_pass(server, queries, batch), await one_pass(server, queries, batch))
+        passes = []
+        for _ in range(2):
+            cpu = time.process_time()
+            elapsed = await one_pass(server, queries, batch)
+            passes.append((elapsed, (time.process_time() - cpu) / len(queries) * 1e6))
+        return passes[0][0], passes[1][0], passes[0][1], passes[1][1]
     finally:
         server._refill.cancel()
+
+
+def questions(kind: str, count: int, hosts: int) -> list[str]:
+    """Return count question lines of a part of run.py: the mix, the zone's questions in
+    lowercase or random case (over and over, in a random order), or unique nonexistent names."""
+    if kind == "mix":
+        return mixzone.mix(count, hosts=hosts)
+    if kind == "unique":
+        return mixzone.mix(count, seed=17, case=False, unique_share=1.0, hosts=hosts)
+    rng = random.Random(16)
+    known = mixzone.known_questions(hosts)
+    rng.shuffle(known)
+    lines = (known * (count // len(known) + 1))[:count]
+    return lines if kind == "lower" else [mixzone.random_case(line, rng) for line in lines]
+
+
+def in_another_process(root: Path, args: argparse.Namespace) -> tuple[float, ...]:
+    """Return one round's figures (see measure) for the engine of root, in a fresh process."""
+    command = [
+        sys.executable, __file__, "--root", str(root), "--rounds", "1", "--machine",
+        "--hosts", str(args.hosts), "--queries", str(args.queries), "--batch", str(args.batch),
+        "--questions", args.questions,
+    ]  # fmt: skip
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return tuple(float(figure) for figure in output.split()[-4:])
 
 
 async def profile(module, zone_text: str, queries: list[bytes], batch: int, first: bool) -> None:
@@ -140,11 +161,25 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--questions", choices=("mix", "lower", "random", "unique"), default="mix")
     parser.add_argument("--against", type=Path, help="another server.py, measured alongside")
+    parser.add_argument("--root", type=Path, help="measure the engine of this checkout")
+    parser.add_argument("--against-root", type=Path, help="another checkout, measured alongside")
+    parser.add_argument("--machine", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=("first", "second"), help="profile this pass")
     args = parser.parse_args()
+    if args.against_root:
+        here = Path(__file__).resolve().parents[2]
+        compare(
+            {
+                "current": lambda: in_another_process(here, args),
+                "against": lambda: in_another_process(args.against_root, args),
+            },
+            args.rounds,
+        )
+        return
     zone_text = mixzone.zone_text(args.hosts)
-    queries = wire_queries(mixzone.mix(args.queries, hosts=args.hosts))
+    queries = wire_queries(questions(args.questions, args.queries, args.hosts))
     if args.profile:
         module = load_server_module(args.against) if args.against else current
         asyncio.run(profile(module, zone_text, queries, args.batch, args.profile == "first"))
@@ -152,19 +187,38 @@ def main() -> None:
     modules = {"current": current}
     if args.against:
         modules["against"] = load_server_module(args.against)
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in modules}
-    for number in range(args.rounds):
-        for name, module in modules.items():
-            first, second = asyncio.run(measure(module, zone_text, queries, args.batch))
-            results[name].append((first, second))
-            print(f"round {number + 1} {name}: {first:.2f} / {second:.2f} µs", flush=True)
+    runs = {
+        name: lambda module=module: asyncio.run(measure(module, zone_text, queries, args.batch))
+        for name, module in modules.items()
+    }
+    if args.machine:
+        print(*runs["current"]())
+        return
+    compare(runs, args.rounds)
+
+
+def compare(runs: dict, rounds: int) -> None:
+    """Run each contender once a round, interleaved; print each round and the medians."""
+    results: dict[str, list[tuple[float, ...]]] = {name: [] for name in runs}
+    for number in range(rounds):
+        for name, run in runs.items():
+            figures = run()
+            results[name].append(figures)
+            first, second, first_cpu, second_cpu = figures
+            print(
+                f"round {number + 1} {name}: {first:.2f} / {second:.2f} µs "
+                f"(CPU {first_cpu:.2f} / {second_cpu:.2f})",
+                flush=True,
+            )
     for name, each in results.items():
-        first = statistics.median(f for f, _ in each)
-        second = statistics.median(s for _, s in each)
-        best = min(s for _, s in each)
+        first, second, first_cpu, second_cpu = (
+            statistics.median(f) for f in zip(*each, strict=True)
+        )
+        best = min(figures[1] for figures in each)
         print(
             f"{name:<8} first pass {first:.2f} µs/datagram, second pass {second:.2f} "
-            f"(median of {len(each)}; best second pass {best:.2f})"
+            f"(median of {len(each)}; best second pass {best:.2f}); "
+            f"CPU {first_cpu:.2f} / {second_cpu:.2f}"
         )
 
 

@@ -16,14 +16,17 @@ import dns.rdatatype
 from . import denial, wire
 from .answer import MAX_CHAIN, Kind, Sections
 from .catalog import ZoneCatalog
-from .render import labels_at
+from .render import Labels, MessageWriter, Owner, Records, labels_at
 from .wire import Query
-from .zone import Zone, lower_labels
+from .zone import CNAME_TYPE as CNAME
+from .zone import DS, NOT_OWNED, Node, Zone, lower_labels
 
 log = logging.getLogger(__name__)
 
 TRANSFER_TYPES = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
 FORMERR_TYPES = frozenset({dns.rdatatype.OPT})
+# Types data_answer leaves to answer(): DS is the parent's, OPT is no type to ask for.
+NOT_DATA = frozenset({dns.rdatatype.DS, dns.rdatatype.OPT})
 NOTIMP_TYPES = frozenset(
     {dns.rdatatype.MAILA, dns.rdatatype.MAILB, dns.rdatatype.TSIG, dns.rdatatype.TKEY}
 )
@@ -64,6 +67,7 @@ class Located(NamedTuple):
     labels: tuple[bytes, ...]  # the question's name, case-folded, the root's label last
     rel: tuple[bytes, ...]  # its labels below the zone's origin
     qtype: int
+    node: Node | None  # the name's node when lookup answers from it (Zone.node_at)
 
 
 def locate(query: bytes, end: int, catalog: ZoneCatalog) -> Located | None:
@@ -80,8 +84,9 @@ def locate(query: bytes, end: int, catalog: ZoneCatalog) -> Located | None:
     zone = catalog.find_key(labels)
     if zone is None or zone.dnssec is not None or zone.expired:
         return None
-    rel = labels[: len(labels) - len(zone.origin.labels)]
-    return Located(zone, labels, rel, int.from_bytes(query[end : end + 2], "big"))
+    rel = labels[: len(labels) - zone.depth]
+    qtype = int.from_bytes(query[end : end + 2], "big")
+    return Located(zone, labels, rel, qtype, zone.node_at(rel))
 
 
 def decided_by(located: Located) -> tuple[tuple, int] | None:
@@ -89,12 +94,12 @@ def decided_by(located: Located) -> tuple[tuple, int] | None:
     (``Zone.decider``: a name error, a wildcard, a referral from above, no data), and how many
     bytes of the name vary between names answered so (see memo.Templates); None for any
     other question."""
-    zone, labels, rel, qtype = located
-    found = zone.decider(rel, qtype) if rel or qtype != dns.rdatatype.DS else None
+    zone, labels, rel, qtype, node = located
+    found = zone.decider(rel, qtype, node) if rel or qtype != DS else None
     if found is None:
         return None
-    varying = sum(len(label) + 1 for label in rel[: len(rel) - len(found[1])])
-    return (labels[len(rel) :], *found), varying
+    cut = len(rel) - len(found[1])  # the labels that vary, each a length byte and its text
+    return (labels[len(rel) :], *found), cut + len(b"".join(rel[:cut]))
 
 
 def owned_answer(query: bytes, end: int, located: Located) -> bytes | None:
@@ -105,39 +110,99 @@ def owned_answer(query: bytes, end: int, located: Located) -> bytes | None:
     The first answer to such a question costs a few dict lookups and one join, without
     dnspython: a zone whose names are each asked once in a while is answered at that cost.
     """
-    records = located.zone.owned(located.rel, located.qtype)
+    node, qtype = located.node, located.qtype
+    if node is None or qtype in NOT_OWNED or qtype >= 128 or CNAME in node:
+        return None
+    records = node.records(qtype)
     return None if records is None else wire.write_owned(query, end, records)
 
 
-def alias_answer(query: bytes, end: int, located: Located, catalog: ZoneCatalog) -> bytes | None:
-    """Return the answer to query when it is a CNAME at the question's name to a name of the
-    same zone holding the type asked as ``owned_answer`` answers it (an alias of a host), as
-    ``answer`` would write it; None for any other question."""
-    zone = located.zone
-    cname = zone.alias(located.rel, located.qtype)
-    if cname is None:
+def data_answer(query: bytes, end: int, located: Located, catalog: ZoneCatalog) -> bytes | None:
+    """Return the answer to query when it is the RRset asked at the question's name (with the
+    addresses of the names an MX, NS or SRV record points at), or a CNAME there to a name
+    outside our zones or to such an RRset in the same zone, as ``answer`` would write it;
+    None for any other question (``decided_by``'s, a CNAME chain, DS, ANY, a big answer).
+
+    The first answer to such a question costs a few dict lookups and MessageWriter, without
+    dnspython (answer() costs several times that).
+    """
+    zone, node, qtype = located.zone, located.node, located.qtype
+    if node is None or qtype in NOT_DATA or qtype >= 128:
         return None
     try:
-        target, used = labels_at(cname.wires[0], 0)
+        question = labels_at(query, 12)[0]
+        if CNAME in node and qtype != CNAME:
+            return _alias(query, end, located, node.records(CNAME), question, catalog)
+        records = node.records(qtype)
+        if records is None:
+            return None  # no data: decided_by's
+        return _write(query, end, question, [(question, records)], zone.additional(records))
     except IndexError:
         return None  # damaged rdata: answer() says SERVFAIL, and logs it
+
+
+def _alias(
+    query: bytes, end: int, located: Located, cname: Records, question: Labels,
+    catalog: ZoneCatalog,
+) -> bytes | None:  # fmt: skip
+    """Return the answer to a question for a name holding a CNAME (see data_answer)."""
+    if len(cname) != 1:
+        return None
+    target, used = labels_at(cname.wires[0], 0)
     if used != len(cname.wires[0]):
         return None
+    zone = located.zone
     folded = tuple(label.lower() for label in target)
-    if catalog.find_key(folded) is not zone or folded == located.labels:
-        return None  # the chain goes on in another zone, or loops
-    records = zone.owned(folded[: len(folded) - len(zone.origin.labels)], located.qtype)
-    return None if records is None else wire.write_alias(query, end, cname, target, records)
+    target_zone = catalog.find_key(folded)
+    if target_zone is None or folded == located.labels:
+        # The chain leaves our zones, or loops at once: the CNAME is the answer.
+        return _write(query, end, question, [(question, cname)], [])
+    if target_zone is not zone:
+        return None  # the chain goes on in another zone
+    node = zone.node_at(folded[: len(folded) - len(zone.origin.labels)])
+    if node is None or CNAME in node:
+        return None
+    records = node.records(located.qtype)
+    if records is None:
+        return None
+    answer = [(question, cname), (target, records)]
+    return _write(query, end, question, answer, zone.additional(records))
+
+
+def _write(
+    query: bytes, end: int, question: Labels, answer: list[tuple[Labels, Records]],
+    additional: list[tuple[Labels, Records]],
+) -> bytes | None:  # fmt: skip
+    """Return the NOERROR response to a plain UDP query (see ``wire.write_owned``) with these
+    answer and additional RRsets, byte for byte as ``wire.write_response`` writes it; None for
+    any other query, or when the answer does not fit."""
+    plain = wire._plain_edns(query, end)
+    if plain is None:
+        return None
+    limit, opt = plain
+    writer = MessageWriter(query[12 : end + 4], Owner(question), limit)
+    for owner, records in answer:
+        if not writer.add(wire.ANSWER, Owner(owner), records):
+            return None  # write_response decides what to leave out
+    for owner, records in additional:
+        writer.add(wire.ADDITIONAL, Owner(owner), records)  # optional: left out if too big
+    if opt:
+        writer.buffer += opt
+        writer.counts[3] += 1
+    flags = wire.QR | wire.AA | (int.from_bytes(query[2:4], "big") & wire.ECHOED_FLAGS)
+    return writer.finish(int.from_bytes(query[:2], "big"), flags)
 
 
 def _labels(name: bytes) -> tuple[bytes, ...]:
     """Return the labels of a plain name in wire form, the root's empty label last."""
-    labels = []
+    labels: list[bytes] = []
+    append = labels.append
     position = 0
     while length := name[position]:
-        labels.append(name[position + 1 : position + 1 + length])
-        position += length + 1
-    labels.append(b"")
+        start = position + 1
+        position = start + length
+        append(name[start:position])
+    append(b"")
     return tuple(labels)
 
 

@@ -168,7 +168,7 @@ class Cache:
         rdataset = _plain(soa)
         entry = Entry(
             name, rdtype, kind, rdataset, soa.name, self.clock() + ttl, source,
-            _size(name, rdataset) + len(soa.name.to_wire()),
+            _size(name, rdataset) + _wire_size(soa.name),
         )  # fmt: skip
         labels = lower_labels(name)
         # RFC 2308: the negative answer is newer than whatever the cache held there; an
@@ -268,11 +268,14 @@ class Cache:
 
     def delegation(self, name: dns.name.Name) -> dns.rrset.RRset | None:
         """Return the NS RRset of the closest enclosing zone cut the cache knows, if any."""
-        while True:
-            rrset = self.rrset(name, NS)
-            if rrset is not None or name == dns.name.root:
-                return rrset
-            name = name.parent()
+        labels = lower_labels(name)
+        now = self.clock()
+        for start in range(len(labels)):  # the name, then each of its parents up to the root
+            entry = self.positive.get((labels[start:], NS), now)
+            if entry is not None:
+                owner = dns.name.Name(name.labels[start:]) if start else name
+                return _with_ttl(owner, entry.rdataset, self._left(entry))
+        return None
 
     def _left(self, entry: Entry) -> int:
         return max(0, int(entry.expires - self.clock()))
@@ -383,7 +386,7 @@ def _with_ttl(name: dns.name.Name, rdataset: dns.rdataset.Rdataset, ttl: int) ->
 def _size(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> int:
     """Return roughly what the entry costs: its wire form plus an overhead for the objects."""
     data = sum(_rdata_size(rdata) for rdata in rdataset)
-    return len(name.to_wire()) + data + 10 * len(rdataset) + 200
+    return _wire_size(name) + data + 10 * len(rdataset) + 200
 
 
 def _rdata_size(rdata: dns.rdata.Rdata) -> int:
@@ -392,8 +395,12 @@ def _rdata_size(rdata: dns.rdata.Rdata) -> int:
     if rdata.rdtype in FIXED_SIZES:
         return FIXED_SIZES[rdata.rdtype]
     if rdata.rdtype == SOA:
-        return len(rdata.mname.to_wire()) + len(rdata.rname.to_wire()) + 20
+        return _wire_size(rdata.mname) + _wire_size(rdata.rname) + 20
     return len(rdata.to_wire())
+
+
+def _wire_size(name: dns.name.Name) -> int:
+    return sum(len(label) + 1 for label in name.labels)
 
 
 FIXED_SIZES = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 16}

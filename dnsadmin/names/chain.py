@@ -246,18 +246,18 @@ class ResolverChain:
             response = self.templates.get(kind, query, end, decided)
             if response is not None:
                 if self._again(kind, query, end):
-                    self.answers.put(kind, query, response, "authority")  # one lookup then
+                    self.answers.put(kind, query, response, "authority", end=end)  # one lookup then
                 return response, "authority"
         if kind & TCP:
             return None
         response = None
         if not decided:
-            response = authority.owned_answer(query, end, located) or authority.alias_answer(
+            response = authority.owned_answer(query, end, located) or authority.data_answer(
                 query, end, located, self.catalog
             )
         if response is not None:
             response = _flagged(response, bool(kind & RECURSIVE))
-            self.answers.put(kind, query, response, "authority")
+            self.answers.put(kind, query, response, "authority", end=end)
             return response, "authority"
         if not self._may_work_out():
             return None

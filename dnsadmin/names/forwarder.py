@@ -17,7 +17,7 @@ import dns.name
 from .addresses import parse_address
 from .answer import Kind, Sections
 from .cache import Cache
-from .recursive import DEADLINE, Classified, Upstream, classify, follow_chain
+from .recursive import DEADLINE, Upstream, classify, follow_chain, remember
 from .upstream import UNREACHABLE_ERRORS, Question, Unreachable, exchange
 
 QUERY_TIMEOUT = 2.0  # a forwarder recurses itself: give it longer than one authoritative hop
@@ -51,21 +51,21 @@ class Forwarder(Upstream):
     async def _resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
         async def forward(name: dns.name.Name) -> Sections:
             step = await self._ask(name, qtype)
-            step.remember(self.cache, qtype, self.source)
-            return step.sections()
+            remember(step, self.cache, name, qtype, self.source)
+            return step
 
         return await follow_chain(self.cache, qname, qtype, forward)
 
-    async def _ask(self, qname: dns.name.Name, qtype: int) -> Classified:
+    async def _ask(self, qname: dns.name.Name, qtype: int) -> Sections:
         for address, port in self.servers.order(self.forwarders):
             step = await self._send(address, port, qname, qtype)
-            if step is not None and step.kind not in (None, Kind.REFERRAL):
+            if step is not None and step.kind is not Kind.REFERRAL:
                 return step
         raise Unreachable(f"no forwarder answered {qname}")
 
     async def _send(
         self, address: str, port: int, qname: dns.name.Name, qtype: int
-    ) -> Classified | None:
+    ) -> Sections | None:
         question = Question.of(qname, qtype, recursion=True)
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import dns.name
@@ -124,6 +124,10 @@ class Memo:
     # answer is rewritten once a second, not once a query.
     second: int = -1
     counted: bytes = b""
+    lasting: bool = field(init=False)  # right until the zones change: no expiry, no TTL to count
+
+    def __post_init__(self) -> None:
+        self.lasting = self.expires == FOREVER and not self.ttls
 
 
 def question_end(query: bytes) -> int:
@@ -183,6 +187,8 @@ class AnswerMemo:
     ) -> None:
         self.positive: Budget[Memo] = Budget(max_entries, max_bytes)
         self.negative: Budget[Memo] = Budget(max_negative_entries, max_negative_bytes)
+        # Their dicts, looked up on every datagram (cleared in place, never replaced).
+        self._positive, self._negative = self.positive.entries, self.negative.entries
 
     @property
     def bytes(self) -> int:
@@ -192,18 +198,23 @@ class AnswerMemo:
     def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | None:
         """Return the response kept for query (its ID put in) and its source, while right."""
         # First the query's own bytes: a question in lowercase is its own key, and the body
-        # kept holds it as is (the hot path of a repeated question, as before folding).
+        # kept holds it as is (the hot path of a repeated question: one lookup, one join).
         key = (kind, query[2:])
-        memo = self.positive.entries.get(key) or self.negative.entries.get(key)
-        end = 0
-        if memo is None:
+        memo = self._positive.get(key) or self._negative.get(key)
+        if memo is not None:
+            if memo.lasting:
+                return query[:2] + memo.body, memo.source
+            end = 0
+        else:
             end = question_end(query)
-            key = (kind, folded(query, end))
-            memo = end and (self.positive.entries.get(key) or self.negative.entries.get(key))
-            if not memo:
+            if not end:
                 return None
-        if not memo.ttls and memo.expires == FOREVER:
-            return with_question(query, memo.body, end), memo.source
+            key = (kind, folded(query, end))
+            memo = self._positive.get(key) or self._negative.get(key)
+            if memo is None:
+                return None
+            if memo.lasting:
+                return with_question(query, memo.body, end), memo.source
         now = clock()
         if memo.expires <= now:
             self.positive.pop(key)
@@ -214,20 +225,24 @@ class AnswerMemo:
     def put(
         self, kind: int, query: bytes, response: bytes, source: str, *,
         expires: float = FOREVER, expiries: dict[tuple[Key, int], float] | None = None,
-        names: Iterable[Key] = (),
+        names: Iterable[Key] = (), end: int | None = None,
     ) -> None:  # fmt: skip
         """Keep response to send again for query until expires.
 
         expiries gives the expiry of each RRset by (owner labels, type), for its TTLs to count
-        down; names, what the answer was made of, retire it when data changes there.
+        down; names, what the answer was made of, retire it when data changes there; end,
+        question_end(query) when the caller has it already.
         """
-        end = question_end(query)
+        if end is None:
+            end = question_end(query)
+        key = (kind, folded(query, end))
         if end and (
             response[4:6] != b"\0\1"
             or response[12:end] != query[12:end]
             or not case_free(query, response, end)
         ):
             end = 0  # kept for this very question only
+            key = (kind, query[2:])
         # The question as its key has it (folded), for the lowercase questions to go out as is.
         body = folded(response, end) if end else response[2:]
         ttls = tuple(_ttl_offsets(response, expiries)) if expiries else ()
@@ -237,7 +252,7 @@ class AnswerMemo:
         # Data answers (NOERROR with answer records and no authority) go in the budget of
         # data; anything else counts against the negative one.
         positive = not body[1] & 0xF and body[4:6] != b"\0\0" and body[6:8] == b"\0\0"
-        (self.positive if positive else self.negative).put((kind, folded(query, end)), memo)
+        (self.positive if positive else self.negative).put(key, memo)
 
     def forget(self, labels: Key) -> int:
         """Drop the answers made of the name; return how many there were."""

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import dns.exception
@@ -35,6 +35,7 @@ from .upstream import (
     Question,
     Response,
     Servers,
+    Sockets,
     Unreachable,
     exchange,
     socket_budget,
@@ -68,41 +69,25 @@ class Unresolvable(Exception):
     """One name cannot be resolved: a CNAME loop, too many restarts or referrals."""
 
 
-@dataclass(slots=True)
-class Classified:
-    """What one response from a server of zone says about name/qtype, scrubbed.
+def remember(step: Sections, cache: Cache, qname: dns.name.Name, qtype: int, source: str):
+    """Cache what a classified response (classify) proved about qname/qtype; the answers
+    keep the capped TTL the cache gives them.
 
-    kind is None when the response is lame (nothing usable: ask the zone's next server); an
-    ALIAS is a CNAME chain whose end, name, another server must resolve.
+    A referral's NS set and glue are cached at the lower rank (RFC 2181 5.4.1): they lead to
+    the child's servers, whose own answer for those names alone is an answer.
     """
-
-    kind: Kind | None
-    answer: list[dns.rrset.RRset] = field(default_factory=list)
-    name: dns.name.Name | None = None  # the name the rcode speaks of: the chain's end
-    soa: dns.rrset.RRset | None = None
-    cut: dns.rrset.RRset | None = None
-    glue: list[dns.rrset.RRset] = field(default_factory=list)
-
-    def remember(self, cache: Cache, qtype: int, source: str) -> None:
-        """Cache what the step proved; answers keep the capped TTL the cache gives them.
-
-        A referral's NS set and glue are cached at the lower rank (RFC 2181 5.4.1): they lead
-        to the child's servers, whose own answer for those names alone is an answer.
-        """
-        for rrset in self.answer:
-            rrset.ttl = min(rrset.ttl, cache.max_ttl)
-            cache.store_rrset(rrset, source=source)
-        for rrset in self.glue + ([self.cut] if self.cut else []):
+    if step.kind is Kind.REFERRAL:
+        for rrset in step.authority + [glue for glue, _ in step.additional]:
             cache.store_rrset(rrset, source=source, rank=GLUE)
-        if self.soa is not None and self.kind in (Kind.NXDOMAIN, Kind.NODATA):
-            nxdomain = self.kind is Kind.NXDOMAIN
-            cache.store_negative(self.name, qtype, self.soa, nxdomain=nxdomain, source=source)
-
-    def sections(self) -> Sections:
-        """Return what the response answers, as every resolver link answers."""
-        authority = [self.soa] if self.soa is not None else []
-        target = self.name if self.kind is Kind.ALIAS else None
-        return Sections(self.kind, self.answer, authority, target=target)
+        return
+    for rrset in step.answer:
+        rrset.ttl = min(rrset.ttl, cache.max_ttl)
+        cache.store_rrset(rrset, source=source)
+    if step.authority and step.kind in (Kind.NXDOMAIN, Kind.NODATA):
+        # The negative speaks of the end of the CNAME chain the answer holds (RFC 2308 2.1).
+        name = step.answer[-1][0].target if step.answer else qname
+        nxdomain = step.kind is Kind.NXDOMAIN
+        cache.store_negative(name, qtype, step.authority[0], nxdomain=nxdomain, source=source)
 
 
 @dataclass(slots=True)
@@ -141,8 +126,8 @@ class Upstream:
     """What asks other servers: one resolution per distinct question in flight, each within
     the deadline, counting the queries sent; subclasses say how one question is resolved.
 
-    A resolution holds one socket at a time, and waits for one when the sockets the file
-    limit leaves (socket_budget) are all in use.
+    Resolutions share the UDP sockets of one pool, and wait for a descriptor to retry over
+    TCP when those the file limit leaves (socket_budget) are all in use.
     """
 
     source = ""
@@ -156,21 +141,21 @@ class Upstream:
         self.query_timeout = query_timeout
         self.servers = Servers(clock)
         self.sent = 0  # upstream queries, for the statistics
-        self.sockets = asyncio.Semaphore(socket_budget())
+        self.sockets = Sockets(socket_budget())
         self._coalescer: Coalescer[Sections] = Coalescer(max_inflight)
 
     async def resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
         """Return the answer to qname/qtype; SERVFAIL (cached briefly) when it cannot be had."""
         key = (lower_labels(qname), qtype)
         try:
-            pending = self._coalescer.run(key, lambda: self._within_deadline(qname, qtype))
+            return await self._coalescer.run(key, lambda: self._within_deadline(qname, qtype))
         except Overloaded:
             return Sections(Kind.SERVFAIL)  # shed load; not cached, unlike a failure
-        return await pending
 
     async def close(self) -> None:
-        """Cancel the resolutions in flight."""
+        """Take no more questions and close the sockets (the askers cancel their own)."""
         await self._coalescer.close()
+        self.sockets.close()
 
     async def _within_deadline(self, qname: dns.name.Name, qtype: int) -> Sections:
         """Return the answer within the deadline, or SERVFAIL, cached briefly (RFC 9520)."""
@@ -231,10 +216,10 @@ class Recursive(Upstream):
         zone, nameservers = self._closest(name, qtype)
         for _ in range(MAX_REFERRALS):
             step = await self._ask(zone, nameservers, name, qtype, budget, depth)
-            step.remember(self.cache, qtype, self.source)
+            remember(step, self.cache, name, qtype, self.source)
             if step.kind is not Kind.REFERRAL:
-                return step.sections()
-            zone, nameservers = step.cut.name, self._referred(step)
+                return step
+            zone, nameservers = step.authority[0].name, self._referred(step)
         raise Unresolvable(f"more than {MAX_REFERRALS} referrals")
 
     def _closest(self, name: dns.name.Name, qtype: int) -> tuple[dns.name.Name, NameServers]:
@@ -245,13 +230,13 @@ class Recursive(Upstream):
             return dns.name.root, [(ns, self._usable(addrs)) for ns, addrs in self.hints.items()]
         return cut.name, [(rdata.target, self._known(rdata.target)) for rdata in cut]
 
-    def _referred(self, step: Classified) -> NameServers:
+    def _referred(self, step: Sections) -> NameServers:
         glue: dict[dns.name.Name, list[str]] = {}
-        for rrset in step.glue:
+        for rrset, _ in step.additional:
             glue.setdefault(rrset.name, []).extend(rdata.address for rdata in rrset)
         return [
             (rdata.target, self._usable(glue.get(rdata.target, ())) or self._known(rdata.target))
-            for rdata in step.cut
+            for rdata in step.authority[0]
         ]
 
     def _known(self, target: dns.name.Name) -> list[str]:
@@ -263,8 +248,8 @@ class Recursive(Upstream):
     async def _ask(
         self, zone: dns.name.Name, nameservers: NameServers, name: dns.name.Name, qtype: int,
         budget: Budget, depth: int,
-    ) -> Classified:  # fmt: skip
-        """Return the first usable reply from the servers of zone, fastest first."""
+    ) -> Sections:  # fmt: skip
+        """Return the first usable reply from the servers of zone, fastest first, classified."""
         tried: set[str] = set()
         async for address in self._candidates(nameservers, budget, depth):
             if address in tried:
@@ -273,7 +258,7 @@ class Recursive(Upstream):
             response = await self._send(address, name, qtype, budget)
             if response is not None:
                 step = classify(response, zone, name, qtype)
-                if step.kind is not None:
+                if step is not None:
                     return step
         raise Unreachable(f"no server of {zone} answered {name}")
 
@@ -332,7 +317,7 @@ async def follow_chain(
     from the cache or else from ask(target); at most MAX_RESTARTS restarts, and no loops."""
     found = Sections()
     name = qname
-    seen = {lower_labels(qname)}
+    seen: set = set()  # the names restarted from: filled at the first restart only
     for _ in range(MAX_RESTARTS + 1):
         step = cache.find(name, qtype) or await ask(name)
         found.kind = step.kind
@@ -340,40 +325,48 @@ async def follow_chain(
         found.authority = step.authority
         if step.kind is not Kind.ALIAS:
             return found
+        seen.add(lower_labels(name))
         name = step.target
         if lower_labels(name) in seen:
             raise Unresolvable(f"CNAME loop at {name}")
-        seen.add(lower_labels(name))
     raise Unresolvable(f"more than {MAX_RESTARTS} CNAME restarts")
 
 
 def classify(
     response: Response, zone: dns.name.Name, qname: dns.name.Name, qtype: int
-) -> Classified:
-    """Sort a response from a server of zone, keeping only what that server may speak for."""
+) -> Sections | None:
+    """Sort a response from a server of zone, keeping only what that server may speak for;
+    None when it is lame (nothing usable: ask the zone's next server).
+
+    An ALIAS is a CNAME chain whose end, its target, another server must resolve; a negative
+    answer has the SOA proving it (if any) in its authority; a referral has the cut's NS set
+    in its authority and the glue in its additional section.
+    """
     rcode = response.rcode()
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-        return Classified(None)
+        return None
     answer, name, complete = _chain(response, zone, qname, qtype)
     if complete:
-        return Classified(Kind.ANSWER, answer, name)
+        return Sections(Kind.ANSWER, answer)
     if answer and not name.is_subdomain(zone):
-        return Classified(Kind.ALIAS, answer, name)  # the target's own servers must say
+        return Sections(Kind.ALIAS, answer, target=name)  # the target's own servers must say
     soa = _soa(response, zone, name)
+    proof = [soa] if soa is not None else []
     if rcode == dns.rcode.NXDOMAIN:
         # Only the zone's own servers may say a name does not exist: without AA or their
         # SOA, an NXDOMAIN is a lame server's, and the next server is asked.
         if soa is None and not response.flags & dns.flags.AA:
-            return Classified(None)
-        return Classified(Kind.NXDOMAIN, answer, name, soa)
+            return None
+        return Sections(Kind.NXDOMAIN, answer, proof)
     cut = None if answer else _cut(response, zone, qname)
     if cut is not None:
-        return Classified(Kind.REFERRAL, cut=cut, glue=_glue(response, zone, cut))
+        glue = [(rrset, False) for rrset in _glue(response, zone, cut)]
+        return Sections(Kind.REFERRAL, authority=[cut], additional=glue)
     if soa is not None or response.flags & dns.flags.AA:
-        return Classified(Kind.NODATA, answer, name, soa)
+        return Sections(Kind.NODATA, answer, proof)
     if answer:
-        return Classified(Kind.ALIAS, answer, name)
-    return Classified(None)
+        return Sections(Kind.ALIAS, answer, target=name)
+    return None
 
 
 def _chain(

@@ -10,12 +10,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import dns.name
 import dns.rdatatype
 
 HEADER = struct.Struct("!HHHHHH")
 RR_HEADER = struct.Struct("!HHIH")
+RR_FIXED = struct.Struct("!HHI")  # an RR header without its rdata length
 POINTER_REACH = 0x4000  # a compression pointer has 14 bits of offset
 IN = 1
 
@@ -45,6 +47,13 @@ class Records:
 Labels = tuple[bytes, ...]
 
 
+class Owner(NamedTuple):
+    """A name as MessageWriter reads it, made from labels alone (no dnspython Name to build):
+    its labels, the root's empty label last."""
+
+    labels: Labels
+
+
 def labels_at(wire: bytes, position: int) -> tuple[Labels, int]:
     """Return the labels of the uncompressed name at position, and the position after it."""
     labels = []
@@ -71,7 +80,7 @@ class MessageWriter:
             self._remember(qname.labels, 12)
 
     def _remember(self, labels: Labels, offset: int) -> None:
-        folded = tuple(label.lower() for label in labels)
+        folded = tuple(map(bytes.lower, labels))
         for i in range(len(labels) - 1):
             self._suffixes.setdefault(folded[i:], offset)
             offset += len(labels[i]) + 1
@@ -79,18 +88,34 @@ class MessageWriter:
     def reserve(self, size: int) -> None:
         self.limit -= size
 
-    def add(self, section: int, owner: dns.name.Name, records: Records) -> bool:
+    def add(self, section: int, owner: dns.name.Name | Owner, records: Records) -> bool:
         """Add the RRset to section if it fits; False, and nothing added, if it does not."""
         buffer = self.buffer
         mark = len(buffer)
         self._added = []
-        owner_labels = owner.labels
+        labels = owner.labels
+        folded = tuple(map(bytes.lower, labels))
+        fixed = RR_FIXED.pack(records.rdtype, IN, records.ttl)
+        layout = COMPRESSIBLE.get(records.rdtype)
+        pointer = b""
         for wire in records.wires:
-            self._name(owner_labels)
-            start = len(buffer)
-            buffer += RR_HEADER.pack(records.rdtype, IN, records.ttl, 0)
-            self._rdata(records.rdtype, wire)
-            buffer[start + 8 : start + 10] = (len(buffer) - start - 10).to_bytes(2, "big")
+            if pointer:
+                # The owner written (or found) for the first record: every other points there.
+                buffer += pointer
+            else:
+                self._name(labels, folded)
+                offset = self._suffixes.get(folded)
+                if offset is not None:
+                    pointer = (0xC000 | offset).to_bytes(2, "big")
+            buffer += fixed
+            if layout is None:
+                buffer += len(wire).to_bytes(2, "big")
+                buffer += wire
+            else:
+                start = len(buffer)
+                buffer += b"\0\0"
+                self._rdata(layout, wire)
+                buffer[start : start + 2] = (len(buffer) - start - 2).to_bytes(2, "big")
         if len(buffer) > self.limit:
             del buffer[mark:]
             for suffix in self._added:
@@ -108,28 +133,26 @@ class MessageWriter:
         HEADER.pack_into(self.buffer, 0, qid, flags, *self.counts)
         return bytes(self.buffer)
 
-    def _rdata(self, rdtype: int, wire: bytes) -> None:
-        layout = COMPRESSIBLE.get(rdtype)
-        if layout is None:
-            self.buffer += wire
-            return
+    def _rdata(self, layout: tuple[int, int], wire: bytes) -> None:
+        """Write rdata of a type in COMPRESSIBLE (its layout), its names compressed."""
         position, names = layout
         self.buffer += wire[:position]
         for _ in range(names):
             labels, position = labels_at(wire, position)
-            self._name(labels)
+            self._name(labels, tuple(map(bytes.lower, labels)))
         self.buffer += wire[position:]
 
-    def _name(self, labels: Labels) -> None:
+    def _name(self, labels: Labels, folded: Labels) -> None:
+        """Write the name of these labels (folded: in lowercase), compressed."""
         buffer = self.buffer
-        folded = tuple(label.lower() for label in labels)
+        suffixes = self._suffixes
         for i in range(len(labels) - 1):
-            offset = self._suffixes.get(folded[i:])
+            offset = suffixes.get(folded[i:])
             if offset is not None:
                 buffer += (0xC000 | offset).to_bytes(2, "big")
                 return
             if len(buffer) < POINTER_REACH:
-                self._suffixes[folded[i:]] = len(buffer)
+                suffixes[folded[i:]] = len(buffer)
                 self._added.append(folded[i:])
             buffer.append(len(labels[i]))
             buffer += labels[i]

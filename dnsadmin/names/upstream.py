@@ -1,11 +1,15 @@
 """Talking to other servers: one exchange, server health, and coalescing of identical questions.
 
-Every exchange uses a fresh socket (so a fresh random source port from the kernel, RFC 5452
-9.2) connected to the server asked, and a fresh random ID; a reply is taken only from that
-address and port, with the same ID and question, and anything else is passed over until the
-timeout (RFC 5452 9.1). The sockets open at once are bounded below the process's file limit,
-read at start, with descriptors kept in reserve for the database, the listeners and the TCP
-clients: a burst of questions waits for a socket rather than taking the last descriptor.
+Queries over UDP share a small pool of sockets (Sockets), each bound to a random source port
+from the kernel and retired for a fresh one after a few uses or a second, so that ports keep
+changing (RFC 5452 9.2). Each query has a random ID; a datagram is taken as the reply only
+when it comes from the address and port asked, with that ID on that socket, and repeats the
+question; anything else is dropped and counted, and the query keeps waiting until its
+timeout (RFC 5452 9.1). The sockets are not connected, so an ICMP error does not end a
+query early: a closed port costs its timeout, as a silent server does. The sockets open at once, the pool
+and TCP retries together, stay below the process's file limit, read at start, with
+descriptors kept in reserve for the database, the listeners and the TCP clients: a burst of
+questions shares sockets or waits for one rather than taking the last descriptor.
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ class Servers:
         health = self._get(address)
         health.srtt = min(health.srtt * 2, MAX_RTT)
         health.failures += 1
-        backoff = min(BACKOFF * 2 ** (health.failures - 1), MAX_BACKOFF)
+        backoff = min(BACKOFF * 2 ** min(health.failures - 1, 16), MAX_BACKOFF)
         health.down_until = self.clock() + backoff
 
     def _get(self, address: Hashable) -> Health:
@@ -127,7 +131,7 @@ def socket_budget(reserve: int = RESERVED_DESCRIPTORS) -> int:
 @dataclass(frozen=True, slots=True)
 class Question:
     """One question to send: the query without its ID, and the question section a reply
-    must repeat (lowercased: servers may answer in another case)."""
+    must repeat (its name lowercased: servers may answer in another case)."""
 
     body: bytes
     section: bytes
@@ -137,11 +141,13 @@ class Question:
     @classmethod
     def of(cls, qname: dns.name.Name, qtype: int, *, recursion: bool, edns: bool = True):
         """Return the question with RD as asked and EDNS with our payload size (unless told)."""
-        section = qname.to_wire() + qtype.to_bytes(2, "big") + b"\x00\x01"
+        # What qname.to_wire() returns, without dnspython's compression bookkeeping.
+        name = b"".join(len(label).to_bytes(1, "big") + label for label in qname.labels)
+        section = name + qtype.to_bytes(2, "big") + b"\x00\x01"
         flags = b"\x01\x00" if recursion else b"\x00\x00"
         counts = b"\x00\x01\x00\x00\x00\x00" + (b"\x00\x01" if edns else b"\x00\x00")
         opt = b"\x00\x00\x29" + wire.OUR_PAYLOAD.to_bytes(2, "big") + bytes(6) if edns else b""
-        return cls(flags + counts + section + opt, section.lower(), recursion, edns)
+        return cls(flags + counts + section + opt, name.lower() + section[-4:], recursion, edns)
 
     def plain(self) -> Question:
         """Return the same question without EDNS."""
@@ -149,22 +155,24 @@ class Question:
         return Question(body, self.section, self.recursion, False)
 
     def matches(self, reply: bytes, ident: bytes) -> bool:
-        """Tell whether reply answers this question sent with ident."""
+        """Tell whether reply answers this question sent with ident: the name in any case,
+        the type and class exactly."""
+        end = 12 + len(self.section)
         return (
             reply[:2] == ident and reply[2] & QR and reply[4:6] == b"\x00\x01"
-            and reply[12 : 12 + len(self.section)].lower() == self.section
+            and reply[12 : end - 4].lower() == self.section[:-4]
+            and reply[end - 4 : end] == self.section[-4:]
         )  # fmt: skip
 
 
 async def exchange(
     question: Question, address: str, port: int, timeout: float,
-    spend: Callable[[], None], sockets: asyncio.Semaphore,
+    spend: Callable[[], None], sockets: Sockets,
 ) -> Response:  # fmt: skip
     """Return the reply of address to question, retried over TCP when truncated and without
     EDNS when the server does not know it (RFC 6891 7: it answers FORMERR).
 
-    spend is called before each send, so every retry counts against the caller's limits;
-    sockets bounds the sockets open at once.
+    spend is called before each send, so every retry counts against the caller's limits.
     """
     response = await _exchange(question, address, port, timeout, spend, sockets)
     if response.rcode() == dns.rcode.FORMERR and question.edns:
@@ -174,61 +182,180 @@ async def exchange(
 
 async def _exchange(
     question: Question, address: str, port: int, timeout: float,
-    spend: Callable[[], None], sockets: asyncio.Semaphore,
+    spend: Callable[[], None], sockets: Sockets,
 ) -> Response:  # fmt: skip
     spend()
-    ident = secrets.randbits(16).to_bytes(2, "big")
-    async with sockets:
-        response = await _udp(ident + question.body, question, address, port, timeout)
+    async with sockets.queries:
+        response, ident = await sockets.udp(question, address, port, timeout)
     if response.flags & dns.flags.TC:
         spend()
         query = dns.message.from_wire(ident + question.body)
-        async with sockets:
+        async with sockets.tcp:
             response = await dns.asyncquery.tcp(query, address, timeout, port)
         if not query.is_response(response):
             raise BadReply(f"{address} answered another question over TCP")
     return response
 
 
-async def _udp(query: bytes, question: Question, address: str, port: int, timeout: float) -> Reply:
-    loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.setblocking(False)
-        # Connected: the kernel passes on datagrams from the server asked alone.
-        sock.connect((address, port))
-        sock.send(query)
+POOL_SIZE = 16  # sockets in use for new queries, per address family
+SOCKET_USES = 64  # queries sent from one socket before it is retired for a fresh port
+SOCKET_SECONDS = 1.0  # ... or seconds after it was opened, used or not
+BATCH = 64  # datagrams read from a socket in one go
+
+
+class Sockets:
+    """The descriptors upstream queries may use: a pool of UDP sockets they share, and a
+    semaphore bounding the TCP connections of retries, together within limit.
+
+    The queries waiting for a reply over UDP are bounded by limit too, as when each had its
+    own socket: a burst of questions must not flood the servers asked (nor their buffers).
+    """
+
+    def __init__(self, limit: int, *, size: int = POOL_SIZE) -> None:
+        self.size = size
+        self.udp_limit = max(min(4 * size, limit // 2), 1)
+        self.tcp = asyncio.Semaphore(max(limit - self.udp_limit, 1))
+        self.queries = asyncio.Semaphore(limit)
+        self.open = 0  # UDP sockets open, retired ones still awaited included
+        self.dropped = 0  # datagrams that answered no query waiting: late, stray or forged
+        self._active: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
+        self._all: set[_Socket] = set()
+        self._canonical: dict[str, str] = {}
+
+    async def udp(
+        self, question: Question, address: str, port: int, timeout: float
+    ) -> tuple[Reply, bytes]:
+        """Send question to address over UDP; return the reply and the ID it was sent with.
+
+        Raise TimeoutError without a reply within timeout, OSError when it cannot be sent.
+        """
+        host = self._canonical.get(address) or self._canonicalise(address)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        shared = self._pick(family)
+        ident = secrets.randbits(16).to_bytes(2, "big")
+        while (ident, host, port) in shared.pending:
+            ident = secrets.randbits(16).to_bytes(2, "big")
+        key = (ident, host, port)
+        loop = asyncio.get_running_loop()
         reply = loop.create_future()
-        loop.add_reader(sock.fileno(), _receive, sock, reply, question, query[:2])
+        shared.pending[key] = (question, reply)
+        shared.uses += 1
+        if shared.uses >= SOCKET_USES:
+            self._retire(shared)  # kept open while queries wait on it, this one included
+        timer = loop.call_later(timeout, _expire, reply)
         try:
-            async with asyncio.timeout(timeout):
-                return await reply
+            shared.sock.sendto(ident + question.body, (host, port))
+            return await reply, ident
         finally:
-            loop.remove_reader(sock.fileno())
-    finally:
-        sock.close()
+            timer.cancel()
+            shared.pending.pop(key, None)
+            if not shared.pending and shared.retired:
+                self._close(shared)
 
+    def _canonicalise(self, address: str) -> str:
+        """Return address as recvfrom gives it back (IPv6 addresses have many spellings)."""
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        canonical = socket.inet_ntop(family, socket.inet_pton(family, address))
+        if len(self._canonical) >= MAX_SERVERS:
+            self._canonical.clear()
+        self._canonical[address] = canonical
+        return canonical
 
-def _receive(sock: socket.socket, reply: asyncio.Future, question: Question, ident: bytes):
-    """Take the first datagram that answers the question; pass over the others."""
-    while not reply.done():
+    def _pick(self, family: int) -> _Socket:
+        """Return a socket for one more query: a new one while the pool has room, else one of
+        the pool's at random."""
+        active = self._active[family]
+        if len(active) < self.size and self.open < self.udp_limit:
+            shared = self._socket(family)
+            active.append(shared)
+        elif not active:  # the sockets open are retired and still awaited: share one of them
+            return next((s for s in self._all if s.family == family), None) or self._socket(family)
+        else:
+            shared = active[secrets.randbelow(len(active))]
+        return shared
+
+    def _retire(self, shared: _Socket) -> None:
+        """Take the socket out of the pool; close it once no query waits on it."""
+        if shared.retired:
+            return
+        shared.retired = True
+        active = self._active[shared.family]
+        if shared in active:
+            active.remove(shared)
+        if not shared.pending:
+            self._close(shared)
+
+    def _socket(self, family: int) -> _Socket:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            data = sock.recv(MAX_REPLY)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as error:  # the port is closed (ICMP): no use waiting
-            reply.set_exception(error)
-            return
-        if len(data) >= 12 and question.matches(data, ident):
+            sock.setblocking(False)
+            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+        except OSError:
+            sock.close()
+            raise
+        shared = _Socket(sock, family)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(sock.fileno(), self._readable, shared)
+        loop.call_later(SOCKET_SECONDS, self._retire, shared)
+        self._all.add(shared)
+        self.open += 1
+        return shared
+
+    def _readable(self, shared: _Socket) -> None:
+        """Hand each datagram to the query it answers; drop and count the others."""
+        sock, pending = shared.sock, shared.pending
+        for _ in range(BATCH):
+            try:
+                data, source = sock.recvfrom(MAX_REPLY)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue  # an error queued on the socket (ICMP): the query it was for times out
+            waiting = pending.get((data[:2], source[0], source[1]))
+            if waiting is None or len(data) < 12:
+                self.dropped += 1
+                continue
+            question, reply = waiting
+            if reply.done() or not question.matches(data, data[:2]):
+                self.dropped += 1
+                continue
             try:
                 reply.set_result(Reply.parse(data))
             except MALFORMED:
-                continue  # a reply that does not parse is no reply: keep waiting
+                self.dropped += 1  # a reply that does not parse is no reply: keep waiting
+
+    def _close(self, shared: _Socket) -> None:
+        if shared in self._all:
+            self._all.discard(shared)
+            self.open -= 1
+            asyncio.get_running_loop().remove_reader(shared.sock.fileno())
+            shared.sock.close()
+
+    def close(self) -> None:
+        """Close every socket; the queries still waiting time out."""
+        for shared in list(self._all):
+            shared.pending.clear()
+            self._retire(shared)
+
+
+class _Socket:
+    """One UDP socket of the pool, and the queries waiting for a reply on it by (ID, address,
+    port) of the reply expected."""
+
+    __slots__ = ("sock", "family", "uses", "retired", "pending")
+
+    def __init__(self, sock: socket.socket, family: int) -> None:
+        self.sock, self.family, self.uses, self.retired = sock, family, 0, False
+        self.pending: dict[tuple[bytes, str, int], tuple[Question, asyncio.Future]] = {}
+
+
+def _expire(reply: asyncio.Future) -> None:
+    if not reply.done():
+        reply.set_exception(TimeoutError())
 
 
 MALFORMED = (dns.exception.DNSException, struct.error, ValueError, IndexError)
-OPT, TSIG = 41, 250
+OPT, TSIG, IN = 41, 250, 1
 
 
 class Reply:
@@ -256,12 +383,12 @@ class Reply:
         _, flags, qdcount, *counts = wire.HEADER.unpack_from(data)
         position = 12
         for _ in range(qdcount):
-            position = wire.read_name(data, position)[1] + 4
+            position = wire.read_labels(data, position)[1] + 4
         sections, extended = [], 0
         for count in counts:
             rrsets: dict[tuple, dns.rrset.RRset] = {}
             for _ in range(count):
-                name, position = wire.read_name(data, position)
+                labels, position = wire.read_labels(data, position)
                 rdtype, rdclass, ttl, length = wire.RR_HEADER.unpack_from(data, position)
                 position += 10
                 end = position + length
@@ -270,22 +397,75 @@ class Reply:
                 if rdtype == OPT:
                     extended = ttl >> 24
                 elif rdtype != TSIG:
-                    rdata = dns.rdata.from_wire(rdclass, rdtype, data, position, length)
-                    _add(rrsets, name, rdata, ttl)
+                    _add(rrsets, _name(labels), _rdata(data, position, end, rdtype, rdclass), ttl)
                 position = end
             sections.append(list(rrsets.values()))
         return cls(flags, sections, (extended << 4) | (flags & 0xF))
 
 
-def _add(rrsets: dict, name: dns.name.Name, rdata, ttl: int) -> None:
+# Replies repeat the same names and records (a zone's SOA in every negative answer, its
+# name servers, the addresses a popular name has): each is read once by dnspython and kept,
+# with its hash, as the one-entry dict an RRset holds it in. dnspython reads a record in
+# tens of microseconds and hashes it by rendering it again; a dict lookup costs a fraction.
+KEPT_NAMES = 8192
+KEPT_RECORDS = 8192
+_names: dict[tuple[bytes, ...], dns.name.Name] = {}
+_records: dict[tuple[int, bytes], dict] = {}
+PLAIN_TYPES = frozenset({1, 16, 28})  # A, TXT, AAAA: no names inside, the wire is the record
+NAME_TYPES = {2: 1, 5: 1, 6: 2}  # NS, CNAME: one name; SOA: two, then 20 bytes of numbers
+
+
+def _name(labels: tuple[bytes, ...]) -> dns.name.Name:
+    name = _names.get(labels)
+    if name is None:
+        if len(_names) >= KEPT_NAMES:
+            _names.clear()
+        name = _names[labels] = dns.name.Name(labels)
+    return name
+
+
+def _rdata(data: bytes, position: int, end: int, rdtype: int, rdclass: int) -> dict:
+    """Return the record at position as the one-entry dict {rdata: None}."""
+    key = _record_key(data, position, end, rdtype) if rdclass == IN else None
+    kept = _records.get(key) if key is not None else None
+    if kept is None:
+        rdata = dns.rdata.from_wire(rdclass, rdtype, data, position, end - position)
+        kept = {rdata: None}
+        if key is not None:
+            if len(_records) >= KEPT_RECORDS:
+                _records.clear()
+            _records[key] = kept
+    return kept
+
+
+def _record_key(data: bytes, position: int, end: int, rdtype: int) -> tuple[int, bytes] | None:
+    """Return the record's type and its wire form without compression, the same for the same
+    record in any reply; None for types read by dnspython alone."""
+    if rdtype in PLAIN_TYPES:
+        return rdtype, data[position:end]
+    names = NAME_TYPES.get(rdtype)
+    if names is None:
+        return None
+    parts = []
+    for _ in range(names):
+        labels, position = wire.read_labels(data, position)
+        parts.extend(bytes((len(label),)) + label for label in labels)
+    if rdtype == 6:
+        parts.append(data[position : position + 20])
+        position += 20
+    return (rdtype, b"".join(parts)) if position == end else None
+
+
+def _add(rrsets: dict, name: dns.name.Name, kept: dict, ttl: int) -> None:
+    rdata = next(iter(kept))
     key = (name, rdata.rdtype, rdata.rdclass, rdata.covers())
     rrset = rrsets.get(key)
     if rrset is None:
         rrset = rrsets[key] = dns.rrset.RRset(name, rdata.rdclass, rdata.rdtype, rdata.covers())
     rrset.update_ttl(ttl)  # the lowest of the set's records
-    # What rrset.add does, hashing the rdata once instead of twice: dnspython hashes an rdata
-    # by rendering it, which for names (an SOA has two) makes a Name object per label.
-    rrset.items[rdata] = None
+    # What rrset.add does, without hashing the rdata again: dnspython hashes an rdata by
+    # rendering it, which for names (an SOA has two) makes a Name object per label.
+    rrset.items.update(kept)
 
 
 Response = Reply | dns.message.Message  # replies over TCP are read by dnspython
@@ -298,28 +478,50 @@ class Overloaded(Exception):
 class Coalescer(Generic[T]):
     """One resolution per distinct question in flight; later askers share its outcome.
 
-    At most limit distinct questions are in flight, as BIND's recursive-clients: a flood of
-    random names must not turn into an unbounded number of tasks and sockets.
+    The first asker resolves in its own task (no task per resolution); the others wait for
+    its outcome, and resolve again themselves if it gave up (its client went away, or the
+    server is stopping). At most limit distinct questions are in flight, as BIND's
+    recursive-clients: a flood of random names must not turn into unbounded work.
     """
 
     def __init__(self, limit: int = 1000) -> None:
         self.limit = limit
-        self._inflight: dict[Hashable, asyncio.Task[T]] = {}
+        self.closed = False
+        self._inflight: dict[Hashable, asyncio.Future[T]] = {}
 
-    def run(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+    async def run(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> T:
         """Return the shared outcome of start() for key; raise Overloaded when over the limit."""
-        task = self._inflight.get(key)
-        if task is None:
-            if len(self._inflight) >= self.limit:
-                raise Overloaded(f"{self.limit} resolutions in flight")
-            task = asyncio.ensure_future(start())
-            self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        # shield: one asker giving up (its client went away) must not cancel the others' answer.
-        return asyncio.shield(task)
+        while (shared := self._inflight.get(key)) is not None:
+            try:
+                # shield: one asker giving up must not cancel the others' answer.
+                return await asyncio.shield(shared)
+            except _Abandoned:
+                continue
+        if self.closed or len(self._inflight) >= self.limit:
+            raise Overloaded(f"{self.limit} resolutions in flight")
+        shared = self._inflight[key] = asyncio.get_running_loop().create_future()
+        try:
+            outcome = await start()
+        except BaseException as error:
+            _fail(shared, _Abandoned() if isinstance(error, asyncio.CancelledError) else error)
+            raise
+        finally:
+            del self._inflight[key]
+        shared.set_result(outcome)
+        return outcome
 
     async def close(self) -> None:
-        tasks = list(self._inflight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Take no more questions; those waiting on another's resolution get Overloaded."""
+        self.closed = True
+        for shared in self._inflight.values():
+            _fail(shared, _Abandoned())
+
+
+class _Abandoned(Exception):
+    """The asker resolving a question gave up: another must resolve it."""
+
+
+def _fail(shared: asyncio.Future, error: BaseException) -> None:
+    if not shared.done():
+        shared.set_exception(error)
+        shared.exception()  # the others may all have gone: no "never retrieved" warning

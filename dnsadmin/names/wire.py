@@ -141,7 +141,14 @@ def _plain_labels(wire: bytes, position: int) -> tuple[list[bytes] | None, int]:
 
 
 def _decompress(wire: bytes, position: int) -> tuple[dns.name.Name, int]:
-    """Return the name at position, which has compression pointers, and the position after it.
+    """Return the name at position, which has compression pointers, and the position after it."""
+    labels, end = read_labels(wire, position)
+    return dns.name.Name(labels), end
+
+
+def read_labels(wire: bytes, position: int) -> tuple[tuple[bytes, ...], int]:
+    """Return the labels of the name at position (the root's empty label last) and the
+    position after it.
 
     Every pointer must point before the last one followed (so the chain cannot loop), but
     their number is not limited: BIND answers a query whose name takes 200 hops, where
@@ -150,6 +157,7 @@ def _decompress(wire: bytes, position: int) -> tuple[dns.name.Name, int]:
     labels: list[bytes] = []
     end = 0
     lowest = position
+    size = 1
     while True:
         length = wire[position]
         if length == 0:
@@ -163,12 +171,15 @@ def _decompress(wire: bytes, position: int) -> tuple[dns.name.Name, int]:
         elif length > 63:
             raise dns.name.BadLabelType
         else:
+            size += length + 1
+            if size > 255:
+                raise dns.name.NameTooLong
             if position + 1 + length > len(wire):
                 raise IndexError("label runs past the end of the message")
             labels.append(wire[position + 1 : position + 1 + length])
             position += length + 1
     labels.append(b"")
-    return dns.name.Name(labels), end or position + 1
+    return tuple(labels), end or position + 1
 
 
 def question_type(query: bytes) -> int:

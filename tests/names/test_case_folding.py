@@ -149,23 +149,63 @@ def test_a_zone_change_drops_the_answers_kept_by_what_decides_them():
 
 
 def test_a_first_answer_written_straight_from_the_zone_is_the_one_worked_out():
-    # Among the questions: CNAMEs to a host of the zone (one, two), to another zone (ext,
-    # cross) and a chain of two (one -> two -> www), big answers that do not fit in 600 bytes.
+    # Among the questions: CNAMEs to a host of the zone (two), out of our zones (ext), to
+    # another zone of ours (cross) and a chain of two (one -> two -> www), CNAMEs looping
+    # (loop1), an SRV and an MX whose targets' addresses go in the additional section (in the
+    # zone, or below a cut: none), the apex's NS with its glue, big answers that do not fit
+    # in 600 bytes or without EDNS; each in lowercase and in random case, with DO set too.
     catalog = make_catalog()
-    written = 0
-    for name, rdtype in itertools.product(NAMES, TYPES):
-        for options in ({}, {"use_edns": 0, "payload": 1232}, {"use_edns": 0, "payload": 600}):
-            query = dns.message.make_query(absolute(name), rdtype, **options).to_wire()
-            end = memo.question_end(query)
-            located = authority.locate(query, end, catalog)
-            quick = located and (
-                authority.owned_answer(query, end, located)
-                or authority.alias_answer(query, end, located, catalog)
-            )
-            if quick:
-                written += 1
-                assert quick == authority.answer(query, catalog), f"{name}/{rdtype} {options}"
-    assert written > 20
+    rng = random.Random(16)
+    names = NAMES + ["loop1", "crossnx"]
+    written = {"owned": 0, "data": 0}
+    for name, rdtype in itertools.product(names, TYPES):
+        for options in (
+            {}, {"use_edns": 0, "payload": 1232}, {"use_edns": 0, "payload": 600},
+            {"want_dnssec": True},
+        ):  # fmt: skip
+            for qname in (absolute(name), in_case(absolute(name), rng)):
+                query = dns.message.make_query(qname, rdtype, **options).to_wire()
+                end = memo.question_end(query)
+                located = authority.locate(query, end, catalog)
+                if not located:
+                    continue
+                reference = authority.answer(query, catalog)
+                owned = authority.owned_answer(query, end, located)
+                data = authority.data_answer(query, end, located, catalog)
+                assert owned in (None, reference), f"{qname}/{rdtype} {options}"
+                assert data in (None, reference), f"{qname}/{rdtype} {options}"
+                written["owned"] += owned is not None
+                written["data"] += data is not None
+    assert written["owned"] > 40 and written["data"] > 200
+
+
+def test_the_answers_written_straight_from_the_zone_cover_srv_mx_ns_and_aliases():
+    catalog = make_catalog()
+    covered = {
+        ("_sip._udp", "SRV"): 3,  # the SRV record, www's A and AAAA in the additional section
+        ("example.com.", "NS"): 3,  # the apex's two NS, ns1's address (ns2 is elsewhere)
+        ("example.com.", "MX"): 2,  # the MX, mail's address
+        ("mxsub", "MX"): 1,  # its target is below a zone cut: no address given
+        ("ext", "A"): 1,  # the CNAME alone: its target is outside our zones
+        ("two", "MX"): 1,  # www has no MX: answer() says NODATA, with the SOA
+        ("example.com.", "SOA"): 1,
+    }
+    for (name, rdtype), records in covered.items():
+        query = wire(in_case(absolute(name), random.Random(name)), rdtype)
+        end = memo.question_end(query)
+        located = authority.locate(query, end, catalog)
+        written = authority.data_answer(query, end, located, catalog)
+        if rdtype == "MX" and name == "two":
+            assert written is None
+            continue
+        assert written == authority.answer(query, catalog), name
+        parsed = dns.message.from_wire(written)
+        assert sum(len(rrset) for rrset in parsed.answer + parsed.additional) == records, name
+    for name, rdtype in [("one", "A"), ("cross", "A"), ("intosub", "A"), ("x.dn", "A")]:
+        query = wire(absolute(name), rdtype)
+        end = memo.question_end(query)
+        located = authority.locate(query, end, catalog)
+        assert authority.data_answer(query, end, located, catalog) is None, name
 
 
 def test_answers_worked_out_in_full_at_once_are_bounded_each_second(monkeypatch):
@@ -173,10 +213,10 @@ def test_answers_worked_out_in_full_at_once_are_bounded_each_second(monkeypatch)
     now = [100.0]
     chain = ResolverChain(make_catalog(), AUTHORITATIVE, clock=lambda: now[0])
     chain.allows_recursion(CLIENT)
-    # Aliases out of the zone or into a delegation, MX and SRV answers (with additional data)
-    # are worked out in full: three this second, then the server's backlog.
-    questions = [("ext", "A"), ("intosub", "A"), ("mxsub", "MX"), ("_sip._udp", "SRV")]
+    # A CNAME chain, aliases into another zone of ours or into a delegation, and a DNAME
+    # substitution are worked out in full: three this second, then the server's backlog.
+    questions = [("one", "A"), ("cross", "A"), ("intosub", "A"), ("x.dn", "A")]
     found = [kept(chain, wire(f"{name}.example.com.", rdtype)) for name, rdtype in questions]
     assert [response is not None for response in found] == [True, True, True, False]
     now[0] += 1
-    assert kept(chain, wire("_sip._udp.example.com.", "SRV")) is not None
+    assert kept(chain, wire("x.dn.example.com.", "A")) is not None

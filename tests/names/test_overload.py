@@ -64,3 +64,25 @@ async def test_a_kept_answer_is_not_kept_waiting_behind_a_flood(catalog):
     assert server.stats.shed > 0
     assert len(flood_answered) + server.stats.shed == 400
     assert 400 in flood_answered and not set(range(2, 101)) <= set(flood_answered)
+
+
+def ask_in_turn(port: int, count: int) -> list[int]:
+    """Send count questions for new names at once; return the IDs of the answers in order."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        for qid in range(1, count + 1):
+            sock.sendto(query(f"n{qid}.steady.test", qid), ("127.0.0.1", port))
+        return [int.from_bytes(sock.recv(65535)[:2], "big") for _ in range(count)]
+
+
+async def test_a_backlog_that_keeps_up_is_answered_in_the_order_it_came(catalog):
+    # A client keeping questions in flight (dnsperf, a resolver) must not see its first ones
+    # starve behind the newer ones it keeps sending: newest first is for overload only.
+    server = DNSServer(SlowChain(catalog, AUTHORITATIVE))
+    await server.start(["127.0.0.1"], 0)
+    try:
+        order = await asyncio.to_thread(ask_in_turn, server.port, 20)  # 0.1 s of work
+    finally:
+        await server.stop()
+    assert order == list(range(1, 21))
+    assert server.stats.shed == 0

@@ -24,6 +24,7 @@ from dnsadmin.names.recursive import (
     Recursive,
     classify,
     read_hints,
+    remember,
 )
 from dnsadmin.names.upstream import MALFORMED, Reply, Servers
 from tests.names.hierarchy import (
@@ -48,6 +49,7 @@ from tests.names.hierarchy import (
 )
 
 A, MX, TXT, NS = dns.rdatatype.A, dns.rdatatype.MX, dns.rdatatype.TXT, dns.rdatatype.NS
+CNAME = dns.rdatatype.CNAME
 
 
 def name(text: str) -> dns.name.Name:
@@ -364,7 +366,7 @@ def test_a_referral_keeps_only_glue_inside_the_zone_of_the_server_asked():
     )
     step = classify(response, name("test."), name("www.example.test."), A)
     assert step.kind is Kind.REFERRAL
-    assert [rrset.name for rrset in step.glue] == [name("ns.example.test.")]
+    assert [rrset.name for rrset, _ in step.additional] == [name("ns.example.test.")]
 
 
 @pytest.mark.parametrize(
@@ -372,14 +374,14 @@ def test_a_referral_keeps_only_glue_inside_the_zone_of_the_server_asked():
 )
 def test_a_referral_that_does_not_lead_down_towards_the_name_is_lame(cut):
     response = response_to("www.example.test.", authority=[(cut, "NS", "ns.evil.")])
-    assert classify(response, name("example.test."), name("www.example.test."), A).kind is None
+    assert classify(response, name("example.test."), name("www.example.test."), A) is None
 
 
 def test_a_negative_answer_proved_by_another_zones_soa_is_not_cached():
     soa = "ns.evil. hostmaster.evil. 1 1800 900 604800 86400"
     response = response_to("www.example.test.", aa=True, rcode=3, authority=[("evil.", "SOA", soa)])
     step = classify(response, name("example.test."), name("www.example.test."), A)
-    assert (step.kind, step.soa) == (Kind.NXDOMAIN, None)
+    assert (step.kind, step.authority) == (Kind.NXDOMAIN, [])
 
 
 def test_answers_for_names_other_than_the_question_are_dropped():
@@ -397,14 +399,14 @@ def test_a_cname_leaving_the_zone_is_followed_by_asking_the_targets_servers():
         answer=[("alias.example.test.", "CNAME", "www.bank.test."), ("www.bank.test.", "A", "6.6.6.6")],
     )  # fmt: skip
     step = classify(response, name("example.test."), name("alias.example.test."), A)
-    assert (step.kind, step.name) == (Kind.ALIAS, name("www.bank.test."))
+    assert (step.kind, step.target) == (Kind.ALIAS, name("www.bank.test."))
     assert [rrset.rdtype for rrset in step.answer] == [dns.rdatatype.CNAME]
 
 
 @pytest.mark.parametrize("rcode", [dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.FORMERR])
 def test_an_error_from_a_server_is_lame(rcode):
     response = response_to("www.example.test.", rcode=rcode)
-    assert classify(response, name("example.test."), name("www.example.test."), A).kind is None
+    assert classify(response, name("example.test."), name("www.example.test."), A) is None
 
 
 @pytest.mark.parametrize("aa, soa, step", [
@@ -415,7 +417,8 @@ def test_an_nxdomain_needs_aa_or_the_zones_soa(aa, soa, step):
     response = response_to(
         "www.example.test.", aa=aa, rcode=dns.rcode.NXDOMAIN, authority=[record] if soa else []
     )
-    assert classify(response, name("example.test."), name("www.example.test."), A).kind is step
+    found = classify(response, name("example.test."), name("www.example.test."), A)
+    assert (found.kind if found is not None else None) is step
 
 
 def test_a_negative_answer_lives_no_longer_than_the_soa_minimum():
@@ -424,7 +427,7 @@ def test_a_negative_answer_lives_no_longer_than_the_soa_minimum():
         "www.example.test.", aa=True, rcode=3, authority=[("example.test.", "SOA", soa)]
     )
     step = classify(response, name("example.test."), name("www.example.test."), A)
-    assert step.soa.ttl == 60
+    assert step.authority[0].ttl == 60
 
 
 def test_answers_passed_on_carry_the_ttl_the_cache_caps_them_at(clock):
@@ -432,8 +435,23 @@ def test_answers_passed_on_carry_the_ttl_the_cache_caps_them_at(clock):
         "www.example.test.", aa=True, answer=[("www.example.test.", "A", "192.0.2.1")]
     )
     step = classify(response, name("example.test."), name("www.example.test."), A)
-    step.remember(Cache(max_ttl=100, clock=clock), A, "recursive")
-    assert step.sections().answer[0].ttl == 100
+    remember(step, Cache(max_ttl=100, clock=clock), name("www.example.test."), A, "recursive")
+    assert step.answer[0].ttl == 100
+
+
+def test_a_negative_answer_after_a_cname_is_cached_at_the_end_of_the_chain(clock):
+    soa = "ns.example.test. hostmaster.example.test. 1 1800 900 604800 60"
+    response = response_to(
+        "alias.example.test.", aa=True,
+        answer=[("alias.example.test.", "CNAME", "www.example.test.")],
+        authority=[("example.test.", "SOA", soa)],
+    )  # fmt: skip
+    step = classify(response, name("example.test."), name("alias.example.test."), A)
+    cache = Cache(clock=clock)
+    remember(step, cache, name("alias.example.test."), A, "recursive")
+    assert cache.find(name("www.example.test."), A).kind is Kind.NODATA
+    found = cache.find(name("alias.example.test."), A)
+    assert (found.kind, [rrset.rdtype for rrset in found.answer]) == (Kind.NODATA, [CNAME])
 
 
 async def test_it_asks_the_parent_zone_for_ds_records(resolver, hierarchy):
@@ -554,3 +572,42 @@ def test_a_cut_short_reply_does_not_parse(cut):
     data = reply_of(answer=["www.example.test. 60 IN A 192.0.2.1"]).to_wire()
     with pytest.raises(MALFORMED):
         Reply.parse(data[:-cut])
+
+
+NEGATIVE = "example.test. 300 IN SOA ns.example.test. hostmaster.example.test. 1 2 3 4 60"
+
+
+def test_a_record_seen_before_is_read_once_and_shared_in_any_reply():
+    # The SOA's names are compressed against different questions in the two replies.
+    first = reply_of(authority=[NEGATIVE], rcode=dns.rcode.NXDOMAIN)
+    second = reply_of(authority=[NEGATIVE], rcode=dns.rcode.NXDOMAIN)
+    second.question[0].name = name("a.much.longer.name.example.test.")
+    one, two = (Reply.parse(message.to_wire()) for message in (first, second))
+    assert one.authority[0][0] is two.authority[0][0]
+    for message in (first, second):
+        data = message.to_wire()
+        assert reply_texts(Reply.parse(data)) == reply_texts(dns.message.from_wire(data))
+
+
+def test_names_keep_their_case_and_records_equal_but_for_case_make_one():
+    response = reply_of(
+        authority=[
+            "example.test. 300 IN NS NS.Example.TEST.",
+            "example.test. 300 IN NS ns.example.test.",
+        ]
+    )
+    data = response.to_wire()
+    assert reply_texts(Reply.parse(data)) == reply_texts(dns.message.from_wire(data))
+
+
+def test_a_record_whose_names_do_not_fill_its_length_does_not_parse():
+    data = bytearray(
+        reply_of(answer=["www.example.test. 60 IN CNAME host.example.test."]).to_wire()
+    )
+    # One byte more in the CNAME's length than its name takes, and that byte appended.
+    length_at = data.index(b"\x00\x05\x00\x01") + 8
+    data[length_at + 1] += 1
+    end = length_at + 2 + data[length_at + 1] - 1
+    data[end:end] = b"\x00"
+    with pytest.raises(MALFORMED):
+        Reply.parse(bytes(data))

@@ -9,6 +9,7 @@ import dns.asyncquery
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
@@ -17,6 +18,7 @@ import pytest
 from dnsadmin.names import authority, wire
 from dnsadmin.names.authority import NOT_MINE
 from dnsadmin.names.chain import ChainConfig, ResolverChain
+from dnsadmin.names.cookies import Cookies
 from dnsadmin.names.server import DNSServer
 from tests.names.zones import serve
 
@@ -197,6 +199,57 @@ async def test_a_failing_on_query_callback_does_not_stop_the_listener(catalog):
         await server.stop()
 
 
+class NotifyHandler:
+    """Takes NOTIFY messages off the resolver chain, as the worker's SignedMessages does, and
+    acknowledges them (AA set), noting each."""
+
+    def __init__(self) -> None:
+        self.answered: list[bytes] = []
+
+    def claims(self, query: bytes) -> bool:
+        return (query[2] >> 3) & 0xF == dns.opcode.NOTIFY
+
+    async def respond(self, query: bytes, client: str, tcp: bool) -> list[bytes]:
+        self.answered.append(query)
+        response = dns.message.make_response(dns.message.from_wire(query))
+        response.flags |= dns.flags.AA
+        return [response.to_wire()]
+
+
+async def test_edns_questions_without_options_are_kept_answers_with_cookies_on(
+    catalog, monkeypatch
+):
+    handler = NotifyHandler()
+    server = serve(catalog, cookies=Cookies([bytes(range(16))]), messages=handler)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        first = dns.message.make_query("www.example.com.", "A", want_dnssec=True)
+        kept = await dns.asyncquery.udp(first, "127.0.0.1", port=server.port, timeout=2)
+        # The same DO=1 question again: a kept answer, nothing parses it.
+        parsed: list[object] = []
+        monkeypatch.setattr(wire, "parse_query", lambda *args: parsed.append(args))
+        monkeypatch.setattr(dns.name, "from_wire", lambda *args: parsed.append(args))
+        again = dns.message.make_query("www.example.com.", "A", want_dnssec=True)
+        again.id = (first.id + 1) % 65536
+        response = await dns.asyncquery.udp(again, "127.0.0.1", port=server.port, timeout=2)
+        assert parsed == []
+        monkeypatch.undo()
+        # A NOTIFY shaped alike (EDNS last, no option) still goes to the message handler.
+        notifies = []
+        for _ in range(2):
+            notify = dns.message.make_query("example.com.", "SOA", use_edns=0)
+            notify.set_opcode(dns.opcode.NOTIFY)
+            notifies.append(
+                await dns.asyncquery.udp(notify, "127.0.0.1", port=server.port, timeout=2)
+            )
+    finally:
+        await server.stop()
+    assert response.id == again.id and response.answer == kept.answer
+    assert response.ednsflags & dns.flags.DO and not response.options  # no cookie asked, none
+    assert len(handler.answered) == 2
+    assert all(n.opcode() == dns.opcode.NOTIFY and n.flags & dns.flags.AA for n in notifies)
+
+
 class SlowResolver(asyncio.DatagramProtocol):
     """A resolver on loopback that says NXDOMAIN to every question (with AA and its zone's
     SOA, so that it is believed and cached), after a delay."""
@@ -262,6 +315,34 @@ async def test_names_outside_our_zones_go_down_the_chain(catalog, slow_resolver)
     assert resolver.asked == ["www.example.org."]
     sources = [source for _, _, _, source, _, _ in events]
     assert sources == ["forwarder", "cache", "cache", "authority"]
+
+
+async def test_a_resolution_finishing_reads_the_kept_answers_waiting(catalog, slow_resolver):
+    # A storm keeps the event loop busy with replies from upstream: the sockets are read
+    # between them too. Here the loop's own reader is taken away once the resolution is under
+    # way, so the question waiting in the socket is answered by that read alone.
+    _, port = await slow_resolver(0.3)
+    server = forwarding(catalog, port)
+    await server.start(["127.0.0.1"], 0)
+    try:
+        kept = dns.message.make_query("www.example.com.", "A")
+        await dns.asyncquery.udp(kept, "127.0.0.1", port=server.port, timeout=2)
+        slow = dns.message.make_query("slow.example.org.", "A")
+        outside = asyncio.create_task(
+            dns.asyncquery.udp(slow, "127.0.0.1", port=server.port, timeout=5)
+        )
+        deadline = asyncio.get_running_loop().time() + 5
+        while not server._resolving and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        asyncio.get_running_loop().remove_reader(server._udp[0].fileno())
+        again = dns.message.make_query("www.example.com.", "A")
+        answer = await dns.asyncquery.udp(again, "127.0.0.1", port=server.port, timeout=5)
+        resolved = await outside
+    finally:
+        await server.stop()
+        await server.chain.close()
+    assert answer.id == again.id and answer.answer
+    assert resolved.rcode() == dns.rcode.NXDOMAIN
 
 
 async def test_a_slow_answer_does_not_hold_up_later_ones_on_a_connection(catalog, slow_resolver):

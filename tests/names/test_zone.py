@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from dnsadmin.names import zone as zone_module
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.zone import build_zone, zone_from_text
 from tests.names.zones import EXAMPLE_COM, EXAMPLE_NET
@@ -120,3 +124,32 @@ def test_the_catalog_replaces_and_removes_zones():
     assert catalog.get(origin) is None
     assert catalog.find("www.example.com.") is None
     assert catalog.generation == generation + 2
+
+
+@pytest.fixture
+def settling(monkeypatch):
+    """Make a zone of three names big enough to be frozen (zone.settle); unfreeze at the end,
+    so that the rest of the session's objects are collected as usual."""
+    monkeypatch.setattr(zone_module, "SETTLE_NODES", 3)
+    yield
+    gc.unfreeze()
+
+
+def test_a_big_zone_is_frozen_out_of_the_collector_and_freed_whole_when_replaced(settling):
+    gc.unfreeze()
+    catalog = ZoneCatalog([small_zone()])
+    frozen = gc.get_freeze_count()
+    assert frozen > 0  # the zone, and whatever else was alive
+    first = weakref.ref(catalog.get(dns.name.from_text("example.com.")))
+    for _ in range(3):
+        catalog.replace(small_zone())
+    # Frozen objects are never collected: the zone replaced must go by reference counting
+    # alone, which a reference cycle inside it would prevent (memory growing at each reload).
+    assert first() is None
+    assert gc.get_freeze_count() <= frozen + 100  # the zones replaced left the frozen set
+
+
+def test_a_small_zone_is_left_to_the_collector():
+    before = gc.get_freeze_count()
+    small_zone()
+    assert gc.get_freeze_count() == before
