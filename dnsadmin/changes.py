@@ -142,12 +142,16 @@ def current_rrset(zone: Zone, owner: str, rdtype: str) -> tuple[RecordData, ...]
 
 def canonical_key(zone: Zone, owner: str, rdtype: str) -> tuple[str, str]:
     """Return the stored spelling of an owner and type: relative lowercase owner, mnemonic."""
-    origin = zone.name
     try:
-        name = rules.parse_owner(owner, origin)
-        return rules.relative_owner(name, origin), dns.rdatatype.to_text(rules.parse_rdtype(rdtype))
+        return stored_key(owner, rdtype, zone.name)
     except rules.RecordError as error:
         raise ChangeError(str(error), error.field) from None
+
+
+@functools.lru_cache(maxsize=4096)  # an owner and type are spelt the same way again and again
+def stored_key(owner: str, rdtype: str, origin: dns.name.Name) -> tuple[str, str]:
+    name = rules.parse_owner(owner, origin)
+    return rules.relative_owner(name, origin), dns.rdatatype.to_text(rules.parse_rdtype(rdtype))
 
 
 @dataclass(frozen=True)
@@ -708,10 +712,17 @@ INSERT_BATCH = 5000
 
 def update_row(model, pk: int, **values: object) -> None:
     """Set the fields named of one row, the values prepared as the ORM prepares them."""
-    meta = model._meta
-    prepared = [meta.get_field(name).get_db_prep_save(v, connection) for name, v in values.items()]
+    fields = model_fields(model, tuple(values))
+    prepared = [
+        f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(update_sql(model, tuple(values), connection.vendor), [*prepared, pk])
+
+
+@functools.lru_cache(maxsize=64)
+def model_fields(model, names: tuple[str, ...]) -> list:
+    return [model._meta.get_field(name) for name in names]
 
 
 @functools.lru_cache(maxsize=64)

@@ -26,6 +26,7 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.SOA
 import dns.tsig
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -168,14 +169,6 @@ def add_rule(
     )  # fmt: skip
 
 
-def policy(zone_pk: int) -> list[update.Rule]:
-    """Return the zone's rules as the engine reads them, in order (one plain query: every
-    update reads them, since they change from the web and the command line)."""
-    with connection.cursor() as cursor:
-        cursor.execute(policy_select(connection.vendor), [zone_pk])
-        return [rule_of(bool(grant), *rest) for grant, *rest in cursor.fetchall()]
-
-
 @functools.lru_cache(maxsize=1024)
 def rule_of(grant: bool, key: str, rule_type: str, name: str, types: str) -> update.Rule:
     """The engine's rule for a row (kept: parsing names and types costs more than the query)."""
@@ -186,24 +179,6 @@ def rule_of(grant: bool, key: str, rule_type: str, name: str, types: str) -> upd
         dns.name.from_text(name) if name else None,
         frozenset(dns.rdatatype.from_text(t) for t in types.split()),
     )  # fmt: skip
-
-
-@functools.lru_cache(maxsize=4)
-def policy_select(vendor: str) -> str:
-    quote, rules_, keys = connection.ops.quote_name, UpdateRule._meta, TsigKey._meta
-
-    def rule(name: str) -> str:
-        return f"r.{quote(rules_.get_field(name).column)}"
-
-    def key(name: str) -> str:
-        return f"k.{quote(keys.get_field(name).column)}"
-
-    return (
-        f"SELECT {rule('grant')}, {key('name')}, {rule('rule_type')}, {rule('name')}, "
-        f"{rule('types')} FROM {quote(rules_.db_table)} r "
-        f"INNER JOIN {quote(keys.db_table)} k ON {key('id')} = {rule('key')} "
-        f"WHERE {rule('zone')} = %s ORDER BY {rule('position')}, {rule('id')}"
-    )
 
 
 # an update ----------------------------------------------------------------------------
@@ -233,10 +208,9 @@ def update_zone(
     """Apply an UPDATE to the zone it names; return the rcode and, when it changed records
     only (not the SOA), what it changed. ``ring``: as apply_changes'."""
     with transaction.atomic():
-        zone = locked_zone(request.zone.to_text().lower())
+        zone, rules_ = locked_zone(request.zone.to_text().lower())
         if zone is None or not zone.enabled or zone.is_secondary:
             return dns.rcode.NOTAUTH, None
-        rules_ = policy(zone.pk)
         if not rules_:
             return dns.rcode.REFUSED, None  # no update-policy: BIND refuses every update
         data, read = zone_data(zone, request.names)
@@ -264,7 +238,7 @@ def applied_of(zone: Zone, serial_before: int, changed: dict) -> Applied | None:
     for (name, rdtype), (ttl, rdatas) in changed.items():
         if rdtype == dns.rdatatype.SOA:
             return None
-        owner = rules.relative_owner(name, origin)
+        owner = owner_of(name, origin)
         rrsets.append((owner, rdtype))
         # As stored: the written rows' wire form is dnspython's of the same rdata.
         records += [(owner, ttl, rdtype, rdata.to_wire()) for rdata in rdatas]
@@ -277,22 +251,27 @@ ZONE_READ = {"id", "origin", "enabled", "primary_ns", "contact", "serial", "refr
 ZONE_READ |= {"expire", "minimum", "default_ttl"}
 
 
-def locked_zone(origin: str) -> Zone | None:
+def locked_zone(origin: str) -> tuple[Zone | None, list[update.Rule]]:
     """Read the zone's row under its lock (FOR UPDATE where the database has it; SQLite's
     write transaction holds the whole file), with ``is_secondary`` (transferred from a
-    primary: its updates get NOTAUTH, as BIND answers them without update forwarding), in
-    one plain query; the row's other fields are left deferred."""
+    primary: its updates get NOTAUTH, as BIND answers them without update forwarding), and
+    its update policy, the rules in order as the engine reads them (read for every update:
+    they change from the web and the command line), in one plain query; the row's other
+    fields are left deferred. (None, []) when there is no such zone."""
     with connection.cursor() as cursor:
         cursor.execute(zone_select(connection.vendor), [origin])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    *values, secondary = row
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
     names = zone_fields()
-    values = [bool(v) if name == "enabled" else v for name, v in zip(names, values, strict=True)]
+    count = len(names)
+    values = [bool(v) if name == "enabled" else v for name, v in zip(names, rows[0], strict=False)]
     zone = Zone.from_db(connection.alias, names, values)
-    zone.is_secondary = bool(secondary)
-    return zone
+    zone.is_secondary = bool(rows[0][count])
+    # One row per rule (the zone's columns repeated); a zone without rules has one, its
+    # rule columns NULL.
+    rules_ = [rule_of(bool(row[count + 1]), *row[count + 2 :]) for row in rows if row[count + 2]]
+    return zone, rules_
 
 
 @functools.cache
@@ -304,13 +283,28 @@ def zone_fields() -> list[str]:
 @functools.lru_cache(maxsize=4)
 def zone_select(vendor: str) -> str:
     quote, zone, secondary = connection.ops.quote_name, Zone._meta, SecondaryZone._meta
+    rules_, keys = UpdateRule._meta, TsigKey._meta
+
+    def rule(name: str) -> str:
+        return f"r.{quote(rules_.get_field(name).column)}"
+
+    def key(name: str) -> str:
+        return f"k.{quote(keys.get_field(name).column)}"
+
     columns = ", ".join(f"z.{quote(zone.get_field(name).column)}" for name in zone_fields())
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    features = connection.features
+    # Only the zone's row is locked (the rules' side of the join may be NULL).
+    lock = " FOR UPDATE OF z" if features.has_select_for_update_of else ""
+    lock = lock or (" FOR UPDATE" if features.has_select_for_update else "")
     return (
         f"SELECT {columns}, EXISTS (SELECT 1 FROM {quote(secondary.db_table)} s "
-        f"WHERE s.{quote(secondary.get_field('zone').column)} = z.{quote(zone.pk.column)}) "
-        f"FROM {quote(zone.db_table)} z WHERE z.{quote(zone.get_field('origin').column)} = %s"
-        f"{lock}"
+        f"WHERE s.{quote(secondary.get_field('zone').column)} = z.{quote(zone.pk.column)}), "
+        f"{rule('grant')}, {key('name')}, {rule('rule_type')}, {rule('name')}, {rule('types')} "
+        f"FROM {quote(zone.db_table)} z "
+        f"LEFT JOIN {quote(rules_.db_table)} r ON {rule('zone')} = z.{quote(zone.pk.column)} "
+        f"LEFT JOIN {quote(keys.db_table)} k ON {key('id')} = {rule('key')} "
+        f"WHERE z.{quote(zone.get_field('origin').column)} = %s "
+        f"ORDER BY {rule('position')}, {rule('id')}{lock}"
     )
 
 
@@ -323,14 +317,14 @@ def zone_data(zone: Zone, names: Iterable[dns.name.Name]) -> tuple[update.ZoneDa
     rows read, for the write."""
     origin = zone.name
     data = update.ZoneData(origin)
-    data.add(origin, dns.rdatatype.SOA, zone.default_ttl, zone.soa_rdata())
+    data.add(origin, dns.rdatatype.SOA, zone.default_ttl, soa_of(zone))
     rows: Rows = {}
-    named = {rules.relative_owner(n, origin): n for n in names if n.is_subdomain(origin)}
+    named = {owner_of(n, origin): n for n in names if n.is_subdomain(origin)}
     # The targets read last time are mostly this time's: read in the same query (extra
     # names read change nothing), and only the ones missing after.
     guessed = {o: n for o, n in TARGETS_READ.get(zone.pk, {}).items() if o not in named}
     read_rows(zone, named | guessed, data, rows)
-    found = {rules.relative_owner(name, origin): name for name in update.targets(data)}
+    found = {owner_of(name, origin): name for name in update.targets(data)}
     targets = {o: n for o, n in found.items() if o not in named}
     read_rows(zone, {o: n for o, n in targets.items() if o not in guessed}, data, rows)
     TARGETS_READ[zone.pk] = targets
@@ -353,9 +347,29 @@ def read_rows(
         rows.setdefault((row.owner, row.rdtype), []).append(row)
         if row.enabled:
             rdtype = dns.rdatatype.from_text(row.rdtype)
-            rdata = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, row.wire, 0, len(row.wire))
+            rdata = rdata_of(rdtype, row.wire)
             ttl = default_ttl if row.ttl is None else row.ttl
             data.add(owners[row.owner], rdtype, ttl, rdata)
+
+
+# Kept across updates, which mostly read and write the same few names and records again
+# (what they are made from cannot change: names and rdatas are immutable).
+owner_of = functools.lru_cache(maxsize=4096)(rules.relative_owner)
+name_of = functools.lru_cache(maxsize=256)(dns.name.from_text)
+
+
+@functools.lru_cache(maxsize=256)  # bounded: a record's wire form can take 64 kB
+def rdata_of(rdtype: int, wire: bytes) -> dns.rdata.Rdata:
+    """Decode a stored record (a name server's address, the record the last update added)."""
+    return dns.rdata.from_wire(dns.rdataclass.IN, rdtype, wire, 0, len(wire))
+
+
+def soa_of(zone: Zone) -> dns.rdata.Rdata:
+    """The zone's SOA record, as Zone.soa_rdata makes it, its names parsed once."""
+    return dns.rdtypes.ANY.SOA.SOA(
+        dns.rdataclass.IN, dns.rdatatype.SOA, name_of(zone.primary_ns), name_of(zone.contact),
+        zone.serial, zone.refresh, zone.retry, zone.expire, zone.minimum,
+    )  # fmt: skip
 
 
 def write(
@@ -372,7 +386,7 @@ def write(
         if rdtype == dns.rdatatype.SOA:
             settings = soa_settings(records[0])
             continue
-        key = (rules.relative_owner(name, origin), dns.rdatatype.to_text(rdtype))
+        key = (owner_of(name, origin), dns.rdatatype.to_text(rdtype))
         new = new_records(key, read.rows.get(key, []), ttl, records, zone.default_ttl, wires)
         # No fingerprint to compare: the RRset was worked out from the rows read under the
         # lock that the write holds still.

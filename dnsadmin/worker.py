@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 PRUNE_EVERY = 60.0  # seconds between query log prunes (a flood fills it fast)
 CACHE_WRITE_EVERY = 10.0  # seconds between cache write-behinds
 PATCH_IN_LOOP = 20_000  # names: a zone up to this size is patched on the event loop
+origin_name = functools.lru_cache(maxsize=1024)(dns.name.from_text)  # for each update
 CACHE_WRITE_BATCH = 2000  # entries written per round at most (the rest go in the next)
 
 
@@ -140,7 +142,7 @@ class DNSWorker(WorkerConsumer):
         """Serve the zone's current rows, and notify its secondaries when its serial moved;
         False if it could not be loaded."""
         try:
-            previous = self.catalog.get(dns.name.from_text(origin))
+            previous = self.catalog.get(origin_name(origin))
             zone = await database_sync_to_async(snapshot.refresh_served)(origin, previous)
             if zone is not None:
                 zone = await dnssec.signed_for_serving(zone, previous)
@@ -169,7 +171,7 @@ class DNSWorker(WorkerConsumer):
         from, it is reloaded as for any change, once the zone's lock is released. Called with
         that lock held (SignedMessages)."""
         origin = applied.origin
-        previous = self.catalog.get(dns.name.from_text(origin))
+        previous = self.catalog.get(origin_name(origin))
         try:
             if previous is not None and len(previous) > PATCH_IN_LOOP:
                 zone = await asyncio.to_thread(snapshot.patched_by, previous, applied)

@@ -38,6 +38,16 @@ def test_a_zone_without_rules_refuses_and_a_stranger_zone_is_notauth(zone):
     assert send(lambda m: m.add("x", 60, "A", "192.0.2.1"), "example.net") == dns.rcode.NOTAUTH
 
 
+def test_the_first_rule_matching_decides_in_the_order_the_rules_were_added(zone):
+    """The policy is read with the zone's row, in its order: a deny before a grant wins."""
+    key, _ = updates.add_key("acme")
+    updates.add_rule(zone, key, "name", "locked", ["TXT"], grant=False)
+    updates.add_rule(zone, key, "zonesub", types=["TXT"])
+    assert send(lambda m: m.add("locked", 60, "TXT", '"no"')) == dns.rcode.REFUSED
+    assert send(lambda m: m.add("open", 60, "TXT", '"yes"')) == dns.rcode.NOERROR
+    assert send(lambda m: m.add("open", 60, "A", "192.0.2.1")) == dns.rcode.REFUSED
+
+
 def test_an_update_is_one_change_set_attributed_to_the_key(zone, acme):
     serial = zone.serial
 
@@ -147,12 +157,12 @@ def replace_txt(old: str, new: str) -> bytes:
 def test_an_update_replacing_a_record_costs_a_few_plain_queries(
     zone, acme, django_assert_num_queries
 ):
-    """The certbot-like update the bench sends: the zone (with whether it is a secondary),
-    its policy and the rows at its names are read in a query each; a row rewritten, the
-    serial moved, the history entry and its RRset written; nothing else (the savepoint and
-    its release are the test's transaction)."""
+    """The certbot-like update the bench sends: the zone (with whether it is a secondary
+    and its policy) and the rows at its names are read in a query each; a row rewritten,
+    the serial moved, the history entry and its RRset written; nothing else (the savepoint
+    and its release are the test's transaction)."""
     assert send(lambda m: m.add("_acme-challenge", 60, "TXT", '"token 0"')) == dns.rcode.NOERROR
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         rcode, applied = updates.update_zone(update.parse(replace_txt("token 0", "token 1")), ACME)
     assert rcode == dns.rcode.NOERROR and applied.records[0][3] == b"\x07token 1"
     change = ZoneChange.objects.filter(source="update").order_by("-id").first()

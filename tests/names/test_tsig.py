@@ -51,6 +51,26 @@ def test_a_signed_request_verifies_and_its_response_is_signed_for_the_client():
 
 
 @pytest.mark.parametrize(
+    "algorithm", ["hmac-sha256", "hmac-sha1", "hmac-sha224", "hmac-sha384", "hmac-sha512"]
+)
+def test_a_lone_response_is_signed_as_dnspython_signs_it(algorithm):
+    """The one response to a request (an update's) is signed without dnspython's signer:
+    byte for byte what it writes (the first message of a transfer goes through it)."""
+    key = tsig.make_key("Acme.Key", SECRET, algorithm)
+    query, wire = signed_query(key=key)
+    request = tsig.verify(wire, {key.name: key})
+    assert request.error == 0
+    response = dns.message.make_response(query)
+    response.tsig = None
+    response = response.to_wire()
+    now = int(time.time())
+    lone = tsig.Signer(request).sign(response, now=now)
+    assert lone == tsig.Signer(request).sign(response, multi=True, now=now)
+    checked = dns.message.from_wire(lone, keyring=key, request_mac=query.mac)
+    assert checked.had_tsig and checked.keyname == dns.name.from_text("Acme.Key")
+
+
+@pytest.mark.parametrize(
     ("key", "at", "error"),
     [
         (tsig.make_key("acme", b"wrong" * 8, "hmac-sha256"), None, "BADSIG"),
