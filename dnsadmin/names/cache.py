@@ -237,18 +237,23 @@ class Cache:
 
         An ALIAS is a CNAME chain whose target the cache knows nothing about.
         """
-        found = Sections()
+        found: Sections | None = None  # made at the first entry: a miss builds nothing
         name = qname
         now = self.clock()
         for _ in range(MAX_CHAIN):
             labels = lower_labels(name)
-            found.names.append(labels)
             entry = self._get(labels, qtype, now)
             if entry is None and qtype != CNAME:
                 entry = self._answer((labels, CNAME), now)
             if entry is None:
+                if found is None or not found.answer:
+                    return None
+                found.names.append(labels)
                 found.kind, found.target = Kind.ALIAS, name
-                return found if found.answer else None
+                return found
+            if found is None:
+                found = Sections()
+            found.names.append(labels)
             self._add(found, entry)
             if entry.rdtype != CNAME or qtype == CNAME:
                 return found
@@ -396,7 +401,7 @@ def _rdata_size(rdata: dns.rdata.Rdata) -> int:
         return FIXED_SIZES[rdata.rdtype]
     if rdata.rdtype == SOA:
         return _wire_size(rdata.mname) + _wire_size(rdata.rname) + 20
-    return len(rdata.to_wire())
+    return len(wire.rdata_wire(rdata))
 
 
 def _wire_size(name: dns.name.Name) -> int:

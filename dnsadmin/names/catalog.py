@@ -20,6 +20,9 @@ class ZoneCatalog:
 
     def __init__(self, zones: list[Zone] | None = None) -> None:
         self._zones: dict[Key, Zone] = {}
+        # The same zones by their origin's wire form in lowercase, as authority.locate looks
+        # a question's name up from its bytes.
+        self.by_wire: dict[bytes, Zone] = {}
         self._lock = threading.Lock()
         self.generation = 0
         for zone in zones or ():
@@ -41,6 +44,7 @@ class ZoneCatalog:
             self._publish(zones)
 
     def _publish(self, zones: dict[Key, Zone]) -> None:
+        self.by_wire = {zone.origin.to_wire().lower(): zone for zone in zones.values()}
         self._zones = zones
         self.generation += 1
 

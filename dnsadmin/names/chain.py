@@ -176,16 +176,15 @@ class ResolverChain:
             answer = chaos.version_answer(query, self.version)
             if answer is not None:
                 return self._keep(kind, query, answer, "authority")
-        parsed: wire.Query | None = None
+        parsed = wire.parse_query(query)  # once, for every link
         for link in self.order:
             if link == "authority":
-                result = authority.answer(query, self.catalog, tcp=tcp)
+                result = authority.answer_parsed(parsed, self.catalog, tcp=tcp)
                 if result is NOT_MINE:
                     continue
                 return self._keep(kind, query, _flagged(result, allowed), "authority")
             if not allowed:
                 continue
-            parsed = parsed or wire.parse_query(query)
             result = self._resolve(link, kind, query, parsed, tcp)
             if result is not NOT_MINE:
                 return _flagged(result, allowed), self._source(link, parsed)
@@ -236,8 +235,8 @@ class ResolverChain:
             # Not one plain question of a standard query: a NOTIFY, an UPDATE, a signed query
             # (answered and signed by the server's SignedHandler).
             return None
-        if kind & RECURSIVE and not self._authority_first:
-            return None  # another link answers some names first
+        if (kind & RECURSIVE and not self._authority_first) or not len(self.catalog):
+            return None  # another link answers some names first, or no zone could
         located = authority.locate(query, end, self.catalog)
         if located is None:
             return None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import dns.name
@@ -110,24 +109,28 @@ class Budget(Generic[V]):
         self.bytes = 0
 
 
-@dataclass(slots=True)
 class Memo:
-    """One answer kept to send again."""
+    """One answer kept to send again (a plain class: one is made for every first answer)."""
 
-    body: bytes  # the response without its ID
-    source: str  # the link of the chain that made it
-    expires: float
-    ttls: tuple[tuple[int, float], ...] = ()  # (offset in body, expiry) of each TTL to count
-    names: tuple[Key, ...] = ()
-    size: int = 0
-    # The body with its TTLs counted down, for the second it was counted in: a popular
-    # answer is rewritten once a second, not once a query.
-    second: int = -1
-    counted: bytes = b""
-    lasting: bool = field(init=False)  # right until the zones change: no expiry, no TTL to count
+    __slots__ = ("body", "source", "expires", "ttls", "names", "size", "second", "counted",
+                 "lasting")  # fmt: skip
 
-    def __post_init__(self) -> None:
-        self.lasting = self.expires == FOREVER and not self.ttls
+    def __init__(
+        self, body: bytes, source: str, expires: float,
+        ttls: tuple[tuple[int, float], ...] = (), names: tuple[Key, ...] = (), size: int = 0,
+    ) -> None:  # fmt: skip
+        self.body = body  # the response without its ID
+        self.source = source  # the link of the chain that made it
+        self.expires = expires
+        self.ttls = ttls  # (offset in body, expiry) of each TTL to count
+        self.names = names
+        self.size = size
+        # The body with its TTLs counted down, for the second it was counted in: a popular
+        # answer is rewritten once a second, not once a query.
+        self.second = -1
+        self.counted = b""
+        # Right until the zones change: no expiry, no TTL to count.
+        self.lasting = expires == FOREVER and not ttls
 
 
 def question_end(query: bytes) -> int:
@@ -169,6 +172,8 @@ def case_free(query: bytes, response: bytes, end: int) -> bool:
     if name == name.lower():
         return True
     rest = response[end:]
+    if rest == rest.lower():
+        return True  # no capital letter after the question, so none of the client's labels
     position = 12
     while length := query[position]:
         label = query[position + 1 : position + 1 + length]
@@ -235,20 +240,27 @@ class AnswerMemo:
         """
         if end is None:
             end = question_end(query)
-        key = (kind, folded(query, end))
-        if end and (
-            response[4:6] != b"\0\1"
-            or response[12:end] != query[12:end]
-            or not case_free(query, response, end)
-        ):
-            end = 0  # kept for this very question only
+        if end:
+            name = query[12:end]
+            lowered = name.lower()
+            if (
+                response[4:6] == b"\0\1"
+                and response[12:end] == name
+                and (name == lowered or case_free(query, response, end))
+            ):
+                # The question as its key has it (folded), for the lowercase questions to
+                # go out as is.
+                key = (kind, query[2:12] + lowered + query[end:])
+                body = response[2:12] + lowered + response[end:]
+            else:
+                end = 0  # kept for this very question only
+        if not end:
             key = (kind, query[2:])
-        # The question as its key has it (folded), for the lowercase questions to go out as is.
-        body = folded(response, end) if end else response[2:]
+            body = response[2:]
         ttls = tuple(_ttl_offsets(response, expiries)) if expiries else ()
         # Roughly what it costs: the body, the key's copy of the query, and the objects.
         size = len(body) + len(query) + 24 * len(ttls) + 200
-        memo = Memo(body, source, expires, ttls, tuple(dict.fromkeys(names)), size)
+        memo = Memo(body, source, expires, ttls, tuple(dict.fromkeys(names)) if names else (), size)
         # Data answers (NOERROR with answer records and no authority) go in the budget of
         # data; anything else counts against the negative one.
         positive = not body[1] & 0xF and body[4:6] != b"\0\0" and body[6:8] == b"\0\0"

@@ -364,9 +364,13 @@ class DNSServer:
             job = waiting.popleft() if waiting[0][5] >= late else waiting.pop()
             self._resolving += 1
             starts -= 1
-            self._spawn(self._finish_udp(*job)).add_done_callback(self._resolved)
+            # One done callback (not _spawn's and this one): each is a handle the loop runs.
+            task = self._loop.create_task(self._finish_udp(*job))
+            self._tasks.add(task)
+            task.add_done_callback(self._resolved)
 
     def _resolved(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
         self._resolving -= 1
         if self._waiting and self._turn is None:
             self._turn = self._loop.call_soon(self._on_turn)

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .render import Records
-from .zone import NS, Key, Node, Zone, patch_zone
+from .zone import NS, SETTLE_NODES, Key, Node, Zone, patch_zone, settle
 
 IN = dns.rdataclass.IN
 DNSKEY = dns.rdatatype.DNSKEY
@@ -196,6 +196,8 @@ def sign_zone(
         owner_key = (b32hex(digest),)
         signed.sigs[(owner_key, NSEC3)] = signer.sign(owner_key, node.records(NSEC3))
     zone.dnssec = signed
+    if len(nodes) >= SETTLE_NODES:
+        settle()  # the signatures and proofs too, made after build_zone froze the zone
     return signed
 
 

@@ -15,8 +15,8 @@ questions shares sockets or waits for one rather than taking the last descriptor
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
-import secrets
 import socket
 import struct
 import time
@@ -77,8 +77,10 @@ class Servers:
         first): a zone whose servers are dead costs one timeout per question, not one per
         server, and a server back from the dead is found again.
         """
-        now = self.clock()
         unique = list(dict.fromkeys(servers))
+        if len(unique) < 2:
+            return unique  # one forwarder: itself, live or probed
+        now = self.clock()
         live = sorted((s for s in unique if self._down_until(s) <= now), key=self._srtt)
         down = [server for server in unique if self._down_until(server) > now]
         return live + [min(down, key=self._down_until)] if down else live
@@ -232,9 +234,9 @@ class Sockets:
         host = self._canonical.get(address) or self._canonicalise(address)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         shared = self._pick(family)
-        ident = secrets.randbits(16).to_bytes(2, "big")
+        ident = _random.take(2)
         while (ident, host, port) in shared.pending:
-            ident = secrets.randbits(16).to_bytes(2, "big")
+            ident = _random.take(2)
         key = (ident, host, port)
         loop = asyncio.get_running_loop()
         reply = loop.create_future()
@@ -271,7 +273,7 @@ class Sockets:
         elif not active:  # the sockets open are retired and still awaited: share one of them
             return next((s for s in self._all if s.family == family), None) or self._socket(family)
         else:
-            shared = active[secrets.randbelow(len(active))]
+            shared = active[int.from_bytes(_random.take(2), "big") % len(active)]
         return shared
 
     def _retire(self, shared: _Socket) -> None:
@@ -347,6 +349,31 @@ class _Socket:
     def __init__(self, sock: socket.socket, family: int) -> None:
         self.sock, self.family, self.uses, self.retired = sock, family, 0, False
         self.pending: dict[tuple[bytes, str, int], tuple[Question, asyncio.Future]] = {}
+
+
+class _Random:
+    """Bytes from the kernel's random source (what secrets reads), read 4 KiB at a time:
+    query IDs and socket picks as unpredictable, for a system call every 2,048 queries
+    rather than two each. A forked child starts afresh, not sharing its parent's next IDs."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._buffer, self._at = b"", 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def take(self, count: int) -> bytes:
+        if self._at + count > len(self._buffer):
+            self._buffer, self._at = os.urandom(self.SIZE), 0
+        start = self._at
+        self._at += count
+        return self._buffer[start : start + count]
+
+    def _forget(self) -> None:
+        self._buffer, self._at = b"", 0
+
+
+_random = _Random()
 
 
 def _expire(reply: asyncio.Future) -> None:
@@ -435,6 +462,8 @@ def _rdata(data: bytes, position: int, end: int, rdtype: int, rdclass: int) -> d
             if len(_records) >= KEPT_RECORDS:
                 _records.clear()
             _records[key] = kept
+    if key is not None:
+        wire.keep_wire(next(iter(kept)), key[1])  # answers written from it copy these bytes
     return kept
 
 

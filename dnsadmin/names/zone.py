@@ -8,6 +8,7 @@ use only where the lookup needs a field (a CNAME, DNAME or NS target, the SOA's 
 from __future__ import annotations
 
 import gc
+import struct
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -31,6 +32,7 @@ DNAME = dns.rdatatype.DNAME
 DS = dns.rdatatype.DS
 ANY = dns.rdatatype.ANY
 OPT = dns.rdatatype.OPT
+SOA_NUMBERS = struct.Struct("!IIIII")  # serial, refresh, retry, expire, minimum
 ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 # RFC 1035 3.3.9/3.3.11, RFC 2782: answers of these types carry their targets' addresses.
 ADDITIONAL_TARGET = frozenset({dns.rdatatype.MX, NS, dns.rdatatype.SRV})
@@ -155,32 +157,44 @@ class Zone:
         self.dnssec: Any = None
         self._nodes = nodes
         self.depth = len(origin.labels)  # the origin's labels, the root's included
-        self._origin_key = lower_labels(origin)
+        self.key = lower_labels(origin)  # the origin's labels, case-folded
         if marked is None:
             marked = (
                 frozenset(k for k, n in nodes.items() if k and NS in n),
                 frozenset(k for k, n in nodes.items() if DNAME in n),
             )
         self._cuts, self._dnames = marked
-        self.soa = self._apex_soa(serial)
-        self.serial: int = self.soa[0].serial
-        self.soa_records = nodes[()].records(SOA)
-        minimum = min(self.soa.ttl, self.soa[0].minimum)
+        self.soa_records = self._apex_soa(serial)
+        wire = self.soa_records.wires[0]
+        # The SOA's wire form ends with its five numbers: SERIAL ... MINIMUM.
+        self.serial, minimum = SOA_NUMBERS.unpack_from(wire, len(wire) - 20)[::4]
+        minimum = min(self.soa_records.ttl, minimum)
         # RFC 2308 3: the negative-caching TTL is min(SOA TTL, SOA MINIMUM).
         self._negative_soa: Owned = (origin, Records(SOA, minimum, self.soa_records.wires))
         # As BIND's zero-no-soa-ttl: a resolver asking for a SOA must not cache the SOA of a
         # name error as if it were the answer.
         self._zero_soa: Owned = (origin, Records(SOA, 0, self.soa_records.wires))
 
-    def _apex_soa(self, serial: int | None) -> dns.rdataset.Rdataset:
+    @property
+    def soa(self) -> dns.rdataset.Rdataset:
+        """The apex SOA decoded (decoded when first asked: a patched zone is served without)."""
+        return self._nodes[()].get(SOA)
+
+    def _apex_soa(self, serial: int | None) -> Records:
+        """Return the apex SOA record, its serial first set to serial (if given) in its wire
+        form, which is what dnspython writes of the record with that serial."""
         apex = self._nodes.get(())
-        soa = apex.get(SOA) if apex is not None else None
-        if soa is None or len(soa) != 1:
+        records = apex.records(SOA) if apex is not None and SOA in apex._raw else None
+        if records is None or len(records.wires) != 1:
             raise ValueError(f"zone {self.origin} needs exactly one SOA record at its apex")
-        if serial is not None and serial != soa[0].serial:
-            soa = dns.rdataset.from_rdata(soa.ttl, soa[0].replace(serial=serial))
-            apex.replace(soa)
-        return soa
+        wire = records.wires[0]
+        if serial is not None and serial != SOA_NUMBERS.unpack_from(wire, len(wire) - 20)[0]:
+            wire = wire[:-20] + struct.pack("!I", serial) + wire[-16:]
+            apex._raw[SOA] = (records.ttl, [wire])
+            apex._records.pop(SOA, None)
+            apex._decoded.pop(SOA, None)
+            records = apex.records(SOA)
+        return records
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -271,6 +285,8 @@ class Zone:
         depth = len(rel)
         if depth and () in dnames:
             return None
+        if depth == 1:  # a name right below the apex (the usual case): the loop's one turn
+            return None if rel in cuts else node
         for k in range(1, depth + 1):
             key = rel[depth - k :]
             if key in cuts or (k < depth and key in dnames):
@@ -352,7 +368,7 @@ class Zone:
     def _address_records(self, target: Key, *, authoritative: bool) -> list[tuple[Node, Records]]:
         """Return the A and AAAA RRsets at the name of these case-folded labels, with their
         node, as ``_addresses`` finds them."""
-        origin = self._origin_key
+        origin = self.key
         if len(target) < len(origin) or target[len(target) - len(origin) :] != origin:
             return []
         key = target[: len(target) - len(origin)]
@@ -386,6 +402,11 @@ def _no_data(node: Node, qtype: int) -> tuple[bytes, Key] | None:
     if qtype in types or (CNAME_TYPE in types and qtype != CNAME_TYPE):
         return None
     return b"-", ()
+
+
+def owner_key(owner: str, origin: dns.name.Name) -> Key:
+    """Return the key in a zone's nodes of an owner as rows spell it (relative, '@')."""
+    return tuple(label.lower() for label in _owner_labels(owner, origin))
 
 
 def _owner_labels(owner: str, origin: dns.name.Name) -> tuple[bytes, ...]:

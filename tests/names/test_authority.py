@@ -8,6 +8,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
+from dnsadmin.names import authority, memo
 from dnsadmin.names.answer import MAX_CHAIN
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.zone import zone_from_text
@@ -317,3 +318,23 @@ def test_any_for_an_empty_non_terminal_is_nodata(catalog):
     response = ask(catalog, "c.example.com.", "ANY")
     assert response.answer == []
     assert response.authority[0].rdtype == SOA
+
+
+def test_a_question_is_located_in_the_closest_enclosing_zone_from_its_bytes():
+    catalog = catalog_of(example=SOA_LINE, sub_example=SOA_LINE, net=SOA_LINE)
+
+    def zone_of(name: str) -> str | None:
+        query = dns.message.make_query(name, "A").to_wire()
+        located = authority.locate(query, memo.question_end(query), catalog)
+        return None if located is None else located.zone.origin.to_text()
+
+    assert zone_of("a.b.SUB.Example.") == "sub.example."
+    assert zone_of("sub.example.") == "sub.example."
+    assert zone_of("xsub.example.") == "example."
+    assert zone_of("example.") == "example."
+    assert zone_of("example.org.") is None
+    assert zone_of("nEt.") == "net."
+    catalog.remove("sub.example.")
+    assert zone_of("a.b.SUB.Example.") == "example."
+    catalog.remove("net.")
+    assert zone_of("net.") is None

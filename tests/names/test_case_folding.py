@@ -220,3 +220,72 @@ def test_answers_worked_out_in_full_at_once_are_bounded_each_second(monkeypatch)
     assert [response is not None for response in found] == [True, True, True, False]
     now[0] += 1
     assert kept(chain, wire("x.dn.example.com.", "A")) is not None
+
+
+ALIASES = """$TTL 300
+@ IN SOA ns1 hostmaster 1 7200 900 1209600 300
+@ IN NS ns1
+@ IN A 192.0.2.9
+ns1 IN A 192.0.2.1
+a IN CNAME b
+b IN A 192.0.2.2
+c.d IN CNAME B
+e IN CNAME x.y.deep
+x.y.deep IN A 192.0.2.3
+f.g IN CNAME g
+g IN A 192.0.2.4
+h IN CNAME @
+i.j.k IN CNAME j.k
+j.k IN A 192.0.2.5
+Ex IN CNAME eX.Sub2
+ex.sub2 IN A 192.0.2.6
+"""
+
+
+def test_an_alias_in_the_zone_is_written_as_worked_out_wherever_its_target_lies():
+    # Targets beside the name, above it, below it, at the apex, one of the question's own
+    # endings, spelled in another case: each compresses against the question differently.
+    names = ("a", "c.d", "e", "f.g", "h", "i.j.k", "ex")
+    assert_written_as_worked_out(ALIASES, names, "A", 1232, random.Random(7))
+
+
+def assert_written_as_worked_out(text: str, names, rdtype: str, payload: int, rng) -> None:
+    """Check that data_answer writes, for each name in random case, without EDNS, with a
+    payload, and with DO, the bytes answer() works out."""
+    catalog = ZoneCatalog([zone_from_text(text, "test.example.")])
+    for name in names:
+        for options in ({}, {"use_edns": 0, "payload": payload}, {"want_dnssec": True}):
+            qname = in_case(f"{name}.test.example.", rng)
+            query = dns.message.make_query(qname, rdtype, **options)
+            query.id = rng.getrandbits(16)
+            query = query.to_wire()
+            end = memo.question_end(query)
+            located = authority.locate(query, end, catalog)
+            written = authority.data_answer(query, end, located, catalog)
+            assert written is not None, qname
+            assert written == authority.answer(query, catalog), f"{qname} {options}"
+
+
+SERVICES = """$TTL 300
+@ IN SOA ns1 hostmaster 1 7200 900 1209600 300
+@ IN NS ns1
+ns1 IN A 192.0.2.1
+_a._tcp IN SRV 0 5 80 Host
+host IN A 192.0.2.2
+host IN AAAA 2001:db8::2
+_b._tcp.host IN SRV 0 5 80 host
+_b._tcp.host IN SRV 1 5 81 host
+_c._tcp IN SRV 0 5 80 deep.er.host
+deep.er.host IN AAAA 2001:db8::3
+_d._tcp IN SRV 0 5 80 @
+@ IN A 192.0.2.9
+_f._tcp IN SRV 0 5 80 many
+"""
+SERVICES += "".join(f"many IN A 10.0.0.{i}\nmany IN AAAA 2001:db8::{i:x}\n" for i in range(30))
+
+
+def test_an_srv_answer_is_written_as_worked_out_with_its_targets_addresses():
+    # A target beside the name, one of the question's endings, below it, the apex; addresses
+    # that fit in part only (the A records in 600 bytes, not the AAAA: left out, no TC).
+    names = ("_a._tcp", "_b._tcp.host", "_c._tcp", "_d._tcp", "_f._tcp")
+    assert_written_as_worked_out(SERVICES, names, "SRV", 600, random.Random(8))

@@ -89,6 +89,23 @@ async def test_it_resolves_a_name_from_the_root_down(resolver, hierarchy):
     assert [hierarchy.queries(a) for a in (ROOT, TLD, EXAMPLE)] == [1, 1, 1]
 
 
+async def test_a_resolution_starts_no_task_of_its_own(resolver, hierarchy):
+    # Each task is a handle or two the event loop runs: a cache miss costs none beyond the
+    # caller's (an unfinished async generator once cost one, started to close it).
+    loop = asyncio.get_running_loop()
+    started = []
+    loop.set_task_factory(lambda loop, coro: started.append(coro) or asyncio.Task(coro, loop=loop))
+    try:
+        await resolver.resolve(name("www.example.test."), A)
+        await resolver.resolve(name("gone.example.test."), A)
+        for _ in range(3):
+            await asyncio.sleep(0)  # what the loop was asked to start meanwhile, started
+    finally:
+        loop.set_task_factory(None)
+    assert [hierarchy.queries(a) for a in (ROOT, TLD, EXAMPLE)] == [1, 1, 2]
+    assert started == []
+
+
 async def test_it_answers_a_repeated_question_from_the_cache(resolver, hierarchy):
     await resolver.resolve(name("www.example.test."), A)
     before = hierarchy.total_queries()

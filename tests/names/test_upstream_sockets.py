@@ -4,6 +4,7 @@ rest dropped and counted, and source ports that keep changing (RFC 5452)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 
@@ -15,7 +16,14 @@ import pytest
 
 from dnsadmin.names.cache import Cache
 from dnsadmin.names.forwarder import Forwarder
-from dnsadmin.names.upstream import POOL_SIZE, SOCKET_SECONDS, SOCKET_USES, Question, Sockets
+from dnsadmin.names.upstream import (
+    POOL_SIZE,
+    SOCKET_SECONDS,
+    SOCKET_USES,
+    Question,
+    Sockets,
+    _random,
+)
 
 A = 1
 Answer = Callable[[dns.message.Message, bytes, tuple, "Upstream"], None]
@@ -232,3 +240,18 @@ async def test_queries_one_after_another_move_to_a_fresh_port_after_the_uses(sta
         assert addresses(reply) == ["192.0.2.1"]
     ports = [port for port, _ in server.sources]
     assert len(set(ports[:SOCKET_USES])) == 1 and ports[-1] != ports[0]
+
+
+def test_a_forked_child_does_not_send_its_parents_next_query_ids():
+    # IDs come from a buffer of the kernel's random bytes: a child forked with it (rundns
+    # workers sharing a port) must read its own, or one's IDs would foretell the other's.
+    _random.take(2)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(write, _random.take(16))
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 16) != _random.take(16)
+    os.close(read)
+    os.close(write)
