@@ -149,6 +149,16 @@ WORKER_COUNTERS = [
 ]  # fmt: skip
 
 
+# Plain counts a DNS worker reports (key in its details, metric, help).
+WORKER_TOTALS = [
+    ("shed", "appliance_dns_shed_total",
+     "UDP queries shed unanswered from a full backlog since the worker started."),
+    ("upstream_dropped", "appliance_dns_upstream_replies_dropped_total",
+     "Upstream replies dropped since the worker started: late, stray, or not matching the "
+     "address, port, ID and question of a query waiting (a spoofing attempt shows here)."),
+]  # fmt: skip
+
+
 def worker_counters(fresh: list[WorkerStatus]) -> Iterator[str]:
     for key, kind, name, help_text, label_name in WORKER_COUNTERS:
         samples = (
@@ -159,12 +169,12 @@ def worker_counters(fresh: list[WorkerStatus]) -> Iterator[str]:
             if isinstance(count, int | float)
         )
         yield from family(name, "counter", help_text, samples)
-    shed = ((w, reported(w).get("shed")) for w in fresh if w.kind == "dns")
-    yield from family(
-        "appliance_dns_shed_total", "counter",
-        "UDP queries shed unanswered from a full backlog since the worker started.",
-        (({"host": w.host, "pid": w.pid}, n) for w, n in shed if isinstance(n, int)),
-    )  # fmt: skip
+    for key, name, help_text in WORKER_TOTALS:
+        totals = ((w, reported(w).get(key)) for w in fresh if w.kind == "dns")
+        yield from family(
+            name, "counter", help_text,
+            (({"host": w.host, "pid": w.pid}, n) for w, n in totals if isinstance(n, int)),
+        )  # fmt: skip
 
 
 def reported(worker: WorkerStatus, key: str = "") -> dict:

@@ -33,6 +33,7 @@ class WorkerRow:
     networks: list[dict]
     rate_limited: dict  # responses the DNS worker's rate limits dropped and slipped
     shed: int  # UDP queries it shed unanswered under overload
+    upstream_dropped: int  # upstream replies dropped: late, stray or forged
 
 
 def worker_row(worker: WorkerStatus) -> WorkerRow:
@@ -50,6 +51,7 @@ def worker_row(worker: WorkerStatus) -> WorkerRow:
         ],
         rate_limited=mapping(details.get("rate_limited")),
         shed=details.get("shed") or 0,
+        upstream_dropped=details.get("upstream_dropped") or 0,
     )
 
 

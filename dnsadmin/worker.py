@@ -310,8 +310,14 @@ class DNSWorker(WorkerConsumer):
             "kept_answers": self.chain.memory() if hasattr(self, "chain") else {},
             "rate_limited": dict(stats.rate_limited) if stats else {},
             "shed": stats.shed if stats else 0,
+            "upstream_dropped": self.upstream_dropped(),
             **self.counters(),
         }
+
+    def upstream_dropped(self) -> int:
+        """Return how many upstream replies were dropped (late, stray or forged)."""
+        upstream = getattr(getattr(self, "chain", None), "upstream", None)
+        return upstream.sockets.dropped if upstream is not None else 0
 
     def counters(self) -> dict:
         """Return the counts since this worker started that /metrics exports: answers by

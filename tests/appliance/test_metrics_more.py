@@ -63,6 +63,7 @@ def test_the_workers_counters_are_exported_by_worker(client, metrics_on):
         "updates": {"accepted": 7, "refused": 2},
         "rate_limited": {"dropped": 11, "slipped": 4},
         "shed": 6,
+        "upstream_dropped": 5,
     }
     WorkerStatus.objects.create(kind="dns", host="box", pid=10, last_seen=now, details=dns_details)
     WorkerStatus.objects.create(
@@ -85,6 +86,7 @@ def test_the_workers_counters_are_exported_by_worker(client, metrics_on):
         ("appliance_dns_rrl_responses_total", {"action": "dropped"}, 11),
         ("appliance_dns_rrl_responses_total", {"action": "slipped"}, 4),
         ("appliance_dns_shed_total", {}, 6),
+        ("appliance_dns_upstream_replies_dropped_total", {}, 5),
     ]
     for name, labels, value in expected:
         assert sample(text, name, **worker, **labels) == value, name
@@ -96,12 +98,13 @@ def test_the_workers_counters_are_exported_by_worker(client, metrics_on):
 @pytest.mark.django_db
 def test_what_an_older_worker_reports_in_another_shape_is_left_out(client, metrics_on):
     details = {"by_transport": "udp", "updates": {"accepted": "many"}, "shed": None}
+    details["upstream_dropped"] = "some"
     WorkerStatus.objects.create(
         kind="dns", host="box", pid=1, last_seen=timezone.now(), details=details
     )
     text = scrape(client)
     assert "# TYPE appliance_dns_updates_total counter" in text
-    for name in ("by_transport", "updates", "shed"):
+    for name in ("by_transport", "updates", "shed", "upstream_replies_dropped"):
         assert not re.search(rf"^appliance_dns_\w*{name}\w*\{{", text, re.M)
 
 

@@ -112,7 +112,11 @@ def test_the_dashboard_shows_what_was_rate_limited_and_shed(user_client):
         "rate_limited": {"dropped": 40, "slipped": 38},
     }
     WorkerStatus.objects.create(
-        kind="dns", host="ns1", pid=5, last_seen=timezone.now(), details={**details, "shed": 12}
+        kind="dns",
+        host="ns1",
+        pid=5,
+        last_seen=timezone.now(),
+        details={**details, "shed": 12, "upstream_dropped": 4},
     )
     WorkerStatus.objects.create(
         kind="dns", host="ns1", pid=6, last_seen=timezone.now(), details={"queries": 3}
@@ -120,7 +124,7 @@ def test_the_dashboard_shows_what_was_rate_limited_and_shed(user_client):
     page = user_client.get("/").content.decode()
     limited, plain = (worker_row_html(page, "dns", "ns1", pid) for pid in (5, 6))
     assert field(limited, "queries") == (
-        "900 rate-limited: 40 dropped, 38 slipped shed under load: 12"
+        "900 rate-limited: 40 dropped, 38 slipped shed under load: 12 upstream replies dropped: 4"
     )
     assert field(plain, "queries") == "3"
 
