@@ -26,7 +26,7 @@ from json.encoder import encode_basestring_ascii as quote_json
 import dns.name
 import dns.rdatatype
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -288,10 +288,11 @@ def stored_records(zone_pk: int, owners: Iterable[str]) -> list[StoredRecord]:
     of it (an RFC 2136 update reads a few rows under the zone's lock)."""
     owners = list(owners)
     found = []
-    with connection.cursor() as cursor:
+    db = database()
+    with db.cursor() as cursor:
         for start in range(0, len(owners), 500):  # within every database's parameter limit
             chunk = owners[start : start + 500]
-            cursor.execute(record_select(len(chunk), connection.vendor), [zone_pk, *chunk])
+            cursor.execute(record_select(len(chunk), db.vendor), [zone_pk, *chunk])
             found += [
                 StoredRecord(pk, owner, rdtype, ttl, rdata, bytes(wire), bool(enabled), comment)
                 for pk, owner, rdtype, ttl, rdata, wire, enabled, comment in cursor.fetchall()
@@ -695,7 +696,7 @@ def json_parameter() -> Callable[[str], object]:
     """Return how this database takes a JSON field's value already encoded: as the text
     (what adapt_json_value makes of a value), or on PostgreSQL wrapped in psycopg's Jsonb,
     as adapt_json_value wraps it, with a dumps that leaves the text as it is."""
-    if connection.vendor != "postgresql":
+    if database().vendor != "postgresql":
         return str
     from psycopg.types.json import Jsonb
 
@@ -706,6 +707,12 @@ def json_parameter() -> Callable[[str], object]:
 INSERT_BATCH = 5000
 
 
+def database():
+    """Return the default database's connection itself: each use of django.db.connection, a
+    proxy, looks it up in the thread's local storage again (some thirty times an update)."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 # Plain statements for the rows every change writes (the zone's serial, its history entry,
 # a record or two): the ORM's building of each costs ten times the statement's run.
 
@@ -713,11 +720,10 @@ INSERT_BATCH = 5000
 def update_row(model, pk: int, **values: object) -> None:
     """Set the fields named of one row, the values prepared as the ORM prepares them."""
     fields = model_fields(model, tuple(values))
-    prepared = [
-        f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(update_sql(model, tuple(values), connection.vendor), [*prepared, pk])
+    db = database()
+    prepared = [f.get_db_prep_save(v, db) for f, v in zip(fields, values.values(), strict=True)]
+    with db.cursor() as cursor:
+        cursor.execute(update_sql(model, tuple(values), db.vendor), [*prepared, pk])
 
 
 @functools.lru_cache(maxsize=64)
@@ -750,13 +756,12 @@ def insert_new(instance) -> None:
     form), and set its id from the INSERT's RETURNING clause (SQLite 3.35+, PostgreSQL)."""
     meta = type(instance)._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(insert_sql(type(instance), connection.vendor), values)
+    db = database()
+    values = [field.get_db_prep_save(field.pre_save(instance, True), db) for field in fields]
+    with db.cursor() as cursor:
+        cursor.execute(insert_sql(type(instance), db.vendor), values)
         instance.pk = cursor.fetchone()[0]
-    instance._state.adding, instance._state.db = False, connection.alias
+    instance._state.adding, instance._state.db = False, db.alias
 
 
 @functools.lru_cache(maxsize=16)
@@ -774,14 +779,10 @@ def insert_rows(
 ) -> None:
     """Insert rows of values already in database form, a batch per executemany: the ORM's
     bulk_create prepares each value of each row again, which costs seconds at 100,000 rows."""
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
-        f"VALUES ({', '.join(['%s'] * len(names))})"
-    )
+    db = database()
+    sql = insert_rows_sql(model, names, db.vendor)
     batch: list[tuple] = []
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         for row in rows:
             batch.append(row)
             if len(batch) >= INSERT_BATCH:
@@ -793,6 +794,16 @@ def insert_rows(
             cursor.executemany(sql, batch)
             if written is not None:
                 written(len(batch))
+
+
+@functools.lru_cache(maxsize=16)
+def insert_rows_sql(model, names: tuple[str, ...], vendor: str) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(names))})"
+    )
 
 
 def describe(

@@ -46,6 +46,7 @@ from dnsadmin.changes import (
     StoredRecord,
     Wires,
     apply_changes,
+    database,
     stored_records,
 )
 from dnsadmin.models import SecondaryZone, TsigKey, UpdateRule, Zone, ZoneChange
@@ -174,9 +175,9 @@ def rule_of(grant: bool, key: str, rule_type: str, name: str, types: str) -> upd
     """The engine's rule for a row (kept: parsing names and types costs more than the query)."""
     return update.Rule(
         grant,
-        tsig.key_name(key),
+        update.hashed(tsig.key_name(key)),
         rule_type,
-        dns.name.from_text(name) if name else None,
+        update.hashed(dns.name.from_text(name)) if name else None,
         frozenset(dns.rdatatype.from_text(t) for t in types.split()),
     )  # fmt: skip
 
@@ -233,7 +234,7 @@ def update_zone(
 
 def applied_of(zone: Zone, serial_before: int, changed: dict) -> Applied | None:
     """What the written change leaves served (None when it moved the SOA: a setting)."""
-    origin = zone.name
+    origin = update.hashed(zone.name)
     rrsets, records = [], []
     for (name, rdtype), (ttl, rdatas) in changed.items():
         if rdtype == dns.rdatatype.SOA:
@@ -258,15 +259,16 @@ def locked_zone(origin: str) -> tuple[Zone | None, list[update.Rule]]:
     its update policy, the rules in order as the engine reads them (read for every update:
     they change from the web and the command line), in one plain query; the row's other
     fields are left deferred. (None, []) when there is no such zone."""
-    with connection.cursor() as cursor:
-        cursor.execute(zone_select(connection.vendor), [origin])
+    db = database()
+    with db.cursor() as cursor:
+        cursor.execute(zone_select(db.vendor), [origin])
         rows = cursor.fetchall()
     if not rows:
         return None, []
     names = zone_fields()
     count = len(names)
     values = [bool(v) if name == "enabled" else v for name, v in zip(names, rows[0], strict=False)]
-    zone = Zone.from_db(connection.alias, names, values)
+    zone = Zone.from_db(db.alias, names, values)
     zone.is_secondary = bool(rows[0][count])
     # One row per rule (the zone's columns repeated); a zone without rules has one, its
     # rule columns NULL.
@@ -315,7 +317,7 @@ def zone_data(zone: Zone, names: Iterable[dns.name.Name]) -> tuple[update.ZoneDa
     """Read the records at names, and at the targets of their MX records and of the apex NS
     records, into the engine's form (enabled ones; the SOA from the zone's fields), and the
     rows read, for the write."""
-    origin = zone.name
+    origin = update.hashed(zone.name)
     data = update.ZoneData(origin)
     data.add(origin, dns.rdatatype.SOA, zone.default_ttl, soa_of(zone))
     rows: Rows = {}
@@ -358,10 +360,10 @@ owner_of = functools.lru_cache(maxsize=4096)(rules.relative_owner)
 name_of = functools.lru_cache(maxsize=256)(dns.name.from_text)
 
 
-@functools.lru_cache(maxsize=256)  # bounded: a record's wire form can take 64 kB
 def rdata_of(rdtype: int, wire: bytes) -> dns.rdata.Rdata:
-    """Decode a stored record (a name server's address, the record the last update added)."""
-    return dns.rdata.from_wire(dns.rdataclass.IN, rdtype, wire, 0, len(wire))
+    """Decode a stored record (a name server's address, the record the last update added),
+    kept with the records updates bring (the same object as the update's own)."""
+    return update.rdata_of(dns.rdataclass.IN, rdtype, wire)
 
 
 def soa_of(zone: Zone) -> dns.rdata.Rdata:
@@ -378,7 +380,7 @@ def write(
     """Write the changed RRsets (and SOA fields) as one change set attributed to the key,
     from the rows ``read`` under the zone's lock (not read again). Return the history entry,
     None when nothing changed after all."""
-    origin = zone.name
+    origin = update.hashed(zone.name)
     settings: dict[str, object] = {}
     edits = []
     wires: Wires = {}  # of every record written, as dnspython has them already
@@ -486,21 +488,31 @@ def answer_update(
 
 
 OnApplied = Callable[[Applied], Awaitable[None]]
-UPDATE_THREADS = 2  # updates of different zones at once (SQLite still writes one at a time)
+# Updates of different zones at once on PostgreSQL (the connections these threads keep out
+# of the worker's pool, of four: psycopg_pool's).
+UPDATE_THREADS = 2
+
+
+def update_threads(vendor: str) -> int:
+    """Return how many threads apply updates: one on SQLite, which writes one at a time, and
+    where a write through one connection makes every other drop its page cache (one thread
+    keeps one connection, whose cache stays warm from one update to the next)."""
+    return 1 if vendor == "sqlite" else UPDATE_THREADS
 
 
 def keeping_connection(function: Callable, *args):
-    """Run function in an update thread, which keeps its SQLite connection open from one
-    update to the next (opening one costs a file open and two PRAGMAs, more than an
-    update's reads) unless it failed; a PostgreSQL connection goes back to its pool, as
-    Django's threads do with it."""
+    """Run function in an update thread, which keeps its connection open from one update to
+    the next unless it failed: opening SQLite's costs a file open and two PRAGMAs, more than
+    an update's reads, and taking PostgreSQL's from the pool again a round trip to check it."""
     try:
         return function(*args)
     finally:
-        if connection.vendor != "sqlite" or (
-            connection.errors_occurred and not connection.is_usable()
-        ):
-            connection.close()
+        db = database()
+        if db.errors_occurred:  # as Django's close_if_unusable_or_obsolete
+            if db.is_usable():
+                db.errors_occurred = False
+            else:
+                db.close()
 
 
 ZoneLocks = Callable[[str], contextlib.AbstractAsyncContextManager]
@@ -547,11 +559,13 @@ class SignedMessages:
         # An update is rung unless the one worker a ring would reach is this one, which
         # serves what an update changed (``applied``) before it answers.
         self.ring = applied is None or reaches_other_processes()
+        self.executor = ThreadPoolExecutor(
+            update_threads(connection.vendor), thread_name_prefix="update"
+        )
         # asgiref's wrapper, so that the ring rung at commit reaches the worker's event loop.
         self.update = sync_to_async(
-            keeping_connection, thread_sensitive=False,
-            executor=ThreadPoolExecutor(UPDATE_THREADS, thread_name_prefix="update"),
-        )  # fmt: skip
+            keeping_connection, thread_sensitive=False, executor=self.executor
+        )
         self.notify = database_sync_to_async(secondary.answer_notify, thread_sensitive=False)
         # For the worker's status (/metrics): updates by outcome, signed transfers served.
         self.updates: Counter[str] = Counter()  # "accepted" (NOERROR), "refused" (any other)

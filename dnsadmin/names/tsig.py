@@ -16,6 +16,7 @@ import struct
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import dns.exception
 import dns.flags
@@ -27,12 +28,11 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TSIG
-import dns.rrset
 import dns.tsig
-import dns.update
 import dns.wire
 
 from . import wire
+from .update import names_of
 
 ALGORITHMS = {
     "hmac-sha256": dns.tsig.HMAC_SHA256,
@@ -98,7 +98,7 @@ def claims(query: bytes) -> bool:
 class Verified:
     """A parsed request and what its TSIG says: no key (unsigned), the key, or an error."""
 
-    message: dns.message.Message
+    message: dns.message.Message | SignedUpdate
     key: dns.tsig.Key | None = None
     error: int = 0
     tsig_start: int = 0
@@ -138,48 +138,94 @@ def verify(message_wire: bytes, keyring: Keyring) -> Verified:
     return Verified(message, key, 0, start)
 
 
-def signed_update(message_wire: bytes) -> tuple[dns.message.Message, int] | None:
-    """Read an UPDATE whose one additional record is its TSIG as dnspython reads it, but for
-    its prerequisite and update sections, which are left empty (names/update.py reads them;
-    dnspython's reading of them would double the cost of an update's checks); return it and
-    where its TSIG starts. None for any other message, which dnspython reads whole; raise
-    DNSException where dnspython does."""
+class Zone(NamedTuple):
+    """An UPDATE's zone section, as dnspython's question RRset names its fields."""
+
+    name: dns.name.Name
+    rdtype: int
+    rdclass: int
+
+
+@dataclass
+class SignedUpdate:
+    """What verify(), error_response() and Signer read of a signed UPDATE, under the names
+    dnspython's Message gives them (its zone section is its ``question``), read without
+    building a Message."""
+
+    id: int
+    flags: int
+    question: list[Zone]
+    keyname: dns.name.Name
+    tsig: list[dns.rdtypes.ANY.TSIG.TSIG]  # its one record's rdata
+    edns: int = -1
+    had_tsig: bool = True
+
+    def opcode(self) -> dns.opcode.Opcode:
+        return dns.opcode.from_flags(self.flags)
+
+
+def signed_update(message_wire: bytes) -> tuple[SignedUpdate, int] | None:
+    """Read a request UPDATE whose one additional record is its TSIG as dnspython reads it,
+    but for its prerequisite and update sections, which are left unread (names/update.py
+    reads them; dnspython's reading of them would double the cost of an update's checks);
+    return it and where its TSIG starts. None for any other message (a response too), which
+    dnspython reads whole; raise DNSException where dnspython does."""
     if len(message_wire) < 12:
         return None
     ident, flags, zocount, prcount, upcount, adcount = wire.HEADER.unpack_from(message_wire)
     if (flags >> 11) & 0xF != dns.opcode.UPDATE or zocount != 1 or adcount != 1:
         return None
+    if flags & dns.flags.QR:
+        return None  # dnspython reads it, and error_response refuses to answer it
     try:
-        zone, position = wire.read_name(message_wire, 12)
+        zone, position = _name(message_wire, 12)
         ztype, zclass = struct.unpack_from("!HH", message_wire, position)
         if ztype != dns.rdatatype.SOA or dns.rdataclass.is_metaclass(zclass):
             return None  # dnspython's FORMERR
         position += 4
         for _ in range(prcount + upcount):
-            position = wire.read_name(message_wire, position)[1]
+            position = wire.read_labels(message_wire, position)[1]
             rdtype, _, _, rdlength = wire.RR_HEADER.unpack_from(message_wire, position)
             if rdtype in (dns.rdatatype.TSIG, dns.rdatatype.OPT):
                 raise dns.exception.FormError(f"{dns.rdatatype.to_text(rdtype)} out of place")
             position += 10 + rdlength
         start = position
-        owner, position = wire.read_name(message_wire, position)
+        owner, position = _name(message_wire, position)
         rdtype, rdclass, _, rdlength = wire.RR_HEADER.unpack_from(message_wire, position)
+        if rdtype != dns.rdatatype.TSIG:
+            return None  # an OPT, say
+        if rdclass != dns.rdataclass.ANY:
+            raise dns.message.BadTSIG
+        rdata = _tsig_rdata(message_wire, position + 10, rdlength)
     except (IndexError, struct.error):
         raise dns.exception.FormError("message too short") from None
-    if rdtype != dns.rdatatype.TSIG:
-        return None  # an OPT, say
-    if rdclass != dns.rdataclass.ANY:
-        raise dns.message.BadTSIG
-    parser = dns.wire.Parser(message_wire, position + 10)
-    with parser.restrict_to(rdlength):
-        rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser)
-    if parser.remaining():
+    question = [Zone(zone, dns.rdatatype.SOA, zclass)]
+    return SignedUpdate(ident, flags, question, owner, [rdata]), start
+
+
+def _name(message_wire: bytes, position: int) -> tuple[dns.name.Name, int]:
+    labels, position = wire.read_labels(message_wire, position)
+    return names_of(labels), position
+
+
+def _tsig_rdata(message_wire: bytes, position: int, rdlength: int) -> dns.rdtypes.ANY.TSIG.TSIG:
+    """Read a TSIG record's data, the message's last, as dnspython's TSIG.from_wire_parser
+    reads it (FormError if it runs short or long, TrailingJunk if bytes follow it)."""
+    end = position + rdlength
+    if end < len(message_wire):
         raise dns.message.TrailingJunk
-    message = dns.update.UpdateMessage(id=ident)
-    message.flags = dns.flags.Flag(flags)
-    message.find_rrset(message.zone, zone, zclass, dns.rdatatype.SOA, create=True)
-    message.tsig = dns.rrset.from_rdata(owner, 0, rdata)
-    return message, start
+    algorithm, position = _name(message_wire, position)
+    high, low, fudge, size = struct.unpack_from("!HIHH", message_wire, position)
+    mac = message_wire[position + 10 : position + 10 + size]
+    position += 10 + size
+    original_id, error, other_size = struct.unpack_from("!HHH", message_wire, position)
+    other = message_wire[position + 6 : position + 6 + other_size]
+    if position + 6 + other_size != end or end > len(message_wire):
+        raise dns.exception.FormError("TSIG record of the wrong length")
+    return dns.rdtypes.ANY.TSIG.TSIG(
+        dns.rdataclass.ANY, dns.rdatatype.TSIG, algorithm, high << 32 | low, fudge, mac,
+        original_id, error, other,
+    )  # fmt: skip
 
 
 def _unchecked(message: dns.message.Message, name: dns.name.Name) -> bool:

@@ -11,6 +11,7 @@ record added twice is there once, and an add sets the TTL of its whole RRset.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -75,7 +76,9 @@ class Update:
         """The names whose data the update reads: its owners, the apex, the targets of the MX
         and NS records it adds (the caller adds those of the MX and NS records already there,
         see targets())."""
-        targets = {_target(rr.rdata) for rr in self.updates if rr.rdtype in (MX, NS) and rr.rdata}
+        targets = {
+            hashed(_target(rr.rdata)) for rr in self.updates if rr.rdtype in (MX, NS) and rr.rdata
+        }
         return {rr.name for rr in (*self.prerequisites, *self.updates)} | targets | {self.zone}
 
 
@@ -91,26 +94,96 @@ def _parse(message_wire: bytes) -> Update:
     _, _, zocount, prcount, upcount, _ = wire.HEADER.unpack_from(message_wire)
     if zocount != 1:
         raise UpdateError(dns.rcode.FORMERR, "the zone section must hold one zone")
-    parser = dns.wire.Parser(message_wire, 12)
-    zone = parser.get_name(decompress=True)
-    ztype, zclass = parser.get_struct("!HH")
+    zone, position = _name(message_wire, 12)
+    ztype, zclass = struct.unpack_from("!HH", message_wire, position)
     if ztype != SOA:
         raise UpdateError(dns.rcode.FORMERR, "the zone section's type must be SOA")
-    prerequisites = [_record(parser, zclass) for _ in range(prcount)]
-    updates = [_record(parser, zclass) for _ in range(upcount)]
+    position += 4
+    records = []
+    for _ in range(prcount + upcount):
+        record, position = _record(message_wire, position, zclass)
+        records.append(record)
     if zclass != IN:
         raise UpdateError(dns.rcode.NOTAUTH, "we serve class IN only")
-    return Update(zone, prerequisites, updates)
+    return Update(zone, records[:prcount], records[prcount:])
 
 
-def _record(parser: dns.wire.Parser, zclass: int) -> RR:
-    name = parser.get_name(decompress=True)
-    rdtype, rdclass, ttl, rdlength = parser.get_struct("!HHIH")
+class HashedName(dns.name.Name):
+    """A name that works out its hash once: dnspython's goes over every byte of the name at
+    each lookup, and an update looks its names up some fifty times (its RRsets by name,
+    rows by owner). Equal to, and hashed as, the dnspython name of the same labels."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, labels) -> None:
+        super().__init__(labels)
+        object.__setattr__(self, "_hash", dns.name.Name.__hash__(self))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        if other is self:
+            return True
+        if type(other) is HashedName and other._hash != self._hash:
+            return False
+        return super().__eq__(other)
+
+    def __ne__(self, other) -> bool:
+        return not self.__eq__(other)
+
+    def is_subdomain(self, other: dns.name.Name) -> bool:
+        return _is_subdomain(self, other)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_subdomain(name: HashedName, other: dns.name.Name) -> bool:
+    """dnspython's answer, kept: an update asks it of the same few names again and again."""
+    return dns.name.Name.is_subdomain(name, other)
+
+
+# Names as read from their labels, kept: an update names the names the last one did.
+names_of = functools.lru_cache(maxsize=1024)(HashedName)
+
+
+def hashed(name: dns.name.Name) -> dns.name.Name:
+    """Return the name as a HashedName (kept, as names_of keeps them)."""
+    return name if type(name) is HashedName else names_of(name.labels)
+
+
+def _name(message_wire: bytes, position: int) -> tuple[dns.name.Name, int]:
+    labels, position = wire.read_labels(message_wire, position)
+    return names_of(labels), position
+
+
+# Types whose records hold no names, so that their data reads the same wherever it sits.
+NAMELESS = frozenset(
+    dns.rdatatype.from_text(t) for t in ("A", "AAAA", "TXT", "CAA", "DHCID", "SSHFP", "TLSA")
+)
+
+
+@functools.lru_cache(maxsize=256)  # bounded: a record's data can take 64 kB
+def rdata_of(rdclass: int, rdtype: int, data: bytes) -> dns.rdata.Rdata:
+    """Decode a record's uncompressed data, kept: the record one update adds, the next one
+    deletes, and the caller reads back from its rows (the same object, compared at once)."""
+    return dns.rdata.from_wire(rdclass, rdtype, data, 0, len(data))
+
+
+def _record(message_wire: bytes, position: int, zclass: int) -> tuple[RR, int]:
+    name, position = _name(message_wire, position)
+    rdtype, rdclass, ttl, rdlength = wire.RR_HEADER.unpack_from(message_wire, position)
+    position += 10
+    end = position + rdlength
+    if end > len(message_wire):
+        raise UpdateError(dns.rcode.FORMERR, "a record runs past the end of the message")
     rdata = None
-    if rdlength:
+    if rdlength and rdtype in NAMELESS:
+        rdata = rdata_of(zclass, rdtype, message_wire[position:end])
+    elif rdlength:
+        parser = dns.wire.Parser(message_wire, position)
         with parser.restrict_to(rdlength):
             rdata = dns.rdata.from_wire_parser(zclass, rdtype, parser)
-    return RR(name, rdtype, rdclass, ttl, rdata)
+    return RR(name, rdtype, rdclass, ttl, rdata), end
 
 
 # the update policy ------------------------------------------------------------------
@@ -257,10 +330,11 @@ def prescan(zone: dns.name.Name, rr: RR) -> None:
 
 def apply(update: Update, data: ZoneData) -> dict[tuple[dns.name.Name, int], Rdataset]:
     """RFC 2136 3.4.2: apply the update records in order; return the RRsets that changed."""
+    touched = {rr.name for rr in update.updates}  # the only names whose RRsets change
     before = {
         (name, rdtype): (ttl, list(records))
-        for name, types in data.rrsets.items()
-        for rdtype, (ttl, records) in types.items()
+        for name in touched
+        for rdtype, (ttl, records) in data.at(name).items()
     }
     for rr in update.updates:
         if rr.rdclass == IN:
@@ -272,7 +346,7 @@ def apply(update: Update, data: ZoneData) -> dict[tuple[dns.name.Name, int], Rda
                 data.at(rr.name).pop(rr.rdtype, None)
         else:
             _delete_record(data, rr)
-    changed = _changed(before, data)
+    changed = _changed(before, data, touched)
     check_integrity(data, before, changed)
     return changed
 
@@ -298,6 +372,7 @@ def check_integrity(data: ZoneData, before, changed) -> None:
 
 def _has_address(data: ZoneData, target: dns.name.Name) -> bool:
     """Tell whether target, when in the zone, has an address (and no CNAME)."""
+    target = hashed(target)
     if not target.is_subdomain(data.origin):
         return True
     present = data.at(target)
@@ -307,9 +382,9 @@ def _has_address(data: ZoneData, target: dns.name.Name) -> bool:
 def targets(data: ZoneData) -> set[dns.name.Name]:
     """The names check_integrity() looks at beyond the update's own: the exchanges of the MX
     records at the names read and the apex name servers."""
-    found = {r.target for r in data.at(data.origin).get(NS, (0, []))[1]}
+    found = {hashed(r.target) for r in data.at(data.origin).get(NS, (0, []))[1]}
     for types in list(data.rrsets.values()):
-        found.update(r.exchange for r in types.get(MX, (0, []))[1])
+        found.update(hashed(r.exchange) for r in types.get(MX, (0, []))[1])
     return {name for name in found if name.is_subdomain(data.origin)}
 
 
@@ -361,12 +436,10 @@ def _delete_record(data: ZoneData, rr: RR) -> None:
 
 
 def _changed(
-    before: Mapping[tuple[dns.name.Name, int], Rdataset], data: ZoneData
+    before: Mapping[tuple[dns.name.Name, int], Rdataset], data: ZoneData, touched: set
 ) -> dict[tuple[dns.name.Name, int], Rdataset]:
     after = {
-        (name, rdtype): rdataset
-        for name, types in data.rrsets.items()
-        for rdtype, rdataset in types.items()
+        (name, rdtype): rdataset for name in touched for rdtype, rdataset in data.at(name).items()
     }
     changed = {}
     for key in before.keys() | after.keys():

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from dnsadmin import dnssec, snapshot, updates
-from dnsadmin.changes import current_rrset
+from dnsadmin.changes import current_rrset, database
 from dnsadmin.models import TsigKey, Zone, ZoneChange
 from dnsadmin.names import update
 from dnsadmin.names.catalog import ZoneCatalog
@@ -170,6 +170,27 @@ def test_an_update_replacing_a_record_costs_a_few_plain_queries(
         ("_acme-challenge", "TXT", "changed")
     ]
     assert [r.rdata for r in current_rrset(zone, "_acme-challenge", "TXT")] == ['"token 1"']
+
+
+def test_an_update_thread_keeps_its_connection_from_one_update_to_the_next(zone, acme):
+    """On SQLite (a file open and two PRAGMAs to open one again) and on PostgreSQL (a round
+    trip to check one taken from the pool again) alike; on SQLite, updates run in one thread,
+    whose connection's page cache no other update thread's write empties."""
+    db = database()
+    used = []
+
+    def replace(old: str, new: str) -> int:
+        used.append(db.connection)
+        return updates.update_zone(update.parse(replace_txt(old, new)), ACME)[0]
+
+    assert send(lambda m: m.add("_acme-challenge", 60, "TXT", '"token 0"')) == dns.rcode.NOERROR
+    for old in range(2):
+        rcode = updates.keeping_connection(replace, f"token {old}", f"token {old + 1}")
+        assert rcode == dns.rcode.NOERROR
+    assert used[0] is used[1] is db.connection and not db.needs_rollback
+    messages = updates.SignedMessages(ResolverChain(ZoneCatalog()))
+    threads = messages.executor._max_workers
+    assert threads == (1 if db.vendor == "sqlite" else updates.UPDATE_THREADS)
 
 
 def test_a_worker_that_serves_its_own_update_rings_only_other_processes(

@@ -172,6 +172,30 @@ def test_malformed_updates_are_formerr():
         assert rcode_of(msg) == "FORMERR"
 
 
+def test_an_update_is_read_as_dnspython_reads_it_and_its_names_compare_as_dnspythons():
+    """Compressed names (in owners and in MX data) are followed; records without names are
+    kept, so the one an update adds is the very object the next one deletes; names keep
+    their hash, equal to dnspython's, and compare without regard to case."""
+    msg = message()
+    msg.present("WWW", "A", "192.0.2.1")
+    msg.add("www", 60, "MX", "10 mail")
+    msg.add("www", 60, "TXT", '"one"')
+    msg.delete("www", "TXT", '"one"')
+    read = update.parse(msg.to_wire())
+    full = dns.message.from_wire(msg.to_wire())
+    ours = [(r.name, r.rdtype, r.rdclass, r.ttl, r.rdata) for r in read.updates]
+    theirs = [(s.name, s.rdtype, s.deleting or s.rdclass, s.ttl, r) for s in full.update for r in s]
+    assert ours == theirs
+    assert read.updates[1].rdata is read.updates[2].rdata  # TXT: the same object
+    assert read.prerequisites[0].name == name("www") and read.zone == ORIGIN
+    for ours_, plain in [(read.prerequisites[0].name, name("www")), (read.zone, ORIGIN)]:
+        assert type(ours_) is update.HashedName and hash(ours_) == hash(plain)
+        assert ours_ == plain and plain == ours_ and (ours_ != plain) is False
+        assert ours_.is_subdomain(ORIGIN) and not ours_.is_subdomain(name("mail"))
+    assert read.prerequisites[0].name != read.updates[0].rdata.exchange
+    assert update.hashed(name("mail")) in read.names
+
+
 def test_rules_decide_in_order_and_refuse_by_default():
     other = dns.name.from_text("other.")
     scoped = [
@@ -265,8 +289,10 @@ def test_a_signed_update_is_read_as_dnspython_reads_it_and_answered_byte_for_byt
     read, start = tsig.signed_update(wire)
     full = read_by_dnspython(wire)
     assert start == tsig.tsig_offset(wire)
-    assert (read.id, read.flags, read.question, read.keyname, read.edns) == (
-        full.id, full.flags, full.question, full.keyname, full.edns,
+    zone = [(z.name, z.rdtype, z.rdclass) for z in read.question]
+    assert (read.id, read.flags, zone, read.keyname, read.edns, read.opcode()) == (
+        full.id, full.flags, [(z.name, z.rdtype, z.rdclass) for z in full.question],
+        full.keyname, full.edns, full.opcode(),
     )  # fmt: skip
     assert read.tsig[0] == full.tsig[0]
     request = tsig.verify(wire, {KEY.name: KEY})
