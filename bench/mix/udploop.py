@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/mix/udploop.py [--hosts 5000] [--queries 200000] [--batch 16]
         [--rounds 5] [--questions mix|lower|random|unique] [--against /tmp/old/server.py]
-        [--root DIR] [--against-root DIR] [--profile first|second]
+        [--root DIR] [--against-root DIR] [--profile first|second] [--flood N]
 
 Feeds the mix of mixzone.py (random case, 30% unique nonexistent names) to the server's UDP
 reader through a socket stand-in that hands out prepared datagrams in batches of --batch and
@@ -11,7 +11,9 @@ first pass (fresh server: answers worked out) and the second (kept answers), med
 rounds (and the best second pass: the least disturbed on a shared machine), and the CPU time
 per datagram beside them (less disturbed by other work on the machine than the elapsed time).
 --questions picks the questions as run.py's parts do: the mix (the default), the zone's
-questions in lowercase or in random case, or unique nonexistent names only.
+questions in lowercase or in random case, or unique nonexistent names only. --flood N sends N
+more unique nonexistent names between the passes (not counted), so that the second pass is
+the one after a random-subdomain flood, and prints the growth of the resident memory.
 
 With --against, the server.py given (e.g. HEAD's, from `git archive`) is measured in the same
 rounds, interleaved. --root measures the engine (dnsadmin.names) of another checkout instead
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import cProfile
 import importlib.util
+import os
 import pstats
 import random
 import statistics
@@ -91,8 +94,20 @@ async def one_pass(server, queries: list[bytes], batch: int) -> float:
     return elapsed / len(queries) * 1e6
 
 
-async def measure(module, zone_text: str, queries: list[bytes], batch: int) -> tuple[float, ...]:
-    """Return µs per datagram for a fresh server's first and second pass, elapsed then CPU."""
+def flood_queries(count: int) -> list[bytes]:
+    """Return count queries for unique random names right below the zone's origin, spliced
+    into one query's bytes (dnspython would take minutes to make a million)."""
+    rng = random.Random(18)
+    query = wire_queries([f"{'x' * 12}.{mixzone.ORIGIN} A"])[0]
+    alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789"
+    return [query[:13] + bytes(rng.choices(alphabet, k=12)) + query[25:] for _ in range(count)]
+
+
+async def measure(
+    module, zone_text: str, queries: list[bytes], batch: int, flood: list[bytes] = ()
+) -> tuple[float, ...]:
+    """Return µs per datagram for a fresh server's first and second pass (after the flood,
+    if any), elapsed then CPU."""
     catalog = ZoneCatalog([zone_from_text(zone_text, mixzone.ORIGIN)])
     log: list = []
     server = module.DNSServer(
@@ -104,13 +119,24 @@ async def measure(module, zone_text: str, queries: list[bytes], batch: int) -> t
     server._refill_log_budget()
     try:
         passes = []
-        for _ in range(2):
+        for number in range(2):
+            if number and flood:
+                before = resident()
+                await one_pass(server, flood, batch)
+                print(
+                    f"RSS +{(resident() - before) / 2**20:.1f} MB after the flood", file=sys.stderr
+                )
             cpu = time.process_time()
             elapsed = await one_pass(server, queries, batch)
             passes.append((elapsed, (time.process_time() - cpu) / len(queries) * 1e6))
         return passes[0][0], passes[1][0], passes[0][1], passes[1][1]
     finally:
         server._refill.cancel()
+
+
+def resident() -> int:
+    """Return the process's resident memory in bytes."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def questions(kind: str, count: int, hosts: int) -> list[str]:
@@ -132,9 +158,11 @@ def in_another_process(root: Path, args: argparse.Namespace) -> tuple[float, ...
     command = [
         sys.executable, __file__, "--root", str(root), "--rounds", "1", "--machine",
         "--hosts", str(args.hosts), "--queries", str(args.queries), "--batch", str(args.batch),
-        "--questions", args.questions,
+        "--questions", args.questions, "--flood", str(args.flood),
     ]  # fmt: skip
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    print(done.stderr, end="", file=sys.stderr)
+    output = done.stdout
     return tuple(float(figure) for figure in output.split()[-4:])
 
 
@@ -167,6 +195,7 @@ def main() -> None:
     parser.add_argument("--against-root", type=Path, help="another checkout, measured alongside")
     parser.add_argument("--machine", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=("first", "second"), help="profile this pass")
+    parser.add_argument("--flood", type=int, default=0, help="unique names between the passes")
     args = parser.parse_args()
     if args.against_root:
         here = Path(__file__).resolve().parents[2]
@@ -188,7 +217,9 @@ def main() -> None:
     if args.against:
         modules["against"] = load_server_module(args.against)
     runs = {
-        name: lambda module=module: asyncio.run(measure(module, zone_text, queries, args.batch))
+        name: lambda module=module: asyncio.run(
+            measure(module, zone_text, queries, args.batch, flood_queries(args.flood))
+        )
         for name, module in modules.items()
     }
     if args.machine:

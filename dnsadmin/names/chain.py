@@ -76,7 +76,9 @@ class ChainConfig:
     cache's. Memory: a kept answer takes about 650 bytes (measured on bench/mix's zone, where
     118,000 answers take 75 MB) while memo_bytes counts about half of that, so the defaults
     bound it near 130 MB + 30 MB; answers kept by what decides them (memo.Templates) stay
-    under 20,000 entries and the questions seen once under MAX_SEEN, whatever is asked.
+    under 20,000 entries of each of their two kinds and the questions seen once (no data at
+    a name, a wildcard's, a referral, a signed zone's name errors) under MAX_SEEN, whatever
+    is asked; a name error from an unsigned zone is never kept by name.
     """
 
     recursion: bool = True
@@ -205,9 +207,7 @@ class ResolverChain:
         # _kept without its generation check (just made): this runs for every datagram.
         kind = UDP_RECURSIVE if allowed else UDP
         kept = self.answers.get(kind, query, self.cache.clock)
-        if kept is None and allowed:
-            kept = self.cache.answers.get(kind, query, self.cache.clock)
-        return kept or self._quick(kind, query)
+        return kept if type(kept) is tuple else self._missed(kind, query, kept)
 
     def _kept(self, kind: int, query: bytes) -> tuple[bytes, str] | None:
         if self.catalog.generation != self._zones_seen:
@@ -219,24 +219,38 @@ class ResolverChain:
             self._zones_seen = self.catalog.generation
             return None
         kept = self.answers.get(kind, query, self.cache.clock)
-        if kept is None and kind & RECURSIVE:
-            kept = self.cache.answers.get(kind, query, self.cache.clock)
-        return kept or self._quick(kind, query)
+        return kept if type(kept) is tuple else self._missed(kind, query, kept)
 
-    def _quick(self, kind: int, query: bytes) -> tuple[bytes, str] | None:
-        """Return the answer from an unsigned zone of ours without one kept for the question:
-        kept for what decides it (a name error for a random name: a few dict lookups),
-        written straight from the zone's records (the first time a name or an alias of it is
-        asked), or over
-        UDP worked out in full within WORKED_OUT_PER_SECOND (a CNAME chain, additional data),
-        so that a zone whose names are asked in turn is not left to the server's backlog."""
-        end = question_end(query)
-        if not end or query[2] & 0xF8 or TSIG_MARK in query[end:]:
-            # Not one plain question of a standard query: a NOTIFY, an UPDATE, a signed query
-            # (answered and signed by the server's SignedHandler).
+    def _missed(self, kind: int, query: bytes, end: int) -> tuple[bytes, str] | None:
+        """Return the answer to query that the cache keeps for a client that may recurse,
+        else _quick's (end: where the name of its plain question ends, or 0)."""
+        if kind & RECURSIVE:
+            kept = self.cache.answers.get(kind, query, self.cache.clock)
+            if type(kept) is tuple:
+                return kept
+        return self._quick(kind, query, end, query[12:end].lower()) if end else None
+
+    def _quick(self, kind: int, query: bytes, end: int, name: bytes) -> tuple[bytes, str] | None:
+        """Return the answer from an unsigned zone of ours to query's plain question (ending
+        at end, name: its name case-folded) without one kept for the question: kept for
+        what decides it (a name error for a random name: a few dict lookups), written
+        straight from the zone's records (the first time a name or an alias of it is
+        asked), or over UDP worked out in full within WORKED_OUT_PER_SECOND (a CNAME chain,
+        additional data), so that a zone whose names are asked in turn is not left to the
+        server's backlog."""
+        if query[2] & 0xF8 or TSIG_MARK in query[end:]:
+            # Not a standard query: a NOTIFY, an UPDATE, a signed query (answered and signed
+            # by the server's SignedHandler).
             return None
-        if (kind & RECURSIVE and not self._authority_first) or not len(self.catalog):
-            return None  # another link answers some names first, or no zone could
+        if kind & RECURSIVE and not self._authority_first:
+            return None  # another link answers some names first
+        # A name that does not exist (a random subdomain): neither located nor kept by name,
+        # as it may never come back and would push out the answers that do.
+        response = self.templates.below_name(kind, query, end, name, self.catalog.by_wire)
+        if response is not None:
+            return response, "authority"
+        if not len(self.catalog):
+            return None
         located = authority.locate(query, end, self.catalog)
         if located is None:
             return None
@@ -244,8 +258,10 @@ class ResolverChain:
         if decided:
             response = self.templates.get(kind, query, end, decided)
             if response is not None:
-                if self._again(kind, query, end):
-                    self.answers.put(kind, query, response, "authority", end=end)  # one lookup then
+                # Kept by question once it comes back (one lookup then), but for a name
+                # error: a flood of random names would push out the answers that repeat.
+                if decided[0][1] and self._again(kind, query[2:12] + name + query[end:]):
+                    self.answers.put(kind, query, response, "authority", end=end)
                 return response, "authority"
         if kind & TCP:
             return None
@@ -284,15 +300,17 @@ class ResolverChain:
             decided = located and authority.decided_by(located)
             if decided and self.templates.put(kind, query, end, decided, result):
                 return result, source
-            if result[3] & 0xF != wire.NXDOMAIN or not end or self._again(kind, query, end):
+            nxdomain = result[3] & 0xF == wire.NXDOMAIN
+            if not nxdomain or not end or self._again(kind, folded(query, end)):
                 self.answers.put(kind, query, result, source)
         return result, source
 
-    def _again(self, kind: int, query: bytes, end: int) -> bool:
-        """Tell whether the question was asked before, remembering it: answers for names that
-        any name could have asked about are kept by question at the second sight only, so
-        that a flood of unique names does not push the kept answers out."""
-        key = (kind, folded(query, end))
+    def _again(self, kind: int, question: bytes) -> bool:
+        """Tell whether the question (the query without its ID, its name case-folded) was
+        asked before, remembering it: answers for names that any name could have asked about
+        are kept by question at the second sight only, so that a flood of unique names does
+        not push the kept answers out."""
+        key = (kind, question)
         if key in self._seen:
             return True
         if len(self._seen) >= MAX_SEEN:
@@ -302,11 +320,13 @@ class ResolverChain:
 
     def memory(self) -> dict[str, int]:
         """Return what the kept answers hold (for the worker's status): bounded by
-        ChainConfig.memo_entries and memo_bytes, and by the templates' max_entries."""
+        ChainConfig.memo_entries and memo_bytes, and each kind of template by the templates'
+        max_entries."""
         return {
             "answers": len(self.answers.positive.entries) + len(self.answers.negative.entries),
             "answer_bytes": self.answers.bytes,
             "templates": len(self.templates.entries),
+            "templates_below": len(self.templates.below),
         }
 
     def _source(self, link: str, parsed: wire.Query | None) -> str:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from itertools import islice
 from typing import Generic, Protocol, TypeVar
 
 import dns.name
 
 from . import wire
 from .render import pointers
-from .zone import Key, lower_labels
+from .zone import Key, Zone, lower_labels
 
 FOREVER = float("inf")  # an answer from our zones stays right until the zones change
 TTL = struct.Struct("!I")
@@ -51,8 +52,9 @@ V = TypeVar("V", bound=Sized)
 
 
 class Budget(Generic[V]):
-    """Values in insertion order, bounded in number and in bytes (the oldest go first), and
-    indexed by the names they depend on, so forgetting one name needs no scan."""
+    """Values in insertion order, bounded in number and in bytes (the oldest go first, a 64th
+    of the budget at a time), and indexed by the names they depend on, so forgetting one
+    name needs no scan."""
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
@@ -62,17 +64,27 @@ class Budget(Generic[V]):
         self.bytes = 0
 
     def put(self, key: Hashable, value: V) -> None:
-        """Keep value under key, dropping the oldest values until it fits."""
+        """Keep value under key, dropping the oldest values until it fits (a value bigger
+        than the whole budget is not kept)."""
         self.pop(key)
-        while self.entries and (
-            len(self.entries) >= self.max_entries or self.bytes + value.size > self.max_bytes
-        ):
-            self.pop(next(iter(self.entries)))
-        if value.size <= self.max_bytes and self.max_entries > 0:
-            self.entries[key] = value
-            self.bytes += value.size
-            for labels in value.names:
-                self.by_name.setdefault(labels, set()).add(key)
+        if value.size > self.max_bytes or self.max_entries <= 0:
+            return
+        if len(self.entries) >= self.max_entries or self.bytes + value.size > self.max_bytes:
+            self._make_room(value.size)
+        self.entries[key] = value
+        self.bytes += value.size
+        for labels in value.names:
+            self.by_name.setdefault(labels, set()).add(key)
+
+    def _make_room(self, size: int) -> None:
+        """Drop the oldest values until one of size fits with a 64th of each budget to spare:
+        a dict finds its oldest keys by skipping the slots of those dropped before them, so
+        one at a time, each drop of a full budget would cost such a scan."""
+        spare = max(1, self.max_entries // 64)
+        keep, room = self.max_entries - spare, self.max_bytes - self.max_bytes // 64 - size
+        while self.entries and (len(self.entries) > keep or self.bytes > room):
+            for key in _oldest(self.entries, max(len(self.entries) - keep, spare)):
+                self.pop(key)
 
     def get(self, key: Hashable, now: float) -> V | None:
         """Return the value under key unless it has expired (then it is dropped)."""
@@ -200,10 +212,15 @@ class AnswerMemo:
         """Return what the kept answers cost."""
         return self.positive.bytes + self.negative.bytes
 
-    def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | None:
-        """Return the response kept for query (its ID put in) and its source, while right."""
-        # First the query's own bytes: a question in lowercase is its own key, and the body
-        # kept holds it as is (the hot path of a repeated question: one lookup, one join).
+    def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | int:
+        """Return the response kept for query (its ID put in) and its source, while right;
+        when none is, where the name of its question ends (``question_end``, 0 for a query
+        that is not one plain question), for the caller to go on with.
+
+        First the query's own bytes: a question in lowercase is its own key, and the body
+        kept holds it as is (the hot path of a repeated question: one lookup, one join);
+        then, for a name in another case, the question case-folded.
+        """
         key = (kind, query[2:])
         memo = self._positive.get(key) or self._negative.get(key)
         if memo is not None:
@@ -213,18 +230,22 @@ class AnswerMemo:
         else:
             end = question_end(query)
             if not end:
-                return None
-            key = (kind, folded(query, end))
+                return 0
+            name = query[12:end]
+            folded_name = name.lower()
+            if folded_name == name:
+                return end  # its key was the query's own
+            key = (kind, query[2:12] + folded_name + query[end:])
             memo = self._positive.get(key) or self._negative.get(key)
             if memo is None:
-                return None
+                return end
             if memo.lasting:
                 return with_question(query, memo.body, end), memo.source
         now = clock()
         if memo.expires <= now:
             self.positive.pop(key)
             self.negative.pop(key)
-            return None
+            return end or question_end(query)
         return with_question(query, _count_down(memo, now), end), memo.source
 
     def put(
@@ -286,18 +307,41 @@ class Templates:
     wildcard's answer, a referral from above, no data), kept by what decides them
     (``Zone.decider``) instead of by name, as Knot answers from what it worked out when the
     zone loaded: such answers differ from name to name in their question only, so a flood of
-    unique names costs a few dict lookups each and no room. At most max_entries (the oldest go first): one per decider, question length,
-    header and query tail (type, class, EDNS) seen.
+    unique names costs a few dict lookups each and no room. At most max_entries (the oldest
+    go first): one per decider, question length, header and query tail (type, class, EDNS)
+    seen; and as many again of its name errors by the name they are below (``below``).
     """
 
     def __init__(self, max_entries: int = 20_000) -> None:
         self.max_entries = max_entries
         self.entries: dict[Hashable, bytes] = {}
+        # The name errors of names whose first label alone varies (a random-subdomain
+        # flood's), by the rest of the name case-folded: the response without its ID split
+        # around its question, the zone, what decided it there and the type asked.
+        self.below: dict[Hashable, tuple[bytes, bytes, Zone, tuple, int]] = {}
 
     def get(self, kind: int, query: bytes, end: int, decided: Decided) -> bytes | None:
         """Return the answer to query (a plain question ending at end) decided so, if known."""
         body = self.entries.get((kind, decided[0], end, query[2:12], query[end:]))
         return None if body is None else with_question(query, body, end)
+
+    def below_name(
+        self, kind: int, query: bytes, end: int, name: bytes, zones: dict[bytes, Zone]
+    ) -> bytes | None:
+        """Return the answer to query (a plain question ending at end, name: its name
+        case-folded) from the one kept for a name that differs in its first label only and
+        was decided the same way, without locating the question: the rest of the name finds
+        the answer, the zone tells whether the first label decides it the same way, and
+        zones (the catalog's by wire name) that no zone of ours starts at the name itself.
+        None when it does not, or no such answer is kept."""
+        first = name[0]
+        kept = self.below.get((kind, name[first + 1 :], end, query[2:12], query[end:]))
+        if kept is None:
+            return None
+        header, rest, zone, found, qtype = kept
+        if zone.decider((name[1 : first + 1], *found[1]), qtype) != found or name in zones:
+            return None
+        return b"".join((query[:2], header, query[12:end], rest))
 
     def put(self, kind: int, query: bytes, end: int, decided: Decided, response: bytes) -> bool:
         """Keep response as the answer to every question like query decided the same way,
@@ -312,14 +356,35 @@ class Templates:
         for offset, owner in pointers(response):
             if 12 <= offset < 12 + varying and not (owner and offset == 12):
                 return False
-        if len(self.entries) >= self.max_entries:
-            del self.entries[next(iter(self.entries))]
-        self.entries[(kind, decider, end, query[2:12], query[end:])] = response[2:]
+        tail = (end, query[2:12], query[end:])
+        _bounded(self.entries, self.max_entries)[(kind, decider, *tail)] = response[2:]
+        zone, how, _ = decider
+        if how == b"" and varying == query[12] + 1:
+            # A name error (a random subdomain's): kept by the rest of the name too.
+            above = query[13 + query[12] : end].lower()
+            qtype = int.from_bytes(query[end : end + 2], "big")
+            kept = (response[2:12], response[end:], zone, decider[1:], qtype)
+            _bounded(self.below, self.max_entries)[(kind, above, *tail)] = kept
         return True
 
     def clear(self) -> None:
         """Drop every answer."""
         self.entries.clear()
+        self.below.clear()
+
+
+def _bounded(entries: dict, max_entries: int) -> dict:
+    """Return entries with room for one more, its oldest 64th dropped if need be (see
+    Budget._make_room)."""
+    if len(entries) >= max_entries:
+        for key in _oldest(entries, max(1, max_entries // 64)):
+            del entries[key]
+    return entries
+
+
+def _oldest(entries: dict, count: int) -> list:
+    """Return the count oldest keys of entries (a dict keeps the order of insertion)."""
+    return list(islice(entries, count))
 
 
 def _count_down(memo: Memo, now: float) -> bytes:

@@ -1,0 +1,140 @@
+"""The kept answers' bounds (memo.Budget, memo.Templates) and the answers kept for names that
+need not exist, by the rest of their name (Templates.below): byte for byte what the zones
+answer, and never for a name that the first label decides otherwise."""
+
+from __future__ import annotations
+
+import random
+
+import dns.message
+import dns.rcode
+
+from dnsadmin.names import authority
+from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.memo import Budget, Memo, Templates
+from dnsadmin.names.zone import zone_from_text
+from tests.names.zones import EXAMPLE_COM, authoritative, make_catalog
+
+CLIENT = "192.0.2.1"
+
+
+def memo(size: int = 100) -> Memo:
+    return Memo(b"body", "authority", float("inf"), size=size)
+
+
+def test_a_full_budget_drops_its_oldest_values_and_keeps_the_newest():
+    budget = Budget(640, 1 << 30)
+    for i in range(5000):
+        budget.put(i, memo())
+        assert len(budget.entries) <= 640
+    kept = list(budget.entries)
+    assert kept == list(range(5000 - len(kept), 5000))  # the newest, in order
+    assert len(kept) >= 630  # a 64th of the budget dropped at a time, at most
+
+
+def test_a_budget_of_bytes_is_never_exceeded():
+    budget = Budget(1 << 20, 64_000)
+    rng = random.Random(5)
+    for i in range(3000):
+        budget.put(i, memo(rng.randrange(50, 900)))
+        assert budget.bytes <= 64_000
+        assert budget.bytes == sum(value.size for value in budget.entries.values())
+    assert 2999 in budget.entries
+
+
+def test_a_value_bigger_than_the_budget_is_not_kept_and_drops_nothing():
+    budget = Budget(100, 1000)
+    budget.put("small", memo(10))
+    budget.put("huge", memo(1001))
+    assert list(budget.entries) == ["small"]
+
+
+def test_templates_stay_within_their_bound():
+    catalog = make_catalog()
+    templates = Templates(max_entries=128)
+    zone = catalog.by_wire[b"\x07example\x03com\x00"]
+    for length in range(1, 60):  # one template per question length
+        for rdtype in ("A", "AAAA", "TXT", "MX"):
+            query = wire("x" * length + ".example.com.", rdtype)
+            end = 12 + length + 14
+            response = authority.answer(query, catalog)
+            assert templates.put(0, query, end, ((zone, b"", ()), length + 1), response)
+            assert len(templates.entries) <= 128 and len(templates.below) <= 128
+
+
+def wire(name: str, rdtype: str, qid: int = 1) -> bytes:
+    query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
+    query.id = qid
+    return query.to_wire()
+
+
+def first_then_kept(chain, catalog, first: str, other: str, rdtype: str = "A") -> bytes | None:
+    """Work the answer to first out, then return the one kept for other (None if none is),
+    checked byte for byte against what the zones answer."""
+    chain.resolve(wire(first, rdtype), tcp=False, client=CLIENT)
+    query = wire(other, rdtype, 77)
+    found = chain.at_once(query, CLIENT)
+    if found is not None:
+        assert found[0] == authority.answer(query, catalog), other
+    return None if found is None else found[0]
+
+
+def test_a_name_error_is_kept_for_every_name_that_differs_in_its_first_label():
+    catalog = make_catalog()
+    chain = authoritative(catalog)
+    assert first_then_kept(chain, catalog, "qqq.example.com.", "Rz9.ExAmple.COM.") is not None
+    assert first_then_kept(chain, catalog, "q.b.c.example.com.", "Z.B.c.example.com.")
+    assert chain.memory()["templates_below"] == 2
+    assert chain.memory()["answers"] == 0  # nothing kept by name
+
+
+ZZZ = """$TTL 300
+@ IN SOA ns1.example.com. hostmaster.example.com. 1 7200 900 1209600 300
+@ IN NS ns1.example.com.
+@ IN A 192.0.2.77
+"""
+
+
+def test_names_that_exist_or_start_another_zone_are_not_answered_as_a_name_error():
+    catalog = make_catalog()
+    catalog.replace(zone_from_text(ZZZ, "zzz.example.com."))
+    chain = authoritative(catalog)
+    for other, rdtype in (("www", "A"), ("www", "MX"), ("sub", "NS"), ("zzz", "SOA")):
+        chain.resolve(wire("qqq.example.com.", rdtype), tcp=False, client=CLIENT)
+        kept = chain.templates.below_name(
+            0, wire(f"{other}.example.com.", rdtype), 12 + 17, f"\3{other}\7example\3com\0".encode(),
+            catalog.by_wire,
+        )  # fmt: skip
+        assert kept is None, other
+    for other in ("www", "zzz"):
+        query = wire(f"{other}.example.com.", "A", 5)
+        found = chain.at_once(query, CLIENT) or chain.resolve(query, tcp=False, client=CLIENT)
+        assert dns.message.from_wire(found[0]).rcode() == dns.rcode.NOERROR, other
+
+
+def test_wildcard_answers_and_referrals_are_kept_by_name_once_they_come_back():
+    catalog = make_catalog()
+    chain = authoritative(catalog)
+    for first, other in (("abcd.wild", "EfGh.wild"), ("abcd.sub", "wxyz.SUB")):
+        for _ in range(2):  # from the template, then by name
+            assert first_then_kept(chain, catalog, f"{first}.example.com.", f"{other}.example.com.")
+    assert chain.memory()["answers"] == 2
+    assert chain.memory()["templates_below"] == 0
+
+
+def test_a_flood_asked_twice_keeps_nothing_and_pushes_no_answer_out():
+    catalog = ZoneCatalog([zone_from_text(EXAMPLE_COM, "example.com.")])
+    chain = authoritative(catalog)
+    for name in ("www", "mail", "ns1", "0123456789"):  # the last one a name error
+        chain.resolve(wire(f"{name}.example.com.", "A"), tcp=False, client=CLIENT)
+    before = chain.memory()
+    rng = random.Random(11)
+    names = [
+        "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=10)) for _ in range(3000)
+    ]
+    for _ in range(2):
+        for i, name in enumerate(names):
+            query = wire(f"{name}.example.com.", "A", i)
+            assert chain.at_once(query, CLIENT) is not None
+    assert chain.memory() == before
+    assert not chain._seen  # no question remembered either
