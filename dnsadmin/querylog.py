@@ -13,6 +13,7 @@ import functools
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -88,7 +89,9 @@ def write(drained: Drained) -> None:
     """Store one drained batch (runs in a thread, off the event loop)."""
     with transaction.atomic():
         if drained.entries:
-            store_entries([entry_row(entry) for entry in drained.entries])
+            # The adapter looked up once a batch: connection.ops goes through a proxy.
+            adapt = connection.ops.adapt_datetimefield_value
+            store_entries([entry_row(entry, adapt) for entry in drained.entries])
         for (minute, rcode, source), count in drained.stats.items():
             add_to_bucket(minute, rcode_text(rcode), source, count)
 
@@ -135,15 +138,16 @@ type_text = functools.cache(dns.rdatatype.to_text)
 rcode_text = functools.cache(dns.rcode.to_text)
 
 
-def entry_row(entry: Entry) -> tuple:
-    """Return a query log row, in ENTRY_FIELDS order, as the database takes it."""
+def entry_row(entry: Entry, adapt: Callable[[datetime.datetime], object]) -> tuple:
+    """Return a query log row, in ENTRY_FIELDS order, as the database takes it (its time
+    through adapt, the connection's adapt_datetimefield_value)."""
     when, client, query, rcode, source, latency, transport = entry
     qname, qtype = question_text(query)
     if len(qname) > MAX_NAME:
         qname = qname[: MAX_NAME - len(CUT)] + CUT
     moment = datetime.datetime.fromtimestamp(when, datetime.UTC)
     return (
-        connection.ops.adapt_datetimefield_value(moment), client, qname or ".",
+        adapt(moment), client, qname or ".",
         type_text(qtype), rcode_text(rcode), source, round(latency * 1000, 3), transport,
     )  # fmt: skip
 

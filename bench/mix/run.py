@@ -14,15 +14,19 @@ is measured in one run, in this order, with the same query files:
   names only; a flood of --flood more unique nonexistent names (sent once, as fast as the
   server takes them); the lowercase questions again.
 
-Prints q/s with ratios to BIND of the same round for each part, and the lowercase q/s and the
-resident memory (of the whole process group) before and after the floods.
+Prints q/s with ratios to BIND of the same round for each part, the servers' CPU time per
+query answered in each part (their process group's, from /proc: less disturbed than q/s by
+other work on a shared machine), and the lowercase q/s and the resident memory (of the whole
+process group) before and after the floods.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
+from contextlib import suppress
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,6 +45,7 @@ PHASES = (
     ("lowercase after the floods", "lower"),
 )
 BEFORE, AFTER = "lowercase", "lowercase after the floods"
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def write_queries(work: Path, flood: int) -> dict[str, Path]:
@@ -83,19 +88,37 @@ def measure(server: dnsbench.Server, work: Path, files: dict[str, Path], seconds
                 flood = dnsbench.dnsperf(server.port, files["flood"], server.load)
                 print(f"    flood: {flood}", flush=True)
                 results["rss after"] = dnsbench.rss(process)
+            cpu = group_cpu(process.pid)
             results[label] = dnsbench.dnsperf(
                 server.port, files[name], server.load, seconds=seconds
             )
-            print(f"    {label}: {results[label]}", flush=True)
+            answered = results[label].qps * seconds
+            results[f"{label} cpu"] = (group_cpu(process.pid) - cpu) / answered * 1e6
+            print(f"    {label}: {results[label]}; {results[f'{label} cpu']:.1f} µs CPU/query")
             if label == BEFORE:
                 results["rss before"] = dnsbench.rss(process)
     return results
+
+
+def group_cpu(group: int) -> float:
+    """Return the CPU time (user and system, seconds) the processes of a group have used."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError):
+            text = stat.read_text()
+            fields = text[text.rindex(")") + 2 :].split()
+            if int(fields[2]) == group:  # after the state, the parent: the group is third
+                total += int(fields[11]) + int(fields[12])  # utime, stime (in ticks)
+    return total / TICKS
 
 
 def report(runs: dict[str, list[dict]]) -> None:
     for label, _ in PHASES:
         dnsbench.report(label, {name: [r[label] for r in each] for name, each in runs.items()},
                         "bind")  # fmt: skip
+        cpu = (f"{name} {statistics.median(r[f'{label} cpu'] for r in each):.1f}"
+               for name, each in runs.items())  # fmt: skip
+        print("CPU per query answered (µs, median): " + ", ".join(cpu))
     print("\nbefore/after the floods (lowercase questions; resident memory of the server)")
     for name, each in runs.items():
         before = statistics.median(r[BEFORE].qps for r in each)

@@ -104,7 +104,8 @@ def locate(query: bytes, end: int, catalog: ZoneCatalog) -> Located | None:
         position += length + 1
     if zone.dnssec is not None or zone.expired:
         return None
-    rel = _labels(name, position)
+    # One label below the zone's origin is the usual case: no loop over the labels then.
+    rel = (name[1:position],) if position == name[0] + 1 else _labels(name, position)
     qtype = int.from_bytes(query[end : end + 2], "big")
     return _located((zone, rel + zone.key, rel, qtype, zone.node_at(rel)))
 
@@ -146,16 +147,16 @@ def data_answer(query: bytes, end: int, located: Located, catalog: ZoneCatalog) 
     None for any other question (``decided_by``'s, a CNAME chain, DS, ANY, a big answer).
 
     The first answer to such a question costs a few dict lookups and MessageWriter, without
-    dnspython (answer() costs several times that); a CNAME to an RRset of the zone and SRV
-    records with one target are spelled out without MessageWriter, as it would write them.
+    dnspython (answer() costs several times that); a CNAME to an RRset of the zone, SRV
+    records with one target and one MX record with addresses are spelled out without
+    MessageWriter, as it would write them.
     """
     zone, node, qtype = located.zone, located.node, located.qtype
     if node is None or qtype in NOT_DATA or qtype >= 128:
         return None
     try:
-        question = labels_at(query, 12)[0]
         if CNAME in node and qtype != CNAME:
-            return _alias(query, end, located, node.records(CNAME), question, catalog)
+            return _alias(query, end, located, node.records(CNAME), catalog)
         records = node.records(qtype)
         if records is None:
             return None  # no data: decided_by's
@@ -163,15 +164,17 @@ def data_answer(query: bytes, end: int, located: Located, catalog: ZoneCatalog) 
         one_target = additional and all(at is additional[0][0] for at, _ in additional)
         if qtype == dns.rdatatype.SRV and one_target:
             return _srv_written(query, end, located.labels, records, additional)
+        if qtype == dns.rdatatype.MX and one_target and len(records) == 1:
+            return _mx_written(query, end, located.labels, records, additional)
+        question = labels_at(query, 12)[0]
         return _write(query, end, question, [(question, records)], additional)
     except IndexError:
         return None  # damaged rdata: answer() says SERVFAIL, and logs it
 
 
 def _alias(
-    query: bytes, end: int, located: Located, cname: Records, question: Labels,
-    catalog: ZoneCatalog,
-) -> bytes | None:  # fmt: skip
+    query: bytes, end: int, located: Located, cname: Records, catalog: ZoneCatalog
+) -> bytes | None:
     """Return the answer to a question for a name holding a CNAME (see data_answer)."""
     if len(cname) != 1:
         return None
@@ -179,10 +182,11 @@ def _alias(
     if used != len(cname.wires[0]):
         return None
     zone = located.zone
-    folded = tuple(label.lower() for label in target)
+    folded = tuple(map(bytes.lower, target))
     target_zone = catalog.find_key(folded)
     if target_zone is None or folded == located.labels:
         # The chain leaves our zones, or loops at once: the CNAME is the answer.
+        question = labels_at(query, 12)[0]
         return _write(query, end, question, [(question, cname)], [])
     if target_zone is not zone:
         return None  # the chain goes on in another zone
@@ -194,6 +198,7 @@ def _alias(
         return None
     if records.rdtype not in ADDITIONAL_TARGET:
         return _alias_written(query, end, located.labels, cname, target, folded, records)
+    question = labels_at(query, 12)[0]
     answer = [(question, cname), (target, records)]
     return _write(query, end, question, answer, zone.additional(records))
 
@@ -245,7 +250,7 @@ def _srv_written(
     size = end + 4 + len(answer)
     if size > limit:
         return None  # write_response decides what to leave out
-    folded = tuple(label.lower() for label in target)
+    folded = tuple(map(bytes.lower, target))
     parts, count, at = [answer], 0, None  # at: where the target is, once written
     for _, found in additional:
         if at is None:
@@ -268,22 +273,63 @@ def _srv_written(
     return _finish(query, end, len(records), parts, count, opt)
 
 
+def _mx_written(
+    query: bytes, end: int, asked: Key, records: Records,
+    additional: list[tuple[Labels, Records]],
+) -> bytes | None:  # fmt: skip
+    """Return what ``_write`` writes for one MX record at the question's name (asked,
+    case-folded) whose exchange has these address RRsets, spelled out without MessageWriter:
+    the exchange compressed against the question, the addresses' owners all pointing at it."""
+    plain = wire._plain_edns(query, end)
+    rdata = records.wires[0]
+    exchange, used = labels_at(rdata, 2)
+    if plain is None or len(exchange) < 2 or used != len(rdata):
+        return None  # not plain, an exchange at the root, or bytes after the name
+    limit, opt = plain
+    # The exchange follows the answer's owner (a pointer), type, class, TTL, rdata length
+    # and preference.
+    folded = tuple(map(bytes.lower, exchange))
+    name, full = _compressed(asked, end, exchange, folded, end + 18)
+    rdata = rdata[:2] + name
+    fixed = wire.RR_TYPE_TTL.pack(records.rdtype, wire.IN, records.ttl)
+    answer = b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata
+    size = end + 4 + len(answer)
+    if size > limit:
+        return None  # write_response decides what to leave out
+    pointer = (0xC000 | full).to_bytes(2, "big")
+    parts, count = [answer], 0
+    for _, found in additional:
+        fixed = wire.RR_TYPE_TTL.pack(found.rdtype, wire.IN, found.ttl)
+        rrset = b"".join(
+            pointer + fixed + len(address).to_bytes(2, "big") + address for address in found.wires
+        )
+        if size + len(rrset) > limit:
+            continue  # optional: left out if too big
+        parts.append(rrset)
+        size += len(rrset)
+        count += len(found)
+    return _finish(query, end, 1, parts, count, opt)
+
+
 def _compressed(
     asked: Key, end: int, target: Labels, folded: Key, offset: int
 ) -> tuple[bytes, int]:
     """Return the name of target written at offset, compressed as MessageWriter compresses it
     when the question (asked, case-folded, ending at end) holds the only names before it,
     and the offset where the whole name is then found."""
-    common = 0  # the labels the target ends with as the question does, the root's included
-    for asked_label, target_label in zip(reversed(asked), reversed(folded), strict=False):
-        if asked_label != target_label:
-            break
-        common += 1
+    # The labels the target ends with as the question does, the root's included (at least
+    # that one): tuple comparisons in C, the longest ending first (the usual answer is one
+    # label short of it, a name beside the question's).
+    common = min(len(asked), len(folded))
+    while asked[len(asked) - common :] != folded[len(folded) - common :]:
+        common -= 1
     written = len(target) - common  # the target's labels before the part the question has
-    name = b"".join(bytes((len(label),)) + label for label in target[:written])
+    name = b"".join([bytes((len(label),)) + label for label in target[:written]])
     if common < 2:  # only the root's label in common, which is never compressed
         return name + b"\0", offset
-    suffix = end - sum(len(label) + 1 for label in asked[len(asked) - common :])
+    # Where that ending starts in the question: its labels joined by dots are as long as
+    # their wire form less one byte.
+    suffix = end - len(b".".join(asked[len(asked) - common :])) - 1
     return name + (0xC000 | suffix).to_bytes(2, "big"), offset if written else suffix
 
 

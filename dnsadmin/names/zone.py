@@ -303,7 +303,7 @@ class Zone:
             return []
         targets: dict[Key, None] = {}
         for wire in records.wires:
-            targets.setdefault(tuple(label.lower() for label in labels_at(wire, start)[0]))
+            targets.setdefault(tuple(map(bytes.lower, labels_at(wire, start)[0])))
         return [
             (node._labels, found)
             for target in targets
@@ -372,7 +372,8 @@ class Zone:
         if len(target) < len(origin) or target[len(target) - len(origin) :] != origin:
             return []
         key = target[: len(target) - len(origin)]
-        if authoritative and any(key[i:] in self._cuts for i in range(len(key))):
+        cuts = self._cuts
+        if authoritative and cuts and any(key[i:] in cuts for i in range(len(key))):
             return []
         node = self._nodes.get(key)
         if node is None:

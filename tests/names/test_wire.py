@@ -20,6 +20,8 @@ from dnsadmin.names.wire import question_text, question_type
         "a\\.b.example.",
         "\\200.example.",
         "sp\\032ace.example.",
+        "\\..\\.\\..example.",  # labels of dots only: as many dots as joining labels
+        "a.b\\.c.d\\@.example.",
     ],
 )
 def test_the_logged_question_reads_as_dnspython_writes_it(name):
