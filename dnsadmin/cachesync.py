@@ -36,18 +36,49 @@ def write_snapshot(records: Iterable[CacheRecord], worker: str, applied: int | N
         _take_turn()
         if applied is not None:
             records = _not_removed_since(records, applied)
-        rows = [
-            CacheEntry(name=r.name, rdtype=r.rdtype, negative=r.negative, rdata=r.rdata,
-                       expires=now + datetime.timedelta(seconds=r.ttl), source=r.source,
-                       worker=worker)
-            for r in records
-        ]  # fmt: skip
-        CacheEntry.objects.bulk_create(
-            rows, batch_size=WRITE_BATCH, update_conflicts=True, unique_fields=["name", "rdtype"],
-            update_fields=["negative", "rdata", "expires", "source", "worker", "updated"],
-        )  # fmt: skip
+        rows = _rows(records, worker, now)
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(_upsert(), rows)
         CacheEntry.objects.filter(expires__lte=now).delete()
     return len(rows)
+
+
+def _rows(records: Iterable[CacheRecord], worker: str, now: datetime.datetime) -> list[tuple]:
+    """Return the records as parameters of _upsert, their times as the database takes them.
+
+    Written as plain rows rather than CacheEntry objects: making a model instance per entry
+    and having bulk_create read its fields back cost most of a cache miss's write-behind.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    updated = adapt(now)
+    expiries: dict[int, object] = {}  # the entries of one write share a few TTLs
+    rows = []
+    for r in records:
+        expires = expiries.get(r.ttl)
+        if expires is None:
+            expires = expiries[r.ttl] = adapt(now + datetime.timedelta(seconds=r.ttl))
+        rows.append((r.name, r.rdtype, r.negative, r.rdata, expires, r.source, worker, updated))
+    return rows
+
+
+def _upsert() -> str:
+    """Return the statement that writes one entry over the row of its name and type, as
+    bulk_create(update_conflicts=True) writes it (SQLite and PostgreSQL alike)."""
+    quote, meta = connection.ops.quote_name, CacheEntry._meta
+    table = quote(meta.db_table)
+    quoted = [quote(meta.get_field(field).column) for field in UPSERT_FIELDS]
+    columns, unique = ", ".join(quoted), ", ".join(quoted[:2])
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in quoted[2:])
+    values = ", ".join(["%s"] * len(quoted))
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({values}) "
+        f"ON CONFLICT ({unique}) DO UPDATE SET {updates}"
+    )
+
+
+# name and rdtype (the unique pair) first, then the fields a newer write replaces.
+UPSERT_FIELDS = ("name", "rdtype", "negative", "rdata", "expires", "source", "worker", "updated")
 
 
 def _not_removed_since(records: Iterable[CacheRecord], applied: int) -> list[CacheRecord]:

@@ -16,7 +16,9 @@ Prints queries per second, average latency and what reached BIND, with the ratio
 rundns/Unbound of the same round (target: at least 0.5), then each resolver's CPU time per
 question and the ratio Unbound/resolver of that (the same target, steadier on a busy machine).
 --baseline runs the rundns of another source tree too (`git archive HEAD | tar -x -C TREE`),
-as "rundns-MODE-base", for a before/after in the same run.
+as "rundns-MODE-base", for a before/after in the same run. rundns writes its new cache entries
+behind to the database every 10 s: a run shorter than that (10,000 names on an idle machine)
+leaves that share of a miss's cost out; 40,000 names take it in.
 """
 
 from __future__ import annotations

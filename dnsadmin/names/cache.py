@@ -15,6 +15,8 @@ never an answer; they do not replace answer data, and answer data replaces them.
 
 from __future__ import annotations
 
+import functools
+import operator
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +53,32 @@ MAX_FAILURE_TTL = 300  # ... and at most 5 minutes; each failure in a row double
 MAX_STRIKES = 16
 GLUE, ANSWER = 1, 2  # RFC 2181 5.4.1 ranks: referral NS sets and glue, then answer data
 MEMO_SHARE = 3  # rendered answers may take a third of each byte budget
+KEPT_FOLDS = 4096
+
+
+class ByIdentity:
+    """A function's results for the objects it was last called with, by their identity (each
+    entry holds its object, so the id stays its own); emptied whole when full, because a
+    dict lookup costs a fraction of the work it saves and a bounded memory matters more."""
+
+    def __init__(self, function, limit: int) -> None:
+        self.function, self.limit = function, limit
+        self.kept: dict[int, tuple[object, object]] = {}
+
+    def __call__(self, thing):
+        kept = self.kept.get(id(thing))
+        if kept is not None and kept[0] is thing:
+            return kept[1]
+        if len(self.kept) >= self.limit:
+            self.kept.clear()
+        result = self.function(thing)
+        self.kept[id(thing)] = (thing, result)
+        return result
+
+
+# The case-folded labels of the names a resolution looks up again and again (the question's,
+# its zone's, the zone's servers').
+folded = ByIdentity(lower_labels, KEPT_FOLDS)
 
 
 @dataclass(slots=True)
@@ -66,10 +94,7 @@ class Entry:
     source: str
     size: int
     rank: int = ANSWER
-
-    @property
-    def names(self) -> tuple[Key, ...]:
-        return (lower_labels(self.name),)
+    names: tuple[Key, ...] = ()  # the owner's labels case-folded, where budgets index it
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +164,14 @@ class Cache:
         if ttl <= 0 or rrset.rdclass != IN:
             return
         now = self.clock()
-        labels = lower_labels(rrset.name)
+        labels = folded(rrset.name)
         key = (labels, rrset.rdtype)
         held = self.positive.get(key, now)
         if held is not None and held.rank > rank:
             return
         entry = Entry(
             rrset.name, rrset.rdtype, Kind.ANSWER, _plain(rrset), None,
-            now + ttl, source, _size(rrset.name, rrset), rank,
+            now + ttl, source, _size(rrset.name, rrset), rank, (labels,),
         )  # fmt: skip
         if rank >= ANSWER:
             self.negative.pop(key)
@@ -166,11 +191,11 @@ class Cache:
             return  # an empty ANY answer says nothing about any one type
         kind, key_type = (Kind.NXDOMAIN, NX_KEY) if nxdomain else (Kind.NODATA, rdtype)
         rdataset = _plain(soa)
+        labels = folded(name)
         entry = Entry(
             name, rdtype, kind, rdataset, soa.name, self.clock() + ttl, source,
-            _size(name, rdataset) + _wire_size(soa.name),
+            _size(name, rdataset) + _wire_size(soa.name), ANSWER, (labels,),
         )  # fmt: skip
-        labels = lower_labels(name)
         # RFC 2308: the negative answer is newer than whatever the cache held there; an
         # NXDOMAIN says the name has nothing at all, a NODATA speaks of one type.
         if nxdomain:
@@ -186,7 +211,7 @@ class Cache:
         """Remember that a question could not be resolved (RFC 9520), briefly at first, then
         twice as long for each failure in a row, up to MAX_FAILURE_TTL."""
         now = self.clock()
-        key = (lower_labels(name), rdtype)
+        key = (folded(name), rdtype)
         strikes, last_until = self._strikes.pop(key, (0, now))
         if now > last_until + MAX_FAILURE_TTL:
             strikes = 0  # the last failure is long past: start again from the shortest hold
@@ -195,13 +220,15 @@ class Cache:
         if len(self._strikes) >= max(self.negative.max_entries, 1):
             del self._strikes[next(iter(self._strikes))]
         self._strikes[key] = (strikes, now + hold)
-        entry = Entry(name, rdtype, Kind.SERVFAIL, None, None, now + hold, "recursive", 64)
+        entry = Entry(
+            name, rdtype, Kind.SERVFAIL, None, None, now + hold, "recursive", 64, ANSWER, key[:1]
+        )  # fmt: skip
         self.negative.put(key, entry)
 
     def resolved(self, name: dns.name.Name, rdtype: int) -> None:
         """Note the question was answered: its next failure is held the shortest time again."""
         if self._strikes:
-            self._strikes.pop((lower_labels(name), rdtype), None)
+            self._strikes.pop((folded(name), rdtype), None)
 
     def _retire_answers(self, labels: Key) -> None:
         self.answers.forget(labels)
@@ -222,15 +249,16 @@ class Cache:
     def rrset(self, name: dns.name.Name, rdtype: int) -> dns.rrset.RRset | None:
         """Return the cached data for name/rdtype, with its remaining TTL, glue included: for
         finding servers and making referrals, not for answers."""
-        entry = self.positive.get((lower_labels(name), rdtype), self.clock())
+        entry = self.positive.get((folded(name), rdtype), self.clock())
         if entry is None:
             return None
         return _with_ttl(name, entry.rdataset, self._left(entry))
 
     def addresses(self, name: dns.name.Name, rdtypes: Iterable[int] = ADDRESS_TYPES) -> list[str]:
         """Return the cached addresses of name, glue included."""
-        found = (self.rrset(name, rdtype) for rdtype in rdtypes)
-        return [rdata.address for rrset in found if rrset is not None for rdata in rrset]
+        labels, now = folded(name), self.clock()
+        found = (self.positive.get((labels, rdtype), now) for rdtype in rdtypes)
+        return [rdata.address for entry in found if entry is not None for rdata in entry.rdataset]
 
     def find(self, qname: dns.name.Name, qtype: int) -> Sections | None:
         """Follow qname through cached CNAMEs; return None when the cache knows nothing of it.
@@ -241,7 +269,7 @@ class Cache:
         name = qname
         now = self.clock()
         for _ in range(MAX_CHAIN):
-            labels = lower_labels(name)
+            labels = folded(name)
             entry = self._get(labels, qtype, now)
             if entry is None and qtype != CNAME:
                 entry = self._answer((labels, CNAME), now)
@@ -265,7 +293,7 @@ class Cache:
         if entry.kind is Kind.SERVFAIL:
             return
         rrset = _with_ttl(entry.soa_owner or entry.name, entry.rdataset, self._left(entry))
-        found.expires[(lower_labels(rrset.name), rrset.rdtype)] = entry.expires
+        found.expires[(folded(rrset.name), rrset.rdtype)] = entry.expires
         if entry.kind is Kind.ANSWER:
             found.answer.append(rrset)
         else:
@@ -273,12 +301,17 @@ class Cache:
 
     def delegation(self, name: dns.name.Name) -> dns.rrset.RRset | None:
         """Return the NS RRset of the closest enclosing zone cut the cache knows, if any."""
-        labels = lower_labels(name)
+        labels = folded(name)
         now = self.clock()
         for start in range(len(labels)):  # the name, then each of its parents up to the root
             entry = self.positive.get((labels[start:], NS), now)
             if entry is not None:
-                owner = dns.name.Name(name.labels[start:]) if start else name
+                owner = name
+                if start:
+                    # The cut's own name where it is spelt as in name (no Name to make).
+                    owner = entry.name
+                    if owner.labels != name.labels[start:]:
+                        owner = dns.name.Name(name.labels[start:])
                 return _with_ttl(owner, entry.rdataset, self._left(entry))
         return None
 
@@ -312,7 +345,7 @@ class Cache:
         entries there were."""
         if isinstance(name, str):
             name = dns.name.from_text(name)
-        labels = lower_labels(name)
+        labels = folded(name)
         self._retire_answers(labels)
         return self.positive.forget(labels) + self.negative.forget(labels)
 
@@ -390,8 +423,8 @@ def _with_ttl(name: dns.name.Name, rdataset: dns.rdataset.Rdataset, ttl: int) ->
 
 def _size(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> int:
     """Return roughly what the entry costs: its wire form plus an overhead for the objects."""
-    data = sum(_rdata_size(rdata) for rdata in rdataset)
-    return _wire_size(name) + data + 10 * len(rdataset) + 200
+    items = rdataset.items
+    return _wire_size(name) + sum(map(_rdata_size, items)) + 10 * len(items) + 200
 
 
 def _rdata_size(rdata: dns.rdata.Rdata) -> int:
@@ -405,7 +438,8 @@ def _rdata_size(rdata: dns.rdata.Rdata) -> int:
 
 
 def _wire_size(name: dns.name.Name) -> int:
-    return sum(len(label) + 1 for label in name.labels)
+    labels = name.labels
+    return sum(map(len, labels)) + len(labels)
 
 
 FIXED_SIZES = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 16}
@@ -420,8 +454,27 @@ def _kept(entry: Entry | None, now: float) -> bool:
 
 def _record(entry: Entry, ttl: int) -> CacheRecord:
     if entry.kind is Kind.ANSWER:
-        negative, rdata = "", "\n".join(rdata.to_text() for rdata in entry.rdataset)
+        negative, rdata = "", "\n".join(map(_rdata_text, entry.rdataset.items))
     else:
-        negative, rdata = entry.kind.value, f"{entry.soa_owner} {entry.rdataset[0].to_text()}"
-    rdtype = "ANY" if entry.kind is Kind.NXDOMAIN else dns.rdatatype.to_text(entry.rdtype)
-    return CacheRecord(entry.name.to_text(), rdtype, ttl, negative, entry.source, rdata)
+        soa = next(iter(entry.rdataset.items))
+        negative, rdata = entry.kind.value, f"{_text(entry.soa_owner)} {_rdata_text(soa)}"
+    rdtype = "ANY" if entry.kind is Kind.NXDOMAIN else _type_text(entry.rdtype)
+    return CacheRecord(_text(entry.name), rdtype, ttl, negative, entry.source, rdata)
+
+
+def _text(name: dns.name.Name) -> str:
+    """Return name.to_text(), written here for plain labels (letters, digits, hyphens,
+    underscores): several times faster than dnspython, which escapes the others."""
+    labels = name.labels[:-1]
+    if name.is_absolute() and labels and all(map(wire.PLAIN_LABEL.fullmatch, labels)):
+        return b".".join(labels).decode() + "."
+    return name.to_text()
+
+
+# The presentation form of records written behind: replies share one object for the same
+# record (upstream.Reply), as a zone's SOA in every negative answer from it.
+KEPT_TEXTS = 8192
+_rdata_text = ByIdentity(operator.methodcaller("to_text"), KEPT_TEXTS)
+
+
+_type_text = functools.lru_cache(maxsize=256)(dns.rdatatype.to_text)

@@ -48,30 +48,30 @@ class Forwarder(Upstream):
         )  # fmt: skip
         self.forwarders = [f if isinstance(f, tuple) else parse_address(f) for f in forwarders]
 
-    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
+    async def _resolve(self, qname: dns.name.Name, qtype: int, deadline: float) -> Sections:
         async def forward(name: dns.name.Name) -> Sections:
-            step = await self._ask(name, qtype)
+            step = await self._ask(name, qtype, deadline)
             remember(step, self.cache, name, qtype, self.source)
             return step
 
         return await follow_chain(self.cache, qname, qtype, forward)
 
-    async def _ask(self, qname: dns.name.Name, qtype: int) -> Sections:
+    async def _ask(self, qname: dns.name.Name, qtype: int, deadline: float) -> Sections:
         for address, port in self.servers.order(self.forwarders):
-            step = await self._send(address, port, qname, qtype)
+            step = await self._send(address, port, qname, qtype, deadline)
             if step is not None and step.kind is not Kind.REFERRAL:
                 return step
         raise Unreachable(f"no forwarder answered {qname}")
 
     async def _send(
-        self, address: str, port: int, qname: dns.name.Name, qtype: int
+        self, address: str, port: int, qname: dns.name.Name, qtype: int, deadline: float
     ) -> Sections | None:
         question = Question.of(qname, qtype, recursion=True)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
             response = await exchange(
-                question, address, port, self.query_timeout, self._count, self.sockets
+                question, address, port, self.query_timeout, self._count, self.sockets, deadline
             )
         except UNREACHABLE_ERRORS:
             self.servers.timed_out((address, port))

@@ -27,11 +27,12 @@ import dns.rrset
 import dns.zone
 
 from .answer import MAX_CHAIN, Kind, Sections
-from .cache import GLUE, Cache
+from .cache import GLUE, Cache, folded
 from .upstream import (
     UNREACHABLE_ERRORS,
     Coalescer,
     Overloaded,
+    PastDeadline,
     Question,
     Response,
     Servers,
@@ -40,7 +41,7 @@ from .upstream import (
     exchange,
     socket_budget,
 )
-from .zone import lower_labels
+from .zone import Key, lower_labels
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ QUERY_TIMEOUT = 1.0
 IN = dns.rdataclass.IN
 A, AAAA, NS, SOA = dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.NS, dns.rdatatype.SOA
 CNAME, DS, ANY = dns.rdatatype.CNAME, dns.rdatatype.DS, dns.rdatatype.ANY
+AA_FLAG = int(dns.flags.AA)  # a plain int: int & IntFlag runs enum's Python code
 
 Hints = Mapping[dns.name.Name, Sequence[str]]
 NameServers = list[tuple[dns.name.Name, list[str]]]
@@ -93,6 +95,7 @@ def remember(step: Sections, cache: Cache, qname: dns.name.Name, qtype: int, sou
 @dataclass(slots=True)
 class Budget:
     sends: int = 0
+    deadline: float | None = None  # the event loop's time the resolution must end by
 
     def spend(self) -> None:
         if self.sends >= MAX_SENDS:
@@ -146,7 +149,7 @@ class Upstream:
 
     async def resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
         """Return the answer to qname/qtype; SERVFAIL (cached briefly) when it cannot be had."""
-        key = (lower_labels(qname), qtype)
+        key = (folded(qname), qtype)
         try:
             return await self._coalescer.run(key, lambda: self._within_deadline(qname, qtype))
         except Overloaded:
@@ -158,18 +161,22 @@ class Upstream:
         self.sockets.close()
 
     async def _within_deadline(self, qname: dns.name.Name, qtype: int) -> Sections:
-        """Return the answer within the deadline, or SERVFAIL, cached briefly (RFC 9520)."""
+        """Return the answer within the deadline, or SERVFAIL, cached briefly (RFC 9520).
+
+        The deadline is handed down to each wait for a server (upstream.exchange), the only
+        waits of a resolution, rather than kept by a timer of its own for every question.
+        """
+        deadline = asyncio.get_running_loop().time() + self.deadline
         try:
-            async with asyncio.timeout(self.deadline):
-                found = await self._resolve(qname, qtype)
-        except (TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
+            found = await self._resolve(qname, qtype, deadline)
+        except (PastDeadline, TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
             log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
             self.cache.store_failure(qname, qtype)
             return Sections(Kind.SERVFAIL)
         self.cache.resolved(qname, qtype)
         return found
 
-    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
+    async def _resolve(self, qname: dns.name.Name, qtype: int, deadline: float) -> Sections:
         raise NotImplementedError
 
 
@@ -198,8 +205,8 @@ class Recursive(Upstream):
         self.port = port
         self.ipv6 = ipv6
 
-    async def _resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
-        return await self.follow(qname, qtype, Budget(), 0)
+    async def _resolve(self, qname: dns.name.Name, qtype: int, deadline: float) -> Sections:
+        return await self.follow(qname, qtype, Budget(deadline=deadline), 0)
 
     async def follow(
         self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int
@@ -231,11 +238,14 @@ class Recursive(Upstream):
         return cut.name, [(rdata.target, self._known(rdata.target)) for rdata in cut]
 
     def _referred(self, step: Sections) -> NameServers:
-        glue: dict[dns.name.Name, list[str]] = {}
+        glue: dict[Key, list[str]] = {}
         for rrset, _ in step.additional:
-            glue.setdefault(rrset.name, []).extend(rdata.address for rdata in rrset)
+            glue.setdefault(folded(rrset.name), []).extend(rdata.address for rdata in rrset)
         return [
-            (rdata.target, self._usable(glue.get(rdata.target, ())) or self._known(rdata.target))
+            (
+                rdata.target,
+                self._usable(glue.get(folded(rdata.target), ())) or self._known(rdata.target),
+            )
             for rdata in step.authority[0]
         ]
 
@@ -305,8 +315,9 @@ class Recursive(Upstream):
         started = loop.time()
         try:
             response = await exchange(
-                question, address, self.port, self.query_timeout, spend, self.sockets
-            )
+                question, address, self.port, self.query_timeout, spend, self.sockets,
+                budget.deadline,
+            )  # fmt: skip
         except UNREACHABLE_ERRORS:
             self.servers.timed_out(address)
             return None
@@ -320,11 +331,15 @@ async def follow_chain(
 ) -> Sections:  # fmt: skip
     """Return the answer to qname, restarting at each CNAME target the answers leave open,
     from the cache or else from ask(target); at most MAX_RESTARTS restarts, and no loops."""
-    found = Sections()
+    found: Sections | None = None  # made at the first restart: most answers need none
     name = qname
     seen: set = set()  # the names restarted from: filled at the first restart only
     for _ in range(MAX_RESTARTS + 1):
         step = cache.find(name, qtype) or await ask(name)
+        if found is None:
+            if step.kind is not Kind.ALIAS:
+                return step
+            found = Sections()
         found.kind = step.kind
         found.answer += step.answer
         found.authority = step.authority
@@ -345,49 +360,59 @@ def classify(
 
     An ALIAS is a CNAME chain whose end, its target, another server must resolve; a negative
     answer has the SOA proving it (if any) in its authority; a referral has the cut's NS set
-    in its authority and the glue in its additional section.
+    in its authority and the glue in its additional section. Names are compared by their
+    case-folded labels (dnspython's comparisons cost microseconds each).
     """
     rcode = response.rcode()
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         return None
-    answer, name, complete = _chain(response, zone, qname, qtype)
+    inside = folded(zone)
+    answer, name, complete = _chain(response, inside, qname, qtype)
     if complete:
         return Sections(Kind.ANSWER, answer)
-    if answer and not name.is_subdomain(zone):
+    end = folded(name)
+    if answer and not _under(end, inside):
         return Sections(Kind.ALIAS, answer, target=name)  # the target's own servers must say
-    soa = _soa(response, zone, name)
+    soa = _soa(response, inside, end)
     proof = [soa] if soa is not None else []
     if rcode == dns.rcode.NXDOMAIN:
         # Only the zone's own servers may say a name does not exist: without AA or their
         # SOA, an NXDOMAIN is a lame server's, and the next server is asked.
-        if soa is None and not response.flags & dns.flags.AA:
+        if soa is None and not response.flags & AA_FLAG:
             return None
         return Sections(Kind.NXDOMAIN, answer, proof)
-    cut = None if answer else _cut(response, zone, qname)
+    cut = None if answer else _cut(response, inside, end)
     if cut is not None:
-        glue = [(rrset, False) for rrset in _glue(response, zone, cut)]
+        glue = [(rrset, False) for rrset in _glue(response, inside, cut)]
         return Sections(Kind.REFERRAL, authority=[cut], additional=glue)
-    if soa is not None or response.flags & dns.flags.AA:
+    if soa is not None or response.flags & AA_FLAG:
         return Sections(Kind.NODATA, answer, proof)
     if answer:
         return Sections(Kind.ALIAS, answer, target=name)
     return None
 
 
+def _under(labels: Key, zone: Key) -> bool:
+    """Tell whether a name (its case-folded labels) is zone or below it."""
+    return len(labels) >= len(zone) and labels[len(labels) - len(zone) :] == zone
+
+
 def _chain(
-    response: Response, zone: dns.name.Name, qname: dns.name.Name, qtype: int
+    response: Response, zone: Key, qname: dns.name.Name, qtype: int
 ) -> tuple[list[dns.rrset.RRset], dns.name.Name, bool]:
     """Return the answer's CNAME chain from qname in bailiwick, its end, and whether it
     reached data."""
     chain: list[dns.rrset.RRset] = []
     name = qname
+    section = [(folded(rrset.name), rrset) for rrset in response.answer if rrset.rdclass == IN]
     for _ in range(MAX_CHAIN):
-        if not name.is_subdomain(zone):
+        labels = folded(name)
+        if not _under(labels, zone):
             break
-        final = _owned(response.answer, name, qtype)
+        final = _owned(section, labels, qtype)
         if final:
             return chain + final, name, True
-        cname = _owned(response.answer, name, CNAME) if qtype != CNAME else []
+        cname = _owned(section, labels, CNAME) if qtype != CNAME else []
         if not cname:
             break
         chain.append(cname[0])
@@ -395,56 +420,48 @@ def _chain(
     return chain, name, False
 
 
-def _owned(section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int) -> list:
+def _owned(section: list[tuple[Key, dns.rrset.RRset]], labels: Key, rdtype: int) -> list:
     return [
         rrset
-        for rrset in section
-        if rrset.name == name
-        and rrset.rdclass == IN
-        and (rrset.rdtype == rdtype or (rdtype == ANY and rrset.rdtype != CNAME))
+        for owner, rrset in section
+        if owner == labels and (rrset.rdtype == rdtype or (rdtype == ANY and rrset.rdtype != CNAME))
     ]
 
 
-def _soa(response: Response, zone: dns.name.Name, name: dns.name.Name):
-    """Return the SOA proving a negative answer: a zone's apex above name, in the zone."""
+def _soa(response: Response, zone: Key, name: Key):
+    """Return the SOA proving a negative answer: a zone's apex above name, in the zone.
+
+    Its TTL is set in the reply's own RRset (a reply is classified once)."""
     for rrset in response.authority:
-        if (
-            rrset.rdtype == SOA
-            and rrset.rdclass == IN
-            and rrset.name.is_subdomain(zone)
-            and name.is_subdomain(rrset.name)
-        ):
-            # RFC 2308 3: a negative answer lives min(SOA TTL, MINIMUM), and says so.
-            soa = rrset.copy()
-            soa.ttl = min(rrset.ttl, rrset[0].minimum)
-            return soa
+        if rrset.rdtype == SOA and rrset.rdclass == IN:
+            apex = folded(rrset.name)
+            if _under(apex, zone) and _under(name, apex):
+                # RFC 2308 3: a negative answer lives min(SOA TTL, MINIMUM), and says so.
+                rrset.ttl = min(rrset.ttl, next(iter(rrset.items)).minimum)
+                return rrset
     return None
 
 
-def _cut(response: Response, zone: dns.name.Name, qname: dns.name.Name):
+def _cut(response: Response, zone: Key, qname: Key):
     """Return a referral's NS RRset: strictly below zone, above qname (none upwards)."""
-    if response.flags & dns.flags.AA:
+    if response.flags & AA_FLAG:
         return None
     for rrset in response.authority:
-        if (
-            rrset.rdtype == NS
-            and rrset.rdclass == IN
-            and rrset.name != zone
-            and rrset.name.is_subdomain(zone)
-            and qname.is_subdomain(rrset.name)
-        ):
-            return rrset
+        if rrset.rdtype == NS and rrset.rdclass == IN:
+            owner = folded(rrset.name)
+            if owner != zone and _under(owner, zone) and _under(qname, owner):
+                return rrset
     return None
 
 
-def _glue(response: Response, zone: dns.name.Name, cut: dns.rrset.RRset) -> list:
+def _glue(response: Response, zone: Key, cut: dns.rrset.RRset) -> list:
     """Return the addresses of the cut's name servers in the additional section, in zone."""
-    targets = {rdata.target for rdata in cut}
+    targets = {folded(rdata.target) for rdata in cut}
     return [
         rrset
         for rrset in response.additional
         if rrset.rdtype in (A, AAAA)
         and rrset.rdclass == IN
-        and rrset.name in targets
-        and rrset.name.is_subdomain(zone)
+        and (owner := folded(rrset.name)) in targets
+        and _under(owner, zone)
     ]

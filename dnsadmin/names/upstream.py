@@ -120,6 +120,7 @@ RESERVED_DESCRIPTORS = 64 + 200  # the database, listeners and logs; 200 TCP cli
 MIN_SOCKETS = 8
 MAX_REPLY = 65535
 QR, TC = 0x80, 0x02  # in the third header byte
+TC_FLAG = int(dns.flags.TC)  # in the flags as a plain int: int & IntFlag runs enum's Python code
 
 
 def socket_budget(reserve: int = RESERVED_DESCRIPTORS) -> int:
@@ -128,6 +129,17 @@ def socket_budget(reserve: int = RESERVED_DESCRIPTORS) -> int:
     if soft == resource.RLIM_INFINITY:
         soft = 1 << 16
     return max(soft - reserve, MIN_SOCKETS)
+
+
+# A query's header after its ID (flags with or without RD, one question, an OPT record or
+# none) and its OPT record with our payload size, by (recursion, edns).
+_RD_EDNS = {
+    (recursion, edns): (b"\x01\x00" if recursion else b"\x00\x00")
+    + (b"\x00\x01\x00\x00\x00\x00\x00\x01" if edns else b"\x00\x01\x00\x00\x00\x00\x00\x00")
+    for recursion in (False, True)
+    for edns in (False, True)
+}
+_OPT = b"\x00\x00\x29" + wire.OUR_PAYLOAD.to_bytes(2, "big") + bytes(6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,22 +151,22 @@ class Question:
     section: bytes
     recursion: bool
     edns: bool
+    name: dns.name.Name | None = None  # the name asked, the owner of most answers
 
     @classmethod
     def of(cls, qname: dns.name.Name, qtype: int, *, recursion: bool, edns: bool = True):
         """Return the question with RD as asked and EDNS with our payload size (unless told)."""
         # What qname.to_wire() returns, without dnspython's compression bookkeeping.
-        name = b"".join(len(label).to_bytes(1, "big") + label for label in qname.labels)
+        name = b"".join([bytes((len(label),)) + label for label in qname.labels])
         section = name + qtype.to_bytes(2, "big") + b"\x00\x01"
-        flags = b"\x01\x00" if recursion else b"\x00\x00"
-        counts = b"\x00\x01\x00\x00\x00\x00" + (b"\x00\x01" if edns else b"\x00\x00")
-        opt = b"\x00\x00\x29" + wire.OUR_PAYLOAD.to_bytes(2, "big") + bytes(6) if edns else b""
-        return cls(flags + counts + section + opt, name.lower() + section[-4:], recursion, edns)
+        header = _RD_EDNS[recursion, edns]
+        body = header + section + _OPT if edns else header + section
+        return cls(body, name.lower() + section[-4:], recursion, edns, qname)
 
     def plain(self) -> Question:
         """Return the same question without EDNS."""
         body = self.body[:8] + b"\x00\x00" + self.body[10 : 10 + len(self.section)]
-        return Question(body, self.section, self.recursion, False)
+        return Question(body, self.section, self.recursion, False, self.name)
 
     def matches(self, reply: bytes, ident: bytes) -> bool:
         """Tell whether reply answers this question sent with ident: the name in any case,
@@ -169,34 +181,79 @@ class Question:
 
 async def exchange(
     question: Question, address: str, port: int, timeout: float,
-    spend: Callable[[], None], sockets: Sockets,
+    spend: Callable[[], None], sockets: Sockets, deadline: float | None = None,
 ) -> Response:  # fmt: skip
     """Return the reply of address to question, retried over TCP when truncated and without
     EDNS when the server does not know it (RFC 6891 7: it answers FORMERR).
 
     spend is called before each send, so every retry counts against the caller's limits.
+    deadline (the event loop's time) ends the caller's resolution: each wait is cut to what
+    is left of it, and PastDeadline raised when it ends one (the server is not to blame).
     """
-    response = await _exchange(question, address, port, timeout, spend, sockets)
+    response = await _exchange(question, address, port, timeout, spend, sockets, deadline)
     if response.rcode() == dns.rcode.FORMERR and question.edns:
-        response = await _exchange(question.plain(), address, port, timeout, spend, sockets)
+        plain = question.plain()
+        response = await _exchange(plain, address, port, timeout, spend, sockets, deadline)
     return response
 
 
 async def _exchange(
     question: Question, address: str, port: int, timeout: float,
-    spend: Callable[[], None], sockets: Sockets,
+    spend: Callable[[], None], sockets: Sockets, deadline: float | None,
 ) -> Response:  # fmt: skip
     spend()
-    async with sockets.queries:
-        response, ident = await sockets.udp(question, address, port, timeout)
-    if response.flags & dns.flags.TC:
+    await _hold(sockets.queries, deadline)
+    try:
+        wait = _left(timeout, deadline)
+        response, ident = await sockets.udp(question, address, port, wait)
+    except TimeoutError:
+        if wait < timeout:
+            raise PastDeadline(f"the deadline came while {address} was asked") from None
+        raise
+    finally:
+        sockets.queries.release()
+    if response.flags & TC_FLAG:
         spend()
         query = dns.message.from_wire(ident + question.body)
-        async with sockets.tcp:
-            response = await dns.asyncquery.tcp(query, address, timeout, port)
+        await _hold(sockets.tcp, deadline)
+        try:
+            wait = _left(timeout, deadline)
+            response = await dns.asyncquery.tcp(query, address, wait, port)
+        except dns.exception.Timeout:
+            if wait < timeout:
+                raise PastDeadline(f"the deadline came while {address} was asked") from None
+            raise
+        finally:
+            sockets.tcp.release()
         if not query.is_response(response):
             raise BadReply(f"{address} answered another question over TCP")
     return response
+
+
+class PastDeadline(Exception):
+    """A resolution's deadline came before its answer (not a server's failure)."""
+
+
+def _left(timeout: float, deadline: float | None) -> float:
+    """Return how long one wait may last: timeout, or what is left before the deadline."""
+    if deadline is None:
+        return timeout
+    left = deadline - asyncio.get_running_loop().time()
+    if left <= 0:
+        raise PastDeadline("the deadline passed")
+    return min(timeout, left)
+
+
+async def _hold(semaphore: asyncio.Semaphore, deadline: float | None) -> None:
+    """Acquire semaphore, waiting for it (when it has to) until the deadline at most."""
+    if deadline is None or not semaphore.locked():
+        await semaphore.acquire()
+        return
+    try:
+        async with asyncio.timeout_at(deadline):
+            await semaphore.acquire()
+    except TimeoutError:
+        raise PastDeadline("no upstream socket was free before the deadline") from None
 
 
 POOL_SIZE = 16  # sockets in use for new queries, per address family
@@ -322,7 +379,7 @@ class Sockets:
                 self.dropped += 1
                 continue
             try:
-                reply.set_result(Reply.parse(data))
+                reply.set_result(Reply.parse(data, question.name))
             except MALFORMED:
                 self.dropped += 1  # a reply that does not parse is no reply: keep waiting
 
@@ -405,26 +462,33 @@ class Reply:
         return self._rcode
 
     @classmethod
-    def parse(cls, data: bytes) -> Reply:
-        """Return the reply in data; raise one of MALFORMED if it cannot be read."""
+    def parse(cls, data: bytes, qname: dns.name.Name | None = None) -> Reply:
+        """Return the reply in data; raise one of MALFORMED if it cannot be read.
+
+        qname, the name asked, is taken as the owner of the records whose owner is written
+        exactly so (most answers), rather than a Name made again.
+        """
         _, flags, qdcount, *counts = wire.HEADER.unpack_from(data)
+        read_labels, size = wire.read_labels, len(data)
+        asked = qname.labels if qname is not None else None
         position = 12
         for _ in range(qdcount):
-            position = wire.read_labels(data, position)[1] + 4
+            position = read_labels(data, position)[1] + 4
         sections, extended = [], 0
         for count in counts:
             rrsets: dict[tuple, dns.rrset.RRset] = {}
             for _ in range(count):
-                labels, position = wire.read_labels(data, position)
+                labels, position = read_labels(data, position)
                 rdtype, rdclass, ttl, length = wire.RR_HEADER.unpack_from(data, position)
                 position += 10
                 end = position + length
-                if end > len(data):
+                if end > size:
                     raise ValueError("record data runs past the end of the reply")
                 if rdtype == OPT:
                     extended = ttl >> 24
                 elif rdtype != TSIG:
-                    _add(rrsets, _name(labels), _rdata(data, position, end, rdtype, rdclass), ttl)
+                    kept = _rdata(data, position, end, rdtype, rdclass)
+                    _add(rrsets, labels, qname if labels == asked else None, kept, ttl)
                 position = end
             sections.append(list(rrsets.values()))
         return cls(flags, sections, (extended << 4) | (flags & 0xF))
@@ -440,6 +504,7 @@ _names: dict[tuple[bytes, ...], dns.name.Name] = {}
 _records: dict[tuple[int, bytes], dict] = {}
 PLAIN_TYPES = frozenset({1, 16, 28})  # A, TXT, AAAA: no names inside, the wire is the record
 NAME_TYPES = {2: 1, 5: 1, 6: 2}  # NS, CNAME: one name; SOA: two, then 20 bytes of numbers
+COVERING = frozenset({24, 46})  # SIG, RRSIG: the only types whose covers() is not 0
 
 
 def _name(labels: tuple[bytes, ...]) -> dns.name.Name:
@@ -485,12 +550,18 @@ def _record_key(data: bytes, position: int, end: int, rdtype: int) -> tuple[int,
     return (rdtype, b"".join(parts)) if position == end else None
 
 
-def _add(rrsets: dict, name: dns.name.Name, kept: dict, ttl: int) -> None:
+def _add(
+    rrsets: dict, labels: tuple[bytes, ...], name: dns.name.Name | None, kept: dict, ttl: int
+) -> None:
+    """Add the record in kept to its RRset: by owner (in any case, as dnspython groups
+    them), type, class and the type an RRSIG covers."""
     rdata = next(iter(kept))
-    key = (name, rdata.rdtype, rdata.rdclass, rdata.covers())
+    rdtype, rdclass = rdata.rdtype, rdata.rdclass
+    covers = rdata.covers() if rdtype in COVERING else 0
+    key = (tuple(map(bytes.lower, labels)), rdtype, rdclass, covers)
     rrset = rrsets.get(key)
     if rrset is None:
-        rrset = rrsets[key] = dns.rrset.RRset(name, rdata.rdclass, rdata.rdtype, rdata.covers())
+        rrset = rrsets[key] = dns.rrset.RRset(name or _name(labels), rdclass, rdtype, covers)
     rrset.update_ttl(ttl)  # the lowest of the set's records
     # What rrset.add does, without hashing the rdata again: dnspython hashes an rdata by
     # rendering it, which for names (an SOA has two) makes a Name object per label.

@@ -218,6 +218,22 @@ def test_it_lists_its_entries_for_writing_behind(cache, clock):
     ]  # fmt: skip
 
 
+def test_entries_written_behind_spell_names_and_records_as_dnspython_does(cache):
+    owners = ["WWW.Example.test.", r"a\.b.example.test.", r"sp\032ace.example.test.", "_x._tcp.t."]
+    for owner in owners:
+        cache.store_rrset(rrset(owner, 300, "TXT", '"one two"', '"x\\"y"'))
+    cache.store_negative(name(r"no\(pe.example.test."), MX, soa(), nxdomain=False)
+    records = {record.name: record for record in cache.take_changes()}
+    for owner in owners:
+        texts = sorted(
+            rdata.to_text() for rdata in rrset(owner, 300, "TXT", '"one two"', '"x\\"y"')
+        )
+        assert sorted(records[name(owner).to_text()].rdata.splitlines()) == texts
+    negative = records[name(r"no\(pe.example.test.").to_text()]
+    assert (negative.rdtype, negative.negative) == ("MX", "NODATA")
+    assert negative.rdata == f"example.test. {SOA_TEXT}"
+
+
 def test_it_hands_the_write_behind_only_what_changed_since_the_last_time(cache, clock):
     cache.store_rrset(rrset("www.example.test.", 300, "A", "192.0.2.1"))
     cache.store_negative(name("gone.example.test."), A, soa(), nxdomain=True)
