@@ -488,9 +488,7 @@ def answer_update(
 
 
 OnApplied = Callable[[Applied], Awaitable[None]]
-# Updates of different zones at once on PostgreSQL (the connections these threads keep out
-# of the worker's pool, of four: psycopg_pool's).
-UPDATE_THREADS = 2
+UPDATE_THREADS = 2  # updates of different zones at once on PostgreSQL
 
 
 def update_threads(vendor: str) -> int:
@@ -501,14 +499,18 @@ def update_threads(vendor: str) -> int:
 
 
 def keeping_connection(function: Callable, *args):
-    """Run function in an update thread, which keeps its connection open from one update to
-    the next unless it failed: opening SQLite's costs a file open and two PRAGMAs, more than
-    an update's reads, and taking PostgreSQL's from the pool again a round trip to check it."""
+    """Run function in an update thread, which keeps its SQLite connection open from one
+    update to the next unless it failed (opening one costs a file open and two PRAGMAs, more
+    than an update's reads); a PostgreSQL connection goes back to its pool, as Django's
+    threads do with it: kept out of it, it would hold one of the pool's few connections
+    for good and miss the health check that finds one the server dropped."""
     try:
         return function(*args)
     finally:
         db = database()
-        if db.errors_occurred:  # as Django's close_if_unusable_or_obsolete
+        if db.vendor != "sqlite":
+            db.close()
+        elif db.errors_occurred:  # as Django's close_if_unusable_or_obsolete
             if db.is_usable():
                 db.errors_occurred = False
             else:

@@ -75,17 +75,17 @@ class DNSWorker(WorkerConsumer):
             rate_limiter=rate_limiter(options.get("rate_limits")),
             cookies=Cookies(options["cookie_secrets"]) if options.get("cookie_secrets") else None,
         )  # fmt: skip
+        # What was loaded (Django, the zones, the cache restored) lives as long as the worker:
+        # full collections need not walk it again (gc.freeze). A cache miss makes a few dozen
+        # objects, many kept in the cache: collecting the young ones every 700 new objects
+        # took a tenth of a miss's CPU. Done before serving: the collection pauses the process.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG, 10, 10)
         await self.server.start(
             options["addresses"], options["port"], reuse_port=options.get("reuse_port", False)
         )
         self.transfers.start()
-        # What was loaded (Django, the zones, the cache restored) lives as long as the worker:
-        # full collections need not walk it again (gc.freeze). A cache miss makes a few dozen
-        # objects, many kept in the cache: collecting the young ones every 700 new objects
-        # took a tenth of a miss's CPU.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG, 10, 10)
         logger.info(
             "serving %d zones on %s port %d",
             len(self.versions),

@@ -199,6 +199,8 @@ def signed_update(message_wire: bytes) -> tuple[SignedUpdate, int] | None:
         rdata = _tsig_rdata(message_wire, position + 10, rdlength)
     except (IndexError, struct.error):
         raise dns.exception.FormError("message too short") from None
+    except ValueError as error:  # a field out of range (an error code above 4095, say)
+        raise dns.exception.FormError(str(error)) from None
     question = [Zone(zone, dns.rdatatype.SOA, zclass)]
     return SignedUpdate(ident, flags, question, owner, [rdata]), start
 

@@ -172,11 +172,17 @@ def test_an_update_replacing_a_record_costs_a_few_plain_queries(
     assert [r.rdata for r in current_rrset(zone, "_acme-challenge", "TXT")] == ['"token 1"']
 
 
-def test_an_update_thread_keeps_its_connection_from_one_update_to_the_next(zone, acme):
-    """On SQLite (a file open and two PRAGMAs to open one again) and on PostgreSQL (a round
-    trip to check one taken from the pool again) alike; on SQLite, updates run in one thread,
-    whose connection's page cache no other update thread's write empties."""
+def test_an_update_thread_keeps_its_sqlite_connection_from_one_update_to_the_next(zone, acme):
+    """On SQLite (a file open and two PRAGMAs to open one again), where updates run in one
+    thread, whose connection's page cache no other update thread's write empties; on
+    PostgreSQL the connection goes back to its pool after each update (not done here: that
+    would end the test's transaction) and two threads apply updates."""
     db = database()
+    messages = updates.SignedMessages(ResolverChain(ZoneCatalog()))
+    threads = messages.executor._max_workers
+    assert threads == (1 if db.vendor == "sqlite" else updates.UPDATE_THREADS)
+    if db.vendor != "sqlite":
+        return
     used = []
 
     def replace(old: str, new: str) -> int:
@@ -188,9 +194,6 @@ def test_an_update_thread_keeps_its_connection_from_one_update_to_the_next(zone,
         rcode = updates.keeping_connection(replace, f"token {old}", f"token {old + 1}")
         assert rcode == dns.rcode.NOERROR
     assert used[0] is used[1] is db.connection and not db.needs_rollback
-    messages = updates.SignedMessages(ResolverChain(ZoneCatalog()))
-    threads = messages.executor._max_workers
-    assert threads == (1 if db.vendor == "sqlite" else updates.UPDATE_THREADS)
 
 
 def test_a_worker_that_serves_its_own_update_rings_only_other_processes(

@@ -326,6 +326,11 @@ def test_other_messages_are_left_to_dnspython_and_misplaced_records_are_malforme
     for read in (tsig.signed_update, read_by_dnspython):
         with pytest.raises(dns.exception.DNSException):
             read(misplaced)
+    assert wire[-2:] == b"\0\0"  # no other data: the error code is the two bytes before
+    out_of_range = wire[:-4] + (5000).to_bytes(2, "big") + wire[-2:]  # rcodes stop at 4095
+    for read in (tsig.signed_update, read_by_dnspython):
+        with pytest.raises(dns.exception.FormError):
+            read(out_of_range)
 
 
 def test_a_response_is_not_answered():
