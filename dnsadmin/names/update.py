@@ -162,7 +162,10 @@ NAMELESS = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=256)  # bounded: a record's data can take 64 kB
+KEPT_RDATA_SIZE = 512  # bytes: longer records are decoded each time, not kept
+
+
+@functools.lru_cache(maxsize=256)  # at most 256 x 512 bytes, whoever sends updates
 def rdata_of(rdclass: int, rdtype: int, data: bytes) -> dns.rdata.Rdata:
     """Decode a record's uncompressed data, kept: the record one update adds, the next one
     deletes, and the caller reads back from its rows (the same object, compared at once)."""
@@ -177,7 +180,7 @@ def _record(message_wire: bytes, position: int, zclass: int) -> tuple[RR, int]:
     if end > len(message_wire):
         raise UpdateError(dns.rcode.FORMERR, "a record runs past the end of the message")
     rdata = None
-    if rdlength and rdtype in NAMELESS:
+    if rdlength and rdtype in NAMELESS and rdlength <= KEPT_RDATA_SIZE:
         rdata = rdata_of(zclass, rdtype, message_wire[position:end])
     elif rdlength:
         parser = dns.wire.Parser(message_wire, position)
