@@ -40,6 +40,7 @@ from .memo import (
     Templates,
     flavour,
     folded,
+    keyed,
     question_end,
 )
 from .recursive import ROOT_HINTS, Recursive, read_hints
@@ -260,7 +261,7 @@ class ResolverChain:
             if response is not None:
                 # Kept by question once it comes back (one lookup then), but for a name
                 # error: a flood of random names would push out the answers that repeat.
-                if decided[0][1] and self._again(kind, query[2:12] + name + query[end:]):
+                if decided[0][1] and self._again(kind, keyed(query, end, name)):
                     self.answers.put(kind, query, response, "authority", end=end)
                 return response, "authority"
         if kind & TCP:

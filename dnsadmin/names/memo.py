@@ -166,7 +166,13 @@ def folded(query: bytes, end: int) -> bytes:
 
     Only the name is folded: the bytes after it (type, class, EDNS) are numbers, not text.
     """
-    return query[2:12] + query[12:end].lower() + query[end:] if end else query[2:]
+    return keyed(query, end, query[12:end].lower()) if end else query[2:]
+
+
+def keyed(query: bytes, end: int, name: bytes) -> bytes:
+    """Return query without its ID, name (its question's name case-folded) in place of the
+    name of its question (which ends at end)."""
+    return query[2:12] + name + query[end:]
 
 
 def with_question(query: bytes, body: bytes, end: int) -> bytes:
@@ -235,7 +241,7 @@ class AnswerMemo:
             folded_name = name.lower()
             if folded_name == name:
                 return end  # its key was the query's own
-            key = (kind, query[2:12] + folded_name + query[end:])
+            key = (kind, keyed(query, end, folded_name))
             memo = self._positive.get(key) or self._negative.get(key)
             if memo is None:
                 return end
@@ -271,7 +277,7 @@ class AnswerMemo:
             ):
                 # The question as its key has it (folded), for the lowercase questions to
                 # go out as is.
-                key = (kind, query[2:12] + lowered + query[end:])
+                key = (kind, keyed(query, end, lowered))
                 body = response[2:12] + lowered + response[end:]
             else:
                 end = 0  # kept for this very question only

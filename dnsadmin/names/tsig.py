@@ -32,7 +32,7 @@ import dns.tsig
 import dns.wire
 
 from . import wire
-from .update import names_of
+from .update import read_name
 
 ALGORITHMS = {
     "hmac-sha256": dns.tsig.HMAC_SHA256,
@@ -178,7 +178,7 @@ def signed_update(message_wire: bytes) -> tuple[SignedUpdate, int] | None:
     if flags & dns.flags.QR:
         return None  # dnspython reads it, and error_response refuses to answer it
     try:
-        zone, position = _name(message_wire, 12)
+        zone, position = read_name(message_wire, 12)
         ztype, zclass = struct.unpack_from("!HH", message_wire, position)
         if ztype != dns.rdatatype.SOA or dns.rdataclass.is_metaclass(zclass):
             return None  # dnspython's FORMERR
@@ -190,7 +190,7 @@ def signed_update(message_wire: bytes) -> tuple[SignedUpdate, int] | None:
                 raise dns.exception.FormError(f"{dns.rdatatype.to_text(rdtype)} out of place")
             position += 10 + rdlength
         start = position
-        owner, position = _name(message_wire, position)
+        owner, position = read_name(message_wire, position)
         rdtype, rdclass, _, rdlength = wire.RR_HEADER.unpack_from(message_wire, position)
         if rdtype != dns.rdatatype.TSIG:
             return None  # an OPT, say
@@ -205,18 +205,13 @@ def signed_update(message_wire: bytes) -> tuple[SignedUpdate, int] | None:
     return SignedUpdate(ident, flags, question, owner, [rdata]), start
 
 
-def _name(message_wire: bytes, position: int) -> tuple[dns.name.Name, int]:
-    labels, position = wire.read_labels(message_wire, position)
-    return names_of(labels), position
-
-
 def _tsig_rdata(message_wire: bytes, position: int, rdlength: int) -> dns.rdtypes.ANY.TSIG.TSIG:
     """Read a TSIG record's data, the message's last, as dnspython's TSIG.from_wire_parser
     reads it (FormError if it runs short or long, TrailingJunk if bytes follow it)."""
     end = position + rdlength
     if end < len(message_wire):
         raise dns.message.TrailingJunk
-    algorithm, position = _name(message_wire, position)
+    algorithm, position = read_name(message_wire, position)
     high, low, fudge, size = struct.unpack_from("!HIHH", message_wire, position)
     mac = message_wire[position + 10 : position + 10 + size]
     position += 10 + size

@@ -94,7 +94,7 @@ def _parse(message_wire: bytes) -> Update:
     _, _, zocount, prcount, upcount, _ = wire.HEADER.unpack_from(message_wire)
     if zocount != 1:
         raise UpdateError(dns.rcode.FORMERR, "the zone section must hold one zone")
-    zone, position = _name(message_wire, 12)
+    zone, position = read_name(message_wire, 12)
     ztype, zclass = struct.unpack_from("!HH", message_wire, position)
     if ztype != SOA:
         raise UpdateError(dns.rcode.FORMERR, "the zone section's type must be SOA")
@@ -151,7 +151,8 @@ def hashed(name: dns.name.Name) -> dns.name.Name:
     return name if type(name) is HashedName else names_of(name.labels)
 
 
-def _name(message_wire: bytes, position: int) -> tuple[dns.name.Name, int]:
+def read_name(message_wire: bytes, position: int) -> tuple[dns.name.Name, int]:
+    """Return the name at position (kept, as names_of keeps them) and the position after it."""
     labels, position = wire.read_labels(message_wire, position)
     return names_of(labels), position
 
@@ -173,7 +174,7 @@ def rdata_of(rdclass: int, rdtype: int, data: bytes) -> dns.rdata.Rdata:
 
 
 def _record(message_wire: bytes, position: int, zclass: int) -> tuple[RR, int]:
-    name, position = _name(message_wire, position)
+    name, position = read_name(message_wire, position)
     rdtype, rdclass, ttl, rdlength = wire.RR_HEADER.unpack_from(message_wire, position)
     position += 10
     end = position + rdlength
