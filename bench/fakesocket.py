@@ -7,16 +7,26 @@ CLIENT = ("127.0.0.1", 40000)
 
 
 class Datagrams:
-    """Hand out prepared queries as recvfrom would (BlockingIOError at the end of a batch, as
-    a drained socket) and count the responses sendto is given."""
+    """Hand out prepared queries as a drained socket would (a batch, then nothing) and count
+    the responses given to send: read a batch at a time as dnsadmin.names.batchio.Batches does,
+    or one datagram at a time as recvfrom (for a server.py from before batchio)."""
 
     def __init__(self, queries: list[bytes], batch: int) -> None:
         self.queries, self.batch = queries, batch
+        self.size = batch  # the most a receive returns
         self.next = self.end = self.sent = 0
 
     def refill(self) -> bool:
         self.end = min(self.next + self.batch, len(self.queries))
         return self.next < self.end
+
+    def receive(self) -> list[tuple[bytes, tuple[str, int]]]:
+        start, self.next = self.next, self.end
+        return [(query, CLIENT) for query in self.queries[start : self.end]]
+
+    def send(self, replies: list[tuple[bytes, tuple]]) -> list[int]:
+        self.sent += len(replies)
+        return []
 
     def recvfrom(self, size: int) -> tuple[bytes, tuple[str, int]]:
         if self.next >= self.end:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from . import authority, rrl, transfer, wire
+from . import authority, batchio, rrl, transfer, wire
 from .chain import ResolverChain, Result
 from .cookies import MALFORMED, Cookie, Cookies
 from .rrl import RateLimiter, Verdict
@@ -126,7 +126,7 @@ class DNSServer:
         self.chain = chain
         self.rrl = rate_limiter  # UDP answers to clients without a valid server cookie
         self.cookies = cookies
-        # (socket, query, client, cookie, started) waiting for the full path, oldest first
+        # (batchio.Batches, query, client, cookie, started) waiting for the full path, oldest first
         self._backlog: deque[tuple] = deque(maxlen=udp_backlog)
         self._turn: asyncio.Handle | None = None  # the next round of backlog work
         self._read_at = 0.0  # when the UDP sockets were last read (perf_counter)
@@ -143,7 +143,7 @@ class DNSServer:
         self.stats = ServerStats()
         self.port = 0
         self.sockets: list[socket.socket] = []
-        self._udp: list[socket.socket] = []
+        self._udp: list[batchio.Batches] = []
         self._tcp_servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task] = set()  # answers still being resolved
         self._connections: dict[asyncio.Task, _Connection] = {}
@@ -157,9 +157,10 @@ class DNSServer:
         for address in addresses:
             udp, tcp = _bind_pair(address, port, reuse_port)
             port = udp.getsockname()[1]
-            self._udp.append(udp)
+            batches = batchio.wrap(udp, MAX_UDP)
+            self._udp.append(batches)
             self.sockets += [udp, tcp]
-            self._loop.add_reader(udp.fileno(), self._on_udp_readable, udp)
+            self._loop.add_reader(udp.fileno(), self._on_udp_readable, batches)
             server = await asyncio.start_server(self._on_tcp, sock=tcp)
             self._tcp_servers.append(server)
         self.port = port
@@ -233,32 +234,47 @@ class DNSServer:
 
     # UDP
 
-    def _on_udp_readable(self, sock: socket.socket) -> None:
+    def _on_udp_readable(self, udp: batchio.Batches) -> None:
         """Answer what the kept answers can at once; queue the rest for the full path.
 
         Reading never waits behind resolution: under a flood of questions that need work (a
         random-subdomain storm), the kept answers (our zones' and the cache's) keep their
         latency, and the work is done in slices between reads, the oldest shed past a bound.
+        The socket is read a batch of datagrams per system call, and the kept answers of a
+        batch go out together in one (batchio.py): on loopback the calls cost more than the
+        work on a kept answer.
+        """
+        receive, size = udp.receive, udp.size
+        read = 0
+        while read < UDP_BATCH:
+            # Every datagram of a batch was queued in the kernel by now: one clock reading
+            # stands for their arrival (for the query log's latency and the backlog's staleness).
+            started = self._read_at = time.perf_counter()
+            batch = receive()
+            if batch:
+                self._answer_batch(udp, batch, started)
+            read += len(batch)
+            if len(batch) < size:
+                break  # the socket is drained
+        if self._backlog and self._turn is None:
+            self._take_turn()
+
+    def _answer_batch(self, udp: batchio.Batches, batch: list[tuple], started: float) -> None:
+        """Answer a batch of datagrams from the kept answers, sent together; queue the rest.
+
         This runs for every datagram, so what it needs is bound to locals once a batch, and a
-        kept answer to a client neither rate-limited nor with a cookie goes straight out.
+        kept answer to a client neither rate-limited nor with a cookie goes straight to the
+        batch's replies.
         """
         at_once = self.chain.at_once
-        recvfrom, sendto = sock.recvfrom, sock.sendto
         backlog = self._backlog
         cookies = self.cookies
         direct = self.rrl is None  # kept answers need no RRL verdict
         answered = self.stats.answered
-        sent = 0
-        # Every datagram of the batch was queued in the kernel by now: one clock reading
-        # stands for their arrival (for the query log's latency and the backlog's staleness).
-        started = self._read_at = time.perf_counter()
-        for _ in range(UDP_BATCH):
-            try:
-                query, client = recvfrom(MAX_UDP)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                continue  # e.g. an ICMP error reported on the socket
+        replies: list[tuple[bytes, tuple]] = []  # (response, client) to send
+        sources: list[str] = []  # of each reply, "" for a slipped one (not counted)
+        logs: list[tuple] = []  # (index in replies, query, client, source) for on_query
+        for query, client in batch:
             cookie = None
             if (
                 cookies is not None
@@ -268,7 +284,7 @@ class DNSServer:
                 and (query[-11:-8] != OPT_LAST or query[-2:] != b"\0\0")
                 and not self._signed(query)
             ):
-                taken = self._take_cookie(sock, query, client, started)
+                taken = self._take_cookie(udp, query, client, started)
                 if taken is None:
                     continue
                 query, cookie = taken
@@ -280,34 +296,51 @@ class DNSServer:
             if kept is not None:
                 response, source = kept
                 if not direct or cookie is not None:
-                    self._reply_udp(sock, query, response, client, cookie, source, started)
-                    continue
-                try:
-                    sendto(response, client)
-                except OSError:
-                    self.stats.dropped += 1  # a full send buffer: UDP may drop, the client retries
-                    continue
-                answered[source, response[3] & 0xF] += 1
-                sent += 1
-                if self.log_budget:
-                    self._log(query, response, client, "udp", source, started)
+                    response, source = self._release(response, client[0], cookie, source)
+                    if response is None:
+                        continue
+                replies.append((response, client))
+                sources.append(source)
+                if source:  # counted now, uncounted if the kernel does not take it
+                    answered[source, response[3] & 0xF] += 1
+                    if self.log_budget:
+                        self.log_budget -= 1
+                        logs.append((len(replies) - 1, query, client, source))
                 continue
             if self._signed(query):
                 pending = self._first(self.messages.respond(query, client[0], False))
-                self._spawn(self._finish_udp(sock, query, client, pending, "authority", started))
+                self._spawn(self._finish_udp(udp, query, client, pending, "authority", started))
                 continue
             if len(backlog) == backlog.maxlen:
                 self.stats.shed += 1
-            backlog.append((sock, query, client, cookie, started))
-        if sent:
-            self.stats.by_transport["udp"] += sent
-        if backlog and self._turn is None:
-            self._take_turn()
+            backlog.append((udp, query, client, cookie, started))
+        if replies:
+            self._send_batch(udp, replies, sources, logs, started)
+
+    def _send_batch(self, udp, replies: list, sources: list, logs: list, started) -> None:
+        """Send the kept answers of a batch; those the kernel would not take (a full send
+        buffer: UDP may drop, the client retries) count as dropped, not as answered or logged."""
+        refused = udp.send(replies)
+        stats = self.stats
+        counted = len(sources) - sources.count("")
+        for index in refused:
+            stats.dropped += 1
+            if sources[index]:
+                counted -= 1
+                key = sources[index], replies[index][0][3] & 0xF
+                stats.answered[key] -= 1
+                if not stats.answered[key]:
+                    del stats.answered[key]  # counted in this batch only
+        if counted:
+            stats.by_transport["udp"] += counted
+        for index, query, client, source in logs:
+            if index not in refused:
+                self._tell(query, replies[index][0], client, "udp", source, started)
 
     def _signed(self, query: bytes) -> bool:
         return self.messages is not None and self.messages.claims(query)
 
-    def _take_cookie(self, sock, query: bytes, client, started) -> tuple[bytes, Cookie] | None:
+    def _take_cookie(self, udp, query: bytes, client, started) -> tuple[bytes, Cookie] | None:
         """Return the query without its COOKIE option and the cookie; None when the option
         was malformed, which is answered FORMERR here (as BIND, no cookie in it)."""
         taken = self.cookies.take(query, client[0])
@@ -315,7 +348,7 @@ class DNSServer:
             return taken
         error = authority.failure(query, wire.FORMERR)
         if error is not None:
-            self._reply_udp(sock, query, error, client, None, "authority", started)
+            self._reply_udp(udp, query, error, client, None, "authority", started)
         return None
 
     def _on_turn(self) -> None:
@@ -333,12 +366,12 @@ class DNSServer:
             self.stats.shed += 1
         while backlog:
             job = backlog.popleft() if backlog[0][4] >= late else backlog.pop()
-            sock, query, client, cookie, started = job
+            udp, query, client, cookie, started = job
             result, source = self._answer(query, False, client[0])
             if isinstance(result, bytes):
-                self._reply_udp(sock, query, result, client, cookie, source, started)
+                self._reply_udp(udp, query, result, client, cookie, source, started)
             elif result is not None:
-                self._wait((sock, query, client, result, source, started, cookie))
+                self._wait((udp, query, client, result, source, started, cookie))
             if time.perf_counter() >= deadline:
                 break
         self._start_waiting(stale, late)
@@ -379,20 +412,26 @@ class DNSServer:
         self.stats.shed += 1
         _close(job)
 
-    def _reply_udp(self, sock, query, response, client, cookie, source, started) -> None:
+    def _reply_udp(self, udp, query, response, client, cookie, source, started) -> None:
         """Send response unless the rate limits drop it (or send it slipped), with the
         client's cookie; count it."""
+        response, source = self._release(response, client[0], cookie, source)
+        if response is None or udp.fileno() < 0:
+            return  # dropped, or the server stopped meanwhile
+        self._send_udp(udp, response, client)
+        if source:
+            self._account(query, response, client, "udp", source, started)
+
+    def _release(self, response: bytes, client: str, cookie: Cookie | None, source: str):
+        """Return the response as it goes out (None when the rate limits drop it, slipped, or
+        with the client's cookie) and its source, none for a slipped answer."""
         try:
-            response, source = self._limited(response, client[0], cookie, source)
+            response, source = self._limited(response, client, cookie, source)
             if response is not None and cookie is not None:
                 response = self.cookies.add(response, cookie)
         except Exception:
             log.exception("rate limiting or cookies failed")  # the answer still goes out
-        if response is None or sock.fileno() < 0:
-            return  # dropped, or the server stopped meanwhile
-        self._send_udp(sock, response, client)
-        if source:
-            self._account(query, response, client, "udp", source, started)
+        return response, source
 
     def _limited(self, response: bytes, client: str, cookie: Cookie | None, source: str):
         """Return what the rate limits let through (None when dropped) and its source, none
@@ -408,24 +447,24 @@ class DNSServer:
         self.stats.rate_limited["slipped"] += 1
         return rrl.slipped(response, cookie is not None), ""
 
-    def _send_udp(self, sock: socket.socket, response: bytes, client) -> None:
+    def _send_udp(self, udp: batchio.Batches, response: bytes, client) -> None:
         try:
-            sock.sendto(response, client)
+            udp.sendto(response, client)
         except OSError:
             self.stats.dropped += 1  # a full send buffer: UDP may drop, the client retries
 
-    async def _finish_udp(self, sock, query, client, pending, source, started, cookie=None):
+    async def _finish_udp(self, udp, query, client, pending, source, started, cookie=None):
         response = await self._settle(query, pending, False)
         if response is not None:
-            self._reply_udp(sock, query, response, client, cookie, source, started)
+            self._reply_udp(udp, query, response, client, cookie, source, started)
         if time.perf_counter() - self._read_at >= READ_EVERY:
             self._read_now()
 
     def _read_now(self) -> None:
         """Read the UDP sockets between two resolutions (see READ_EVERY)."""
-        for sock in self._udp:
-            if sock.fileno() >= 0:  # not closed by stop()
-                self._on_udp_readable(sock)
+        for udp in self._udp:
+            if udp.fileno() >= 0:  # not closed by stop()
+                self._on_udp_readable(udp)
 
     # TCP (RFC 7766)
 
@@ -565,6 +604,10 @@ class DNSServer:
     def _log(self, query, response, client, transport, source, started) -> None:
         """Tell on_query of an answer, within this second's budget (the caller checked it)."""
         self.log_budget -= 1
+        self._tell(query, response, client, transport, source, started)
+
+    def _tell(self, query, response, client, transport, source, started) -> None:
+        """Tell on_query of an answer (its share of the budget taken)."""
         try:
             latency = time.perf_counter() - started
             self.on_query(client[0], query, response[3] & 0xF, source, latency, transport)
