@@ -13,12 +13,14 @@ do), and a snapshot leaves out what the commands recorded since it was taken rem
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from appliance.control import DNS_GROUP, ring
+from dnsadmin.changes import insert_rows_sql
 from dnsadmin.models import CacheCommand, CacheEntry
 from dnsadmin.names.cache import CacheRecord
 
@@ -39,7 +41,7 @@ def write_snapshot(records: Iterable[CacheRecord], worker: str, applied: int | N
         rows = _rows(records, worker, now)
         if rows:
             with connection.cursor() as cursor:
-                cursor.executemany(_upsert(), rows)
+                cursor.executemany(_upsert(connection.vendor), rows)
         CacheEntry.objects.filter(expires__lte=now).delete()
     return len(rows)
 
@@ -62,19 +64,17 @@ def _rows(records: Iterable[CacheRecord], worker: str, now: datetime.datetime) -
     return rows
 
 
-def _upsert() -> str:
+@functools.lru_cache(maxsize=4)
+def _upsert(vendor: str) -> str:
     """Return the statement that writes one entry over the row of its name and type, as
-    bulk_create(update_conflicts=True) writes it (SQLite and PostgreSQL alike)."""
+    bulk_create(update_conflicts=True) writes it (SQLite and PostgreSQL alike): the plain
+    INSERT of changes.insert_rows_sql, replacing the row of the same name and type."""
     quote, meta = connection.ops.quote_name, CacheEntry._meta
-    table = quote(meta.db_table)
     quoted = [quote(meta.get_field(field).column) for field in UPSERT_FIELDS]
-    columns, unique = ", ".join(quoted), ", ".join(quoted[:2])
+    unique = ", ".join(quoted[:2])
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in quoted[2:])
-    values = ", ".join(["%s"] * len(quoted))
-    return (
-        f"INSERT INTO {table} ({columns}) VALUES ({values}) "
-        f"ON CONFLICT ({unique}) DO UPDATE SET {updates}"
-    )
+    insert = insert_rows_sql(CacheEntry, UPSERT_FIELDS, vendor)
+    return f"{insert} ON CONFLICT ({unique}) DO UPDATE SET {updates}"
 
 
 # name and rdtype (the unique pair) first, then the fields a newer write replaces.

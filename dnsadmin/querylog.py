@@ -23,6 +23,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from dnsadmin.changes import insert_rows_sql
 from dnsadmin.models import QueryLogEntry, QueryStats
 from dnsadmin.names.wire import question_text
 
@@ -124,14 +125,9 @@ def insert_entries(rows: list[tuple]) -> None:
     """Insert the rows with one INSERT run. The writer thread shares the GIL with the packet loop,
     so every millisecond it spends is taken from answering: bulk_create costs about ten times
     this (a model instance and its SQL compiled per row), a thousand times a second."""
-    meta = QueryLogEntry._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in ENTRY_FIELDS)
-    values = ", ".join(["%s"] * len(ENTRY_FIELDS))
+    statement = insert_rows_sql(QueryLogEntry, ENTRY_FIELDS, connection.vendor)
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})", rows
-        )
+        cursor.executemany(statement, rows)
 
 
 type_text = functools.cache(dns.rdatatype.to_text)

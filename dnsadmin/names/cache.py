@@ -186,7 +186,7 @@ class Cache:
     ) -> None:  # fmt: skip
         """Keep a negative answer: an NXDOMAIN (per name) or NODATA (per name and type) lives
         min(SOA TTL, SOA MINIMUM); without an SOA it is not cached at all (RFC 2308 5)."""
-        ttl = min(soa.ttl, soa[0].minimum, self.max_negative_ttl)
+        ttl = min(soa.ttl, next(iter(soa.items)).minimum, self.max_negative_ttl)
         if ttl <= 0 or (rdtype == ANY and not nxdomain):
             return  # an empty ANY answer says nothing about any one type
         kind, key_type = (Kind.NXDOMAIN, NX_KEY) if nxdomain else (Kind.NODATA, rdtype)
@@ -266,10 +266,12 @@ class Cache:
         An ALIAS is a CNAME chain whose target the cache knows nothing about.
         """
         found: Sections | None = None  # made at the first entry: a miss builds nothing
+        labels = folded(qname)
+        if labels not in self.positive.by_name and labels not in self.negative.by_name:
+            return None  # nothing at the name (every entry is indexed by its owner)
         name = qname
         now = self.clock()
         for _ in range(MAX_CHAIN):
-            labels = folded(name)
             entry = self._get(labels, qtype, now)
             if entry is None and qtype != CNAME:
                 entry = self._answer((labels, CNAME), now)
@@ -285,7 +287,8 @@ class Cache:
             self._add(found, entry)
             if entry.rdtype != CNAME or qtype == CNAME:
                 return found
-            name = entry.rdataset[0].target
+            name = next(iter(entry.rdataset.items)).target
+            labels = folded(name)
         return None  # a chain this long is better resolved afresh than trusted
 
     def _add(self, found: Sections, entry: Entry) -> None:
@@ -466,8 +469,10 @@ def _text(name: dns.name.Name) -> str:
     """Return name.to_text(), written here for plain labels (letters, digits, hyphens,
     underscores): several times faster than dnspython, which escapes the others."""
     labels = name.labels[:-1]
-    if name.is_absolute() and labels and all(map(wire.PLAIN_LABEL.fullmatch, labels)):
-        return b".".join(labels).decode() + "."
+    if labels and name.is_absolute():
+        joined = b".".join(labels)
+        if wire._plain_text(joined, len(labels)):  # one pass in C, no expression per label
+            return joined.decode() + "."
     return name.to_text()
 
 

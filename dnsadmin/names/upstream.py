@@ -15,6 +15,7 @@ questions shares sockets or waits for one rather than taking the last descriptor
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import resource
 import socket
@@ -168,6 +169,12 @@ class Question:
         body = self.body[:8] + b"\x00\x00" + self.body[10 : 10 + len(self.section)]
         return Question(body, self.section, self.recursion, False, self.name)
 
+    def repeated(self, reply: bytes) -> bool:
+        """Tell whether reply (which matches) repeats the question byte for byte, the case
+        of its name included."""
+        size = len(self.section) - 4
+        return reply[12 : 12 + size] == self.body[10 : 10 + size]
+
     def matches(self, reply: bytes, ident: bytes) -> bool:
         """Tell whether reply answers this question sent with ident: the name in any case,
         the type and class exactly."""
@@ -202,29 +209,13 @@ async def _exchange(
     spend: Callable[[], None], sockets: Sockets, deadline: float | None,
 ) -> Response:  # fmt: skip
     spend()
-    await _hold(sockets.queries, deadline)
-    try:
-        wait = _left(timeout, deadline)
+    async with _Wait(sockets.queries, timeout, deadline, address) as wait:
         response, ident = await sockets.udp(question, address, port, wait)
-    except TimeoutError:
-        if wait < timeout:
-            raise PastDeadline(f"the deadline came while {address} was asked") from None
-        raise
-    finally:
-        sockets.queries.release()
     if response.flags & TC_FLAG:
         spend()
         query = dns.message.from_wire(ident + question.body)
-        await _hold(sockets.tcp, deadline)
-        try:
-            wait = _left(timeout, deadline)
+        async with _Wait(sockets.tcp, timeout, deadline, address) as wait:
             response = await dns.asyncquery.tcp(query, address, wait, port)
-        except dns.exception.Timeout:
-            if wait < timeout:
-                raise PastDeadline(f"the deadline came while {address} was asked") from None
-            raise
-        finally:
-            sockets.tcp.release()
         if not query.is_response(response):
             raise BadReply(f"{address} answered another question over TCP")
     return response
@@ -232,6 +223,39 @@ async def _exchange(
 
 class PastDeadline(Exception):
     """A resolution's deadline came before its answer (not a server's failure)."""
+
+
+class _Wait:
+    """One wait for a server's reply: a descriptor of semaphore held throughout (waited for
+    until the deadline at most), and the time the wait may last (timeout, or what is left
+    before the deadline) as its value. A timeout that the deadline cut short is the
+    deadline's, not the server's: it leaves as PastDeadline."""
+
+    __slots__ = ("semaphore", "timeout", "deadline", "address", "wait")
+
+    def __init__(
+        self, semaphore: asyncio.Semaphore, timeout: float, deadline: float | None, address: str
+    ) -> None:
+        self.semaphore, self.timeout, self.deadline = semaphore, timeout, deadline
+        self.address = address
+        self.wait = timeout
+
+    async def __aenter__(self) -> float:
+        await _hold(self.semaphore, self.deadline)
+        try:
+            self.wait = _left(self.timeout, self.deadline)
+        except PastDeadline:
+            self.semaphore.release()
+            raise
+        return self.wait
+
+    async def __aexit__(self, kind, error, traceback) -> None:
+        self.semaphore.release()
+        if kind is not None and issubclass(kind, TIMEOUTS) and self.wait < self.timeout:
+            raise PastDeadline(f"the deadline came while {self.address} was asked") from None
+
+
+TIMEOUTS = (TimeoutError, dns.exception.Timeout)  # what a wait over UDP, over TCP, ends with
 
 
 def _left(timeout: float, deadline: float | None) -> float:
@@ -260,6 +284,7 @@ POOL_SIZE = 16  # sockets in use for new queries, per address family
 SOCKET_USES = 64  # queries sent from one socket before it is retired for a fresh port
 SOCKET_SECONDS = 1.0  # ... or seconds after it was opened, used or not
 BATCH = 64  # datagrams read from a socket in one go
+TIMER_GRAIN = 0.01  # seconds a query may wait past its timeout (see Sockets._expire_after)
 
 
 class Sockets:
@@ -280,6 +305,7 @@ class Sockets:
         self._active: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
         self._all: set[_Socket] = set()
         self._canonical: dict[str, str] = {}
+        self._due: dict[int, set[asyncio.Future]] = {}  # replies awaited, by when they time out
 
     async def udp(
         self, question: Question, address: str, port: int, timeout: float
@@ -301,15 +327,35 @@ class Sockets:
         shared.uses += 1
         if shared.uses >= SOCKET_USES:
             self._retire(shared)  # kept open while queries wait on it, this one included
-        timer = loop.call_later(timeout, _expire, reply)
+        due = self._expire_after(loop, reply, timeout)
         try:
             shared.sock.sendto(ident + question.body, (host, port))
             return await reply, ident
         finally:
-            timer.cancel()
+            due.discard(reply)
             shared.pending.pop(key, None)
             if not shared.pending and shared.retired:
                 self._close(shared)
+
+    def _expire_after(
+        self, loop: asyncio.AbstractEventLoop, reply: asyncio.Future, timeout: float
+    ) -> set[asyncio.Future]:
+        """Have reply fail with TimeoutError after timeout seconds (up to TIMER_GRAIN more);
+        return the set it waits in, to be taken out of once no longer awaited. Queries timing
+        out in the same TIMER_GRAIN share one timer: a timer each (made, pushed on the loop's
+        heap, cancelled, popped) cost every upstream query a few microseconds."""
+        slot = math.ceil((loop.time() + timeout) / TIMER_GRAIN)
+        due = self._due.get(slot)
+        if due is None:
+            due = self._due[slot] = set()
+            loop.call_at(slot * TIMER_GRAIN, self._expire, slot)
+        due.add(reply)
+        return due
+
+    def _expire(self, slot: int) -> None:
+        for reply in self._due.pop(slot, ()):
+            if not reply.done():
+                reply.set_exception(TimeoutError())
 
     def _canonicalise(self, address: str) -> str:
         """Return address as recvfrom gives it back (IPv6 addresses have many spellings)."""
@@ -379,7 +425,7 @@ class Sockets:
                 self.dropped += 1
                 continue
             try:
-                reply.set_result(Reply.parse(data, question.name))
+                reply.set_result(Reply.parse(data, question))
             except MALFORMED:
                 self.dropped += 1  # a reply that does not parse is no reply: keep waiting
 
@@ -433,11 +479,6 @@ class _Random:
 _random = _Random()
 
 
-def _expire(reply: asyncio.Future) -> None:
-    if not reply.done():
-        reply.set_exception(TimeoutError())
-
-
 MALFORMED = (dns.exception.DNSException, struct.error, ValueError, IndexError)
 OPT, TSIG, IN = 41, 250, 1
 
@@ -462,23 +503,31 @@ class Reply:
         return self._rcode
 
     @classmethod
-    def parse(cls, data: bytes, qname: dns.name.Name | None = None) -> Reply:
+    def parse(cls, data: bytes, question: Question | None = None) -> Reply:
         """Return the reply in data; raise one of MALFORMED if it cannot be read.
 
-        qname, the name asked, is taken as the owner of the records whose owner is written
-        exactly so (most answers), rather than a Name made again.
+        question, the one the reply answers (Question.matches), when the reply repeats it
+        byte for byte, is not read again, and gives the records written at a pointer to it
+        (most answers) their owner: the Name asked, rather than one read and made again.
         """
         _, flags, qdcount, *counts = wire.HEADER.unpack_from(data)
         read_labels, size = wire.read_labels, len(data)
+        qname = question.name if question is not None else None
         asked = qname.labels if qname is not None else None
-        position = 12
-        for _ in range(qdcount):
-            position = read_labels(data, position)[1] + 4
+        folded, position = (), 12
+        if qname is not None and qdcount == 1 and question.repeated(data):
+            folded, position = tuple(map(bytes.lower, asked)), 12 + len(question.section)
+        else:
+            for _ in range(qdcount):
+                position = read_labels(data, position)[1] + 4
         sections, extended = [], 0
         for count in counts:
             rrsets: dict[tuple, dns.rrset.RRset] = {}
             for _ in range(count):
-                labels, position = read_labels(data, position)
+                if folded and data[position] == 0xC0 and data[position + 1] == 12:
+                    labels, position = asked, position + 2  # a pointer to the question
+                else:
+                    labels, position = read_labels(data, position)
                 rdtype, rdclass, ttl, length = wire.RR_HEADER.unpack_from(data, position)
                 position += 10
                 end = position + length
@@ -488,7 +537,11 @@ class Reply:
                     extended = ttl >> 24
                 elif rdtype != TSIG:
                     kept = _rdata(data, position, end, rdtype, rdclass)
-                    _add(rrsets, labels, qname if labels == asked else None, kept, ttl)
+                    if labels is asked:  # read as a pointer to the question
+                        _add(rrsets, folded, qname, kept, ttl)
+                    else:
+                        owner = tuple(map(bytes.lower, labels))
+                        _add(rrsets, owner, qname if labels == asked else _name(labels), kept, ttl)
                 position = end
             sections.append(list(rrsets.values()))
         return cls(flags, sections, (extended << 4) | (flags & 0xF))
@@ -550,19 +603,20 @@ def _record_key(data: bytes, position: int, end: int, rdtype: int) -> tuple[int,
     return (rdtype, b"".join(parts)) if position == end else None
 
 
-def _add(
-    rrsets: dict, labels: tuple[bytes, ...], name: dns.name.Name | None, kept: dict, ttl: int
-) -> None:
-    """Add the record in kept to its RRset: by owner (in any case, as dnspython groups
-    them), type, class and the type an RRSIG covers."""
+def _add(rrsets: dict, owner: tuple[bytes, ...], name: dns.name.Name, kept: dict, ttl: int) -> None:
+    """Add the record in kept to its RRset: by owner (its labels case-folded, as dnspython
+    groups them), type, class and the type an RRSIG covers; name is the owner's Name, in
+    the case the reply spells it (for the RRset the first of its records makes)."""
     rdata = next(iter(kept))
     rdtype, rdclass = rdata.rdtype, rdata.rdclass
     covers = rdata.covers() if rdtype in COVERING else 0
-    key = (tuple(map(bytes.lower, labels)), rdtype, rdclass, covers)
+    key = (owner, rdtype, rdclass, covers)
     rrset = rrsets.get(key)
     if rrset is None:
-        rrset = rrsets[key] = dns.rrset.RRset(name or _name(labels), rdclass, rdtype, covers)
-    rrset.update_ttl(ttl)  # the lowest of the set's records
+        rrset = rrsets[key] = dns.rrset.RRset(name, rdclass, rdtype, covers)
+        rrset.ttl = ttl
+    elif ttl < rrset.ttl:
+        rrset.ttl = ttl  # the lowest of the set's records, as update_ttl keeps it
     # What rrset.add does, without hashing the rdata again: dnspython hashes an rdata by
     # rendering it, which for names (an SOA has two) makes a Name object per label.
     rrset.items.update(kept)

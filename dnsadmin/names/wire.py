@@ -20,7 +20,7 @@ import dns.rdatatype
 import dns.rrset
 
 from .answer import Sections
-from .render import MessageWriter, Records, labels_at
+from .render import POINTER_REACH, MessageWriter, Records, labels_at
 
 HEADER = struct.Struct("!HHHHHH")
 RR_HEADER = struct.Struct("!HHIH")
@@ -250,16 +250,21 @@ def _read_records(wire: bytes, position: int, others: int, arcount: int, query: 
 
 
 def _skip_record(wire: bytes, position: int) -> tuple[int, int, bool]:
-    owner, position = read_name(wire, position)
+    # The owner's labels, not a Name: most queries carry an OPT record, and a Name made and
+    # compared with the root's (dnspython) cost a tenth of a cache miss.
+    owner, position = read_labels(wire, position)
     rdtype, _, _, rdlength = RR_HEADER.unpack_from(wire, position)
     end = position + 10 + rdlength
     if end > len(wire):
         raise ValueError("record data runs past the end of the message")
-    return end, rdtype, owner == dns.name.root
+    return end, rdtype, owner == ROOT_LABELS
+
+
+ROOT_LABELS = (b"",)
 
 
 def _read_opt(wire: bytes, start: int, end: int, query: Query) -> None:
-    position = read_name(wire, start)[1]  # the root, maybe written as a pointer (as BIND takes)
+    position = read_labels(wire, start)[1]  # the root, maybe written as a pointer (as BIND takes)
     _, payload, ttl, _ = RR_HEADER.unpack_from(wire, position)
     query.payload = payload
     query.edns = (ttl >> 16) & 0xFF
@@ -410,7 +415,7 @@ def owned(rrset: dns.rrset.RRset) -> Owned:
 def write_rrsets(query: Query, sections: Sections, tcp: bool) -> bytes:
     """Return the response to query made of sections holding dnspython RRsets (the cache's,
     the hosts file's, recursion's); their additional section is not sent."""
-    data = _write_data(query, sections, tcp)
+    data = _write_data(query, sections, tcp) or _write_negative(query, sections, tcp)
     if data is not None:
         return data
     answer = [owned(rrset) for rrset in sections.answer]
@@ -422,6 +427,89 @@ def write_rrsets(query: Query, sections: Sections, tcp: bool) -> bytes:
 NAMELESS = frozenset({dns.rdatatype.A, dns.rdatatype.TXT, dns.rdatatype.AAAA})
 
 
+def _write_negative(query: Query, sections: Sections, tcp: bool) -> bytes | None:
+    """Return the negative answer made of one SOA record in the authority section and
+    nothing else (an NXDOMAIN or NODATA from the cache or upstream), byte for byte as
+    write_response writes it, without a MessageWriter: its names compressed as
+    MessageWriter compresses them (against the question's suffixes, then those written
+    before), the SOA's names split once per record (_soa_names); None for any other
+    response, or when it does not fit."""
+    if sections.answer or len(sections.authority) != 1 or query.qname is None:
+        return None
+    rrset = sections.authority[0]
+    if rrset.rdtype != dns.rdatatype.SOA or len(rrset) != 1 or sections.error:
+        return None
+    labels = query.qname.labels
+    folded = tuple(map(bytes.lower, labels))
+    suffixes: dict[tuple[bytes, ...], int] = {}
+    offset = 12
+    for i in range(len(labels) - 1):
+        suffixes.setdefault(folded[i:], offset)
+        offset += len(labels[i]) + 1
+    buffer = bytearray(12) + query.question
+    owner = rrset.name.labels
+    _write_name(buffer, suffixes, owner, tuple(map(bytes.lower, owner)))
+    buffer += RR_TYPE_TTL.pack(dns.rdatatype.SOA, IN, rrset.ttl)
+    start = len(buffer)
+    buffer += b"\0\0"
+    mname, rname, numbers = _soa_names(next(iter(rrset)))
+    _write_name(buffer, suffixes, *mname)
+    _write_name(buffer, suffixes, *rname)
+    buffer += numbers
+    buffer[start : start + 2] = (len(buffer) - start - 2).to_bytes(2, "big")
+    edns = query.edns >= 0
+    if len(buffer) + (OPT_SIZE if edns else 0) > query.limit(tcp):
+        return None  # write_response decides what to leave out
+    rcode = sections.rcode
+    if edns:
+        ttl = ((rcode >> 4) << 24) | (query.ednsflags & DO)
+        buffer += PLAIN_OPT.pack(0, dns.rdatatype.OPT, OUR_PAYLOAD, ttl, 0)
+    flags = QR | (query.flags & ECHOED_FLAGS) | (rcode & 0xF)
+    HEADER.pack_into(buffer, 0, query.id, flags, 1, 0, 1, int(edns))
+    return bytes(buffer)
+
+
+def _write_name(
+    buffer: bytearray, suffixes: dict, labels: tuple[bytes, ...], folded: tuple[bytes, ...]
+) -> None:
+    """Write the name of these labels (folded: in lowercase) compressed, as MessageWriter."""
+    for i in range(len(labels) - 1):
+        offset = suffixes.get(folded[i:])
+        if offset is not None:
+            buffer += (0xC000 | offset).to_bytes(2, "big")
+            return
+        if len(buffer) < POINTER_REACH:
+            suffixes[folded[i:]] = len(buffer)
+        buffer.append(len(labels[i]))
+        buffer += labels[i]
+    buffer.append(0)
+
+
+Split = tuple[tuple[bytes, ...], tuple[bytes, ...]]  # a name's labels, and them case-folded
+KEPT_SOAS = 1024
+_soas: dict[int, tuple[object, tuple[Split, Split, bytes]]] = {}
+
+
+def _soa_names(soa: dns.rdata.Rdata) -> tuple[Split, Split, bytes]:
+    """Return the SOA's two names (labels, folded) and the five numbers after them in wire
+    form, by the identity of the rdata: the replies of one zone share one (upstream.Reply)."""
+    kept = _soas.get(id(soa))
+    if kept is not None and kept[0] is soa:
+        return kept[1]
+    data = rdata_wire(soa)
+    mname, position = labels_at(data, 0)
+    rname, position = labels_at(data, position)
+    split = (
+        (mname, tuple(map(bytes.lower, mname))),
+        (rname, tuple(map(bytes.lower, rname))),
+        data[position:],
+    )
+    if len(_soas) >= KEPT_SOAS:
+        _soas.clear()
+    _soas[id(soa)] = (soa, split)
+    return split
+
+
 def _write_data(query: Query, sections: Sections, tcp: bool) -> bytes | None:
     """Return the response made of one RRset at the question's name with no name in its
     rdata (an address, a text) and nothing else, byte for byte as write_response writes it
@@ -430,8 +518,11 @@ def _write_data(query: Query, sections: Sections, tcp: bool) -> bytes | None:
     if sections.authority or sections.rcode or len(sections.answer) != 1:
         return None
     rrset = sections.answer[0]
-    if rrset.rdtype not in NAMELESS or len(rrset.name) < 2 or rrset.name != query.qname:
+    name = rrset.name
+    if rrset.rdtype not in NAMELESS or len(name) < 2:
         return None  # the root is written out, not pointed at
+    if name is not query.qname and name != query.qname:
+        return None  # (most often the question's own Name: no dnspython comparison)
     fixed = RR_TYPE_TTL.pack(rrset.rdtype, IN, rrset.ttl)
     records = b"".join(
         b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata

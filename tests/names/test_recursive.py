@@ -26,7 +26,7 @@ from dnsadmin.names.recursive import (
     read_hints,
     remember,
 )
-from dnsadmin.names.upstream import MALFORMED, Reply, Servers
+from dnsadmin.names.upstream import MALFORMED, Question, Reply, Servers
 from tests.names.hierarchy import (
     CHAINS,
     DEEP,
@@ -617,6 +617,33 @@ def test_names_keep_their_case_and_records_equal_but_for_case_make_one():
     )
     data = response.to_wire()
     assert reply_texts(Reply.parse(data)) == reply_texts(dns.message.from_wire(data))
+
+
+ANSWERED = [
+    "www.example.test. 300 IN CNAME host.example.test.",
+    "host.example.test. 300 IN A 192.0.2.1",
+]
+
+
+def test_a_reply_repeating_the_question_gives_its_owners_the_name_asked():
+    data = reply_of(answer=ANSWERED).to_wire()
+    question = Question.of(name("www.example.test."), A, recursion=False)
+    assert question.repeated(data)
+    reply = Reply.parse(data, question)
+    assert reply.answer[0].name is question.name  # not read, nor made again
+    assert reply_texts(reply) == reply_texts(dns.message.from_wire(data))
+
+
+def test_a_reply_repeating_the_question_in_another_case_keeps_its_spelling():
+    message = reply_of(answer=ANSWERED)
+    message.question[0].name = name("WWW.Example.TEST.")
+    message.answer[0].name = name("WWW.Example.TEST.")  # written as a pointer to it
+    data = message.to_wire()
+    question = Question.of(name("www.example.test."), A, recursion=False)
+    assert question.matches(data, data[:2]) and not question.repeated(data)
+    reply = Reply.parse(data, question)
+    assert reply.answer[0].name.labels == (b"WWW", b"Example", b"TEST", b"")
+    assert reply_texts(reply) == reply_texts(dns.message.from_wire(data))
 
 
 def test_a_record_whose_names_do_not_fill_its_length_does_not_parse():

@@ -4,6 +4,7 @@ rest dropped and counted, and source ports that keep changing (RFC 5452)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -20,9 +21,11 @@ from dnsadmin.names.upstream import (
     POOL_SIZE,
     SOCKET_SECONDS,
     SOCKET_USES,
+    PastDeadline,
     Question,
     Sockets,
     _random,
+    exchange,
 )
 
 A = 1
@@ -240,6 +243,79 @@ async def test_queries_one_after_another_move_to_a_fresh_port_after_the_uses(sta
         assert addresses(reply) == ["192.0.2.1"]
     ports = [port for port, _ in server.sources]
     assert len(set(ports[:SOCKET_USES])) == 1 and ports[-1] != ports[0]
+
+
+def silent(query, data, addr, server) -> None:
+    """Never answer."""
+
+
+def truncating(query, data, addr, server) -> None:
+    """Answer with TC set and nothing else: the client must retry over TCP."""
+    response = dns.message.make_response(query)
+    response.flags |= dns.flags.TC
+    server.send(response.to_wire(), addr)
+
+
+async def test_a_wait_the_deadline_cuts_short_is_the_deadline_not_the_server(start, pool):
+    server = await start(silent)
+    sockets = pool(4)
+    question = Question.of(name("www.example.test."), A, recursion=False)
+    deadline = asyncio.get_running_loop().time() + 0.1
+    with pytest.raises(PastDeadline):
+        await exchange(question, "127.0.0.1", server.port, 5.0, lambda: None, sockets, deadline)
+    with pytest.raises(TimeoutError):  # a whole timeout: the server's silence
+        await exchange(question, "127.0.0.1", server.port, 0.1, lambda: None, sockets)
+    assert not sockets.queries.locked() and sockets.queries._value == 4  # given back
+
+
+async def test_a_tcp_retry_the_deadline_cuts_short_gives_its_descriptor_back(start, pool):
+    hung: list[asyncio.StreamWriter] = []
+
+    async def never_answers(reader, writer) -> None:
+        hung.append(writer)  # reads nothing, answers nothing: the client waits
+
+    for _ in range(20):  # a UDP port whose TCP twin is free
+        server = await start(truncating)
+        with contextlib.suppress(OSError):
+            tcp = await asyncio.start_server(never_answers, "127.0.0.1", server.port)
+            break
+    sockets = pool(4)
+    free = sockets.tcp._value
+    question = Question.of(name("www.example.test."), A, recursion=False)
+    spent: list[int] = []
+    deadline = asyncio.get_running_loop().time() + 0.3
+    try:
+        with pytest.raises(PastDeadline):
+            await exchange(
+                question, "127.0.0.1", server.port, 5.0, lambda: spent.append(1), sockets,
+                deadline,
+            )  # fmt: skip
+    finally:
+        tcp.close()
+        for writer in hung:
+            writer.close()
+    assert len(spent) == 2 and len(hung) == 1  # the UDP query, then the TCP retry
+    assert sockets.tcp._value == free and sockets.queries._value == 4
+
+
+async def test_queries_timing_out_together_share_one_timer_and_leave_nothing_behind(start, pool):
+    silent_server = await start(silent)
+    answering = await start(lambda query, data, addr, server: server.send(answer(query), addr))
+    sockets = pool()
+    questions = [Question.of(name(f"n{i}.example.test."), A, recursion=False) for i in range(50)]
+    waits = [
+        asyncio.ensure_future(sockets.udp(question, "127.0.0.1", silent_server.port, 0.2))
+        for question in questions
+    ]
+    await asyncio.sleep(0)
+    assert sum(map(len, sockets._due.values())) == 50
+    assert len(sockets._due) <= 2  # one timer for all (two if a hundredth ends meanwhile)
+    outcomes = await asyncio.gather(*waits, return_exceptions=True)
+    assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)
+    reply, _ = await sockets.udp(questions[0], "127.0.0.1", answering.port, 5.0)
+    assert addresses(reply) == ["192.0.2.1"]
+    # The reply answered is not held until its timeout would have come.
+    assert not any(sockets._due.values())
 
 
 def test_a_forked_child_does_not_send_its_parents_next_query_ids():
