@@ -3,6 +3,7 @@
     .venv/bin/python bench/mix/udploop.py [--hosts 5000] [--queries 200000] [--batch 16]
         [--rounds 5] [--questions mix|lower|random|unique] [--against /tmp/old/server.py]
         [--root DIR] [--against-root DIR] [--profile first|second] [--flood N]
+        [--recursion] [--worker-gc]
 
 Feeds the mix of mixzone.py (random case, 30% unique nonexistent names) to the server's UDP
 reader through a socket stand-in that hands out prepared datagrams in batches of --batch and
@@ -20,6 +21,10 @@ rounds, interleaved. --root measures the engine (dnsadmin.names) of another chec
 of this one's; with --against-root DIR, this checkout's engine and DIR's are each measured in
 a fresh process per round, interleaved (e.g. DIR from `git archive HEAD dnsadmin bench | tar
 -x -C DIR`). --profile first|second prints cProfile's view of that pass instead.
+--recursion serves with rundns's default chain (recursion on, the loopback client allowed to
+use it: dnsperf's case in run.py) instead of our zones alone; --worker-gc sets the collector as
+the DNS worker does before serving (what was loaded frozen, the young generation collected
+every dnsadmin.worker.GC_YOUNG new objects).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import importlib.util
 import os
 import pstats
@@ -55,7 +61,7 @@ from fakesocket import Datagrams  # noqa: E402
 
 from dnsadmin.names import server as current  # noqa: E402
 from dnsadmin.names.catalog import ZoneCatalog  # noqa: E402
-from dnsadmin.names.chain import AUTHORITATIVE, ResolverChain  # noqa: E402
+from dnsadmin.names.chain import AUTHORITATIVE, ChainConfig, ResolverChain  # noqa: E402
 from dnsadmin.names.zone import zone_from_text  # noqa: E402
 
 
@@ -103,20 +109,34 @@ def flood_queries(count: int) -> list[bytes]:
     return [query[:13] + bytes(rng.choices(alphabet, k=12)) + query[25:] for _ in range(count)]
 
 
-async def measure(
-    module, zone_text: str, queries: list[bytes], batch: int, flood: list[bytes] = ()
-) -> tuple[float, ...]:
-    """Return µs per datagram for a fresh server's first and second pass (after the flood,
-    if any), elapsed then CPU."""
+GC_YOUNG = 10_000  # dnsadmin.worker's (not imported: it needs Django)
+
+
+def serving(module, zone_text: str, on_query, args: argparse.Namespace):
+    """Return a fresh server of module for the zone, its chain and collector set as asked."""
     catalog = ZoneCatalog([zone_from_text(zone_text, mixzone.ORIGIN)])
-    log: list = []
+    config = ChainConfig() if args.recursion else AUTHORITATIVE
     server = module.DNSServer(
-        ResolverChain(catalog, AUTHORITATIVE),
-        on_query=lambda *event: log.append(event),
-        log_per_second=1000,
+        ResolverChain(catalog, config), on_query=on_query, log_per_second=1000
     )
     server._loop = asyncio.get_running_loop()
     server._refill_log_budget()
+    if args.worker_gc:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG, 10, 10)
+    return server
+
+
+async def measure(
+    module, zone_text: str, queries: list[bytes], args: argparse.Namespace,
+    flood: list[bytes] = (),
+) -> tuple[float, ...]:  # fmt: skip
+    """Return µs per datagram for a fresh server's first and second pass (after the flood,
+    if any), elapsed then CPU."""
+    batch = args.batch
+    log: list = []
+    server = serving(module, zone_text, lambda *event: log.append(event), args)
     try:
         passes = []
         for number in range(2):
@@ -159,6 +179,7 @@ def in_another_process(root: Path, args: argparse.Namespace) -> tuple[float, ...
         sys.executable, __file__, "--root", str(root), "--rounds", "1", "--machine",
         "--hosts", str(args.hosts), "--queries", str(args.queries), "--batch", str(args.batch),
         "--questions", args.questions, "--flood", str(args.flood),
+        *(["--recursion"] if args.recursion else []), *(["--worker-gc"] if args.worker_gc else []),
     ]  # fmt: skip
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     print(done.stderr, end="", file=sys.stderr)
@@ -166,13 +187,9 @@ def in_another_process(root: Path, args: argparse.Namespace) -> tuple[float, ...
     return tuple(float(figure) for figure in output.split()[-4:])
 
 
-async def profile(module, zone_text: str, queries: list[bytes], batch: int, first: bool) -> None:
-    catalog = ZoneCatalog([zone_from_text(zone_text, mixzone.ORIGIN)])
-    server = module.DNSServer(
-        ResolverChain(catalog, AUTHORITATIVE), on_query=lambda *event: None, log_per_second=1000
-    )
-    server._loop = asyncio.get_running_loop()
-    server._refill_log_budget()
+async def profile(module, zone_text: str, queries: list[bytes], args: argparse.Namespace) -> None:
+    batch, first = args.batch, args.profile == "first"
+    server = serving(module, zone_text, lambda *event: None, args)
     if not first:
         await one_pass(server, queries, batch)
     profiler = cProfile.Profile()
@@ -196,6 +213,8 @@ def main() -> None:
     parser.add_argument("--machine", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=("first", "second"), help="profile this pass")
     parser.add_argument("--flood", type=int, default=0, help="unique names between the passes")
+    parser.add_argument("--recursion", action="store_true", help="rundns's default chain")
+    parser.add_argument("--worker-gc", action="store_true", help="the worker's collector")
     args = parser.parse_args()
     if args.against_root:
         here = Path(__file__).resolve().parents[2]
@@ -211,14 +230,14 @@ def main() -> None:
     queries = wire_queries(questions(args.questions, args.queries, args.hosts))
     if args.profile:
         module = load_server_module(args.against) if args.against else current
-        asyncio.run(profile(module, zone_text, queries, args.batch, args.profile == "first"))
+        asyncio.run(profile(module, zone_text, queries, args))
         return
     modules = {"current": current}
     if args.against:
         modules["against"] = load_server_module(args.against)
     runs = {
         name: lambda module=module: asyncio.run(
-            measure(module, zone_text, queries, args.batch, flood_queries(args.flood))
+            measure(module, zone_text, queries, args, flood_queries(args.flood))
         )
         for name, module in modules.items()
     }

@@ -17,7 +17,7 @@ import dns.rdatatype
 from . import denial, wire
 from .answer import MAX_CHAIN, Kind, Sections
 from .catalog import ZoneCatalog
-from .render import Labels, MessageWriter, Owner, Records, labels_at
+from .render import COMPRESSIBLE, Labels, MessageWriter, Owner, Records, labels_at
 from .wire import Query
 from .zone import ADDITIONAL_TARGET, DS, NOT_OWNED, Key, Node, Zone, lower_labels
 from .zone import CNAME_TYPE as CNAME
@@ -110,6 +110,73 @@ def locate(query: bytes, end: int, catalog: ZoneCatalog) -> Located | None:
     return _located((zone, rel + zone.key, rel, qtype, zone.node_at(rel)))
 
 
+def zone_of(name: bytes, zones: dict[bytes, Zone]) -> Zone | None:
+    """Return the closest enclosing zone of a name in wire form, case-folded, from the
+    catalog's zones by wire name (the longest ending of the name that is a zone's origin);
+    None when no zone of ours holds it."""
+    position = 0
+    while (zone := zones.get(name[position:])) is None:
+        length = name[position]
+        if not length:
+            return None
+        position += length + 1
+    return zone
+
+
+def wired_answer(query: bytes, end: int, name: bytes, zone: Zone, recursive: int) -> bytes | None:
+    """Return the answer to a plain UDP question (ending at end, name: its name case-folded)
+    in zone (``zone_of``'s) for an RRset the zone precomputed when it was built
+    (``Zone.wired``), as ``owned_answer`` writes it (RA set if recursive, 1 or 0); None for
+    any other question.
+
+    A dict lookup finds the answer records, another the header and OPT record a query of
+    this form gets: no node, no Records and nothing else of the zone's is read, which costs
+    more than the Python (memory a question for a name not asked for a while has to fetch).
+    """
+    key = name + query[end : end + 4]  # type and class: the zone's keys say class IN
+    changes = zone.wired_changes
+    found = changes[key] if key in changes else zone.wired.get(key)
+    if found is None or zone.dnssec is not None or zone.expired:
+        return None
+    form = query[2:12] + query[end + 4 :]
+    plain = _forms.get(form)
+    if plain is None:
+        plain = _plain_form(query, end, form)
+        if plain is None:
+            return None
+    limit, flags, arcount, opt = plain
+    counts, records = found
+    if end + 4 + len(records) > limit:
+        return None  # write_response decides what to leave out
+    question = query[12 : end + 4]
+    return b"".join((query[:2], flags[recursive], counts, arcount, question, records, opt))
+
+
+# What the queries of one form (their header but for the ID, and what follows the question)
+# get in a plain answer: room for the answers, the flags (without RA, with it), and the
+# arcount with the OPT record; at most MAX_FORMS kinds (few clients differ in more than DO).
+MAX_FORMS = 256
+_forms: dict[bytes, tuple[int, tuple[bytes, bytes], bytes, bytes]] = {}
+
+
+def _plain_form(query: bytes, end: int, form: bytes) -> tuple | None:
+    """Work out and remember what the queries of query's form get (see _forms); None for a
+    query that is not plain (``wire._plain_edns``)."""
+    plain = wire._plain_edns(query, end)
+    if plain is None:
+        return None
+    limit, opt = plain
+    flags = wire.QR | wire.AA | (int.from_bytes(query[2:4], "big") & wire.ECHOED_FLAGS)
+    variants = (flags.to_bytes(2, "big"), (flags | 0x80).to_bytes(2, "big"))  # RA
+    # The additional count: one OPT record or none (the question's, answers' and
+    # authority's counts come with the answer records).
+    kept = limit, variants, b"\0\1" if opt else b"\0\0", opt
+    if len(_forms) >= MAX_FORMS:
+        _forms.clear()
+    _forms[form] = kept
+    return kept
+
+
 def decided_by(located: Located) -> tuple[tuple, int] | None:
     """Return what decides the answer to the question when that is not its name
     (``Zone.decider``: a name error, a wildcard, a referral from above, no data), and how many
@@ -196,7 +263,8 @@ def _alias(
     records = node.records(located.qtype)
     if records is None:
         return None
-    if records.rdtype not in ADDITIONAL_TARGET:
+    if records.rdtype not in ADDITIONAL_TARGET and records.rdtype not in COMPRESSIBLE:
+        # Copied as they are: no name inside to compress (a PTR's or SOA's is, below).
         return _alias_written(query, end, located.labels, cname, target, folded, records)
     question = labels_at(query, 12)[0]
     answer = [(question, cname), (target, records)]

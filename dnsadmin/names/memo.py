@@ -218,10 +218,11 @@ class AnswerMemo:
         """Return what the kept answers cost."""
         return self.positive.bytes + self.negative.bytes
 
-    def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | int:
+    def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | bytes:
         """Return the response kept for query (its ID put in) and its source, while right;
-        when none is, where the name of its question ends (``question_end``, 0 for a query
-        that is not one plain question), for the caller to go on with.
+        when none is, the name of its question case-folded (it ends at 12 + its length), or
+        b"" for a query that is not one plain question (``question_end``), for the caller to
+        go on with.
 
         First the query's own bytes: a question in lowercase is its own key, and the body
         kept holds it as is (the hot path of a repeated question: one lookup, one join);
@@ -236,22 +237,43 @@ class AnswerMemo:
         else:
             end = question_end(query)
             if not end:
-                return 0
+                return b""
             name = query[12:end]
             folded_name = name.lower()
             if folded_name == name:
-                return end  # its key was the query's own
+                return folded_name  # its key was the query's own
             key = (kind, keyed(query, end, folded_name))
             memo = self._positive.get(key) or self._negative.get(key)
             if memo is None:
-                return end
-            if memo.lasting:
+                return folded_name
+            if memo.lasting:  # (_sent's first case, inline: the hot path of a name in any case)
                 return with_question(query, memo.body, end), memo.source
+        found = self._sent(key, memo, query, end, clock)
+        return query[12 : end or question_end(query)].lower() if found is None else found
+
+    def get_folded(
+        self, kind: int, query: bytes, end: int, name: bytes, clock: Callable[[], float]
+    ) -> tuple[bytes, str] | None:
+        """Return what ``get`` returns for a plain question (ending at end, name: its name
+        case-folded) kept by its key case-folded, or None: for a caller that has worked out
+        end and name already."""
+        key = (kind, keyed(query, end, name))
+        memo = self._positive.get(key) or self._negative.get(key)
+        return None if memo is None else self._sent(key, memo, query, end, clock)
+
+    def _sent(
+        self, key: Hashable, memo: Memo, query: bytes, end: int, clock: Callable[[], float]
+    ) -> tuple[bytes, str] | None:
+        """Return memo (kept under key) as the response to query (end: where the name of its
+        question ends, 0 to send the question as kept) and its source; None once it has
+        expired (then it is dropped)."""
+        if memo.lasting:
+            return with_question(query, memo.body, end), memo.source
         now = clock()
         if memo.expires <= now:
             self.positive.pop(key)
             self.negative.pop(key)
-            return end or question_end(query)
+            return None
         return with_question(query, _count_down(memo, now), end), memo.source
 
     def put(

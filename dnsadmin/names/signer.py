@@ -195,7 +195,7 @@ def sign_zone(
     for digest, node in signed.nsec3_nodes.items():
         owner_key = (b32hex(digest),)
         signed.sigs[(owner_key, NSEC3)] = signer.sign(owner_key, node.records(NSEC3))
-    zone.dnssec = signed
+    zone.serve_signed(signed)
     if len(nodes) >= SETTLE_NODES:
         settle()  # the signatures and proofs too, made after build_zone froze the zone
     return signed
@@ -356,7 +356,7 @@ def resign(zone: Zone, previous: Zone, owners: Iterable[str]) -> Signed:
         for _, cache_key in signer.cache_keys(key, records):
             if cache_key not in signer.used:
                 old.cache.pop(cache_key, None)
-    zone.dnssec = signed
+    zone.serve_signed(signed)
     return signed
 
 

@@ -338,3 +338,28 @@ def test_a_question_is_located_in_the_closest_enclosing_zone_from_its_bytes():
     assert zone_of("a.b.SUB.Example.") == "example."
     catalog.remove("net.")
     assert zone_of("net.") is None
+
+
+ALIASES = """$TTL 300
+@ IN SOA ns1 hostmaster 1 7200 900 1209600 300
+@ IN NS ns1
+ns1 IN A 192.0.2.1
+ptr IN CNAME target
+target IN PTR host.example.com.
+target IN TXT "text"
+top IN CNAME @
+"""
+
+
+def test_a_first_answer_through_an_alias_compresses_the_names_in_its_records():
+    # The names inside a PTR or SOA record the alias leads to are compressed (RFC 1035
+    # 4.1.4), by the fast writer as by the full one, byte for byte.
+    catalog = ZoneCatalog([zone_from_text(ALIASES, "example.com.")])
+    for name, rdtype in (("ptr", "PTR"), ("PtR", "TXT"), ("top", "SOA"), ("TOP", "NS")):
+        query = dns.message.make_query(f"{name}.example.com.", rdtype)
+        query.id = 7
+        wire = query.to_wire()
+        end = memo.question_end(wire)
+        located = authority.locate(wire, end, catalog)
+        written = authority.data_answer(wire, end, located, catalog)
+        assert written is not None and written == authority.answer(wire, catalog), (name, rdtype)

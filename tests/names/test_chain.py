@@ -347,6 +347,20 @@ async def test_a_kept_cached_answer_counts_its_ttls_down_until_it_expires(chain,
     assert at_once(chain, query) is None
 
 
+async def test_a_kept_cached_answer_is_sent_to_the_question_in_any_case(chain):
+    query = dns.message.make_query("www.example.test.", "A")
+    await ask_with(chain, query, LOOPBACK)
+    await ask_with(chain, query, LOOPBACK)
+    shaken = dns.message.make_query("WwW.Example.TEST.", "A")
+    kept, source = at_once(chain, shaken)
+    assert source == "cache" and kept.flags & dns.flags.RA
+    assert kept.question[0].name.labels == shaken.question[0].name.labels  # its case echoed
+    # Names in our zones are the authority's, never looked up among the cache's answers.
+    ours = dns.message.make_query("WWW.home.test.", "A")
+    await ask_with(chain, ours, LOOPBACK)
+    assert at_once(chain, ours)[1] == "authority"
+
+
 async def test_a_cache_flush_drops_the_kept_answers(chain):
     query = dns.message.make_query("www.example.test.", "A")
     await ask_with(chain, query, LOOPBACK)
