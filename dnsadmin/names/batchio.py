@@ -215,7 +215,7 @@ class MultiBatches(Batches):
             count = sendmmsg(fd, self._out_headers + sent, len(slots) - sent, 0)
             if count > 0:
                 sent += count
-            elif ffi.errno == errno.EINTR:
+            elif count < 0 and ffi.errno == errno.EINTR:
                 continue
             else:
                 failed.append(slots[sent])

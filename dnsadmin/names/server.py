@@ -274,48 +274,52 @@ class DNSServer:
         replies: list[tuple[bytes, tuple]] = []  # (response, client) to send
         sources: list[str] = []  # of each reply, "" for a slipped one (not counted)
         logs: list[tuple] = []  # (index in replies, query, client, source) for on_query
-        for query, client in batch:
-            cookie = None
-            if (
-                cookies is not None
-                and query[10:12] != b"\0\0"
-                # EDNS without options, last (dnsperf -D, most stubs): no cookie to take out,
-                # so no signature to keep it for either (what Cookies.take checks first).
-                and (query[-11:-8] != OPT_LAST or query[-2:] != b"\0\0")
-                and not self._signed(query)
-            ):
-                taken = self._take_cookie(udp, query, client, started)
-                if taken is None:
-                    continue
-                query, cookie = taken
-            try:
-                kept = at_once(query, client[0])
-            except Exception:
-                log.exception("answering from kept answers failed")  # the full path still works
-                kept = None
-            if kept is not None:
-                response, source = kept
-                if not direct or cookie is not None:
-                    response, source = self._release(response, client[0], cookie, source)
-                    if response is None:
+        try:
+            for query, client in batch:
+                cookie = None
+                if (
+                    cookies is not None
+                    and query[10:12] != b"\0\0"
+                    # EDNS without options, last (dnsperf -D, most stubs): no cookie to take out,
+                    # so no signature to keep it for either (what Cookies.take checks first).
+                    and (query[-11:-8] != OPT_LAST or query[-2:] != b"\0\0")
+                    and not self._signed(query)
+                ):
+                    taken = self._take_cookie(udp, query, client, started)
+                    if taken is None:
                         continue
-                replies.append((response, client))
-                sources.append(source)
-                if source:  # counted now, uncounted if the kernel does not take it
-                    answered[source, response[3] & 0xF] += 1
-                    if self.log_budget:
-                        self.log_budget -= 1
-                        logs.append((len(replies) - 1, query, client, source))
-                continue
-            if self._signed(query):
-                pending = self._first(self.messages.respond(query, client[0], False))
-                self._spawn(self._finish_udp(udp, query, client, pending, "authority", started))
-                continue
-            if len(backlog) == backlog.maxlen:
-                self.stats.shed += 1
-            backlog.append((udp, query, client, cookie, started))
-        if replies:
-            self._send_batch(udp, replies, sources, logs, started)
+                    query, cookie = taken
+                try:
+                    kept = at_once(query, client[0])
+                except Exception:
+                    log.exception("answering from kept answers failed")  # the full path still works
+                    kept = None
+                if kept is not None:
+                    response, source = kept
+                    if not direct or cookie is not None:
+                        response, source = self._release(response, client[0], cookie, source)
+                        if response is None:
+                            continue
+                    replies.append((response, client))
+                    sources.append(source)
+                    if source:  # counted now, uncounted if the kernel does not take it
+                        answered[source, response[3] & 0xF] += 1
+                        if self.log_budget:
+                            self.log_budget -= 1
+                            logs.append((len(replies) - 1, query, client, source))
+                    continue
+                if self._signed(query):
+                    pending = self._first(self.messages.respond(query, client[0], False))
+                    self._spawn(self._finish_udp(udp, query, client, pending, "authority", started))
+                    continue
+                if len(backlog) == backlog.maxlen:
+                    self.stats.shed += 1
+                backlog.append((udp, query, client, cookie, started))
+        finally:
+            # Should a datagram raise, the answers worked out before it still go out (the
+            # event loop logs the error, and the listener reads on).
+            if replies:
+                self._send_batch(udp, replies, sources, logs, started)
 
     def _send_batch(self, udp, replies: list, sources: list, logs: list, started) -> None:
         """Send the kept answers of a batch; those the kernel would not take (a full send

@@ -9,6 +9,7 @@ import socket
 import time
 
 import dns.message
+import dns.opcode
 import dns.rcode
 import dns.rdatatype
 import pytest
@@ -215,3 +216,42 @@ async def exchange_one(client: socket.socket, query: dns.message.Message, port: 
     client.sendto(query.to_wire(), ("127.0.0.1", port))
     async with asyncio.timeout(10):
         await asyncio.get_running_loop().sock_recv(client, 512)
+
+
+class Sent:
+    """A stand-in for a batched socket that keeps what the server sends."""
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[bytes, tuple]] = []
+
+    def send(self, replies: list[tuple[bytes, tuple]]) -> list[int]:
+        self.replies += replies
+        return []
+
+
+async def test_the_answers_of_a_batch_go_out_when_a_later_datagram_raises(monkeypatch):
+    server = serve(make_catalog())
+    server._loop = asyncio.get_running_loop()
+    kept = dns.message.make_query("www.example.com.", "A").to_wire()
+    server.chain.resolve(kept, tcp=False, client="127.0.0.1")  # the answer is kept after this
+    notify = dns.message.make_query("www.example.com.", "SOA")
+    notify.set_opcode(dns.opcode.NOTIFY)
+    broken = notify.to_wire()  # not a kept answer: the server asks whether it is signed
+
+    def signed(query: bytes) -> bool:
+        if query == broken:
+            raise RuntimeError("a bug on one datagram")
+        return False
+
+    monkeypatch.setattr(server, "_signed", signed)
+    udp = Sent()
+    batch = [
+        (kept, ("127.0.0.1", 1001)),
+        (broken, ("127.0.0.1", 1002)),
+        (kept, ("127.0.0.1", 1003)),
+    ]
+    with pytest.raises(RuntimeError):
+        server._answer_batch(udp, batch, time.perf_counter())
+    assert [client for _, client in udp.replies] == [("127.0.0.1", 1001)]
+    assert dns.message.from_wire(udp.replies[0][0]).answer
+    assert server.stats.by_transport == {"udp": 1}
