@@ -23,7 +23,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import dns.asyncquery
 import dns.exception
@@ -143,10 +143,13 @@ _RD_EDNS = {
 _OPT = b"\x00\x00\x29" + wire.OUR_PAYLOAD.to_bytes(2, "big") + bytes(6)
 
 
-@dataclass(frozen=True, slots=True)
-class Question:
+class Question(NamedTuple):
     """One question to send: the query without its ID, and the question section a reply
-    must repeat (its name lowercased: servers may answer in another case)."""
+    must repeat (its name lowercased: servers may answer in another case).
+
+    A named tuple, not a frozen dataclass: one is made for every query sent, and a tuple is
+    made in a fraction of the time.
+    """
 
     body: bytes
     section: bytes
@@ -554,7 +557,7 @@ class Reply:
 KEPT_NAMES = 8192
 KEPT_RECORDS = 8192
 _names: dict[tuple[bytes, ...], dns.name.Name] = {}
-_records: dict[tuple[int, bytes], dict] = {}
+_records: dict[tuple, tuple[dict, bytes]] = {}  # by _record_key: the record and its wire form
 PLAIN_TYPES = frozenset({1, 16, 28})  # A, TXT, AAAA: no names inside, the wire is the record
 NAME_TYPES = {2: 1, 5: 1, 6: 2}  # NS, CNAME: one name; SOA: two, then 20 bytes of numbers
 COVERING = frozenset({24, 46})  # SIG, RRSIG: the only types whose covers() is not 0
@@ -572,35 +575,51 @@ def _name(labels: tuple[bytes, ...]) -> dns.name.Name:
 def _rdata(data: bytes, position: int, end: int, rdtype: int, rdclass: int) -> dict:
     """Return the record at position as the one-entry dict {rdata: None}."""
     key = _record_key(data, position, end, rdtype) if rdclass == IN else None
-    kept = _records.get(key) if key is not None else None
-    if kept is None:
+    if key is None:
+        return {dns.rdata.from_wire(rdclass, rdtype, data, position, end - position): None}
+    found = _records.get(key)
+    if found is None:
         rdata = dns.rdata.from_wire(rdclass, rdtype, data, position, end - position)
-        kept = {rdata: None}
-        if key is not None:
-            if len(_records) >= KEPT_RECORDS:
-                _records.clear()
-            _records[key] = kept
-    if key is not None:
-        wire.keep_wire(next(iter(kept)), key[1])  # answers written from it copy these bytes
+        if len(_records) >= KEPT_RECORDS:
+            _records.clear()
+        found = _records[key] = ({rdata: None}, _key_wire(key))
+    kept, uncompressed = found
+    wire.keep_wire(next(iter(kept)), uncompressed)  # answers written from it copy these bytes
     return kept
 
 
-def _record_key(data: bytes, position: int, end: int, rdtype: int) -> tuple[int, bytes] | None:
-    """Return the record's type and its wire form without compression, the same for the same
-    record in any reply; None for types read by dnspython alone."""
+def _record_key(data: bytes, position: int, end: int, rdtype: int) -> tuple | None:
+    """Return the record's type and content, the same for the same record in any reply: the
+    wire for the types without names, else the labels of its names (wherever compression
+    put them) and an SOA's numbers; None for types read by dnspython alone.
+
+    The labels as read, not joined into an uncompressed wire form: that is made once per
+    record kept (_key_wire), where joining them for every record read cost an SOA 2 µs.
+    """
     if rdtype in PLAIN_TYPES:
         return rdtype, data[position:end]
     names = NAME_TYPES.get(rdtype)
     if names is None:
         return None
+    labels, position = wire.read_labels(data, position)
+    if names == 1:
+        return (rdtype, labels) if position == end else None
+    second, position = wire.read_labels(data, position)  # an SOA: its mname and rname
+    numbers = data[position : position + 20]
+    return (rdtype, labels, second, numbers) if position + 20 == end else None
+
+
+def _key_wire(key: tuple) -> bytes:
+    """Return the uncompressed wire form of the record _record_key gave key for."""
+    if key[0] in PLAIN_TYPES:
+        return key[1]
     parts = []
-    for _ in range(names):
-        labels, position = wire.read_labels(data, position)
-        parts.extend(bytes((len(label),)) + label for label in labels)
-    if rdtype == 6:
-        parts.append(data[position : position + 20])
-        position += 20
-    return (rdtype, b"".join(parts)) if position == end else None
+    for part in key[1:]:
+        if isinstance(part, bytes):
+            parts.append(part)  # an SOA's numbers
+        else:
+            parts.extend(bytes((len(label),)) + label for label in part)
+    return b"".join(parts)
 
 
 def _add(rrsets: dict, owner: tuple[bytes, ...], name: dns.name.Name, kept: dict, ttl: int) -> None:

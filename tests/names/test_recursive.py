@@ -603,6 +603,8 @@ def test_a_record_seen_before_is_read_once_and_shared_in_any_reply():
     second.question[0].name = name("a.much.longer.name.example.test.")
     one, two = (Reply.parse(message.to_wire()) for message in (first, second))
     assert one.authority[0][0] is two.authority[0][0]
+    soa = two.authority[0][0]
+    assert wire.rdata_wire(soa) == soa.to_wire()  # answers copy its bytes, uncompressed
     for message in (first, second):
         data = message.to_wire()
         assert reply_texts(Reply.parse(data)) == reply_texts(dns.message.from_wire(data))
