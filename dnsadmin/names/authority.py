@@ -17,7 +17,16 @@ import dns.rdatatype
 from . import denial, wire
 from .answer import MAX_CHAIN, Kind, Sections
 from .catalog import ZoneCatalog
-from .render import COMPRESSIBLE, Labels, MessageWriter, Owner, Records, labels_at
+from .render import (
+    COMPRESSIBLE,
+    Labels,
+    MessageWriter,
+    Owner,
+    Records,
+    compressed,
+    labels_at,
+    srv_written,
+)
 from .wire import Query
 from .zone import ADDITIONAL_TARGET, DS, NOT_OWNED, Key, Node, Zone, lower_labels
 from .zone import CNAME_TYPE as CNAME
@@ -123,11 +132,13 @@ def zone_of(name: bytes, zones: dict[bytes, Zone]) -> Zone | None:
     return zone
 
 
-def wired_answer(query: bytes, end: int, name: bytes, zone: Zone, recursive: int) -> bytes | None:
+def wired_answer(
+    query: bytes, end: int, name: bytes, zone: Zone, recursive: int, zones: dict[bytes, Zone]
+) -> bytes | None:
     """Return the answer to a plain UDP question (ending at end, name: its name case-folded)
-    in zone (``zone_of``'s) for an RRset the zone precomputed when it was built
-    (``Zone.wired``), as ``owned_answer`` writes it (RA set if recursive, 1 or 0); None for
-    any other question.
+    in zone (``zone_of``'s among zones, the catalog's by wire name) for an RRset the zone
+    precomputed when it was built (``Zone.wired``), as ``owned_answer`` or, through a CNAME,
+    ``_alias_written`` writes it (RA set if recursive, 1 or 0); None for any other question.
 
     A dict lookup finds the answer records, another the header and OPT record a query of
     this form gets: no node, no Records and nothing else of the zone's is read, which costs
@@ -145,9 +156,13 @@ def wired_answer(query: bytes, end: int, name: bytes, zone: Zone, recursive: int
         if plain is None:
             return None
     limit, flags, arcount, opt = plain
-    counts, records = found
+    counts, records, target, additional = found
+    if target and zone_of(target, zones) is not zone:
+        return None  # the CNAME's target is in another zone of ours (a closer one)
     if end + 4 + len(records) > limit:
         return None  # write_response decides what to leave out
+    if additional:
+        arcount = (additional + arcount[1]).to_bytes(2, "big")
     question = query[12 : end + 4]
     return b"".join((query[:2], flags[recursive], counts, arcount, question, records, opt))
 
@@ -285,7 +300,7 @@ def _alias_written(
         return None  # not plain, or an alias to the root (its owners are not compressed)
     limit, opt = plain
     # The CNAME's rdata: after the question, its owner and fixed fields.
-    name, at = _compressed(asked, end, target, folded, end + 16)
+    name, at = compressed(asked, end, target, folded, end + 16)
     pointer = (0xC000 | at).to_bytes(2, "big")
     fixed = wire.RR_TYPE_TTL.pack(records.rdtype, wire.IN, records.ttl)
     rrset = b"".join(
@@ -307,37 +322,13 @@ def _srv_written(
     MessageWriter: SRV names are not compressed (RFC 2782), so the answer's owners alone
     point at the question, and the addresses' owners at the target, written once."""
     plain = wire._plain_edns(query, end)
-    target = additional[0][0]
-    if plain is None or len(target) < 2:
+    if plain is None or len(additional[0][0]) < 2:
         return None
     limit, opt = plain
-    fixed = wire.RR_TYPE_TTL.pack(records.rdtype, wire.IN, records.ttl)
-    answer = b"".join(
-        b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata for rdata in records.wires
-    )
-    size = end + 4 + len(answer)
-    if size > limit:
+    written = srv_written(asked, end, records, additional, limit)
+    if written is None:
         return None  # write_response decides what to leave out
-    folded = tuple(map(bytes.lower, target))
-    parts, count, at = [answer], 0, None  # at: where the target is, once written
-    for _, found in additional:
-        if at is None:
-            name, full = _compressed(asked, end, target, folded, size)
-        else:
-            name, full = (0xC000 | at).to_bytes(2, "big"), at
-        pointer = (0xC000 | full).to_bytes(2, "big")  # for the owners after the first
-        fixed = wire.RR_TYPE_TTL.pack(found.rdtype, wire.IN, found.ttl)
-        owners = [name] + [pointer] * (len(found) - 1)
-        rrset = b"".join(
-            owner + fixed + len(rdata).to_bytes(2, "big") + rdata
-            for owner, rdata in zip(owners, found.wires, strict=True)
-        )
-        if size + len(rrset) > limit:
-            continue  # optional: left out if too big, the target written again by the next
-        parts.append(rrset)
-        size += len(rrset)
-        count += len(found)
-        at = full
+    parts, count = written
     return _finish(query, end, len(records), parts, count, opt)
 
 
@@ -357,7 +348,7 @@ def _mx_written(
     # The exchange follows the answer's owner (a pointer), type, class, TTL, rdata length
     # and preference.
     folded = tuple(map(bytes.lower, exchange))
-    name, full = _compressed(asked, end, exchange, folded, end + 18)
+    name, full = compressed(asked, end, exchange, folded, end + 18)
     rdata = rdata[:2] + name
     fixed = wire.RR_TYPE_TTL.pack(records.rdtype, wire.IN, records.ttl)
     answer = b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata
@@ -377,28 +368,6 @@ def _mx_written(
         size += len(rrset)
         count += len(found)
     return _finish(query, end, 1, parts, count, opt)
-
-
-def _compressed(
-    asked: Key, end: int, target: Labels, folded: Key, offset: int
-) -> tuple[bytes, int]:
-    """Return the name of target written at offset, compressed as MessageWriter compresses it
-    when the question (asked, case-folded, ending at end) holds the only names before it,
-    and the offset where the whole name is then found."""
-    # The labels the target ends with as the question does, the root's included (at least
-    # that one): tuple comparisons in C, the longest ending first (the usual answer is one
-    # label short of it, a name beside the question's).
-    common = min(len(asked), len(folded))
-    while asked[len(asked) - common :] != folded[len(folded) - common :]:
-        common -= 1
-    written = len(target) - common  # the target's labels before the part the question has
-    name = b"".join([bytes((len(label),)) + label for label in target[:written]])
-    if common < 2:  # only the root's label in common, which is never compressed
-        return name + b"\0", offset
-    # Where that ending starts in the question: its labels joined by dots are as long as
-    # their wire form less one byte.
-    suffix = end - len(b".".join(asked[len(asked) - common :])) - 1
-    return name + (0xC000 | suffix).to_bytes(2, "big"), offset if written else suffix
 
 
 def _finish(

@@ -82,9 +82,11 @@ class ChainConfig:
     a name, a wildcard's, a referral, a signed zone's name errors) under MAX_SEEN, whatever
     is asked; a name error from an unsigned zone is never kept by name. Beside these, each
     unsigned zone precomputes the answers that are one RRset at a name when it is built
-    (zone.Zone.wired: at most one an RRset, each within zone.WIRED_MAX, about 21 MB for
-    bench/mix's 95,000 such RRsets), which answer questions in any case without keeping
-    them: only a question in lowercase is kept then. ``memory()`` reports both.
+    (zone.Zone.wired: at most one an RRset, or a CNAME and a type at its target, each
+    within zone.WIRED_MAX; SRV answers with their target's addresses; about 37 MB for
+    bench/mix's 123,000 such answers; at most zone.WIRED_BUDGET a zone, past which a zone
+    precomputes nothing), which answer questions in any case without keeping them: only a
+    question in lowercase is kept then. ``memory()`` reports both.
     """
 
     recursion: bool = True
@@ -262,7 +264,10 @@ class ResolverChain:
             return OUTSIDE
         if not kind & TCP:
             # Plain standard queries only (wired_answer checks their form first).
-            response = authority.wired_answer(query, end, name, zone, (kind & RECURSIVE) >> 1)
+            recursive = (kind & RECURSIVE) >> 1
+            response = authority.wired_answer(
+                query, end, name, zone, recursive, self.catalog.by_wire
+            )
             if response is not None:
                 if name == query[12:end]:
                     # Kept for a question in lowercase: its key is its own bytes, one lookup
@@ -352,14 +357,15 @@ class ResolverChain:
         """Return what the kept answers hold (for the worker's status): bounded by
         ChainConfig.memo_entries and memo_bytes, and each kind of template by the templates'
         max_entries; and the answers our zones precomputed when they were built (Zone.wired:
-        one an RRset at most, each within zone.WIRED_MAX)."""
+        one an RRset at most, or a CNAME and a type at its target, each within
+        zone.WIRED_MAX, and all of a zone's within zone.WIRED_BUDGET)."""
         zones = list(self.catalog.by_wire.values())
         return {
             "answers": len(self.answers.positive.entries) + len(self.answers.negative.entries),
             "answer_bytes": self.answers.bytes,
             "templates": len(self.templates.entries),
             "templates_below": len(self.templates.below),
-            "precomputed": sum(len(zone.wired) + len(zone.wired_changes) for zone in zones),
+            "precomputed": sum(zone.wired_count() for zone in zones),
             "precomputed_bytes": sum(zone.wired_bytes() for zone in zones),
         }
 

@@ -190,3 +190,64 @@ def _name_pointers(message: bytes, position: int, owner: bool) -> Iterator[tuple
         if length == 0:
             return position + 1
         position += length + 1
+
+
+def compressed(
+    asked: Labels, end: int, target: Labels, folded: Labels, offset: int
+) -> tuple[bytes, int]:
+    """Return the name of target written at offset, compressed as MessageWriter compresses it
+    when the question (asked, case-folded, ending at end) holds the only names before it,
+    and the offset where the whole name is then found."""
+    # The labels the target ends with as the question does, the root's included (at least
+    # that one): tuple comparisons in C, the longest ending first (the usual answer is one
+    # label short of it, a name beside the question's).
+    common = min(len(asked), len(folded))
+    while asked[len(asked) - common :] != folded[len(folded) - common :]:
+        common -= 1
+    written = len(target) - common  # the target's labels before the part the question has
+    name = b"".join([bytes((len(label),)) + label for label in target[:written]])
+    if common < 2:  # only the root's label in common, which is never compressed
+        return name + b"\0", offset
+    # Where that ending starts in the question: its labels joined by dots are as long as
+    # their wire form less one byte.
+    suffix = end - len(b".".join(asked[len(asked) - common :])) - 1
+    return name + (0xC000 | suffix).to_bytes(2, "big"), offset if written else suffix
+
+
+def srv_written(
+    asked: Labels, end: int, records: Records, additional: list[tuple[Labels, Records]], limit: int
+) -> tuple[list[bytes], int] | None:
+    """Return the records MessageWriter writes for SRV records at the question's name (asked,
+    case-folded, ending at end) whose one target has these address RRsets, within limit
+    bytes, and how many additional records are among them; None when the answer does not
+    fit. SRV names are not compressed (RFC 2782), so the answer's owners alone point at the
+    question, and the addresses' owners at the target, written once."""
+    target = additional[0][0]
+    fixed = RR_FIXED.pack(records.rdtype, IN, records.ttl)
+    answer = b"".join(
+        b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata for rdata in records.wires
+    )
+    size = end + 4 + len(answer)
+    if size > limit:
+        return None
+    folded = tuple(map(bytes.lower, target))
+    parts, count, at = [answer], 0, None  # at: where the target is, once written
+    for _, found in additional:
+        if at is None:
+            name, full = compressed(asked, end, target, folded, size)
+        else:
+            name, full = (0xC000 | at).to_bytes(2, "big"), at
+        pointer = (0xC000 | full).to_bytes(2, "big")  # for the owners after the first
+        fixed = RR_FIXED.pack(found.rdtype, IN, found.ttl)
+        owners = [name] + [pointer] * (len(found) - 1)
+        rrset = b"".join(
+            owner + fixed + len(rdata).to_bytes(2, "big") + rdata
+            for owner, rdata in zip(owners, found.wires, strict=True)
+        )
+        if size + len(rrset) > limit:
+            continue  # optional: left out if too big, the target written again by the next
+        parts.append(rrset)
+        size += len(rrset)
+        count += len(found)
+        at = full
+    return parts, count

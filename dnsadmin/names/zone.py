@@ -22,12 +22,13 @@ import dns.zone
 
 from .addresses import Network, allowed, networks
 from .answer import Kind, Sections
-from .render import COMPRESSIBLE, RR_FIXED, Labels, Records, labels_at
+from .render import COMPRESSIBLE, RR_FIXED, Labels, Records, compressed, labels_at, srv_written
 from .tsig import split_acl
 
 IN = dns.rdataclass.IN
 SOA = dns.rdatatype.SOA
 NS = dns.rdatatype.NS
+SRV = dns.rdatatype.SRV
 CNAME_TYPE = dns.rdatatype.CNAME
 DNAME = dns.rdatatype.DNAME
 DS = dns.rdatatype.DS
@@ -51,14 +52,26 @@ NOT_OWNED = frozenset(
 SETTLE_NODES = 10_000
 # The answer records of an RRset precomputed when its zone is built (Zone.wired) at most:
 # a bigger RRset (a long TXT) is written when asked. With this bound a zone's precomputed
-# answers take at most about WIRED_MAX + 440 bytes an RRset (its answer records; its key, a
-# name of up to 255 bytes, type and class; about 180 bytes of objects: Zone.wired_bytes).
+# answers take at most about WIRED_MAX + 440 bytes an RRset, and as much again for each CNAME
+# to it or SRV record pointing at it (its answer records; its key, a name of up to 255
+# bytes, type and class; about 180 bytes of objects; the target's name and 330 bytes for
+# each target noted in Zone.aliased: Zone.wired_bytes).
 WIRED_MAX = 512
 # Changes a patch leaves beside the precomputed answers it shares (Zone.wired_changes) at
 # most, or an eighth of them if more: past that they are merged into a copy.
 WIRED_CHANGES = 4096
+# What one zone's precomputed answers may take (Zone.wired_bytes): a zone that needs more
+# (some 200,000 RRsets and up) precomputes nothing, its first answers written when asked
+# as before, until it is built afresh from its rows.
+WIRED_BUDGET = 64 << 20
+ENTRY_OBJECTS = 180  # bytes of objects and dict slot around a precomputed answer (measured)
+ALIAS_OBJECTS = 330  # bytes of a name noted in Zone.aliased: its key, a set, a key in it
 
 Key = tuple[bytes, ...]
+# A precomputed answer (Zone.wired): the header's counts of questions, answers and authority
+# records, the records, the folded wire form of the name a CNAME points at when the answer
+# goes through one (else b""), and how many of the records are additional data.
+Wired = tuple[bytes, bytes, bytes, int]
 Owned = tuple[dns.name.Name, Records]
 
 
@@ -157,12 +170,12 @@ class Zone:
         transfer_acl: tuple[Network, ...],
         serial: int | None,
         marked: tuple[frozenset[Key], frozenset[Key]] | None = None,
-        wired: tuple[dict, dict] | None = None,
+        wired: tuple[dict, dict, dict] | None = None,
     ) -> None:
         """``marked``: the keys of the zone cuts and DNAMEs in nodes, when the caller knows
         them (a patched zone's), instead of looking at every node; ``wired``: the zone's
-        precomputed answers and the changes to them when the caller has them (a patched
-        zone's, see patch_zone)."""
+        precomputed answers, the changes to them and the aliases by target when the caller
+        has them (a patched zone's, see patch_zone)."""
         self.origin = origin
         self.transfer_acl = transfer_acl
         # signer.Signed once the zone is signed (RRSIGs, the NSEC/NSEC3 chain); see denial.py.
@@ -194,60 +207,172 @@ class Zone:
         # for it (owned_at), so that a first answer costs a dict lookup and a join
         # (authority.wired_answer). A patch shares them with the zone it patched and says
         # what it changed in wired_changes (None: no answer now), so that a change costs no
-        # copy of them all.
-        self.wired, self.wired_changes = wired if wired is not None else (self._wire_all(), {})
+        # copy of them all. aliased: the names of the CNAMEs to each name of the zone (keys
+        # relative to the origin), whose answers a change at that name changes; shared by
+        # the patched zones too, it may name a CNAME since gone (then nothing is redone).
+        # Within WIRED_BUDGET (wiring: False past it), counted as they are made and
+        # changed (_wired_bytes), so that reporting them costs nothing.
+        if wired is None:
+            self._wire_all()
+        else:
+            self.wired, self.wired_changes, self.aliased = wired
 
-    def _wire_all(self) -> dict[bytes, tuple[bytes, bytes]]:
-        """Return the precomputed answers of every name of the zone (see ``wired``)."""
-        wired: dict[bytes, tuple[bytes, bytes]] = {}
+    wiring = True  # whether the zone precomputes its answers (within WIRED_BUDGET)
+    _wired_bytes = 0  # what they take (wired_bytes)
+    _wired_count = 0  # how many there are, the changes' included
+    _aliased_built = 0  # the names in aliased when the zone was built afresh
+
+    def _wire_all(self) -> None:
+        """Precompute the answers of every name of the zone (see ``wired``), or none if they
+        would take more than WIRED_BUDGET."""
+        self.aliased: dict[Key, set[Key]] = {}
+        self.wired: dict[bytes, Wired] = {}
+        self.wired_changes: dict[bytes, Wired | None] = {}
+        size = 0
         for key, node in self._nodes.items():
-            wired.update(self.owned_at(key, node))
-        return wired
+            for entry_key, found in self.owned_at(key, node):
+                size += _entry_bytes(entry_key, found) - _entry_bytes(
+                    entry_key, self.wired.get(entry_key)
+                )
+                self.wired[entry_key] = found
+            if size + ALIAS_OBJECTS * len(self.aliased) > WIRED_BUDGET:
+                self.unwire()
+                return
+        self._wired_bytes = size + ALIAS_OBJECTS * len(self.aliased)
+        self._wired_count = len(self.wired)
+        self._aliased_built = len(self.aliased)
 
-    def owned_at(self, key: Key, node: Node) -> Iterator[tuple[bytes, tuple[bytes, bytes]]]:
+    def unwire(self) -> None:
+        """Precompute nothing (past WIRED_BUDGET, or once signed): every first answer is
+        written when asked."""
+        self.wiring = False
+        self.wired, self.wired_changes, self.aliased = {}, {}, {}
+        self._wired_bytes = self._wired_count = self._aliased_built = 0
+
+    def wired_at(self, key: bytes) -> Wired | None:
+        """Return the precomputed answer under key (see ``wired``), changes first."""
+        changes = self.wired_changes
+        return changes[key] if key in changes else self.wired.get(key)
+
+    def owned_at(self, key: Key, node: Node) -> Iterator[tuple[bytes, Wired]]:
         """Yield the precomputed answers at the name of key (case-folded labels relative to
         the origin) and node: each RRset asked for by type that is the answer alone (no name
         in it to compress or follow, no additional data; not from behind a zone cut or
-        DNAME, nor beside a CNAME), keyed by the name's folded wire form, the type and the
-        class as a question ends."""
-        if not node or CNAME_TYPE in node._raw or self.node_at(key) is not node:
+        DNAME, nor beside a CNAME), or such an RRset at the name of the zone that a CNAME
+        there points at (``_aliased_at``), keyed by the name's folded wire form, the type
+        and the class as a question ends."""
+        if not node or self.node_at(key) is not node:
             return
         name = b"".join([bytes((len(label),)) + label for label in key]) + self.origin_wire
-        for rdtype in node._raw:
-            if rdtype in NOT_OWNED or rdtype >= 128:
+        if CNAME_TYPE in node._raw:
+            yield from self._aliased_at(key, node, name)
+            return
+        for rdtype, answer, count in self._rrsets_at(node, b"\xc0\x0c"):
+            yield name + rdtype.to_bytes(2, "big") + b"\0\1", (_counts(count), answer, b"", 0)
+        if SRV in node._raw:
+            yield from self._srv_at(key, node, name)
+
+    def _srv_at(self, key: Key, node: Node, name: bytes) -> Iterator[tuple[bytes, Wired]]:
+        """Yield the precomputed answer to the SRV question at the name of key, as
+        authority.data_answer writes it: alone when no target has an address here, else
+        with the addresses of its one target (render.srv_written); each target in the zone
+        noted in aliased, as a change there changes the answer."""
+        records = node.records(SRV)
+        try:
+            additional = self.additional(records)
+            targets = {tuple(map(bytes.lower, labels_at(wire, 6)[0])) for wire in records.wires}
+        except IndexError:
+            return  # damaged rdata: answer() says SERVFAIL
+        origin = self.key
+        for folded in targets:
+            depth = len(folded) - len(origin)
+            if depth >= 0 and folded[depth:] == origin:
+                self.aliased.setdefault(folded[:depth], set()).add(key)
+        key_wire = name + SRV.to_bytes(2, "big") + b"\0\1"
+        if not additional:
+            for _, answer, count in self._rrsets_at(node, b"\xc0\x0c", (SRV,)):
+                yield key_wire, (_counts(count), answer, b"", 0)
+            return
+        if any(at is not additional[0][0] for at, _ in additional):
+            return  # more than one target: MessageWriter's
+        parts, extra = srv_written(key + origin, 12 + len(name), records, additional, 1 << 16)
+        answer = b"".join(parts)
+        if len(answer) <= WIRED_MAX and len(additional[0][0]) > 1:
+            yield key_wire, (_counts(len(records)), answer, b"", extra)
+
+    def _rrsets_at(
+        self, node: Node, owner: bytes, types: Iterable[int] | None = None
+    ) -> Iterator[tuple[int, bytes, int]]:
+        """Yield the type, answer records (their owner written as owner) and count of each
+        RRset at node that is an answer alone (or of these types), within WIRED_MAX."""
+        for rdtype in node._raw if types is None else types:
+            if types is None and (rdtype in NOT_OWNED or rdtype >= 128):
                 continue
             records = node.records(rdtype)
             fixed = RR_FIXED.pack(rdtype, IN, records.ttl)
             answer = b"".join(
-                [b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata
+                [owner + fixed + len(rdata).to_bytes(2, "big") + rdata
                  for rdata in records.wires]
             )  # fmt: skip
             if len(answer) <= WIRED_MAX:
-                yield name + rdtype.to_bytes(2, "big") + b"\0\1", (_counts(len(records)), answer)
+                yield rdtype, answer, len(records)
+
+    def _aliased_at(self, key: Key, node: Node, name: bytes) -> Iterator[tuple[bytes, Wired]]:
+        """Yield the precomputed answers at the name of key holding one CNAME to another
+        name of the zone: the CNAME record (its target compressed against the question as
+        authority._alias_written writes it) and each RRset there that is an answer alone
+        (its owners pointing at the target), keyed as owned_at's; with the target's folded
+        wire form, as the answer stands only while no closer zone of ours holds it."""
+        cname = node.records(CNAME_TYPE)
+        if len(cname) != 1:
+            return
+        try:
+            target, used = labels_at(cname.wires[0], 0)
+        except IndexError:
+            return  # damaged rdata: answer() says SERVFAIL
+        folded = tuple(map(bytes.lower, target))
+        origin, depth = self.key, len(folded) - len(self.key)
+        if used != len(cname.wires[0]) or depth < 1 or folded[depth:] != origin:
+            return  # outside the zone (or the zone's origin itself: the apex has the SOA)
+        rel = folded[:depth]
+        if rel == key:
+            return  # a loop at once: the CNAME alone is the answer
+        self.aliased.setdefault(rel, set()).add(key)
+        at = self.node_at(rel)
+        if at is None or CNAME_TYPE in at._raw:
+            return
+        end = 12 + len(name)
+        written, full = compressed(key + origin, end, target, folded, end + 16)
+        alias = b"\xc0\x0c" + RR_FIXED.pack(CNAME_TYPE, IN, cname.ttl)
+        alias += len(written).to_bytes(2, "big") + written
+        pointer = (0xC000 | full).to_bytes(2, "big")
+        target_wire = b"".join([bytes((len(label),)) + label for label in folded])
+        for rdtype, answer, count in self._rrsets_at(at, pointer):
+            if len(alias) + len(answer) <= WIRED_MAX:
+                key_wire = name + rdtype.to_bytes(2, "big") + b"\0\1"
+                yield key_wire, (_counts(1 + count), alias + answer, target_wire, 0)
 
     def wired_bytes(self) -> int:
         """Return roughly what the precomputed answers take: the keys, the answer records and
-        the objects and dict slot around them (measured with tracemalloc on bench/mix's zone:
-        21 MB for 95,000 RRsets, about 180 bytes each beside its answer records and key).
-        Counted once: a zone's answers do not change once it is served."""
-        if self._wired_bytes is None:
-            entries = [*self.wired.items(), *self.wired_changes.items()]
-            payload = sum(len(key) + len(found[1]) for key, found in entries if found)
-            self._wired_bytes = payload + 180 * len(entries)
+        the objects and dict slot around them (ENTRY_OBJECTS, measured with tracemalloc on
+        bench/mix's zone), and the names noted in aliased (ALIAS_OBJECTS); at most
+        WIRED_BUDGET."""
         return self._wired_bytes
+
+    def wired_count(self) -> int:
+        """Return how many answers the zone precomputed (the changes of patches included)."""
+        return self._wired_count
 
     def serve_signed(self, signed) -> None:
         """Serve the zone signed (signer.Signed): its precomputed answers are never read then
         (DO or not, a signed zone's answers are worked out), so they are let go."""
         self.dnssec = signed
-        self.wired, self.wired_changes, self._wired_bytes = {}, {}, None
+        self.unwire()
 
-    def precomputed(self) -> dict[bytes, tuple[bytes, bytes]]:
+    def precomputed(self) -> dict[bytes, Wired]:
         """Return the precomputed answers, changes included (see ``wired``)."""
         merged = {**self.wired, **self.wired_changes}
         return {key: found for key, found in merged.items() if found is not None}
-
-    _wired_bytes: int | None = None
 
     @property
     def soa(self) -> dns.rdataset.Rdataset:
@@ -608,19 +733,62 @@ def patch_zone(
     cuts.update(k for k, n in touched.items() if k and NS in n and k in nodes)
     dnames.update(k for k, n in touched.items() if DNAME in n and k in nodes)
     marked = (frozenset(cuts), frozenset(dnames))
-    wired = _patched_wired(previous, touched) if marked == _marks(previous) else None
+    wired = None  # built afresh: a zone cut or DNAME changed, or aliased grew stale
+    if not previous.wiring:
+        wired = ({}, {}, {})  # nor does the zone precompute now (see WIRED_BUDGET)
+    elif marked == _marks(previous) and not _drifted(previous):
+        wired = (previous.wired, dict(previous.wired_changes), previous.aliased)
     zone = Zone(origin, nodes, previous.transfer_acl, serial, marked, wired)
     zone.transfer_keys = previous.transfer_keys
-    if wired is not None:
-        # The touched names' answers now (the cuts and DNAMEs being the same, no other
-        # name's answer changed).
-        changes = zone.wired_changes
-        for key, node in touched.items():
-            if nodes.get(key) is node:
-                changes.update(zone.owned_at(key, node))
-        if len(changes) > max(WIRED_CHANGES, len(zone.wired) // 8):
-            zone.wired, zone.wired_changes = zone.precomputed(), {}
+    if not previous.wiring:
+        zone.unwire()
+    elif wired is not None:
+        _rewire(zone, previous, touched)
     return zone
+
+
+def _drifted(zone: Zone) -> bool:
+    """Tell whether the zone's aliased, shared by the zones patched from one built afresh,
+    has grown to name more than twice as many targets as then (it keeps the CNAMEs and SRVs
+    since gone): a zone built afresh bounds it again."""
+    return len(zone.aliased) > 2 * zone._aliased_built + WIRED_CHANGES
+
+
+def _rewire(zone: Zone, previous: Zone, touched: dict[Key, Node]) -> None:
+    """Redo the precomputed answers a patch may have changed, the cuts and DNAMEs being the
+    same: those of the touched names and of the CNAMEs and SRVs pointing at them; count what
+    they take now, and merge the changes into a copy when they are many."""
+    redone = set(touched)
+    for key in touched:
+        redone.update(previous.aliased.get(key, ()))
+    noted = len(previous.aliased)
+    changed: dict[bytes, Wired | None] = {}
+    for key in redone:
+        old = previous._nodes.get(key)
+        if old is not None:
+            changed.update((gone, None) for gone, _ in previous.owned_at(key, old))
+    for key in redone:
+        node = zone._nodes.get(key)
+        if node is not None:
+            changed.update(zone.owned_at(key, node))
+    size, count = previous._wired_bytes, previous._wired_count
+    for key, found in changed.items():
+        before = previous.wired_at(key)
+        size += _entry_bytes(key, found) - _entry_bytes(key, before)
+        count += (found is not None) - (before is not None)
+    zone.wired_changes.update(changed)
+    zone._wired_bytes = size + ALIAS_OBJECTS * (len(zone.aliased) - noted)
+    zone._wired_count = count
+    zone._aliased_built = previous._aliased_built
+    if zone._wired_bytes > WIRED_BUDGET:
+        zone.unwire()
+    elif len(zone.wired_changes) > max(WIRED_CHANGES, len(zone.wired) // 8):
+        zone.wired, zone.wired_changes = zone.precomputed(), {}
+
+
+def _entry_bytes(key: bytes, found: Wired | None) -> int:
+    """Return what a precomputed answer under key takes (see Zone.wired_bytes)."""
+    return 0 if found is None else len(key) + len(found[1]) + len(found[2]) + ENTRY_OBJECTS
 
 
 @functools.cache
@@ -632,21 +800,6 @@ def _counts(answers: int) -> bytes:
 
 def _marks(zone: Zone) -> tuple[frozenset[Key], frozenset[Key]]:
     return zone._cuts, zone._dnames
-
-
-def _patched_wired(previous: Zone, touched: dict[Key, Node]) -> tuple[dict, dict]:
-    """Return previous's precomputed answers and their changes, with the answers of the
-    touched names (before the patch) marked gone, for patch_zone to add theirs now."""
-    changes = dict(previous.wired_changes)
-    origin = previous.origin_wire
-    for key in touched:
-        old = previous._nodes.get(key)
-        if old is None:
-            continue
-        name = b"".join([bytes((len(label),)) + label for label in key]) + origin
-        for rdtype in old._raw:
-            changes[name + rdtype.to_bytes(2, "big") + b"\0\1"] = None
-    return previous.wired, changes
 
 
 def _copy_node(old: Node) -> Node:
