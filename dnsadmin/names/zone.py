@@ -228,14 +228,13 @@ class Zone:
         self.aliased: dict[Key, set[Key]] = {}
         self.wired: dict[bytes, Wired] = {}
         self.wired_changes: dict[bytes, Wired | None] = {}
-        size = 0
+        wired, aliased, size = self.wired, self.aliased, 0
         for key, node in self._nodes.items():
+            # Each answer's key is its own name's: no other node's answer is replaced.
             for entry_key, found in self.owned_at(key, node):
-                size += _entry_bytes(entry_key, found) - _entry_bytes(
-                    entry_key, self.wired.get(entry_key)
-                )
-                self.wired[entry_key] = found
-            if size + ALIAS_OBJECTS * len(self.aliased) > WIRED_BUDGET:
+                size += len(entry_key) + len(found[1]) + len(found[2]) + ENTRY_OBJECTS
+                wired[entry_key] = found
+            if size + ALIAS_OBJECTS * len(aliased) > WIRED_BUDGET:
                 self.unwire()
                 return
         self._wired_bytes = size + ALIAS_OBJECTS * len(self.aliased)
