@@ -78,6 +78,10 @@ bench: $(STAMP) test-tools
 	$(PY) bench/zonepage/run.py
 	$(PY) bench/updates/run.py
 	$(PY) bench/signing/run.py
+	$(PY) bench/mix/run.py
+	$(PY) bench/cache/misses.py
+	$(PY) bench/storm/run.py
+	$(PY) bench/rrl/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
