@@ -103,14 +103,9 @@ def locate(query: bytes, end: int, catalog: ZoneCatalog) -> Located | None:
     if query[end + 2 : end + 4] != b"\0\1":
         return None  # class IN only
     name = query[12:end].lower()
-    zones = catalog.by_wire
-    # The closest enclosing zone: the longest ending of the name that is a zone's origin.
-    position = 0
-    while (zone := zones.get(name[position:])) is None:
-        length = name[position]
-        if not length:
-            return None
-        position += length + 1
+    zone, position = _closest(name, catalog.by_wire)
+    if zone is None:
+        return None
     if zone.dnssec is not None or zone.expired:
         return None
     # One label below the zone's origin is the usual case: no loop over the labels then.
@@ -123,13 +118,18 @@ def zone_of(name: bytes, zones: dict[bytes, Zone]) -> Zone | None:
     """Return the closest enclosing zone of a name in wire form, case-folded, from the
     catalog's zones by wire name (the longest ending of the name that is a zone's origin);
     None when no zone of ours holds it."""
+    return _closest(name, zones)[0]
+
+
+def _closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
+    """Return zone_of's zone and where its origin starts in name (None, 0 for none)."""
     position = 0
     while (zone := zones.get(name[position:])) is None:
         length = name[position]
         if not length:
-            return None
+            return None, 0
         position += length + 1
-    return zone
+    return zone, position
 
 
 def wired_answer(

@@ -144,19 +144,27 @@ class MessageWriter:
 
     def _name(self, labels: Labels, folded: Labels) -> None:
         """Write the name of these labels (folded: in lowercase), compressed."""
-        buffer = self.buffer
-        suffixes = self._suffixes
-        for i in range(len(labels) - 1):
-            offset = suffixes.get(folded[i:])
-            if offset is not None:
-                buffer += (0xC000 | offset).to_bytes(2, "big")
-                return
-            if len(buffer) < POINTER_REACH:
-                suffixes[folded[i:]] = len(buffer)
-                self._added.append(folded[i:])
-            buffer.append(len(labels[i]))
-            buffer += labels[i]
-        buffer.append(0)
+        write_name(self.buffer, self._suffixes, labels, folded, self._added)
+
+
+def write_name(
+    buffer: bytearray, suffixes: dict, labels: Labels, folded: Labels, added: list | None = None
+) -> None:
+    """Write the name of these labels (folded: in lowercase) into buffer, compressed against
+    the suffixes written before (by folded labels: their offsets), noting its own there (and
+    in added, if given) while a pointer can reach them."""
+    for i in range(len(labels) - 1):
+        offset = suffixes.get(folded[i:])
+        if offset is not None:
+            buffer += (0xC000 | offset).to_bytes(2, "big")
+            return
+        if len(buffer) < POINTER_REACH:
+            suffixes[folded[i:]] = len(buffer)
+            if added is not None:
+                added.append(folded[i:])
+        buffer.append(len(labels[i]))
+        buffer += labels[i]
+    buffer.append(0)
 
 
 def pointers(message: bytes) -> Iterator[tuple[int, bool]]:

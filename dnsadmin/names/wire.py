@@ -20,7 +20,7 @@ import dns.rdatatype
 import dns.rrset
 
 from .answer import Sections
-from .render import POINTER_REACH, MessageWriter, Records, labels_at
+from .render import MessageWriter, Records, labels_at, write_name
 
 HEADER = struct.Struct("!HHHHHH")
 RR_HEADER = struct.Struct("!HHIH")
@@ -448,13 +448,13 @@ def _write_negative(query: Query, sections: Sections, tcp: bool) -> bytes | None
         offset += len(labels[i]) + 1
     buffer = bytearray(12) + query.question
     owner = rrset.name.labels
-    _write_name(buffer, suffixes, owner, tuple(map(bytes.lower, owner)))
+    write_name(buffer, suffixes, owner, tuple(map(bytes.lower, owner)))
     buffer += RR_TYPE_TTL.pack(dns.rdatatype.SOA, IN, rrset.ttl)
     start = len(buffer)
     buffer += b"\0\0"
     mname, rname, numbers = _soa_names(next(iter(rrset)))
-    _write_name(buffer, suffixes, *mname)
-    _write_name(buffer, suffixes, *rname)
+    write_name(buffer, suffixes, *mname)
+    write_name(buffer, suffixes, *rname)
     buffer += numbers
     buffer[start : start + 2] = (len(buffer) - start - 2).to_bytes(2, "big")
     edns = query.edns >= 0
@@ -467,22 +467,6 @@ def _write_negative(query: Query, sections: Sections, tcp: bool) -> bytes | None
     flags = QR | (query.flags & ECHOED_FLAGS) | (rcode & 0xF)
     HEADER.pack_into(buffer, 0, query.id, flags, 1, 0, 1, int(edns))
     return bytes(buffer)
-
-
-def _write_name(
-    buffer: bytearray, suffixes: dict, labels: tuple[bytes, ...], folded: tuple[bytes, ...]
-) -> None:
-    """Write the name of these labels (folded: in lowercase) compressed, as MessageWriter."""
-    for i in range(len(labels) - 1):
-        offset = suffixes.get(folded[i:])
-        if offset is not None:
-            buffer += (0xC000 | offset).to_bytes(2, "big")
-            return
-        if len(buffer) < POINTER_REACH:
-            suffixes[folded[i:]] = len(buffer)
-        buffer.append(len(labels[i]))
-        buffer += labels[i]
-    buffer.append(0)
 
 
 Split = tuple[tuple[bytes, ...], tuple[bytes, ...]]  # a name's labels, and them case-folded
