@@ -197,14 +197,26 @@ def served_zone(zone: Zone) -> ServedZone:
     def records():
         yield soa
         for owner, ttl, rdtype, wire in enabled_rows(zone):
-            code = rdtypes.get(rdtype) or rdtypes.setdefault(
-                rdtype, dns.rdatatype.from_text(rdtype)
+            code = rdtypes.get(rdtype)
+            if code is None:
+                code = rdtypes[rdtype] = dns.rdatatype.from_text(rdtype)
+            # bytes from SQLite as they are; PostgreSQL's memoryview copied.
+            yield (
+                owner,
+                default_ttl if ttl is None else ttl,
+                code,
+                wire if type(wire) is bytes else bytes(wire),
             )
-            yield owner, default_ttl if ttl is None else ttl, code, bytes(wire)
 
     with collector_paused():  # a big zone's nodes are all kept: no collector passes
+        # Served before its answers are precomputed: the worker makes them in the
+        # background (names.zone.precompute_served), a signed zone never.
         served = build_zone(
-            zone.origin, records(), serial=zone.serial, transfer_acl=zone.transfer_acl.split()
+            zone.origin,
+            records(),
+            serial=zone.serial,
+            transfer_acl=zone.transfer_acl.split(),
+            precompute=False,
         )
     served.source_settings = source_settings(zone)
     # Where NOTIFY goes, read with the rest (the worker sends it after every change).

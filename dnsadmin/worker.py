@@ -26,6 +26,7 @@ from dnsadmin.names.chain import ChainConfig, ResolverChain
 from dnsadmin.names.cookies import Cookies
 from dnsadmin.names.rrl import RateLimiter
 from dnsadmin.names.server import DNSServer
+from dnsadmin.names.zone import precompute_served
 from dnsadmin.querylog import QueryRecorder
 from dnsadmin.updates import Applied, SignedMessages, note_used
 from dnsadmin.updates import keyring as keyring_of
@@ -58,6 +59,11 @@ class DNSWorker(WorkerConsumer):
         self.catalog_due = True  # the catalog zone is to be brought in line with the zones
         self.transfers = secondary.Transfers(self.name)  # run by the lease holder only
         await self.reload_zones()
+        # Answer from the start as fast as later: every zone's answers precomputed first (as
+        # BIND and Knot load a zone whole before answering from it). A zone changed later is
+        # served at once and precomputes them in the background (serve).
+        for origin in list(self.versions):
+            await precompute_served(functools.partial(self.catalog.get, origin_name(origin)))
         self.chain = ResolverChain(self.catalog, options.get("resolver") or ChainConfig())
         await self.restore_cache()
         self.recorder = QueryRecorder()
@@ -161,12 +167,22 @@ class DNSWorker(WorkerConsumer):
         if zone is None:
             self.catalog.remove(origin)
             return True
-        self.catalog.replace(zone)
+        self.serve(zone)
         logger.info("zone %s loaded, serial %s", origin, zone.serial)
         before = self.versions.get(origin)
         if before is not None and before[0] != zone.serial:
             await self.notify_secondaries(origin, zone)
         return True
+
+    def serve(self, zone) -> None:
+        """Serve zone at once, and make the answers it precomputes in the background when
+        it is served without them (names.zone.precompute_served)."""
+        self.catalog.replace(zone)
+        if zone.wire_due is not None:
+            origin = zone.origin  # not zone: the task must not keep it once replaced
+            # freeze: made after start's gc.freeze, the answers join what it froze.
+            making = precompute_served(lambda: self.catalog.get(origin), freeze=True)
+            self.in_background(making)
 
     def served_zone_lock(self, origin: str) -> contextlib.AbstractAsyncContextManager:
         """Return the lock of a zone this worker serves (none for a name it does not: an
@@ -194,7 +210,7 @@ class DNSWorker(WorkerConsumer):
             logger.exception("zone %s could not be patched; it is reloaded instead", origin)
             self.in_background(self.reload_zones())
             return
-        self.catalog.replace(zone)
+        self.serve(zone)
         self.versions[origin] = applied.version
         logger.info("zone %s updated, serial %s", origin, zone.serial)
         await self.notify_secondaries(origin, zone)

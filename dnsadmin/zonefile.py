@@ -163,16 +163,25 @@ def keys_obey_rules(keys: set[tuple[str, str]]) -> bool:
     cuts = {owner for owner, rdtype in keys if rdtype == "NS" and owner != "@"}
     if "@" in cnames:
         return False  # the apex has the SOA
+    if cnames and any(
+        rdtype != "CNAME" and rdtype not in CNAME_COMPANIONS
+        for owner, rdtype in keys
+        if owner in cnames
+    ):
+        return False
+    if not cuts:
+        return True
     for owner, rdtype in keys:
-        if owner in cnames and rdtype != "CNAME" and rdtype not in CNAME_COMPANIONS:
-            return False
-        if not cuts or rdtype in GLUE_TYPES:
+        if rdtype in GLUE_TYPES:
             continue
         if "\\" in owner or (owner in cuts and rdtype not in AT_CUT_TYPES):
             return False
-        labels = owner.split(".")
-        if any(".".join(labels[index:]) in cuts for index in range(1, len(labels))):
-            return False
+        # The names above owner, but the apex: a cut there makes owner glue or worse.
+        dot = owner.find(".")
+        while dot >= 0:
+            if owner[dot + 1 :] in cuts:
+                return False
+            dot = owner.find(".", dot + 1)
     return True
 
 

@@ -9,7 +9,8 @@ until rundns answers the file's last name with its data (polled every 20 ms). BI
 same run: `named-checkzone` of the same file, and `named` from its start until it answers
 the same question. Target: loadzone to answered in 5 s or less for 100,000 records.
 
-Also timed, in-process: the parse alone, and the zone build of rundns from the rows; and
+Also timed, in-process: the parse alone, the zone build of rundns from the rows (the zone is
+served then) and the making of its precomputed answers that follows in the background; and
 rundns' start (process start to serving the zone) with its resident memory. The machine may
 be shared: each round runs ours and BIND's one after the other, so outside load falls on both,
 and the CPU time loadzone and rundns used is printed beside the wall time. ``--base DIR``: a
@@ -21,6 +22,7 @@ from the same run.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import statistics
@@ -224,6 +226,7 @@ def time_loadzone(
     finally:
         stop(server)
     restarted, _, startup = start_rundns(env, work, root)
+    at_rest(restarted.pid)  # the answers it precomputes once serving are made: counted too
     rss = rss_kib(restarted.pid)
     stop(restarted)
     database.unlink()
@@ -296,11 +299,13 @@ zone "{ORIGIN}" {{ type primary; file "{path}"; }};
 
 
 def time_in_process(text: str, work: Path) -> dict[str, float]:
-    """Time the parse alone and rundns' zone build from the rows, in this process."""
+    """Time the parse alone, rundns' zone build from the rows (served then), and the making
+    of its precomputed answers that follows in the background, in this process."""
     setup_django(work / "inprocess.sqlite3")
     from dnsadmin import snapshot
     from dnsadmin.changes import import_zone
     from dnsadmin.models import Zone
+    from dnsadmin.names.zone import precompute_served
     from dnsadmin.zonefile import parse_zone_text
 
     started = time.perf_counter()
@@ -310,9 +315,28 @@ def time_in_process(text: str, work: Path) -> dict[str, float]:
     import_zone(parsed, via="bench")
     write = time.perf_counter() - started
     started = time.perf_counter()
-    snapshot.served_zone(Zone.objects.get())
+    served = snapshot.served_zone(Zone.objects.get())
     build = time.perf_counter() - started
-    return {"parse": parse, "write": write, "build": build}
+    started = time.perf_counter()
+    asyncio.run(precompute_served(lambda: served))
+    precomputed = time.perf_counter() - started
+    return {"parse": parse, "write": write, "build": build, "precomputed": precomputed}
+
+
+def at_rest(pid: int, timeout: float = 30.0) -> None:
+    """Wait until a process uses next to no CPU for a few tenths of a second; warn when it
+    still does after timeout seconds (what is measured then includes that work)."""
+    deadline = time.monotonic() + timeout
+    used = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = cpu_seconds(pid)
+        if now - used < 0.03:
+            return
+        used = now
+    print(
+        f"warning: process {pid} still busy after {timeout:.0f} s; measured anyway", file=sys.stderr
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -358,7 +382,8 @@ def main() -> None:
     print(f"BIND named, start to answered:                   {named:.2f} s")
     print(
         f"in-process (this tree): parse {inside['parse']:.2f} s, write {inside['write']:.2f} s, "
-        f"rundns zone build {inside['build']:.2f} s"
+        f"rundns zone build {inside['build']:.2f} s (served then; its precomputed answers "
+        f"made in the background after, {inside['precomputed']:.2f} s)"
     )
     answered_in = median(ours["this tree"], "answered")
     print(f"target: 5 s or less -> {'met' if answered_in <= 5 else 'NOT met'}")

@@ -7,11 +7,16 @@ use only where the lookup needs a field (a CNAME, DNAME or NS target, the SOA's 
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import functools
 import gc
+import logging
 import struct
-from collections.abc import Iterable, Iterator
-from typing import Any
+import time
+import weakref
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
+from typing import Any, NamedTuple
 
 import dns.name
 import dns.rdata
@@ -24,6 +29,8 @@ from .addresses import Network, allowed, networks
 from .answer import Kind, Sections
 from .render import COMPRESSIBLE, RR_FIXED, Labels, Records, compressed, labels_at, srv_written
 from .tsig import split_acl
+
+logger = logging.getLogger(__name__)
 
 IN = dns.rdataclass.IN
 SOA = dns.rdatatype.SOA
@@ -66,6 +73,9 @@ WIRED_CHANGES = 4096
 WIRED_BUDGET = 64 << 20
 ENTRY_OBJECTS = 180  # bytes of objects and dict slot around a precomputed answer (measured)
 ALIAS_OBJECTS = 330  # bytes of a name noted in Zone.aliased: its key, a set, a key in it
+# A zone served before its answers are precomputed (precompute_served) has them made in
+# slices of this many seconds of the event loop, which answers the questions in between.
+WIRE_SLICE = 0.004
 
 Key = tuple[bytes, ...]
 # A precomputed answer (Zone.wired): the header's counts of questions, answers and authority
@@ -73,6 +83,34 @@ Key = tuple[bytes, ...]
 # goes through one (else b""), and how many of the records are additional data.
 Wired = tuple[bytes, bytes, bytes, int]
 Owned = tuple[dns.name.Name, Records]
+# A zone's precomputed answers as made afresh: wired, aliased, and the bytes the answers
+# take (Zone._wired_bytes).
+Table = tuple[dict[bytes, Wired], dict[Key, set[Key]], int]
+
+
+class Due(NamedTuple):
+    """What a zone served without its precomputed answers waits for (Zone.wire_due): those
+    of ``base`` (None: the zone itself, built afresh) with what the names ``touched`` since
+    (the patches from base to this zone) change in them redone, as a patch redoes them."""
+
+    base: Zone | None
+    touched: frozenset[Key]
+
+
+FRESH = Due(None, frozenset())
+
+
+class Abandoned(enum.Enum):
+    """What _sliced returns when the zone whose answers it makes is needed no longer."""
+
+    ABANDONED = "abandoned"
+
+
+ABANDONED = Abandoned.ABANDONED
+# One making at a time in an event loop (precompute_served): the loop answers after each
+# slice, however many zones wait for their answers.
+_MAKING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+_MAKING = weakref.WeakKeyDictionary()
 
 
 def lower_labels(name: dns.name.Name) -> Key:
@@ -120,17 +158,17 @@ class Node:
         """Return the RRset of rdtype in wire form, as responses are written."""
         records = self._records.get(rdtype)
         if records is None and rdtype in self._raw:
-            ttl, wires = self._raw[rdtype]
-            # dict.fromkeys: an RRset is a set (RFC 2181 5), duplicates are dropped.
-            records = self._records[rdtype] = Records(rdtype, ttl, tuple(dict.fromkeys(wires)))
+            records = self._records[rdtype] = _records(rdtype, *self._raw[rdtype])
         return records
 
     def seal(self) -> None:
         """Make the Records of every RRset now rather than on first use: made with the zone,
         they are frozen with it (see ``settle``) instead of being new objects that every
         collector pass over the answers kept would walk again."""
-        for rdtype in self._raw:
-            self.records(rdtype)
+        made = self._records
+        for rdtype, (ttl, wires) in self._raw.items():
+            if rdtype not in made:
+                made[rdtype] = _records(rdtype, ttl, wires)
 
     def targets(self, rdtype: int) -> list[dns.name.Name]:
         """Return the names the rdatas of rdtype (one of TARGET_AT) point at, read from their
@@ -160,6 +198,12 @@ class Node:
         return rdataset
 
 
+def _records(rdtype: int, ttl: int, wires: list[bytes]) -> Records:
+    """Return an RRset's Records from its rdatas as given (dict.fromkeys: an RRset is a set,
+    RFC 2181 5, duplicates are dropped; one rdata, the usual case, needs no dict)."""
+    return Records(rdtype, ttl, tuple(wires) if len(wires) == 1 else tuple(dict.fromkeys(wires)))
+
+
 class Zone:
     """One authoritative zone, immutable once built (the catalog swaps whole zones)."""
 
@@ -170,12 +214,13 @@ class Zone:
         transfer_acl: tuple[Network, ...],
         serial: int | None,
         marked: tuple[frozenset[Key], frozenset[Key]] | None = None,
-        wired: tuple[dict, dict, dict] | None = None,
+        wired: tuple[dict, dict, dict] | Due | None = None,
     ) -> None:
         """``marked``: the keys of the zone cuts and DNAMEs in nodes, when the caller knows
         them (a patched zone's), instead of looking at every node; ``wired``: the zone's
         precomputed answers, the changes to them and the aliases by target when the caller
-        has them (a patched zone's, see patch_zone)."""
+        has them (a patched zone's, see patch_zone), or a Due to serve the zone without them
+        until precompute_served makes them (None: made now)."""
         self.origin = origin
         self.transfer_acl = transfer_acl
         # signer.Signed once the zone is signed (RRSIGs, the NSEC/NSEC3 chain); see denial.py.
@@ -185,8 +230,8 @@ class Zone:
         self.key = lower_labels(origin)  # the origin's labels, case-folded
         if marked is None:
             marked = (
-                frozenset(k for k, n in nodes.items() if k and NS in n),
-                frozenset(k for k, n in nodes.items() if DNAME in n),
+                frozenset(k for k, n in nodes.items() if k and NS in n._raw),
+                frozenset(k for k, n in nodes.items() if DNAME in n._raw),
             )
         self._cuts, self._dnames = marked
         self.soa_records = self._apex_soa(serial)
@@ -211,35 +256,52 @@ class Zone:
         # relative to the origin), whose answers a change at that name changes; shared by
         # the patched zones too, it may name a CNAME since gone (then nothing is redone).
         # Within WIRED_BUDGET (wiring: False past it), counted as they are made and
-        # changed (_wired_bytes), so that reporting them costs nothing.
+        # changed (_wired_bytes: the answers'; aliased's are counted when reported). A
+        # zone served before they are made (wire_due) answers every question the general way, with the
+        # same bytes, until precompute_served installs them.
         if wired is None:
-            self._wire_all()
+            self._install(_made(self._table()))
+        elif isinstance(wired, Due):
+            self.wired, self.wired_changes, self.aliased = {}, {}, {}
+            self.wire_due = wired
         else:
             self.wired, self.wired_changes, self.aliased = wired
 
     wiring = True  # whether the zone precomputes its answers (within WIRED_BUDGET)
-    _wired_bytes = 0  # what they take (wired_bytes)
+    _wired_bytes = 0  # what the answers take (wired_bytes adds the names in aliased)
     _wired_count = 0  # how many there are, the changes' included
     _aliased_built = 0  # the names in aliased when the zone was built afresh
+    # Due while the zone is served without its precomputed answers (see Due), else None.
+    wire_due: Due | None = None
 
-    def _wire_all(self) -> None:
-        """Precompute the answers of every name of the zone (see ``wired``), or none if they
-        would take more than WIRED_BUDGET."""
-        self.aliased: dict[Key, set[Key]] = {}
-        self.wired: dict[bytes, Wired] = {}
-        self.wired_changes: dict[bytes, Wired | None] = {}
-        wired, aliased, size = self.wired, self.aliased, 0
+    def _table(self) -> Generator[None, None, Table | None]:
+        """Precompute the answers of every name of the zone (see ``wired``), pausing (a
+        yield) after each name; return them, or None if they would take more than
+        WIRED_BUDGET. The zone is left as it is: it may be served meanwhile."""
+        aliased: dict[Key, set[Key]] = {}
+        wired: dict[bytes, Wired] = {}
+        size = 0
         for key, node in self._nodes.items():
             # Each answer's key is its own name's: no other node's answer is replaced.
-            for entry_key, found in self.owned_at(key, node):
+            for entry_key, found in self.owned_at(key, node, aliased):
                 size += len(entry_key) + len(found[1]) + len(found[2]) + ENTRY_OBJECTS
                 wired[entry_key] = found
             if size + ALIAS_OBJECTS * len(aliased) > WIRED_BUDGET:
-                self.unwire()
-                return
-        self._wired_bytes = size + ALIAS_OBJECTS * len(self.aliased)
+                return None
+            yield
+        return wired, aliased, size
+
+    def _install(self, table: Table | None) -> None:
+        """Answer from table (``_table``'s; None: precompute nothing), due no longer."""
+        if table is None:
+            self.unwire()
+            return
+        self.wired, self.aliased, self._wired_bytes = table
+        self.wired_changes = {}
         self._wired_count = len(self.wired)
         self._aliased_built = len(self.aliased)
+        # Last: a patch made meanwhile in a thread reads it first (see patch_zone).
+        self.wire_due = None
 
     def unwire(self) -> None:
         """Precompute nothing (past WIRED_BUDGET, or once signed): every first answer is
@@ -247,31 +309,39 @@ class Zone:
         self.wiring = False
         self.wired, self.wired_changes, self.aliased = {}, {}, {}
         self._wired_bytes = self._wired_count = self._aliased_built = 0
+        self.wire_due = None
 
     def wired_at(self, key: bytes) -> Wired | None:
         """Return the precomputed answer under key (see ``wired``), changes first."""
         changes = self.wired_changes
         return changes[key] if key in changes else self.wired.get(key)
 
-    def owned_at(self, key: Key, node: Node) -> Iterator[tuple[bytes, Wired]]:
+    def owned_at(
+        self, key: Key, node: Node, aliased: dict[Key, set[Key]] | None = None
+    ) -> Iterator[tuple[bytes, Wired]]:
         """Yield the precomputed answers at the name of key (case-folded labels relative to
         the origin) and node: each RRset asked for by type that is the answer alone (no name
         in it to compress or follow, no additional data; not from behind a zone cut or
         DNAME, nor beside a CNAME), or such an RRset at the name of the zone that a CNAME
         there points at (``_aliased_at``), keyed by the name's folded wire form, the type
-        and the class as a question ends."""
+        and the class as a question ends. The targets are noted in aliased (the zone's by
+        default)."""
         if not node or self.node_at(key) is not node:
             return
+        if aliased is None:
+            aliased = self.aliased
         name = b"".join([bytes((len(label),)) + label for label in key]) + self.origin_wire
         if CNAME_TYPE in node._raw:
-            yield from self._aliased_at(key, node, name)
+            yield from self._aliased_at(key, node, name, aliased)
             return
         for rdtype, answer, count in self._rrsets_at(node, b"\xc0\x0c"):
             yield name + rdtype.to_bytes(2, "big") + b"\0\1", (_counts(count), answer, b"", 0)
         if SRV in node._raw:
-            yield from self._srv_at(key, node, name)
+            yield from self._srv_at(key, node, name, aliased)
 
-    def _srv_at(self, key: Key, node: Node, name: bytes) -> Iterator[tuple[bytes, Wired]]:
+    def _srv_at(
+        self, key: Key, node: Node, name: bytes, aliased: dict[Key, set[Key]]
+    ) -> Iterator[tuple[bytes, Wired]]:
         """Yield the precomputed answer to the SRV question at the name of key, as
         authority.data_answer writes it: alone when no target has an address here, else
         with the addresses of its one target (render.srv_written); each target in the zone
@@ -286,7 +356,7 @@ class Zone:
         for folded in targets:
             depth = len(folded) - len(origin)
             if depth >= 0 and folded[depth:] == origin:
-                self.aliased.setdefault(folded[:depth], set()).add(key)
+                aliased.setdefault(folded[:depth], set()).add(key)
         key_wire = name + SRV.to_bytes(2, "big") + b"\0\1"
         if not additional:
             for _, answer, count in self._rrsets_at(node, b"\xc0\x0c", (SRV,)):
@@ -316,7 +386,9 @@ class Zone:
             if len(answer) <= WIRED_MAX:
                 yield rdtype, answer, len(records)
 
-    def _aliased_at(self, key: Key, node: Node, name: bytes) -> Iterator[tuple[bytes, Wired]]:
+    def _aliased_at(
+        self, key: Key, node: Node, name: bytes, aliased: dict[Key, set[Key]]
+    ) -> Iterator[tuple[bytes, Wired]]:
         """Yield the precomputed answers at the name of key holding one CNAME to another
         name of the zone: the CNAME record (its target compressed against the question as
         authority._alias_written writes it) and each RRset there that is an answer alone
@@ -336,7 +408,7 @@ class Zone:
         rel = folded[:depth]
         if rel == key:
             return  # a loop at once: the CNAME alone is the answer
-        self.aliased.setdefault(rel, set()).add(key)
+        aliased.setdefault(rel, set()).add(key)
         at = self.node_at(rel)
         if at is None or CNAME_TYPE in at._raw:
             return
@@ -354,9 +426,9 @@ class Zone:
     def wired_bytes(self) -> int:
         """Return roughly what the precomputed answers take: the keys, the answer records and
         the objects and dict slot around them (ENTRY_OBJECTS, measured with tracemalloc on
-        bench/mix's zone), and the names noted in aliased (ALIAS_OBJECTS); at most
-        WIRED_BUDGET."""
-        return self._wired_bytes
+        bench/mix's zone), and the names noted in aliased (ALIAS_OBJECTS), shared with the
+        zones patched from the same one; at most WIRED_BUDGET when last counted."""
+        return self._wired_bytes + ALIAS_OBJECTS * len(self.aliased)
 
     def wired_count(self) -> int:
         """Return how many answers the zone precomputed (the changes of patches included)."""
@@ -619,7 +691,8 @@ def _owner_labels(owner: str, origin: dns.name.Name) -> tuple[bytes, ...]:
         return name.labels[: len(name.labels) - len(origin.labels)]
     # The common case, without dnspython's escape-aware parser and Name objects (5x faster).
     labels = tuple(owner.encode("ascii").split(b"."))
-    if not all(0 < len(label) < 64 for label in labels):
+    # No label is longer than 63 bytes when the name is not (the common case, one test).
+    if b"" in labels or (len(owner) > 63 and max(map(len, labels)) > 63):
         raise ValueError(f"bad owner name {owner!r}")
     return labels
 
@@ -630,33 +703,50 @@ def build_zone(
     *,
     serial: int | None = None,
     transfer_acl: Iterable[str] = (),
+    precompute: bool = True,
 ) -> Zone:
     """Build a zone from (owner relative to origin or '@', TTL, rdtype, rdata wire) rows.
 
     serial, when given, replaces the serial of the apex SOA record. Rdata is trusted to be
     valid wire form (dnspython's to_wire() of a validated rdata): it is served as given.
+    precompute: make the zone's precomputed answers now (else precompute_served does, once
+    it is served).
     """
     origin_name = dns.name.from_text(origin)
     nodes: dict[Key, Node] = {(): Node(origin_name.labels)}
     room = 255 - len(origin_name.to_wire())
+    owner_now, add = None, None
     for owner, ttl, rdtype, wire in records:
-        relative = _owner_labels(owner, origin_name)
-        key = tuple(label.lower() for label in relative)
-        node = nodes.get(key)
-        if node is None:
-            if sum(len(label) + 1 for label in relative) > room:
-                raise ValueError(f"owner name {owner!r} is too long")
-            node = nodes[key] = Node(relative + origin_name.labels)
-            _add_empty_non_terminals(nodes, key, relative + origin_name.labels)
-        node.add_wire(rdtype, ttl, wire)
+        if owner != owner_now:
+            # The rows of an owner come together (as the database orders them): its node is
+            # looked up once for them all.
+            owner_now, add = owner, _node_of(nodes, owner, origin_name, room).add_wire
+        add(rdtype, ttl, wire)
     for node in nodes.values():
         node.seal()
     cidrs, keys = split_acl(transfer_acl)
-    zone = Zone(origin_name, nodes, networks(cidrs), serial)
+    zone = Zone(origin_name, nodes, networks(cidrs), serial, wired=None if precompute else FRESH)
     zone.transfer_keys = keys
     if len(nodes) >= SETTLE_NODES:
         settle()
     return zone
+
+
+def _node_of(nodes: dict[Key, Node], owner: str, origin: dns.name.Name, room: int) -> Node:
+    """Return the node of owner (as rows spell it) in the nodes build_zone is making: made,
+    with the empty non-terminals above it, when it is new (room: the bytes its name may
+    take in front of the origin's)."""
+    relative = _owner_labels(owner, origin)
+    key = tuple(map(bytes.lower, relative))
+    node = nodes.get(key)
+    if node is None:
+        if sum(map(len, relative)) + len(relative) > room:
+            raise ValueError(f"owner name {owner!r} is too long")
+        labels = relative + origin.labels
+        node = nodes[key] = Node(labels)
+        if len(key) > 1:
+            _add_empty_non_terminals(nodes, key, labels)
+    return node
 
 
 def settle() -> None:
@@ -732,18 +822,124 @@ def patch_zone(
     cuts.update(k for k, n in touched.items() if k and NS in n and k in nodes)
     dnames.update(k for k, n in touched.items() if DNAME in n and k in nodes)
     marked = (frozenset(cuts), frozenset(dnames))
-    wired = None  # built afresh: a zone cut or DNAME changed, or aliased grew stale
-    if not previous.wiring:
+    # Read before its precomputed answers: the event loop may install them in previous
+    # meanwhile (precompute_served), which sets them before it clears the Due.
+    due = previous.wire_due
+    wiring = previous.wiring
+    # None: built afresh (a zone cut or DNAME changed, or aliased grew stale).
+    wired: tuple[dict, dict, dict] | Due | None = None
+    if due is not None:
+        # Served without them too; they come from previous's base, once made, with what the
+        # patches since then touched redone (or afresh if those are many, or if a cut or
+        # DNAME changed since the base: its answers would not do, see _catch_up).
+        redo, base = due.touched.union(touched), due.base or previous
+        fresh = len(redo) > WIRED_CHANGES or marked != _marks(base)
+        wired = FRESH if fresh else Due(base, redo)
+    elif not wiring:
         wired = ({}, {}, {})  # nor does the zone precompute now (see WIRED_BUDGET)
     elif marked == _marks(previous) and not _drifted(previous):
         wired = (previous.wired, dict(previous.wired_changes), previous.aliased)
     zone = Zone(origin, nodes, previous.transfer_acl, serial, marked, wired)
     zone.transfer_keys = previous.transfer_keys
-    if not previous.wiring:
+    if due is None and not wiring:
         zone.unwire()
-    elif wired is not None:
+    elif isinstance(wired, tuple):
         _rewire(zone, previous, touched)
     return zone
+
+
+def _made(steps: Generator[None, None, Table | None]) -> Table | None:
+    """Return what the steps of Zone._table make, run through at once."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        return done.value
+
+
+async def precompute_served(served: Callable[[], Zone | None], *, freeze: bool = False) -> None:
+    """Make the precomputed answers of the zone ``served`` returns (None once removed),
+    served without them (``Zone.wire_due``), in slices of the event loop (WIRE_SLICE), and
+    install them; a zone patched from one whose answers are made takes them with its
+    patches' changes redone (``_catch_up``). Until the zone served waits for none.
+
+    The zone answers meanwhile as any zone without them does, byte for byte the same. Every
+    step runs in the event loop, which answers from the zones: a zone never changes under
+    a question. One making at a time in the loop (_MAKING): a task started for a zone
+    replaced meanwhile finds the zone served then made or caught up, and ends. Only the
+    zone served and the one it waits for are read: a zone replaced is not kept.
+
+    freeze: the process keeps what it loaded frozen (the DNS worker does, see settle), and
+    the answers made join it (gc.freeze), as those made with a zone at start did."""
+    loop = asyncio.get_running_loop()
+    async with _MAKING.setdefault(loop, asyncio.Lock()):
+        while (base := _waited_for(served)) is not None:
+            try:
+                table = await _sliced(base, served)
+            except Exception:
+                # The zones waiting for base answer the general way (_catch_up), and so do
+                # the zones patched from them: no making is started again.
+                logger.exception("zone %s: its answers could not be precomputed", base.origin)
+                base.unwire()
+                continue
+            if table is ABANDONED:
+                return
+            base._install(table)
+            del table  # base holds it, and only as long as base is needed
+            if freeze:
+                # No collection first (settle's): a full one pauses the loop, which answers;
+                # the cost, cycles already garbage and not yet collected are kept. (Nor
+                # gc.get_freeze_count: it walks every object frozen.)
+                gc.freeze()
+
+
+def _waited_for(served: Callable[[], Zone | None]) -> Zone | None:
+    """Return the zone whose answers the zone served waits for (itself or its base), once
+    caught up with those made already (``_catch_up``); None when it waits for none."""
+    while (zone := served()) is not None and (due := zone.wire_due) is not None:
+        base = due.base or zone
+        if base.wire_due is not None:
+            return base
+        _catch_up(zone, base, due.touched)
+    return None
+
+
+async def _sliced(base: Zone, served: Callable[[], Zone | None]) -> Table | None | Abandoned:
+    """Return base._table()'s answers, made a slice at a time; ABANDONED when, before a
+    slice, the zone served waits for base's no longer (replaced by one that does not)."""
+    steps = base._table()
+    while True:
+        deadline = time.perf_counter() + WIRE_SLICE
+        try:
+            while True:
+                for _ in range(32):
+                    next(steps)
+                if time.perf_counter() >= deadline:
+                    break
+        except StopIteration as done:
+            return done.value
+        await asyncio.sleep(0)
+        if _waited_for(served) is not base:
+            steps.close()
+            return ABANDONED
+
+
+def _catch_up(zone: Zone, base: Zone, touched: frozenset[Key]) -> None:
+    """Give zone, patched at touched from base (whose answers are made), base's precomputed
+    answers with those the patches may have changed redone (``_rewire``), as patch_zone
+    would have; when a zone cut or DNAME changed on the way, or base's aliased grew stale,
+    the zone is due its own answers, made afresh."""
+    if not base.wiring:
+        zone.unwire()
+    elif _marks(zone) != _marks(base) or _drifted(base):
+        zone.wire_due = FRESH
+    else:
+        zone.wired, zone.wired_changes = base.wired, dict(base.wired_changes)
+        zone.aliased = base.aliased
+        _rewire(zone, base, touched)
+        # Last, as _install does: a patch made meanwhile in a thread reads wire_due first,
+        # then the answers (patch_zone), so it never sees it cleared without them.
+        zone.wire_due = None
 
 
 def _drifted(zone: Zone) -> bool:
@@ -753,14 +949,13 @@ def _drifted(zone: Zone) -> bool:
     return len(zone.aliased) > 2 * zone._aliased_built + WIRED_CHANGES
 
 
-def _rewire(zone: Zone, previous: Zone, touched: dict[Key, Node]) -> None:
+def _rewire(zone: Zone, previous: Zone, touched: Collection[Key]) -> None:
     """Redo the precomputed answers a patch may have changed, the cuts and DNAMEs being the
     same: those of the touched names and of the CNAMEs and SRVs pointing at them; count what
     they take now, and merge the changes into a copy when they are many."""
     redone = set(touched)
     for key in touched:
         redone.update(previous.aliased.get(key, ()))
-    noted = len(previous.aliased)
     changed: dict[bytes, Wired | None] = {}
     for key in redone:
         old = previous._nodes.get(key)
@@ -776,10 +971,10 @@ def _rewire(zone: Zone, previous: Zone, touched: dict[Key, Node]) -> None:
         size += _entry_bytes(key, found) - _entry_bytes(key, before)
         count += (found is not None) - (before is not None)
     zone.wired_changes.update(changed)
-    zone._wired_bytes = size + ALIAS_OBJECTS * (len(zone.aliased) - noted)
+    zone._wired_bytes = size
     zone._wired_count = count
     zone._aliased_built = previous._aliased_built
-    if zone._wired_bytes > WIRED_BUDGET:
+    if zone.wired_bytes() > WIRED_BUDGET:
         zone.unwire()
     elif len(zone.wired_changes) > max(WIRED_CHANGES, len(zone.wired) // 8):
         zone.wired, zone.wired_changes = zone.precomputed(), {}
