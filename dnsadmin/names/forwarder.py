@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import dns.name
 
@@ -48,36 +48,32 @@ class Forwarder(Upstream):
         )  # fmt: skip
         self.forwarders = [f if isinstance(f, tuple) else parse_address(f) for f in forwarders]
 
-    async def _resolve(self, qname: dns.name.Name, qtype: int, deadline: float) -> Sections:
-        async def forward(name: dns.name.Name) -> Sections:
-            step = await self._ask(name, qtype, deadline)
-            remember(step, self.cache, name, qtype, self.source)
-            return step
+    def _resolve(self, qname: dns.name.Name, qtype: int, deadline: float) -> Awaitable[Sections]:
+        return follow_chain(
+            self.cache, qname, qtype, lambda name: self._forward(name, qtype, deadline)
+        )
 
-        return await follow_chain(self.cache, qname, qtype, forward)
-
-    async def _ask(self, qname: dns.name.Name, qtype: int, deadline: float) -> Sections:
-        for address, port in self.servers.order(self.forwarders):
-            step = await self._send(address, port, qname, qtype, deadline)
-            if step is not None and step.kind is not Kind.REFERRAL:
-                return step
-        raise Unreachable(f"no forwarder answered {qname}")
-
-    async def _send(
-        self, address: str, port: int, qname: dns.name.Name, qtype: int, deadline: float
-    ) -> Sections | None:
+    async def _forward(self, qname: dns.name.Name, qtype: int, deadline: float) -> Sections:
+        """Return the first usable reply of the forwarders, fastest first, classified, having
+        cached what it proves (one coroutine for all of them: each more cost every cache miss
+        a microsecond)."""
         question = Question.of(qname, qtype, recursion=True)
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            response = await exchange(
-                question, address, port, self.query_timeout, self._count, self.sockets, deadline
-            )
-        except UNREACHABLE_ERRORS:
-            self.servers.timed_out((address, port))
-            return None
-        self.servers.answered((address, port), loop.time() - started)
-        return classify(response, dns.name.root, qname, qtype)
+        for server in self.servers.order(self.forwarders):
+            started = loop.time()
+            try:
+                response = await exchange(
+                    question, *server, self.query_timeout, self._count, self.sockets, deadline
+                )
+            except UNREACHABLE_ERRORS:
+                self.servers.timed_out(server)
+                continue
+            self.servers.answered(server, loop.time() - started)
+            step = classify(response, dns.name.root, qname, qtype)
+            if step is not None and step.kind is not Kind.REFERRAL:
+                remember(step, self.cache, qname, qtype, self.source)
+                return step
+        raise Unreachable(f"no forwarder answered {qname}")
 
     def _count(self) -> None:
         self.sent += 1

@@ -143,6 +143,9 @@ _RD_EDNS = {
 _OPT = b"\x00\x00\x29" + wire.OUR_PAYLOAD.to_bytes(2, "big") + bytes(6)
 
 
+LENGTHS = tuple(bytes((length,)) for length in range(64))  # a label's length byte, by length
+
+
 class Question(NamedTuple):
     """One question to send: the query without its ID, and the question section a reply
     must repeat (its name lowercased: servers may answer in another case).
@@ -161,7 +164,7 @@ class Question(NamedTuple):
     def of(cls, qname: dns.name.Name, qtype: int, *, recursion: bool, edns: bool = True):
         """Return the question with RD as asked and EDNS with our payload size (unless told)."""
         # What qname.to_wire() returns, without dnspython's compression bookkeeping.
-        name = b"".join([bytes((len(label),)) + label for label in qname.labels])
+        name = b"".join([LENGTHS[len(label)] + label for label in qname.labels])
         section = name + qtype.to_bytes(2, "big") + b"\x00\x01"
         header = _RD_EDNS[recursion, edns]
         body = header + section + _OPT if edns else header + section
@@ -199,28 +202,52 @@ async def exchange(
     spend is called before each send, so every retry counts against the caller's limits.
     deadline (the event loop's time) ends the caller's resolution: each wait is cut to what
     is left of it, and PastDeadline raised when it ends one (the server is not to blame).
+
+    One coroutine for the common exchange (a free slot, one datagram each way): each
+    coroutine more (a context manager's enter and exit, a semaphore's acquire) cost every
+    cache miss a microsecond.
     """
-    response = await _exchange(question, address, port, timeout, spend, sockets, deadline)
-    if response.rcode() == dns.rcode.FORMERR and question.edns:
-        plain = question.plain()
-        response = await _exchange(plain, address, port, timeout, spend, sockets, deadline)
-    return response
-
-
-async def _exchange(
-    question: Question, address: str, port: int, timeout: float,
-    spend: Callable[[], None], sockets: Sockets, deadline: float | None,
-) -> Response:  # fmt: skip
-    spend()
-    async with _Wait(sockets.queries, timeout, deadline, address) as wait:
-        response, ident = await sockets.udp(question, address, port, wait)
-    if response.flags & TC_FLAG:
+    while True:
         spend()
-        query = dns.message.from_wire(ident + question.body)
-        async with _Wait(sockets.tcp, timeout, deadline, address) as wait:
-            response = await dns.asyncquery.tcp(query, address, wait, port)
-        if not query.is_response(response):
-            raise BadReply(f"{address} answered another question over TCP")
+        queries = sockets.queries
+        if not queries.take():
+            await _hold(queries, deadline)
+        wait = _held(queries, timeout, deadline)
+        try:
+            response, ident = await sockets.udp(question, address, port, wait)
+        except TIMEOUTS:
+            _blame_deadline(wait, timeout, address)
+            raise
+        finally:
+            queries.release()
+        if response.flags & TC_FLAG:
+            response = await _over_tcp(
+                question, ident, address, port, timeout, spend, sockets, deadline
+            )
+        if response.rcode() != dns.rcode.FORMERR or not question.edns:
+            return response
+        question = question.plain()
+
+
+async def _over_tcp(
+    question: Question, ident: bytes, address: str, port: int, timeout: float,
+    spend: Callable[[], None], sockets: Sockets, deadline: float | None,
+) -> dns.message.Message:  # fmt: skip
+    """Return the reply of address to question (sent over UDP with ident) over TCP."""
+    spend()
+    query = dns.message.from_wire(ident + question.body)
+    if not sockets.tcp.take():
+        await _hold(sockets.tcp, deadline)
+    wait = _held(sockets.tcp, timeout, deadline)
+    try:
+        response = await dns.asyncquery.tcp(query, address, wait, port)
+    except TIMEOUTS:
+        _blame_deadline(wait, timeout, address)
+        raise
+    finally:
+        sockets.tcp.release()
+    if not query.is_response(response):
+        raise BadReply(f"{address} answered another question over TCP")
     return response
 
 
@@ -228,37 +255,36 @@ class PastDeadline(Exception):
     """A resolution's deadline came before its answer (not a server's failure)."""
 
 
-class _Wait:
-    """One wait for a server's reply: a descriptor of semaphore held throughout (waited for
-    until the deadline at most), and the time the wait may last (timeout, or what is left
-    before the deadline) as its value. A timeout that the deadline cut short is the
-    deadline's, not the server's: it leaves as PastDeadline."""
+class Slots(asyncio.Semaphore):
+    """A semaphore whose free slot is taken without a coroutine (take): every upstream query
+    takes one, and a free one is the rule."""
 
-    __slots__ = ("semaphore", "timeout", "deadline", "address", "wait")
-
-    def __init__(
-        self, semaphore: asyncio.Semaphore, timeout: float, deadline: float | None, address: str
-    ) -> None:
-        self.semaphore, self.timeout, self.deadline = semaphore, timeout, deadline
-        self.address = address
-        self.wait = timeout
-
-    async def __aenter__(self) -> float:
-        await _hold(self.semaphore, self.deadline)
-        try:
-            self.wait = _left(self.timeout, self.deadline)
-        except PastDeadline:
-            self.semaphore.release()
-            raise
-        return self.wait
-
-    async def __aexit__(self, kind, error, traceback) -> None:
-        self.semaphore.release()
-        if kind is not None and issubclass(kind, TIMEOUTS) and self.wait < self.timeout:
-            raise PastDeadline(f"the deadline came while {self.address} was asked") from None
+    def take(self) -> bool:
+        """Take a slot if one is free at once (as acquire() would); tell whether it did."""
+        if self.locked():
+            return False
+        self._value -= 1  # what acquire() does with a free slot, without its coroutine
+        return True
 
 
 TIMEOUTS = (TimeoutError, dns.exception.Timeout)  # what a wait over UDP, over TCP, ends with
+
+
+def _held(semaphore: asyncio.Semaphore, timeout: float, deadline: float | None) -> float:
+    """Return how long the wait for a server may last, a slot of semaphore being held:
+    timeout, or what is left before the deadline; release the slot if none is left."""
+    try:
+        return _left(timeout, deadline)
+    except PastDeadline:
+        semaphore.release()
+        raise
+
+
+def _blame_deadline(wait: float, timeout: float, address: str) -> None:
+    """Raise PastDeadline for a wait for address that timed out when the deadline cut it
+    short: the timeout is the deadline's then, not the server's."""
+    if wait < timeout:
+        raise PastDeadline(f"the deadline came while {address} was asked") from None
 
 
 def _left(timeout: float, deadline: float | None) -> float:
@@ -272,8 +298,8 @@ def _left(timeout: float, deadline: float | None) -> float:
 
 
 async def _hold(semaphore: asyncio.Semaphore, deadline: float | None) -> None:
-    """Acquire semaphore, waiting for it (when it has to) until the deadline at most."""
-    if deadline is None or not semaphore.locked():
+    """Acquire semaphore, waiting for it until the deadline at most."""
+    if deadline is None:
         await semaphore.acquire()
         return
     try:
@@ -301,8 +327,8 @@ class Sockets:
     def __init__(self, limit: int, *, size: int = POOL_SIZE) -> None:
         self.size = size
         self.udp_limit = max(min(4 * size, limit // 2), 1)
-        self.tcp = asyncio.Semaphore(max(limit - self.udp_limit, 1))
-        self.queries = asyncio.Semaphore(limit)
+        self.tcp = Slots(max(limit - self.udp_limit, 1))
+        self.queries = Slots(limit)
         self.open = 0  # UDP sockets open, retired ones still awaited included
         self.dropped = 0  # datagrams that answered no query waiting: late, stray or forged
         self._active: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
@@ -483,6 +509,7 @@ _random = _Random()
 
 
 MALFORMED = (dns.exception.DNSException, struct.error, ValueError, IndexError)
+ROOT_LABELS = dns.name.root.labels
 OPT, TSIG, IN = 41, 250, 1
 
 
@@ -520,6 +547,7 @@ class Reply:
         folded, position = (), 12
         if qname is not None and qdcount == 1 and question.repeated(data):
             folded, position = tuple(map(bytes.lower, asked)), 12 + len(question.section)
+            read_labels = _Asked(asked).read_labels
         else:
             for _ in range(qdcount):
                 position = read_labels(data, position)[1] + 4
@@ -527,8 +555,11 @@ class Reply:
         for count in counts:
             rrsets: dict[tuple, dns.rrset.RRset] = {}
             for _ in range(count):
-                if folded and data[position] == 0xC0 and data[position + 1] == 12:
+                first = data[position]
+                if folded and first == 0xC0 and data[position + 1] == 12:
                     labels, position = asked, position + 2  # a pointer to the question
+                elif not first:
+                    labels, position = ROOT_LABELS, position + 1  # the OPT record's owner
                 else:
                     labels, position = read_labels(data, position)
                 rdtype, rdclass, ttl, length = wire.RR_HEADER.unpack_from(data, position)
@@ -539,7 +570,9 @@ class Reply:
                 if rdtype == OPT:
                     extended = ttl >> 24
                 elif rdtype != TSIG:
-                    kept = _rdata(data, position, end, rdtype, rdclass)
+                    if ttl >> 31:
+                        ttl = 0  # RFC 2181 8: a TTL with its top bit set is read as zero
+                    kept = _rdata(data, position, end, rdtype, rdclass, read_labels)
                     if labels is asked:  # read as a pointer to the question
                         _add(rrsets, folded, qname, kept, ttl)
                     else:
@@ -572,9 +605,50 @@ def _name(labels: tuple[bytes, ...]) -> dns.name.Name:
     return name
 
 
-def _rdata(data: bytes, position: int, end: int, rdtype: int, rdclass: int) -> dict:
-    """Return the record at position as the one-entry dict {rdata: None}."""
-    key = _record_key(data, position, end, rdtype) if rdclass == IN else None
+class _Asked:
+    """The names of a reply that repeats the question asked, read with the question's labels:
+    a name that ends in a pointer into the question's name (a negative answer's SOA, its
+    owner and the two names in it; a referral's NS set) ends in labels of the Name asked,
+    taken from it rather than read again."""
+
+    __slots__ = ("labels", "_starts", "_end")
+
+    def __init__(self, labels: tuple[bytes, ...]) -> None:
+        self.labels = labels
+        self._starts: dict[int, int] = {}  # where each label starts in the reply: its index
+        self._end = 0  # where the question's name ends; both found at the first pointer
+
+    def read_labels(self, data: bytes, position: int) -> tuple[tuple[bytes, ...], int]:
+        """Return what wire.read_labels returns for the name at position."""
+        start, labels = position, []
+        while (length := data[position]) and length < 0x40:
+            labels.append(data[position + 1 : position + 1 + length])
+            position += length + 1
+        if length >= 0xC0:
+            if not self._end:
+                self._find_starts()
+            target = (length & 0x3F) << 8 | data[position + 1]
+            index = self._starts.get(target)
+            # Within a name's 255 bytes: the labels read, then the question's from target.
+            if index is not None and position - start + self._end - target <= 255:
+                return (*labels, *self.labels[index:]), position + 2
+        return wire.read_labels(data, start)  # the general reader, and its errors
+
+    def _find_starts(self) -> None:
+        position = 12
+        for index, label in enumerate(self.labels):
+            self._starts[position] = index
+            position += len(label) + 1
+        self._end = position
+
+
+def _rdata(
+    data: bytes, position: int, end: int, rdtype: int, rdclass: int,
+    read_labels: Callable = wire.read_labels,
+) -> dict:  # fmt: skip
+    """Return the record at position as the one-entry dict {rdata: None}; read_labels reads
+    the names in it."""
+    key = _record_key(data, position, end, rdtype, read_labels) if rdclass == IN else None
     if key is None:
         return {dns.rdata.from_wire(rdclass, rdtype, data, position, end - position): None}
     found = _records.get(key)
@@ -588,7 +662,9 @@ def _rdata(data: bytes, position: int, end: int, rdtype: int, rdclass: int) -> d
     return kept
 
 
-def _record_key(data: bytes, position: int, end: int, rdtype: int) -> tuple | None:
+def _record_key(
+    data: bytes, position: int, end: int, rdtype: int, read_labels: Callable = wire.read_labels
+) -> tuple | None:
     """Return the record's type and content, the same for the same record in any reply: the
     wire for the types without names, else the labels of its names (wherever compression
     put them) and an SOA's numbers; None for types read by dnspython alone.
@@ -601,10 +677,10 @@ def _record_key(data: bytes, position: int, end: int, rdtype: int) -> tuple | No
     names = NAME_TYPES.get(rdtype)
     if names is None:
         return None
-    labels, position = wire.read_labels(data, position)
+    labels, position = read_labels(data, position)
     if names == 1:
         return (rdtype, labels) if position == end else None
-    second, position = wire.read_labels(data, position)  # an SOA: its mname and rname
+    second, position = read_labels(data, position)  # an SOA: its mname and rname
     numbers = data[position : position + 20]
     return (rdtype, labels, second, numbers) if position + 20 == end else None
 
@@ -660,34 +736,46 @@ class Coalescer(Generic[T]):
     def __init__(self, limit: int = 1000) -> None:
         self.limit = limit
         self.closed = False
-        self._inflight: dict[Hashable, asyncio.Future[T]] = {}
+        # The outcome each question in flight will have, made once a second asker waits for
+        # it (None until then): most questions have one asker, and a future each cost them.
+        self._inflight: dict[Hashable, asyncio.Future[T] | None] = {}
 
-    async def run(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> T:
-        """Return the shared outcome of start() for key; raise Overloaded when over the limit."""
-        while (shared := self._inflight.get(key)) is not None:
+    async def run(self, key: Hashable, start: Callable[..., Awaitable[T]], *args) -> T:
+        """Return the shared outcome of start(*args) for key; raise Overloaded when over the
+        limit."""
+        inflight = self._inflight
+        while key in inflight:
+            shared = inflight[key]
+            if shared is None:
+                shared = inflight[key] = asyncio.get_running_loop().create_future()
             try:
                 # shield: one asker giving up must not cancel the others' answer.
                 return await asyncio.shield(shared)
             except _Abandoned:
+                if self.closed:  # close() failed it, and leaves it in flight: ask no more
+                    raise Overloaded("closing") from None
                 continue
-        if self.closed or len(self._inflight) >= self.limit:
+        if self.closed or len(inflight) >= self.limit:
             raise Overloaded(f"{self.limit} resolutions in flight")
-        shared = self._inflight[key] = asyncio.get_running_loop().create_future()
+        inflight[key] = None
         try:
-            outcome = await start()
+            outcome = await start(*args)
         except BaseException as error:
-            _fail(shared, _Abandoned() if isinstance(error, asyncio.CancelledError) else error)
+            shared = inflight.pop(key)
+            if shared is not None:
+                _fail(shared, _Abandoned() if isinstance(error, asyncio.CancelledError) else error)
             raise
-        finally:
-            del self._inflight[key]
-        shared.set_result(outcome)
+        shared = inflight.pop(key)
+        if shared is not None:
+            shared.set_result(outcome)
         return outcome
 
     async def close(self) -> None:
         """Take no more questions; those waiting on another's resolution get Overloaded."""
         self.closed = True
         for shared in self._inflight.values():
-            _fail(shared, _Abandoned())
+            if shared is not None:
+                _fail(shared, _Abandoned())
 
 
 class _Abandoned(Exception):
