@@ -76,10 +76,11 @@ class ChainConfig:
     which SERVFAIL sheds the load; memo_entries, memo_bytes: the budget of the answers from our
     zones kept to send again (a quarter of each again for negative answers), beside the
     cache's. Memory: a kept answer takes about 650 bytes (measured on bench/mix's zone, where
-    118,000 answers take 75 MB) while memo_bytes counts about half of that, so the defaults
-    bound it near 130 MB + 30 MB; answers kept by what decides them (memo.Templates) stay
-    under 20,000 entries of each of their two kinds and the questions seen once (no data at
-    a name, a wildcard's, a referral, a signed zone's name errors) under MAX_SEEN, whatever
+    118,000 answers take 75 MB, and 5 MB more for the one dict that finds them in either
+    budget) while memo_bytes counts about half of that, so the defaults bound it near
+    140 MB + 30 MB; answers kept by what decides them (memo.Templates) stay under 20,000
+    entries of each of their two kinds and the questions seen once (no data at a name, a
+    wildcard's, a referral, a signed zone's name errors) under MAX_SEEN, whatever
     is asked; a name error from an unsigned zone is never kept by name. Beside these, each
     unsigned zone precomputes the answers that are one RRset at a name when it is built
     (zone.Zone.wired: at most one an RRset, or a CNAME and a type at its target, each
@@ -259,15 +260,15 @@ class ResolverChain:
         in full within WORKED_OUT_PER_SECOND (a CNAME chain, additional data), so that a
         zone whose names are asked in turn is not left to the server's backlog. OUTSIDE for
         a name under no zone of ours."""
-        zone = authority.zone_of(name, self.catalog.by_wire)
+        zones = self.catalog.by_wire
+        zone = authority.zone_of(name, zones)
         if zone is None:
             return OUTSIDE
         if not kind & TCP:
-            # Plain standard queries only (wired_answer checks their form first).
+            # Plain standard queries only (wired_answer checks their form first); RA set for
+            # a client that may recurse.
             recursive = (kind & RECURSIVE) >> 1
-            response = authority.wired_answer(
-                query, end, name, zone, recursive, self.catalog.by_wire
-            )
+            response = authority.wired_answer(query, end, name, zone, recursive, zones)
             if response is not None:
                 if name == query[12:end]:
                     # Kept for a question in lowercase: its key is its own bytes, one lookup
@@ -281,7 +282,7 @@ class ResolverChain:
             return None
         # A name that does not exist (a random subdomain): neither located nor kept by name,
         # as it may never come back and would push out the answers that do.
-        response = self.templates.below_name(kind, query, end, name, self.catalog.by_wire)
+        response = self.templates.below_name(kind, query, end, name, zones)
         if response is not None:
             return response, "authority"
         if not len(self.catalog):

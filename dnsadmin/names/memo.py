@@ -56,12 +56,17 @@ class Budget(Generic[V]):
     of the budget at a time), and indexed by the names they depend on, so forgetting one
     name needs no scan."""
 
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
+    def __init__(
+        self, max_entries: int, max_bytes: int, index: dict[Hashable, V] | None = None
+    ) -> None:
+        """``index``: a dict that holds this budget's values too, for one lookup in several
+        budgets (one key lives in one of them)."""
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.entries: dict[Hashable, V] = {}
         self.by_name: dict[Key, set[Hashable]] = {}
         self.bytes = 0
+        self.index = index
 
     def put(self, key: Hashable, value: V) -> None:
         """Keep value under key, dropping the oldest values until it fits (a value bigger
@@ -72,6 +77,8 @@ class Budget(Generic[V]):
         if len(self.entries) >= self.max_entries or self.bytes + value.size > self.max_bytes:
             self._make_room(value.size)
         self.entries[key] = value
+        if self.index is not None:
+            self.index[key] = value
         self.bytes += value.size
         for labels in value.names:
             self.by_name.setdefault(labels, set()).add(key)
@@ -99,6 +106,8 @@ class Budget(Generic[V]):
         value = self.entries.pop(key, None)
         if value is None:
             return
+        if self.index is not None:
+            del self.index[key]
         self.bytes -= value.size
         for labels in value.names:
             keys = self.by_name.get(labels)
@@ -116,6 +125,9 @@ class Budget(Generic[V]):
 
     def clear(self) -> None:
         """Drop every value."""
+        if self.index:  # (none left when the index was cleared first: see AnswerMemo.clear)
+            for key in self.entries:
+                self.index.pop(key, None)
         self.entries.clear()
         self.by_name.clear()
         self.bytes = 0
@@ -125,7 +137,7 @@ class Memo:
     """One answer kept to send again (a plain class: one is made for every first answer)."""
 
     __slots__ = ("body", "source", "expires", "ttls", "names", "size", "second", "counted",
-                 "lasting")  # fmt: skip
+                 "lasting", "exact")  # fmt: skip
 
     def __init__(
         self, body: bytes, source: str, expires: float,
@@ -143,6 +155,9 @@ class Memo:
         self.counted = b""
         # Right until the zones change: no expiry, no TTL to count.
         self.lasting = expires == FOREVER and not ttls
+        # For the very question only, in its case (see case_free), though its key is that
+        # of the question in any case (a question in lowercase).
+        self.exact = False
 
 
 def question_end(query: bytes) -> int:
@@ -186,6 +201,8 @@ def case_free(query: bytes, response: bytes, end: int) -> bool:
     """Tell whether response carries the client's case in its question only, so that it may
     be sent to the same question in any case (a name made from the question's labels, as a
     DNAME substitution makes, would carry it further on)."""
+    if _substituted(response, end):
+        return False
     name = query[12:end]
     if name == name.lower():
         return True
@@ -201,6 +218,22 @@ def case_free(query: bytes, response: bytes, end: int) -> bool:
     return True
 
 
+def _substituted(response: bytes, end: int) -> bool:
+    """Tell whether response's answer opens with a DNAME: the CNAME after it copies the
+    question's labels as the client wrote them (in lowercase too), so it is kept for that
+    very question only. (A DNAME met further on, past a CNAME, copies the zone's labels.)"""
+    if response[6:8] == b"\0\0":
+        return False
+    position = end + 4  # the answer's first owner, written by us: labels, then 0 or a pointer
+    try:
+        while 0 < (length := response[position]) < 0xC0:
+            position += length + 1
+        position += 2 if length else 1
+    except IndexError:
+        return True
+    return response[position : position + 2] == b"\0\x27"
+
+
 class AnswerMemo:
     """The rendered answers, by kind of answer (``flavour``) and question (the query without
     its ID)."""
@@ -208,10 +241,11 @@ class AnswerMemo:
     def __init__(
         self, max_entries: int, max_bytes: int, max_negative_entries: int, max_negative_bytes: int
     ) -> None:
-        self.positive: Budget[Memo] = Budget(max_entries, max_bytes)
-        self.negative: Budget[Memo] = Budget(max_negative_entries, max_negative_bytes)
-        # Their dicts, looked up on every datagram (cleared in place, never replaced).
-        self._positive, self._negative = self.positive.entries, self.negative.entries
+        # Both budgets' answers in one dict, looked up on every datagram: one lookup for an
+        # answer not kept, not one a budget.
+        self._kept: dict[Hashable, Memo] = {}
+        self.positive: Budget[Memo] = Budget(max_entries, max_bytes, self._kept)
+        self.negative: Budget[Memo] = Budget(max_negative_entries, max_negative_bytes, self._kept)
 
     @property
     def bytes(self) -> int:
@@ -226,10 +260,11 @@ class AnswerMemo:
 
         First the query's own bytes: a question in lowercase is its own key, and the body
         kept holds it as is (the hot path of a repeated question: one lookup, one join);
-        then, for a name in another case, the question case-folded.
+        then, for a name in another case, the question case-folded. Each is one lookup, in
+        the one dict of both budgets.
         """
         key = (kind, query[2:])
-        memo = self._positive.get(key) or self._negative.get(key)
+        memo = self._kept.get(key)
         if memo is not None:
             if memo.lasting:
                 return query[:2] + memo.body, memo.source
@@ -242,9 +277,9 @@ class AnswerMemo:
             folded_name = name.lower()
             if folded_name == name:
                 return folded_name  # its key was the query's own
-            key = (kind, keyed(query, end, folded_name))
-            memo = self._positive.get(key) or self._negative.get(key)
-            if memo is None:
+            key = (kind, query[2:12] + folded_name + query[end:])  # (keyed's, inline)
+            memo = self._kept.get(key)
+            if memo is None or memo.exact:
                 return folded_name
             if memo.lasting:  # (_sent's first case, inline: the hot path of a name in any case)
                 return with_question(query, memo.body, end), memo.source
@@ -258,8 +293,10 @@ class AnswerMemo:
         case-folded) kept by its key case-folded, or None: for a caller that has worked out
         end and name already."""
         key = (kind, keyed(query, end, name))
-        memo = self._positive.get(key) or self._negative.get(key)
-        return None if memo is None else self._sent(key, memo, query, end, clock)
+        memo = self._kept.get(key)
+        if memo is None or (memo.exact and name != query[12:end]):
+            return None
+        return self._sent(key, memo, query, end, clock)
 
     def _sent(
         self, key: Hashable, memo: Memo, query: bytes, end: int, clock: Callable[[], float]
@@ -295,14 +332,14 @@ class AnswerMemo:
             if (
                 response[4:6] == b"\0\1"
                 and response[12:end] == name
-                and (name == lowered or case_free(query, response, end))
+                and case_free(query, response, end)
             ):
                 # The question as its key has it (folded), for the lowercase questions to
                 # go out as is.
                 key = (kind, keyed(query, end, lowered))
                 body = response[2:12] + lowered + response[end:]
             else:
-                end = 0  # kept for this very question only
+                end = 0  # kept for this very question only (Memo.exact)
         if not end:
             key = (kind, query[2:])
             body = response[2:]
@@ -310,9 +347,13 @@ class AnswerMemo:
         # Roughly what it costs: the body, the key's copy of the query, and the objects.
         size = len(body) + len(query) + 24 * len(ttls) + 200
         memo = Memo(body, source, expires, ttls, tuple(dict.fromkeys(names)) if names else (), size)
+        memo.exact = not end
         # Data answers (NOERROR with answer records and no authority) go in the budget of
         # data; anything else counts against the negative one.
         positive = not body[1] & 0xF and body[4:6] != b"\0\0" and body[6:8] == b"\0\0"
+        if key in self._kept:  # kept again: by one budget only, the one it goes in now
+            self.positive.pop(key)
+            self.negative.pop(key)
         (self.positive if positive else self.negative).put(key, memo)
 
     def forget(self, labels: Key) -> int:
@@ -321,6 +362,7 @@ class AnswerMemo:
 
     def clear(self) -> None:
         """Drop every answer."""
+        self._kept.clear()
         self.positive.clear()
         self.negative.clear()
 
@@ -367,7 +409,8 @@ class Templates:
         if kept is None:
             return None
         header, rest, zone, found, qtype = kept
-        if zone.decider((name[1 : first + 1], *found[1]), qtype) != found or name in zones:
+        # (found[1]: the closest encloser, the labels the first one goes before)
+        if zone.decider((name[1 : first + 1],) + found[1], qtype) != found or name in zones:
             return None
         return b"".join((query[:2], header, query[12:end], rest))
 

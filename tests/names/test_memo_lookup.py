@@ -1,0 +1,76 @@
+"""How the kept answers are looked up (memo.AnswerMemo.get): one dict for both budgets (the
+newest answer to a question, in either, is the one sent; none dropped from a budget is), the
+query's own bytes first (a question in lowercase, or an answer kept for that very question as
+it carries the client's case beyond the question), then its question case-folded."""
+
+from __future__ import annotations
+
+import dns.message
+
+from dnsadmin.names import authority
+from dnsadmin.names.memo import UDP, AnswerMemo
+from tests.names.zones import authoritative, make_catalog
+
+CLIENT = "192.0.2.1"
+
+
+def wire(name: str, rdtype: str = "A", qid: int = 1) -> bytes:
+    query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
+    query.id = qid
+    return query.to_wire()
+
+
+def as_name_error(response: bytes) -> bytes:
+    """Return response with NXDOMAIN as its rcode (a negative answer, to the memo)."""
+    return response[:3] + bytes([response[3] & 0xF0 | 3]) + response[4:]
+
+
+def test_an_answer_kept_again_in_the_other_budget_is_the_one_sent():
+    catalog = make_catalog()
+    memo = AnswerMemo(100, 1 << 20, 100, 1 << 20)
+    query = wire("www.example.com.")
+    positive = authority.answer(query, catalog)
+    memo.put(UDP, query, positive, "authority")
+    memo.put(UDP, query, as_name_error(positive), "authority")
+    for asked in (wire("www.example.com.", qid=9), wire("WwW.example.COM.", qid=9)):
+        response, _ = memo.get(UDP, asked, float)
+        assert response[3] & 0xF == 3
+        assert response[12:29] == asked[12:29]  # the client's question, case and all
+    assert len(memo.positive.entries) == 0 and len(memo.negative.entries) == 1
+    memo.put(UDP, query, positive, "authority")
+    assert memo.get(UDP, wire("www.example.com.", qid=9), float)[0][3] & 0xF == 0
+
+
+def test_answers_dropped_from_a_full_budget_are_not_sent():
+    catalog = make_catalog()
+    memo = AnswerMemo(64, 1 << 20, 64, 1 << 20)
+    names = [f"h{i}.example.com." for i in range(200)]
+    for name in names:
+        query = wire(name, "TXT")
+        memo.put(UDP, query, as_name_error(authority.answer(query, catalog)), "authority")
+    kept = [name for name in names if type(memo.get(UDP, wire(name, "TXT"), float)) is tuple]
+    assert kept == names[-len(kept) :] and 0 < len(kept) <= 64
+    # A name dropped is looked up no further: its name case-folded is handed back.
+    assert memo.get(UDP, wire("H0.Example.com.", "TXT"), float) == b"\2h0\7example\3com\0"
+    memo.clear()
+    assert not memo._kept and type(memo.get(UDP, wire(names[-1], "TXT"), float)) is bytes
+
+
+def test_an_answer_carrying_the_clients_case_is_kept_for_that_very_question():
+    """A DNAME's CNAME is made of the client's labels: the answer to a question in one case
+    is kept by the query's own bytes, not for the question in any case."""
+    catalog = make_catalog()
+    chain = authoritative(catalog)
+    asked = ("A.b.dn.example.com.", "a.B.Dn.example.com.")
+    for name in asked:
+        chain.resolve(wire(name), tcp=False, client=CLIENT)
+    worked_out = list(chain._worked_out)
+    for name in asked:
+        query = wire(name, qid=4242)
+        kept = chain.at_once(query, CLIENT)
+        assert kept is not None, name
+        assert kept[0] == authority.answer(query, catalog), name
+    assert chain._worked_out == worked_out  # kept, not worked out again
+    assert len(chain.answers.positive.entries) == 2  # one a question
+    other = wire("A.B.DN.example.com.")  # worked out (not kept for the others' cases)
+    assert (chain.at_once(other, CLIENT) or (None,))[0] in (None, authority.answer(other, catalog))
