@@ -8,7 +8,7 @@ and compresses names (RFC 1035 4.1.4) with a dict of case-folded label suffixes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,6 +45,13 @@ class Records:
 
 
 Labels = tuple[bytes, ...]
+LENGTHS = tuple(bytes((length,)) for length in range(64))  # a label's length byte, by length
+
+
+def labels_wire(labels: Iterable[bytes]) -> bytes:
+    """Return labels as a name's wire form, uncompressed (ending in the root's zero byte
+    only when labels do: the caller may add an origin's or a pointer)."""
+    return b"".join([LENGTHS[len(label)] + label for label in labels])
 
 
 class Owner(NamedTuple):
@@ -213,7 +220,7 @@ def compressed(
     while asked[len(asked) - common :] != folded[len(folded) - common :]:
         common -= 1
     written = len(target) - common  # the target's labels before the part the question has
-    name = b"".join([bytes((len(label),)) + label for label in target[:written]])
+    name = labels_wire(target[:written])
     if common < 2:  # only the root's label in common, which is never compressed
         return name + b"\0", offset
     # Where that ending starts in the question: its labels joined by dots are as long as

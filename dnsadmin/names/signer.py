@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from .render import Records
+from .render import Records, labels_wire
 from .zone import NS, SETTLE_NODES, Key, Node, Zone, patch_zone, settle
 
 IN = dns.rdataclass.IN
@@ -140,7 +140,9 @@ class Signed:
     cache: dict[tuple, bytes] = field(default_factory=dict)
 
     def nsec3_hash(self, key: Key, origin_wire: bytes) -> bytes:
-        return nsec3_digest(_wire_of(key) + origin_wire, self.policy.salt, self.policy.iterations)
+        return nsec3_digest(
+            labels_wire(key) + origin_wire, self.policy.salt, self.policy.iterations
+        )
 
 
 def nsec3_digest(wire: bytes, salt: bytes, iterations: int) -> bytes:
@@ -153,10 +155,6 @@ def nsec3_digest(wire: bytes, salt: bytes, iterations: int) -> bytes:
 
 def b32hex(digest: bytes) -> bytes:
     return base64.b32encode(digest).translate(B32HEX).rstrip(b"=")
-
-
-def _wire_of(key: Key) -> bytes:
-    return b"".join(bytes((len(label),)) + label for label in key)
 
 
 def bitmap(types: Iterable[int]) -> bytes:
@@ -240,7 +238,9 @@ def _add_nsec_chain(zone: Zone, signed: Signed, authoritative: list[Key]) -> Non
         following = tuple(reversed(order[(i + 1) % len(order)]))
         node = nodes[key]
         types = [*node.types(), NSEC, RRSIG]
-        node.add_wire(NSEC, signed.negative_ttl, _wire_of(following) + origin_wire + bitmap(types))
+        node.add_wire(
+            NSEC, signed.negative_ttl, labels_wire(following) + origin_wire + bitmap(types)
+        )
     signed.chain = order
 
 
@@ -393,7 +393,7 @@ def _mend_nsec(
         node = nodes[key]
         following = chain[(bisect.bisect_left(chain, tuple(reversed(key))) + 1) % len(chain)]
         types = [rdtype for rdtype in node.types() if rdtype != NSEC]
-        nsec = _wire_of(tuple(reversed(following))) + origin_wire + bitmap([*types, NSEC, RRSIG])
+        nsec = labels_wire(tuple(reversed(following))) + origin_wire + bitmap([*types, NSEC, RRSIG])
         node = nodes[key] = _copy_with(node, NSEC, signed.negative_ttl, nsec)
         signed.sigs[(key, NSEC)] = signer.sign(key, node.records(NSEC))
     signed.chain = chain
@@ -473,7 +473,7 @@ class _Signer:
         self.used: set[tuple] = set()  # the cache keys of the signatures made or reused
 
     def sign(self, key: Key, records: Records) -> Records:
-        owner_wire = _wire_of(key) + self.origin_wire
+        owner_wire = labels_wire(key) + self.origin_wire
         labels = self.origin_labels + len(key) - (1 if key[:1] == (b"*",) else 0)
         wires = []
         for zone_key, cache_key in self.cache_keys(key, records):
@@ -488,7 +488,7 @@ class _Signer:
 
     def cache_keys(self, key: Key, records: Records) -> list[tuple[ZoneKey, tuple]]:
         """Return the keys signing records at key, each with the cache key of its RRSIG."""
-        owner_wire = _wire_of(key) + self.origin_wire
+        owner_wire = labels_wire(key) + self.origin_wire
         keys = self.ksks if records.rdtype in (DNSKEY, CDS, CDNSKEY) else self.zsks
         expiration = self.policy.expiration
         if self.policy.jitter:

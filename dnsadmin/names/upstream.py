@@ -35,6 +35,7 @@ import dns.rdata
 import dns.rrset
 
 from . import wire
+from .render import labels_wire
 
 UNREACHABLE_ERRORS = (dns.exception.DNSException, OSError, EOFError, ValueError)
 
@@ -143,9 +144,6 @@ _RD_EDNS = {
 _OPT = b"\x00\x00\x29" + wire.OUR_PAYLOAD.to_bytes(2, "big") + bytes(6)
 
 
-LENGTHS = tuple(bytes((length,)) for length in range(64))  # a label's length byte, by length
-
-
 class Question(NamedTuple):
     """One question to send: the query without its ID, and the question section a reply
     must repeat (its name lowercased: servers may answer in another case).
@@ -164,7 +162,7 @@ class Question(NamedTuple):
     def of(cls, qname: dns.name.Name, qtype: int, *, recursion: bool, edns: bool = True):
         """Return the question with RD as asked and EDNS with our payload size (unless told)."""
         # What qname.to_wire() returns, without dnspython's compression bookkeeping.
-        name = b"".join([LENGTHS[len(label)] + label for label in qname.labels])
+        name = labels_wire(qname.labels)
         section = name + qtype.to_bytes(2, "big") + b"\x00\x01"
         header = _RD_EDNS[recursion, edns]
         body = header + section + _OPT if edns else header + section
@@ -694,7 +692,7 @@ def _key_wire(key: tuple) -> bytes:
         if isinstance(part, bytes):
             parts.append(part)  # an SOA's numbers
         else:
-            parts.extend(bytes((len(label),)) + label for label in part)
+            parts.append(labels_wire(part))
     return b"".join(parts)
 
 

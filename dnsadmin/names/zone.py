@@ -27,7 +27,16 @@ import dns.zone
 
 from .addresses import Network, allowed, networks
 from .answer import Kind, Sections
-from .render import COMPRESSIBLE, RR_FIXED, Labels, Records, compressed, labels_at, srv_written
+from .render import (
+    COMPRESSIBLE,
+    RR_FIXED,
+    Labels,
+    Records,
+    compressed,
+    labels_at,
+    labels_wire,
+    srv_written,
+)
 from .tsig import split_acl
 
 logger = logging.getLogger(__name__)
@@ -284,7 +293,7 @@ class Zone:
         for key, node in self._nodes.items():
             # Each answer's key is its own name's: no other node's answer is replaced.
             for entry_key, found in self.owned_at(key, node, aliased):
-                size += len(entry_key) + len(found[1]) + len(found[2]) + ENTRY_OBJECTS
+                size += _entry_bytes(entry_key, found)
                 wired[entry_key] = found
             if size + ALIAS_OBJECTS * len(aliased) > WIRED_BUDGET:
                 return None
@@ -330,7 +339,7 @@ class Zone:
             return
         if aliased is None:
             aliased = self.aliased
-        name = b"".join([bytes((len(label),)) + label for label in key]) + self.origin_wire
+        name = labels_wire(key) + self.origin_wire
         if CNAME_TYPE in node._raw:
             yield from self._aliased_at(key, node, name, aliased)
             return
@@ -417,7 +426,7 @@ class Zone:
         alias = b"\xc0\x0c" + RR_FIXED.pack(CNAME_TYPE, IN, cname.ttl)
         alias += len(written).to_bytes(2, "big") + written
         pointer = (0xC000 | full).to_bytes(2, "big")
-        target_wire = b"".join([bytes((len(label),)) + label for label in folded])
+        target_wire = labels_wire(folded)
         for rdtype, answer, count in self._rrsets_at(at, pointer):
             if len(alias) + len(answer) <= WIRED_MAX:
                 key_wire = name + rdtype.to_bytes(2, "big") + b"\0\1"
