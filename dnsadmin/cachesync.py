@@ -107,9 +107,8 @@ def _upsert(vendor: str, count: int) -> str:
     quoted = [quote(meta.get_field(field).column) for field in UPSERT_FIELDS]
     unique = ", ".join(quoted[:2])
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in quoted[2:])
-    insert, values = insert_rows_sql(CacheEntry, UPSERT_FIELDS, vendor).split(" VALUES ")
-    rows = ", ".join([values] * count)
-    return f"{insert} VALUES {rows} ON CONFLICT ({unique}) DO UPDATE SET {updates}"
+    insert = insert_rows_sql(CacheEntry, UPSERT_FIELDS, count, vendor)
+    return f"{insert} ON CONFLICT ({unique}) DO UPDATE SET {updates}"
 
 
 # name and rdtype (the unique pair) first, then the fields a newer write replaces.

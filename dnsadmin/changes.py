@@ -18,6 +18,7 @@ import datetime
 import fnmatch
 import functools
 import hashlib
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -663,13 +664,14 @@ def insert_history(
     written: Callable[[int], None] | None = None,
 ) -> None:
     """Write a change's RRset rows in bulk: (owner, type, records before, records after),
-    the records as RecordData or already as the JSON text the history stores of each
-    (incoming_json's)."""
+    each side RecordData or already the JSON text the history stores of it (incoming_json's)."""
     adapt = json_parameter()
     empty = adapt("[]")
 
-    def stored(records: Iterable) -> object:
-        text = ", ".join([r if isinstance(r, str) else record_json(r) for r in records])
+    def stored(records: Iterable[RecordData] | str) -> object:
+        if isinstance(records, str):
+            return empty if records == "[]" else adapt(records)
+        text = ", ".join(map(record_json, records))
         return adapt(f"[{text}]") if text else empty
 
     pk = change.pk
@@ -703,8 +705,10 @@ def json_parameter() -> Callable[[str], object]:
     return lambda text: Jsonb(text, dumps=str)
 
 
-# Rows per INSERT statement of a bulk write.
-INSERT_BATCH = 5000
+# Values per INSERT statement of a bulk write, within every database's parameter limit
+# (SQLite's before 3.32: 999), and statements per executemany (a batch told to a Progress).
+INSERT_VALUES = 999
+INSERT_STATEMENTS = 50
 
 
 def database():
@@ -777,33 +781,52 @@ def insert_sql(model, vendor: str) -> str:
 def insert_rows(
     model, names: tuple[str, ...], rows: Iterable[tuple], written: Callable[[int], None] | None
 ) -> None:
-    """Insert rows of values already in database form, a batch per executemany: the ORM's
-    bulk_create prepares each value of each row again, which costs seconds at 100,000 rows."""
-    db = database()
-    sql = insert_rows_sql(model, names, db.vendor)
+    """Insert rows of values already in database form, as many to a statement as the
+    parameter limit allows (a statement a row costs SQLite a quarter more), a batch of
+    statements per executemany: the ORM's bulk_create prepares each value of each row
+    again, which costs seconds at 100,000 rows."""
+    per_statement = max(1, INSERT_VALUES // len(names))
     batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == per_statement * INSERT_STATEMENTS:
+            insert_batch(model, names, batch, per_statement, written)
+            batch = []
+    if batch:
+        insert_batch(model, names, batch, per_statement, written)
+
+
+def insert_batch(
+    model,
+    names: tuple[str, ...],
+    batch: list[tuple],
+    per_statement: int,
+    written: Callable[[int], None] | None,
+) -> None:
+    """Insert a batch of rows, per_statement to a statement (the last one may take fewer)."""
+    db = database()
+    whole = len(batch) - len(batch) % per_statement
     with db.cursor() as cursor:
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= INSERT_BATCH:
-                cursor.executemany(sql, batch)
-                if written is not None:
-                    written(len(batch))
-                batch = []
-        if batch:
-            cursor.executemany(sql, batch)
-            if written is not None:
-                written(len(batch))
+        if whole:
+            sql = insert_rows_sql(model, names, per_statement, db.vendor)
+            values = [
+                [*itertools.chain.from_iterable(batch[start : start + per_statement])]
+                for start in range(0, whole, per_statement)
+            ]
+            cursor.executemany(sql, values)
+        if whole < len(batch):
+            sql = insert_rows_sql(model, names, len(batch) - whole, db.vendor)
+            cursor.execute(sql, [*itertools.chain.from_iterable(batch[whole:])])
+    if written is not None:
+        written(len(batch))
 
 
-@functools.lru_cache(maxsize=16)
-def insert_rows_sql(model, names: tuple[str, ...], vendor: str) -> str:
+@functools.lru_cache(maxsize=256)  # a statement for each count of rows up to per_statement
+def insert_rows_sql(model, names: tuple[str, ...], rows: int, vendor: str) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
-    return (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
-        f"VALUES ({', '.join(['%s'] * len(names))})"
-    )
+    row = f"({', '.join(['%s'] * len(names))})"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"
 
 
 def describe(
@@ -1333,19 +1356,24 @@ def create_zone_from_file(
         save_new_zone(zone)
         insert_records(zone, parsed, written)
         change = record_history(zone, [], {}, [], by, ZONE_CREATED, None)
-        insert_history(change, ((*key, [], after) for key, after in rrsets.items()), written)
+        insert_history(change, ((*key, "[]", after) for key, after in rrsets.items()), written)
     return zone, change
 
 
-def incoming_json(parsed: ParsedZone) -> dict[tuple[str, str], list[str]]:
-    """Group a file's records by RRset as the history stores them (incoming_rrsets' records
-    as record_json writes them, without making each a RecordData first)."""
+def incoming_json(parsed: ParsedZone) -> dict[tuple[str, str], str]:
+    """Return the JSON text the history stores of each RRset of a file: its records as
+    record_json writes incoming_rrsets' (without making each a RecordData first), in a list."""
     default_ttl = parsed.soa_ttl
-    incoming: dict[tuple[str, str], list[str]] = defaultdict(list)
+    incoming: dict[tuple[str, str], list[str]] = {}
     for r in parsed.records:
-        ttl = None if r.ttl == default_ttl else r.ttl
-        incoming[(r.owner, r.rdtype)].append(history_json(r.rdata, ttl))
-    return incoming
+        text = history_json(r.rdata, None if r.ttl == default_ttl else r.ttl)
+        key = (r.owner, r.rdtype)
+        found = incoming.get(key)
+        if found is None:  # most RRsets hold one record: no list made empty first
+            incoming[key] = [text]
+        else:
+            found.append(text)
+    return {key: f"[{', '.join(texts)}]" for key, texts in incoming.items()}
 
 
 def insert_records(zone: Zone, parsed: ParsedZone, written: Callable[[int], None]) -> None:

@@ -125,7 +125,7 @@ def insert_entries(rows: list[tuple]) -> None:
     """Insert the rows with one INSERT run. The writer thread shares the GIL with the packet loop,
     so every millisecond it spends is taken from answering: bulk_create costs about ten times
     this (a model instance and its SQL compiled per row), a thousand times a second."""
-    statement = insert_rows_sql(QueryLogEntry, ENTRY_FIELDS, connection.vendor)
+    statement = insert_rows_sql(QueryLogEntry, ENTRY_FIELDS, 1, connection.vendor)
     with connection.cursor() as cursor:
         cursor.executemany(statement, rows)
 

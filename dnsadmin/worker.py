@@ -9,17 +9,21 @@ import gc
 import logging
 import os
 import socket
+import sqlite3
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import dns.name
 import dns.rdatatype
 import dns.rrset
 from channels.db import database_sync_to_async
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Count, Max, Sum
 
 from appliance.control import DNS_GROUP
 from appliance.worker import WorkerConsumer
 from dnsadmin import cachesync, catalogzones, dnssec, querylog, secondary, snapshot
-from dnsadmin.models import serial_gt
+from dnsadmin.models import CacheCommand, Zone, serial_gt
 from dnsadmin.names import notify
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ChainConfig, ResolverChain
@@ -38,6 +42,7 @@ PATCH_IN_LOOP = 20_000  # names: a zone up to this size is patched on the event 
 origin_name = functools.lru_cache(maxsize=1024)(dns.name.from_text)  # for each update
 CACHE_WRITE_BATCH = 2000  # entries written per round at most (the rest go in the next)
 GC_YOUNG = 10_000  # new objects between collections of the youngest generation (700 by default)
+COMMIT_LOOK_EVERY = 0.05  # seconds between looks at SQLite's count of commits (Commits)
 
 
 class DNSWorker(WorkerConsumer):
@@ -53,11 +58,15 @@ class DNSWorker(WorkerConsumer):
         self.catalog = ZoneCatalog()
         self.versions: snapshot.Versions = {}
         self.reload_lock = asyncio.Lock()
+        self.cache_lock = asyncio.Lock()  # cache commands applied once each, in order
         # Held while one zone is replaced: by a reload, or by an update this worker applied.
         self.zone_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.background: set[asyncio.Task] = set()  # NOTIFYs sent, reloads due
         self.catalog_due = True  # the catalog zone is to be brought in line with the zones
         self.transfers = secondary.Transfers(self.name)  # run by the lease holder only
+        # Counted from before the zones are read: a commit made meanwhile is read again.
+        self.commits = Commits.of_database()
+        self.mark: tuple | None = None  # the data's mark when last read (data_mark)
         await self.reload_zones()
         # Answer from the start as fast as later: every zone's answers precomputed first (as
         # BIND and Knot load a zone whole before answering from it). A zone changed later is
@@ -92,6 +101,8 @@ class DNSWorker(WorkerConsumer):
             options["addresses"], options["port"], reuse_port=options.get("reuse_port", False)
         )
         self.transfers.start()
+        if self.commits is not None:
+            self.in_background(self.follow_commits(self.commits))
         logger.info(
             "serving %d zones on %s port %d",
             len(self.versions),
@@ -108,10 +119,41 @@ class DNSWorker(WorkerConsumer):
         await dnssec.maintain_now_and_then()
         await self.read_changes()
 
-    async def read_changes(self) -> None:
-        """Reload the zones that changed and apply the cache commands recorded since."""
+    async def read_changes(self, mark: tuple | None = None) -> None:
+        """Reload the zones that changed and apply the cache commands recorded since (mark:
+        the data's mark, read since the last look at the commits, if it was)."""
+        if self.commits is not None:
+            # Looked at first: what is read here needs no second read when its commit is
+            # seen, and what commits from now on is seen. The mark (read before the data:
+            # an older mark costs a read more, never one less) tells follow_commits which
+            # commits changed nothing read here.
+            self.commits.moved()
+            if mark is None:
+                mark = await database_sync_to_async(data_mark)()
+            self.mark = mark
         await self.reload_zones()
         await self.apply_cache_commands()
+
+    async def follow_commits(self, commits: Commits) -> None:
+        """Read what changed as soon as a commit to the SQLite database is seen (no channel
+        layer rings this process from another there: a zone loaded or edited would wait for
+        the next reconcile, half a second on average). The reconcile stays the fallback."""
+        while True:
+            await asyncio.sleep(COMMIT_LOOK_EVERY)
+            try:
+                await self.read_committed(commits)
+            except Exception:
+                logger.exception("changes seen committed could not be read; reconciling later")
+
+    async def read_committed(self, commits: Commits) -> None:
+        """Read what changed when a commit was made since the last look and it changed the
+        zones or the cache commands: most commits write the query log, the cache or a
+        heartbeat (this worker's, the bot's, the web's), which one cheap query tells."""
+        if not commits.moved():
+            return
+        mark = await database_sync_to_async(data_mark)()
+        if mark != self.mark:
+            await self.read_changes(mark)
 
     async def reload_zones(self) -> None:
         """Reload zones whose serial or settings changed; drop deleted or disabled ones."""
@@ -244,15 +286,17 @@ class DNSWorker(WorkerConsumer):
             logger.info("cache: %d entries restored", len(records))
 
     async def apply_cache_commands(self) -> None:
-        """Apply the flushes and deletes recorded from the web since the last one applied."""
-        commands = await database_sync_to_async(cachesync.commands_after)(self.last_command)
-        for command_id, action, name in commands:
-            if action == "flush":
-                self.chain.cache.flush()
-            else:
-                self.chain.cache.delete(name)
-            self.last_command = command_id
-            logger.info("cache: %s %s", action, name)
+        """Apply the flushes and deletes recorded from the web since the last one applied
+        (one call at a time: follow_commits and the reconcile may both be reading)."""
+        async with self.cache_lock:
+            commands = await database_sync_to_async(cachesync.commands_after)(self.last_command)
+            for command_id, action, name in commands:
+                if action == "flush":
+                    self.chain.cache.flush()
+                else:
+                    self.chain.cache.delete(name)
+                self.last_command = command_id
+                logger.info("cache: %s %s", action, name)
 
     # events from the web ------------------------------------------------------------
 
@@ -314,6 +358,8 @@ class DNSWorker(WorkerConsumer):
         server = getattr(self, "server", None)
         for task in getattr(self, "background", ()):
             task.cancel()
+        if getattr(self, "commits", None) is not None:
+            self.commits.close()
         if hasattr(self, "transfers"):
             await self.transfers.stop()
         if server is not None:
@@ -359,6 +405,62 @@ class DNSWorker(WorkerConsumer):
             "transfers_in": dict(self.transfers.received),
             "updates": dict(messages.updates) if messages else {},
         }
+
+
+def data_mark() -> tuple:
+    """Return a mark of what read_changes reads, which a change to it moves: the count, last
+    update and serials summed of the enabled zones (snapshot.zone_versions reads their
+    serials and updates) and the last cache command's id (cachesync.commands_after)."""
+    zones = Zone.objects.filter(enabled=True).aggregate(
+        count=Count("pk"), updated=Max("updated"), serials=Sum("serial")
+    )
+    last_command = CacheCommand.objects.aggregate(last=Max("pk"))["last"]
+    return (zones["count"], zones["updated"], zones["serials"], last_command)
+
+
+class Commits:
+    """The commits made to the SQLite database since the last look, by any connection (the
+    worker's own writes too), seen through PRAGMA data_version on a connection of its own: a
+    read of the write-ahead log's shared memory, a few microseconds, which never waits for a
+    lock (a busy database reads as no change; the reconcile catches up)."""
+
+    def __init__(self, path: Path) -> None:
+        # mode=rw: never create the file; timeout 0: never wait in the event loop.
+        self.connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None
+        )
+        self.version: int | None = None  # unknown until a read succeeds (moved)
+        self.moved()
+
+    @classmethod
+    def of_database(cls) -> Commits | None:
+        """Return the commits of the default database when it is an SQLite file, else None
+        (PostgreSQL: the channel layer rings, and the reconcile reads)."""
+        db = connections[DEFAULT_DB_ALIAS]
+        name = str(db.settings_dict.get("NAME") or "")
+        if db.vendor != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+            return None
+        try:
+            return cls(Path(name))
+        except sqlite3.Error:
+            logger.warning("commits to %s cannot be followed; reconciling only", name)
+            return None
+
+    def read(self) -> int:
+        return self.connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def moved(self) -> bool:
+        """Tell whether a commit was made since the last look (yes after the first look
+        that succeeds, when none did before: what was committed meanwhile is unknown)."""
+        try:
+            version = self.read()
+        except sqlite3.Error:
+            return False
+        moved, self.version = version != self.version, version
+        return moved
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 async def notify_noted(origin: dns.name.Name, soa, targets: list, keyring: dict, **options) -> None:

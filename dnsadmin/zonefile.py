@@ -30,7 +30,7 @@ class ZoneFileError(ValueError):
     """A zone file that cannot be imported; the message names the line when it can."""
 
 
-@dataclass
+@dataclass(slots=True)  # a big file makes 100,000: made and read faster with slots
 class ParsedRecord:
     owner: str  # relative, '@' for the apex
     rdtype: str

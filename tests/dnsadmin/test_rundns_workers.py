@@ -87,7 +87,7 @@ def test_every_worker_answers_the_new_serial_after_an_edit(two_workers):
     zone = Zone.objects.get()
     add_record(zone, "edited", "A", "192.0.2.9")
     zone.refresh_from_db()
-    assert wait_for(lambda: serials(two_workers) == {str(zone.serial)}, 5)
+    assert wait_for(lambda: serials(two_workers) == {str(zone.serial)}, 30)
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def test_nsupdate_adds_replaces_deletes_a_value_and_a_name(primary, tmp_path):
     assert primary.dig("+noall", "+answer", "www.example.org", "A").split()[1] == "60"
     assert nsupdate(primary, key, "update delete host.example.org").returncode == 0
     # Served by the worker once it has heard the ring (within the usual second).
-    assert wait_for(lambda: "NXDOMAIN" in primary.dig("host.example.org", "A"), 3)
+    assert wait_for(lambda: "NXDOMAIN" in primary.dig("host.example.org", "A"), 30)
     changes = ZoneChange.objects.filter(source="update")
     assert changes.count() == 4
     assert {change.author for change in changes} == {"update (key acme)"}
