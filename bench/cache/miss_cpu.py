@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/cache/miss_cpu.py [--names 20000] [--rounds 3]
         [--mode forwarding|recursion] [--tree TREE] [--baseline TREE] [--profile OUT]
-        [--cores 0,1]
+        [--cores 0,1] [--opcodes]
 
 BIND 9 on loopback serves the root zone and the bench zone (as bench/cache/misses.py sets it
 up) on the second core. Each round starts a fresh Python process per source tree, pinned to
@@ -15,6 +15,9 @@ the listener, the query log or the database; the median and the least of the rou
 shared machine only ever adds to it), and the ratio baseline/current of each round, the
 two trees measured one after the other. --tree measures another tree than this one (say,
 the last commit with only some files changed); --profile writes a cProfile of its first run.
+--opcodes counts the Python opcodes a question runs instead (sys.settrace, after the first
+hundred questions, a tenth of the names is enough): slow, but the same on a busy machine as
+on an idle one, where CPU time on a shared machine is not.
 """
 
 from __future__ import annotations
@@ -63,6 +66,12 @@ def child(args: argparse.Namespace) -> None:
         gc.set_threshold(10_000, 10, 10)  # as the worker sets it
         pending = iter(enumerate(queries))
         answered = 0
+        if args.opcodes:  # the first questions (the root's referral) asked before counting
+            for _, (_, query) in zip(range(WARM), pending, strict=False):
+                result, _ = chain.resolve(query, tcp=False, client="127.0.0.1")
+                if not isinstance(result, bytes):
+                    result = await result
+                answered += result is not None and result[3] & 0xF in (0, 3)
 
         async def client() -> None:
             nonlocal answered
@@ -76,9 +85,12 @@ def child(args: argparse.Namespace) -> None:
                     chain.cache.take_changes()
 
         started = time.process_time()
+        if args.opcodes:
+            sys.settrace(_count_opcodes)
         await asyncio.gather(*(client() for _ in range(CONCURRENT)))
         chain.cache.take_changes()
-        used = time.process_time() - started
+        sys.settrace(None)
+        used = _opcodes[0] if args.opcodes else time.process_time() - started
         await chain.close()
         if answered != len(queries):
             raise SystemExit(f"{len(queries) - answered} questions not answered")
@@ -92,7 +104,24 @@ def child(args: argparse.Namespace) -> None:
         profile.dump_stats(args.profile)
     else:
         used = asyncio.run(drive())
-    print(json.dumps({"per_question": used / len(queries)}))
+    counted = len(queries) - WARM if args.opcodes else len(queries)
+    print(json.dumps({"per_question": used / counted}))
+
+
+WARM = 100  # questions asked before opcodes are counted
+_opcodes = [0]
+
+
+def _count_opcodes(frame, event, arg):
+    """Count the opcodes of every frame from now on (sys.settrace)."""
+    frame.f_trace_opcodes = True
+    return _count_opcode
+
+
+def _count_opcode(frame, event, arg):
+    if event == "opcode":
+        _opcodes[0] += 1
+    return _count_opcode
 
 
 def measure(args: argparse.Namespace, tree: Path, work: Path, port: int, profile: str = ""):
@@ -103,6 +132,8 @@ def measure(args: argparse.Namespace, tree: Path, work: Path, port: int, profile
     ]  # fmt: skip
     if profile:
         command += ["--profile", profile]
+    if args.opcodes:
+        command.append("--opcodes")
     output = subprocess.run(
         dnsbench.pinned(args.cores[0], command), check=True, capture_output=True, text=True
     ).stdout
@@ -117,6 +148,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another source tree, measured too")
     parser.add_argument("--profile", help="write a cProfile of this tree's first run here")
     parser.add_argument("--cores", type=dnsbench.core_pair, default=("0", "1"))
+    parser.add_argument("--opcodes", action="store_true", help="count opcodes, not CPU time")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, default=dnsbench.ROOT, help="the tree measured")
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -129,6 +161,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE.parent))
     import misses
 
+    scale, unit = (1, "opcodes") if args.opcodes else (1e6, "us")
     trees = {"current": args.tree.resolve()}
     if args.baseline is not None:
         trees["baseline"] = args.baseline.resolve()
@@ -143,11 +176,12 @@ def main() -> None:
                 for name, tree in trees.items():
                     profile = args.profile if number == 0 and name == "current" else ""
                     results[name].append(measure(args, tree, work, upstream.port, profile))
-                    print(f"round {number + 1} {name}: {results[name][-1] * 1e6:.1f} us CPU")
-    print(f"{args.mode}, {args.names} unique names, CPU per question, of {args.rounds} rounds:")
+                    print(f"round {number + 1} {name}: {results[name][-1] * scale:.1f} {unit}")
+    what = "Python opcodes" if args.opcodes else "CPU"
+    print(f"{args.mode}, {args.names} unique names, {what} per question, of {args.rounds} rounds:")
     for name, runs in results.items():
-        median, least = statistics.median(runs) * 1e6, min(runs) * 1e6
-        print(f"  {name:<10}{median:8.1f} us median{least:8.1f} us least")
+        median, least = statistics.median(runs) * scale, min(runs) * scale
+        print(f"  {name:<10}{median:8.1f} {unit} median{least:8.1f} {unit} least")
     if "baseline" in results:
         ratios = [b / c for c, b in zip(results["current"], results["baseline"], strict=True)]
         rounds = " ".join(f"{ratio:.2f}" for ratio in ratios)

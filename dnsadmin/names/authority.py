@@ -103,7 +103,7 @@ def locate(query: bytes, end: int, catalog: ZoneCatalog) -> Located | None:
     if query[end + 2 : end + 4] != b"\0\1":
         return None  # class IN only
     name = query[12:end].lower()
-    zone, position = _closest(name, catalog.by_wire)
+    zone, position = closest(name, catalog.by_wire)
     if zone is None:
         return None
     if zone.dnssec is not None or zone.expired:
@@ -118,11 +118,13 @@ def zone_of(name: bytes, zones: dict[bytes, Zone]) -> Zone | None:
     """Return the closest enclosing zone of a name in wire form, case-folded, from the
     catalog's zones by wire name (the longest ending of the name that is a zone's origin);
     None when no zone of ours holds it."""
-    return _closest(name, zones)[0]
+    return closest(name, zones)[0]
 
 
-def _closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
-    """Return zone_of's zone and where its origin starts in name (None, 0 for none)."""
+def closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
+    """Return zone_of's zone and where its origin starts in name (None, 0 for none): past
+    the first label (name[0] + 1) for a name right below the origin, which then is no zone's
+    origin itself."""
     position = 0
     while (zone := zones.get(name[position:])) is None:
         length = name[position]

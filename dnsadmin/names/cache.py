@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import dns.exception
+import dns.ipv4
+import dns.ipv6
 import dns.name
 import dns.rdata
 import dns.rdataclass
@@ -33,6 +35,7 @@ import dns.rrset
 from . import wire
 from .answer import MAX_CHAIN, Kind, Sections
 from .memo import AnswerMemo, Budget
+from .upstream import rrset_of
 from .zone import Key
 
 IN = dns.rdataclass.IN
@@ -95,13 +98,15 @@ class Entry:
     name: dns.name.Name
     rdtype: int
     kind: Kind  # ANSWER (data), NXDOMAIN, NODATA or SERVFAIL
-    rdataset: dns.rdataset.Rdataset | None  # the data, or the SOA of a negative answer
+    # The data, or the SOA of a negative answer; None for data kept as wires until read.
+    rdataset: dns.rdataset.Rdataset | None
     soa_owner: dns.name.Name | None
     expires: float
     source: str
     size: int
     rank: int = ANSWER
     names: tuple[Key, ...] = ()  # the owner's labels case-folded, where budgets index it
+    wires: tuple[bytes, ...] = ()  # addresses kept in wire form (store_wired), if so
 
 
 class CacheRecord(NamedTuple):
@@ -183,12 +188,38 @@ class Cache:
             now + ttl, source, _size(rrset.name, rrset), rank, (labels,),
         )  # fmt: skip
         if rank >= ANSWER:
-            if labels in self.negative.by_name:
-                self.negative.pop(key)
-                self.negative.pop((labels, NX_KEY))
-            self._retire_answers(labels)
-            self._changed.add(key)
+            self._replaced(labels, key)
         self.positive.put(key, entry)
+
+    def store_wired(
+        self, name: dns.name.Name, rdtype: int, ttl: int, wires: tuple[bytes, ...], *,
+        source: str = "recursive",
+    ) -> None:  # fmt: skip
+        """Keep addresses (A or AAAA records in wire form, each once) as store_rrset keeps
+        their RRset as an answer: made into dnspython objects when the cache's data is read
+        (a later question), not for every cache miss (a record read by dnspython costs
+        microseconds)."""
+        ttl = min(ttl, self.max_ttl)
+        if ttl <= 0:
+            return
+        labels = folded(name)
+        key = (labels, rdtype)
+        size = _wire_size(name) + sum(map(len, wires)) + 10 * len(wires) + 200  # as _size
+        entry = Entry(
+            name, rdtype, Kind.ANSWER, None, None, self.clock() + ttl, source, size, ANSWER,
+            (labels,), wires,
+        )  # fmt: skip
+        self._replaced(labels, key)
+        self.positive.put(key, entry)
+
+    def _replaced(self, labels: Key, key: tuple[Key, int]) -> None:
+        """Drop what answer data at key replaces: the negative answers there, the rendered
+        answers made of the name; note it for the write-behind."""
+        if labels in self.negative.by_name:
+            self.negative.pop(key)
+            self.negative.pop((labels, NX_KEY))
+        self._retire_answers(labels)
+        self._changed.add(key)
 
     def store_negative(
         self, name: dns.name.Name, rdtype: int, soa: dns.rrset.RRset, *, nxdomain: bool,
@@ -200,11 +231,11 @@ class Cache:
         if ttl <= 0 or (rdtype == ANY and not nxdomain):
             return  # an empty ANY answer says nothing about any one type
         kind, key_type = (Kind.NXDOMAIN, NX_KEY) if nxdomain else (Kind.NODATA, rdtype)
-        rdataset = _plain(soa)
+        rdataset, size = _soa_kept(soa)
         labels = folded(name)
         entry = Entry(
             name, rdtype, kind, rdataset, soa.name, self.clock() + ttl, source,
-            _size(name, rdataset) + _wire_size(soa.name), ANSWER, (labels,),
+            _wire_size(name) + size + _wire_size(soa.name), ANSWER, (labels,),
         )  # fmt: skip
         # RFC 2308: the negative answer is newer than whatever the cache held there; an
         # NXDOMAIN says the name has nothing at all, a NODATA speaks of one type.
@@ -265,13 +296,13 @@ class Cache:
         entry = self.positive.get((folded(name), rdtype), self.clock())
         if entry is None:
             return None
-        return _with_ttl(name, entry.rdataset, self._left(entry))
+        return _with_ttl(name, _data(entry), self._left(entry))
 
     def addresses(self, name: dns.name.Name, rdtypes: Iterable[int] = ADDRESS_TYPES) -> list[str]:
         """Return the cached addresses of name, glue included."""
         labels, now = folded(name), self.clock()
         found = (self.positive.get((labels, rdtype), now) for rdtype in rdtypes)
-        return [rdata.address for entry in found if entry is not None for rdata in entry.rdataset]
+        return [rdata.address for entry in found if entry is not None for rdata in _data(entry)]
 
     def find(self, qname: dns.name.Name, qtype: int) -> Sections | None:
         """Follow qname through cached CNAMEs; return None when the cache knows nothing of it.
@@ -308,7 +339,7 @@ class Cache:
         found.kind = entry.kind
         if entry.kind is Kind.SERVFAIL:
             return
-        rrset = _with_ttl(entry.soa_owner or entry.name, entry.rdataset, self._left(entry))
+        rrset = _with_ttl(entry.soa_owner or entry.name, _data(entry), self._left(entry))
         found.expires[(folded(rrset.name), rrset.rdtype)] = entry.expires
         if entry.kind is Kind.ANSWER:
             found.answer.append(rrset)
@@ -430,6 +461,36 @@ def _forget(budget: Budget, labels: Key) -> None:
         budget.forget(labels)
 
 
+def _data(entry: Entry) -> dns.rdataset.Rdataset:
+    """Return the entry's rdataset, made from the wire forms it was kept as (store_wired)
+    the first time it is read."""
+    rdataset = entry.rdataset
+    if rdataset is None:
+        rdataset = entry.rdataset = _plain(rrset_of(entry.name, entry.rdtype, 0, entry.wires))
+    return rdataset
+
+
+def _soa_data(soa: dns.rdata.Rdata) -> tuple[dns.rdataset.Rdataset, int]:
+    """Return an SOA record as negative entries keep it (nothing changes it once kept), and
+    what it adds to their size (_size, but the owner's)."""
+    rdataset = dns.rdataset.Rdataset(IN, SOA)
+    rdataset.add(soa)
+    return rdataset, _size(dns.name.root, rdataset) - _wire_size(dns.name.root)
+
+
+# The negative answers of one zone share its SOA record (upstream.Reply): one rdataset for
+# all their entries, made once.
+_soa_data_kept = by_identity(_soa_data, KEPT_FOLDS)
+
+
+def _soa_kept(soa: dns.rrset.RRset) -> tuple[dns.rdataset.Rdataset, int]:
+    """Return what _soa_data returns for the record of an SOA RRset (of one, as all are)."""
+    if len(soa.items) != 1:
+        rdataset = _plain(soa)
+        return rdataset, _size(dns.name.root, rdataset) - _wire_size(dns.name.root)
+    return _soa_data_kept(next(iter(soa.items)))
+
+
 def _plain(rdataset: dns.rdataset.Rdataset) -> dns.rdataset.Rdataset:
     """Return the rdatas as a plain rdataset of their own, sharing the rdata objects.
 
@@ -486,7 +547,10 @@ def _record(entry: Entry, ttl: int) -> CacheRecord:
     # its value is a property), for every entry written behind.
     kind = entry.kind
     if kind is Kind.ANSWER:
-        rdata = "\n".join(map(_rdata_text, entry.rdataset.items))
+        if entry.wires:  # dnspython's text of the addresses, without reading them into rdatas
+            rdata = "\n".join(map(ADDRESS_TEXT[entry.rdtype], entry.wires))
+        else:
+            rdata = "\n".join(map(_rdata_text, entry.rdataset.items))
         rdtype, negative = _type_text(entry.rdtype), ""
     else:
         soa = next(iter(entry.rdataset.items))
@@ -499,6 +563,7 @@ def _record(entry: Entry, ttl: int) -> CacheRecord:
 
 
 NXDOMAIN_TEXT, NODATA_TEXT = Kind.NXDOMAIN.value, Kind.NODATA.value
+ADDRESS_TEXT = {dns.rdatatype.A: dns.ipv4.inet_ntoa, dns.rdatatype.AAAA: dns.ipv6.inet_ntoa}
 
 
 def _text(name: dns.name.Name) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.exception
 import dns.rdataclass
 import dns.rdatatype
 
@@ -28,6 +29,7 @@ from .addresses import allowed, networks
 from .answer import Kind, Sections
 from .authority import NOT_MINE, NotMine
 from .cache import ADDRESS_TYPES, NOT_CACHED, Cache
+from .cache import folded as folded_name
 from .catalog import ZoneCatalog
 from .forwarder import Forwarder
 from .hosts import Hosts
@@ -43,7 +45,8 @@ from .memo import (
     keyed,
     question_end,
 )
-from .recursive import ROOT_HINTS, Recursive, read_hints
+from .recursive import ROOT_HINTS, Found, Recursive, read_hints
+from .render import Records, labels_at
 from .tsig import TSIG_MARK
 
 log = logging.getLogger(__name__)
@@ -60,7 +63,14 @@ MAX_CLIENTS_REMEMBERED = 4096
 # The rest waits in the server's backlog, with whatever else needs the full path.
 WORKED_OUT_PER_SECOND = 4000
 MAX_SEEN = 65536  # questions for names that may not exist, remembered to keep the second
+MAX_OUTSIDE = 4096  # queries found outside our zones, remembered until resolved
 OUTSIDE = NOT_MINE  # _quick's answer for a name under no zone of ours
+# The types asked wired on a miss, in wire form: A and AAAA, whose answers are read plain
+# (upstream.Plain), and the common ones whose negative answers are: TXT, MX, SRV, PTR, SVCB,
+# HTTPS (not NS, CNAME, DS, ANY, whose answers the resolvers treat apart).
+WIRED_TYPES = frozenset(
+    qtype.to_bytes(2, "big") for qtype in (1, 28, 16, 15, 33, 12, 64, 65)
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,8 +96,8 @@ class ChainConfig:
     (zone.Zone.wired: at most one an RRset, or a CNAME and a type at its target, each
     within zone.WIRED_MAX; SRV answers with their target's addresses; about 37 MB for
     bench/mix's 123,000 such answers; at most zone.WIRED_BUDGET a zone, past which a zone
-    precomputes nothing), which answer questions in any case without keeping them: only a
-    question in lowercase is kept then. ``memory()`` reports both.
+    precomputes nothing), which answer questions in any case, kept then by the question
+    case-folded within memo_entries and memo_bytes. ``memory()`` reports both.
     """
 
     recursion: bool = True
@@ -132,6 +142,8 @@ class ResolverChain:
         self.hosts = Hosts(config.hosts_file, clock=clock) if config.hosts_file else None
         self.upstream = self._upstream(config, clock) if config.recursion else None
         self.order = [link for link in order if self._present(link)]
+        # Every link but recursion passes a plain miss down (see _plain_miss).
+        self._wired = self.order == ["authority", "cache", "recursive"]
         self._authority_first = self.order[0] == "authority"
         self.version = config.version
         self._clients: dict[str, bool] = {}
@@ -142,6 +154,10 @@ class ResolverChain:
         self.answers = AnswerMemo(config.memo_entries, config.memo_bytes, *negative)
         self.templates = Templates()
         self._seen: set[tuple[int, bytes]] = set()  # see _again
+        # The queries _missed found nothing kept for, outside our zones (the server's at_once
+        # found, for those it left to resolve()): each, where its question's name ends and
+        # the zones' generation then, by its identity, for resolve() not to look again.
+        self._outside: dict[int, tuple[bytes, int, int]] = {}
         self._worked_out = [0, 0]  # the second (of the clock), answers worked out at once in it
 
     def _upstream(self, config: ChainConfig, clock: Callable[[], float]) -> Recursive | Forwarder:
@@ -180,9 +196,16 @@ class ResolverChain:
         """Return the response to query from client, and the name of the link that made it."""
         allowed = self.allows_recursion(client)
         kind = flavour(tcp=tcp, recursive=allowed)
-        kept = self._kept(kind, query)
-        if kept is not None:
-            return kept
+        outside = self._outside_now(query)
+        if outside is None:
+            kept = self._kept(kind, query)
+            if kept is not None:
+                return kept
+            outside = self._outside_now(query)
+        if allowed and self._wired and not tcp:
+            pending = self._plain_miss(query, outside)
+            if pending is not None:
+                return pending, self.upstream.source
         if self.version is not None and chaos.asks_version(query):
             answer = chaos.version_answer(query, self.version)
             if answer is not None:
@@ -247,7 +270,12 @@ class ResolverChain:
                 return None if quick is OUTSIDE else quick
         # The cache's answers are kept by the same key (its answers to a question in the
         # client's own case only, rare, come from resolve()).
-        return self.cache.answers.get_folded(kind, query, end, name, self.cache.clock)
+        kept = self.cache.answers.get_folded(kind, query, end, name, self.cache.clock)
+        if kept is None and self._authority_first:
+            if len(self._outside) >= MAX_OUTSIDE:
+                self._outside.clear()  # those of queries shed, never resolved
+            self._outside[id(query)] = (query, end, self.catalog.generation)
+        return kept
 
     def _quick(
         self, kind: int, query: bytes, end: int, name: bytes
@@ -261,20 +289,26 @@ class ResolverChain:
         zone whose names are asked in turn is not left to the server's backlog. OUTSIDE for
         a name under no zone of ours."""
         zones = self.catalog.by_wire
-        zone = authority.zone_of(name, zones)
+        zone, position = authority.closest(name, zones)
         if zone is None:
             return OUTSIDE
+        if position == name[0] + 1 and not (query[2] & 0xF8 or TSIG_MARK in query[end:]):
+            # A name right below the origin, for which a name error is kept (a random
+            # subdomain's): the zone tells whether this one is one too, and nothing else
+            # is looked up.
+            response = self.templates.below_origin(kind, query, end, name, zone)
+            if response is not None:
+                return response, "authority"
         if not kind & TCP:
             # Plain standard queries only (wired_answer checks their form first); RA set for
             # a client that may recurse.
             recursive = (kind & RECURSIVE) >> 1
             response = authority.wired_answer(query, end, name, zone, recursive, zones)
             if response is not None:
-                if name == query[12:end]:
-                    # Kept for a question in lowercase: its key is its own bytes, one lookup
-                    # when it comes back. One in another case comes back here (about as
-                    # cheap as the kept answer's way for it), taking no room.
-                    self.answers.put(kind, query, response, "authority", end=end)
+                # Kept by the question case-folded: one lookup when it comes back (in
+                # lowercase, its own bytes), in any case (the precomputed answer's way
+                # costs twice the kept answer's).
+                self.answers.put_precomputed(kind, query, end, name, response)
                 return response, "authority"
         if query[2] & 0xF8 or TSIG_MARK in query[end:]:
             # Not a standard query: a NOTIFY, an UPDATE, a signed query (answered and signed
@@ -370,6 +404,43 @@ class ResolverChain:
             "precomputed_bytes": sum(zone.wired_bytes() for zone in zones),
         }
 
+    def _outside_now(self, query: bytes) -> int | None:
+        """Return where the question's name ends in a query _missed found nothing kept for
+        and outside our zones, while the zones stay as they were (what the kept answers
+        would have for it since, the links answer alike); None for any other, or when the
+        zones changed. Forgotten once told."""
+        found = self._outside.pop(id(query), None)
+        if found is None or found[0] is not query or found[2] != self.catalog.generation:
+            return None
+        return found[1]
+
+    def _plain_miss(self, query: bytes, end: int | None) -> Awaitable[bytes] | None:
+        """Return the resolution of a plain UDP question (wire.plain_query: one of
+        WIRED_TYPES, RD set, no DNSSEC OK) at a name outside our zones the cache knows
+        nothing of, which every link but recursion passes down: the query not parsed, the
+        name asked wired upstream (Question.wired), its answer cached and written from wire
+        forms when the reply is plain (upstream.Plain). None for any other query. end: where
+        the question's name ends if the query is known to be outside our zones (_outside_now).
+        """
+        if end is None:
+            end = question_end(query)
+            if end and authority.zone_of(query[12:end].lower(), self.catalog.by_wire) is not None:
+                return None
+        if end < 14 or query[end : end + 2] not in WIRED_TYPES or not query[2] & 1:
+            return None
+        parsed = wire.plain_query(query, end)
+        if parsed is None:
+            return None
+        try:
+            parsed.qname = wire.checked_name(labels_at(query, 12)[0])
+        except dns.exception.DNSException:
+            return None  # a name too long: the links' FORMERR
+        labels = folded_name(parsed.qname)
+        cache = self.cache
+        if labels in cache.positive.by_name or labels in cache.negative.by_name:
+            return None
+        return self._recurse(parsed, False, query, end)
+
     def _source(self, link: str, parsed: wire.Query | None) -> str:
         if link != "recursive":
             return link
@@ -421,13 +492,24 @@ class ResolverChain:
         sections = Sections(Kind.REFERRAL, authority=[wire.owned(cut)], additional=glue)
         return wire.write_response(parsed, sections, tcp)
 
-    async def _recurse(self, parsed: wire.Query, tcp: bool) -> bytes:
+    async def _recurse(
+        self, parsed: wire.Query, tcp: bool, query: bytes = b"", end: int = 0
+    ) -> bytes:
+        """Return the response to parsed from recursion; given the query and where its
+        question ends (_plain_miss), asked wired, and addresses written from wire forms."""
         try:
-            found = await self.upstream.resolve(parsed.qname, parsed.qtype)
+            found = await self.upstream.resolve(parsed.qname, parsed.qtype, end > 0)
         except Exception:
             # A resolver bug costs this answer (and is logged), never the server.
             log.exception("resolution of %s/%s failed", parsed.qname, parsed.qtype)
             found = Sections(Kind.SERVFAIL)
+        if type(found) is Found:
+            if found.kind is Kind.ANSWER:
+                records = Records(found.rdtype, found.ttl, found.wires)
+                response = wire.write_owned(query, end, records, RA)
+                if response is not None:
+                    return response
+            found = found.sections()
         return _with_ra(wire.write_rrsets(parsed, found, tcp))
 
 

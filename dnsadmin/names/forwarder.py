@@ -48,16 +48,21 @@ class Forwarder(Upstream):
         )  # fmt: skip
         self.forwarders = [f if isinstance(f, tuple) else parse_address(f) for f in forwarders]
 
-    def _resolve(self, qname: dns.name.Name, qtype: int, deadline: float) -> Awaitable[Sections]:
+    def _resolve(
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bool
+    ) -> Awaitable[Sections]:
         return follow_chain(
-            self.cache, qname, qtype, lambda name: self._forward(name, qtype, deadline)
-        )
+            self.cache, qname, qtype,
+            lambda name: self._forward(name, qtype, deadline, wired and name is qname),
+        )  # fmt: skip
 
-    async def _forward(self, qname: dns.name.Name, qtype: int, deadline: float) -> Sections:
+    async def _forward(
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bool = False
+    ) -> Sections:
         """Return the first usable reply of the forwarders, fastest first, classified, having
         cached what it proves (one coroutine for all of them: each more cost every cache miss
-        a microsecond)."""
-        question = Question.of(qname, qtype, recursion=True)
+        a microsecond); asked wired (Question.wired), if told."""
+        question = Question.of(qname, qtype, recursion=True, wired=wired)
         loop = asyncio.get_running_loop()
         for server in self.servers.order(self.forwarders):
             started = loop.time()

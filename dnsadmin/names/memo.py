@@ -72,6 +72,10 @@ class Budget(Generic[V]):
         """Keep value under key, dropping the oldest values until it fits (a value bigger
         than the whole budget is not kept)."""
         self.pop(key)
+        self.add(key, value)
+
+    def add(self, key: Hashable, value: V) -> None:
+        """Keep value under key, which holds none (``put`` without its look for one)."""
         if value.size > self.max_bytes or self.max_entries <= 0:
             return
         if len(self.entries) >= self.max_entries or self.bytes + value.size > self.max_bytes:
@@ -281,8 +285,9 @@ class AnswerMemo:
             memo = self._kept.get(key)
             if memo is None or memo.exact:
                 return folded_name
-            if memo.lasting:  # (_sent's first case, inline: the hot path of a name in any case)
-                return with_question(query, memo.body, end), memo.source
+            if memo.lasting:  # (_sent's first case, with_question inline: the hot path of a
+                body = memo.body  # name in any case)
+                return b"".join((query[:2], body[:10], query[12:end], body[end - 2 :])), memo.source
         found = self._sent(key, memo, query, end, clock)
         return query[12 : end or question_end(query)].lower() if found is None else found
 
@@ -356,6 +361,22 @@ class AnswerMemo:
             self.negative.pop(key)
         (self.positive if positive else self.negative).put(key, memo)
 
+    def put_precomputed(
+        self, kind: int, query: bytes, end: int, name: bytes, response: bytes
+    ) -> None:
+        """Keep response, a zone's precomputed answer to query (``authority.wired_answer``:
+        NOERROR with answer records, made of the zone's data and the question as the client
+        wrote it, which ends at end; name: its name case-folded), for the question in any
+        case. Half of ``put``'s cost: nothing after its question is the client's (no case to
+        check), and it is made of no name to forget it by (a zone change drops it, as it
+        drops every answer). An answer kept for that very question only (Memo.exact) stays."""
+        key = (kind, query[2:12] + name + query[end:])
+        if key in self._kept:
+            return
+        body = response[2:12] + name + response[end:]
+        size = len(body) + len(query) + 200  # as put counts it
+        self.positive.add(key, Memo(body, "authority", FOREVER, (), (), size))
+
     def forget(self, labels: Key) -> int:
         """Drop the answers made of the name; return how many there were."""
         return self.positive.forget(labels) + self.negative.forget(labels)
@@ -413,6 +434,20 @@ class Templates:
         if zone.decider((name[1 : first + 1],) + found[1], qtype) != found or name in zones:
             return None
         return b"".join((query[:2], header, query[12:end], rest))
+
+    def below_origin(
+        self, kind: int, query: bytes, end: int, name: bytes, zone: Zone
+    ) -> bytes | None:
+        """Return ``below_name``'s answer for a name right below zone's origin (where
+        ``authority.closest`` found it: no zone's origin itself), told by the zone at the cost
+        of a few set lookups (``Zone.name_error_below_origin``)."""
+        first = name[0]
+        kept = self.below.get((kind, name[first + 1 :], end, query[2:12], query[end:]))
+        if kept is None or kept[2] is not zone:
+            return None
+        if not zone.name_error_below_origin(name[1 : first + 1]):
+            return None
+        return b"".join((query[:2], kept[0], query[12:end], kept[1]))
 
     def put(self, kind: int, query: bytes, end: int, decided: Decided, response: bytes) -> bool:
         """Keep response as the answer to every question like query decided the same way,

@@ -29,16 +29,19 @@ import dns.zone
 from .answer import MAX_CHAIN, Kind, Sections
 from .cache import GLUE, Cache, folded
 from .upstream import (
+    MALFORMED,
     UNREACHABLE_ERRORS,
     Coalescer,
     Overloaded,
     PastDeadline,
+    Plain,
     Question,
     Response,
     Servers,
     Sockets,
     Unreachable,
     exchange,
+    rrset_of,
     socket_budget,
 )
 from .zone import Key, lower_labels
@@ -71,6 +74,27 @@ class Unresolvable(Exception):
     """One name cannot be resolved: a CNAME loop, too many restarts or referrals."""
 
 
+class Found:
+    """A plain reply (upstream.Plain) classified: the addresses at the name asked (ANSWER),
+    kept as their wire forms, or a negative answer (NXDOMAIN, NODATA) with its SOA. What a
+    resolution asked wired hands on in place of Sections, to be cached (Cache.store_wired)
+    and written (wire.write_owned) without dnspython objects; sections() for any other use.
+    """
+
+    __slots__ = ("kind", "name", "rdtype", "ttl", "wires", "soa")
+
+    def __init__(self, kind: Kind, name: dns.name.Name, rdtype: int, ttl: int, wires, soa):
+        self.kind, self.name, self.rdtype, self.ttl = kind, name, rdtype, ttl
+        self.wires = wires  # the addresses in wire form (ANSWER)
+        self.soa = soa  # the SOA RRset of a negative answer, its TTL the negative's
+
+    def sections(self) -> Sections:
+        """Return the same answer as classify makes it from the reply read by Reply.parse."""
+        if self.kind is Kind.ANSWER:
+            return Sections(Kind.ANSWER, [rrset_of(self.name, self.rdtype, self.ttl, self.wires)])
+        return Sections(self.kind, [], [self.soa])
+
+
 def remember(step: Sections, cache: Cache, qname: dns.name.Name, qtype: int, source: str):
     """Cache what a classified response (classify) proved about qname/qtype; the answers
     keep the capped TTL the cache gives them.
@@ -78,6 +102,14 @@ def remember(step: Sections, cache: Cache, qname: dns.name.Name, qtype: int, sou
     A referral's NS set and glue are cached at the lower rank (RFC 2181 5.4.1): they lead to
     the child's servers, whose own answer for those names alone is an answer.
     """
+    if type(step) is Found:
+        if step.kind is Kind.ANSWER:
+            step.ttl = min(step.ttl, cache.max_ttl)
+            cache.store_wired(step.name, step.rdtype, step.ttl, step.wires, source=source)
+        else:
+            nxdomain = step.kind is Kind.NXDOMAIN
+            cache.store_negative(qname, qtype, step.soa, nxdomain=nxdomain, source=source)
+        return
     if step.kind is Kind.REFERRAL:
         for rrset in step.authority + [glue for glue, _ in step.additional]:
             cache.store_rrset(rrset, source=source, rank=GLUE)
@@ -147,20 +179,24 @@ class Upstream:
         self.sockets = Sockets(socket_budget())
         self._coalescer: Coalescer[Sections] = Coalescer(max_inflight)
 
-    async def resolve(self, qname: dns.name.Name, qtype: int) -> Sections:
-        """Return the answer to qname/qtype; SERVFAIL (cached briefly) when it cannot be had."""
+    async def resolve(self, qname: dns.name.Name, qtype: int, wired: bool = False) -> Sections:
+        """Return the answer to qname/qtype; SERVFAIL (cached briefly) when it cannot be had.
+
+        wired: the caller takes a Found too (a plain reply to the question, when it was the
+        one to ask: another asker of the same question at once gets it as Sections)."""
         key = (folded(qname), qtype)
         try:
-            return await self._coalescer.run(key, self._within_deadline, qname, qtype)
+            found = await self._coalescer.run(key, self._within_deadline, qname, qtype, wired)
         except Overloaded:
             return Sections(Kind.SERVFAIL)  # shed load; not cached, unlike a failure
+        return found if wired or type(found) is not Found else found.sections()
 
     async def close(self) -> None:
         """Take no more questions and close the sockets (the askers cancel their own)."""
         await self._coalescer.close()
         self.sockets.close()
 
-    async def _within_deadline(self, qname: dns.name.Name, qtype: int) -> Sections:
+    async def _within_deadline(self, qname: dns.name.Name, qtype: int, wired: bool) -> Sections:
         """Return the answer within the deadline, or SERVFAIL, cached briefly (RFC 9520).
 
         The deadline is handed down to each wait for a server (upstream.exchange), the only
@@ -168,7 +204,7 @@ class Upstream:
         """
         deadline = asyncio.get_running_loop().time() + self.deadline
         try:
-            found = await self._resolve(qname, qtype, deadline)
+            found = await self._resolve(qname, qtype, deadline, wired)
         except (PastDeadline, TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
             log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
             self.cache.store_failure(qname, qtype)
@@ -176,9 +212,12 @@ class Upstream:
         self.cache.resolved(qname, qtype)
         return found
 
-    def _resolve(self, qname: dns.name.Name, qtype: int, deadline: float) -> Awaitable[Sections]:
+    def _resolve(
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bool
+    ) -> Awaitable[Sections]:
         """Return the resolution of qname/qtype (a coroutine, awaited by _within_deadline:
-        a plain function returning it adds no coroutine to every cache miss)."""
+        a plain function returning it adds no coroutine to every cache miss); wired, the
+        question itself asked wired (Question.wired), its plain reply handed on as Found."""
         raise NotImplementedError
 
 
@@ -207,24 +246,28 @@ class Recursive(Upstream):
         self.port = port
         self.ipv6 = ipv6
 
-    def _resolve(self, qname: dns.name.Name, qtype: int, deadline: float) -> Awaitable[Sections]:
-        return self.follow(qname, qtype, Budget(deadline=deadline), 0)
+    def _resolve(
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bool
+    ) -> Awaitable[Sections]:
+        return self.follow(qname, qtype, Budget(deadline=deadline), 0, wired)
 
     def follow(
-        self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int
+        self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bool = False
     ) -> Awaitable[Sections]:
-        """Resolve qname, restarting at each CNAME target the answers leave open."""
+        """Resolve qname, restarting at each CNAME target the answers leave open (qname
+        alone asked wired, if told)."""
         return follow_chain(
-            self.cache, qname, qtype, lambda name: self._iterate(name, qtype, budget, depth)
-        )
+            self.cache, qname, qtype,
+            lambda name: self._iterate(name, qtype, budget, depth, wired and name is qname),
+        )  # fmt: skip
 
     async def _iterate(
-        self, name: dns.name.Name, qtype: int, budget: Budget, depth: int
+        self, name: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bool
     ) -> Sections:
         """Walk down the zone cuts from the closest known one to the servers of name."""
         zone, nameservers = self._closest(name, qtype)
         for _ in range(MAX_REFERRALS):
-            step = await self._ask(zone, nameservers, name, qtype, budget, depth)
+            step = await self._ask(zone, nameservers, name, qtype, budget, depth, wired)
             remember(step, self.cache, name, qtype, self.source)
             if step.kind is not Kind.REFERRAL:
                 return step
@@ -259,7 +302,7 @@ class Recursive(Upstream):
 
     async def _ask(
         self, zone: dns.name.Name, nameservers: NameServers, name: dns.name.Name, qtype: int,
-        budget: Budget, depth: int,
+        budget: Budget, depth: int, wired: bool,
     ) -> Sections:  # fmt: skip
         """Return the first usable reply from the servers of zone, fastest first, classified:
         the addresses known, then those of a few glueless names resolved.
@@ -269,20 +312,20 @@ class Recursive(Upstream):
         """
         tried: set[str] = set()
         for address in self.servers.order(a for _, addrs in nameservers for a in addrs):
-            step = await self._try(address, tried, zone, name, qtype, budget)
+            step = await self._try(address, tried, zone, name, qtype, budget, wired)
             if step is not None:
                 return step
         if depth < MAX_DEPTH:
             for ns in [ns for ns, addrs in nameservers if not addrs][:MAX_GLUELESS]:
                 for address in self.servers.order(await self._addresses(ns, budget, depth + 1)):
-                    step = await self._try(address, tried, zone, name, qtype, budget)
+                    step = await self._try(address, tried, zone, name, qtype, budget, wired)
                     if step is not None:
                         return step
         raise Unreachable(f"no server of {zone} answered {name}")
 
     async def _try(
         self, address: str, tried: set[str], zone: dns.name.Name, name: dns.name.Name,
-        qtype: int, budget: Budget,
+        qtype: int, budget: Budget, wired: bool,
     ) -> Sections | None:  # fmt: skip
         """Return the classified reply of address, None when it gave none usable (or was
         tried already for this question). The exchange is awaited here, not in a coroutine
@@ -295,7 +338,7 @@ class Recursive(Upstream):
             budget.spend()
             self.sent += 1
 
-        question = Question.of(name, qtype, recursion=False)
+        question = Question.of(name, qtype, recursion=False, wired=wired)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -359,8 +402,17 @@ def classify(
     An ALIAS is a CNAME chain whose end, its target, another server must resolve; a negative
     answer has the SOA proving it (if any) in its authority; a referral has the cut's NS set
     in its authority and the glue in its additional section. Names are compared by their
-    case-folded labels (dnspython's comparisons cost microseconds each).
+    case-folded labels (dnspython's comparisons cost microseconds each). A Plain reply gives
+    a Found, unless its shape is not enough (a name out of bailiwick): then it is read whole.
     """
+    if type(response) is Plain:
+        found = _found(response, folded(zone), qname, qtype)
+        if found is not None:
+            return found
+        try:
+            response = response.reply()
+        except MALFORMED:
+            return None  # a record it does not use is malformed: as no reply
     rcode = response.rcode()
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         return None
@@ -388,6 +440,22 @@ def classify(
     if answer:
         return Sections(Kind.ALIAS, answer, target=name)
     return None
+
+
+def _found(plain: Plain, zone: Key, qname: dns.name.Name, qtype: int) -> Found | None:
+    """Return what classify makes of a plain reply from a server of zone (its labels), as
+    a Found; None when the shape is not enough to tell."""
+    labels = folded(qname)
+    if not _under(labels, zone):
+        return None
+    if plain.wires:
+        return Found(Kind.ANSWER, qname, qtype, plain.ttl, plain.wires, None)
+    apex = tuple(map(bytes.lower, plain.soa[0]))
+    if not (_under(apex, zone) and _under(labels, apex)):
+        return None
+    soa = plain.soa_rrset()
+    kind = Kind.NXDOMAIN if plain.rcode() == dns.rcode.NXDOMAIN else Kind.NODATA
+    return Found(kind, qname, qtype, soa.ttl, (), soa)
 
 
 def _under(labels: Key, zone: Key) -> bool:

@@ -401,13 +401,13 @@ class DNSServer:
             job = waiting.popleft() if waiting[0][5] >= late else waiting.pop()
             self._resolving += 1
             starts -= 1
-            # One done callback (not _spawn's and this one): each is a handle the loop runs.
-            task = self._loop.create_task(self._finish_udp(*job))
-            self._tasks.add(task)
-            task.add_done_callback(self._resolved)
+            # No done callback: the resolution says itself when it ends (_resolved), as a
+            # callback is a handle more the loop runs for every cache miss.
+            self._tasks.add(self._loop.create_task(self._finish_udp(*job, resolving=True)))
 
-    def _resolved(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
+    def _resolved(self) -> None:
+        """Count the resolution of the task running now as ended (the last it does)."""
+        self._tasks.discard(asyncio.current_task())
         self._resolving -= 1
         if self._waiting and self._turn is None:
             self._turn = self._loop.call_soon(self._on_turn)
@@ -457,12 +457,20 @@ class DNSServer:
         except OSError:
             self.stats.dropped += 1  # a full send buffer: UDP may drop, the client retries
 
-    async def _finish_udp(self, udp, query, client, pending, source, started, cookie=None):
-        response = await self._settle(query, pending, False)
-        if response is not None:
-            self._reply_udp(udp, query, response, client, cookie, source, started)
-        if time.perf_counter() - self._read_at >= READ_EVERY:
-            self._read_now()
+    async def _finish_udp(
+        self, udp, query, client, pending, source, started, cookie=None, *, resolving=False
+    ):
+        """Send the response pending resolves to; resolving: one of the resolutions counted
+        (_start_waiting), told ended (_resolved) however it ends."""
+        try:
+            response = await self._settle(query, pending, False)
+            if response is not None:
+                self._reply_udp(udp, query, response, client, cookie, source, started)
+            if time.perf_counter() - self._read_at >= READ_EVERY:
+                self._read_now()
+        finally:
+            if resolving:
+                self._resolved()
 
     def _read_now(self) -> None:
         """Read the UDP sockets between two resolutions (see READ_EVERY)."""

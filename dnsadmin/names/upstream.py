@@ -157,21 +157,26 @@ class Question(NamedTuple):
     recursion: bool
     edns: bool
     name: dns.name.Name | None = None  # the name asked, the owner of most answers
+    wired: bool = False  # its reply is read as a Plain one when it has a plain shape
 
     @classmethod
-    def of(cls, qname: dns.name.Name, qtype: int, *, recursion: bool, edns: bool = True):
-        """Return the question with RD as asked and EDNS with our payload size (unless told)."""
+    def of(
+        cls, qname: dns.name.Name, qtype: int, *, recursion: bool, edns: bool = True,
+        wired: bool = False,
+    ):  # fmt: skip
+        """Return the question with RD as asked and EDNS with our payload size (unless told);
+        wired: its reply read as a Plain one when it can be (Plain.read)."""
         # What qname.to_wire() returns, without dnspython's compression bookkeeping.
         name = labels_wire(qname.labels)
         section = name + qtype.to_bytes(2, "big") + b"\x00\x01"
         header = _RD_EDNS[recursion, edns]
         body = header + section + _OPT if edns else header + section
-        return cls(body, name.lower() + section[-4:], recursion, edns, qname)
+        return cls(body, name.lower() + section[-4:], recursion, edns, qname, wired)
 
     def plain(self) -> Question:
         """Return the same question without EDNS."""
         body = self.body[:8] + b"\x00\x00" + self.body[10 : 10 + len(self.section)]
-        return Question(body, self.section, self.recursion, False, self.name)
+        return Question(body, self.section, self.recursion, False, self.name, self.wired)
 
     def repeated(self, reply: bytes) -> bool:
         """Tell whether reply (which matches) repeats the question byte for byte, the case
@@ -452,7 +457,8 @@ class Sockets:
                 self.dropped += 1
                 continue
             try:
-                reply.set_result(Reply.parse(data, question))
+                plain = Plain.read(data, question) if question.wired else None
+                reply.set_result(plain or Reply.parse(data, question))
             except MALFORMED:
                 self.dropped += 1  # a reply that does not parse is no reply: keep waiting
 
@@ -508,7 +514,7 @@ _random = _Random()
 
 MALFORMED = (dns.exception.DNSException, struct.error, ValueError, IndexError)
 ROOT_LABELS = dns.name.root.labels
-OPT, TSIG, IN = 41, 250, 1
+OPT, TSIG, IN, SOA = 41, 250, 1, 6
 
 
 class Reply:
@@ -649,6 +655,11 @@ def _rdata(
     key = _record_key(data, position, end, rdtype, read_labels) if rdclass == IN else None
     if key is None:
         return {dns.rdata.from_wire(rdclass, rdtype, data, position, end - position): None}
+    return _kept_rdata(key, data, position, end, rdtype, rdclass)
+
+
+def _kept_rdata(key: tuple, data: bytes, position: int, end: int, rdtype: int, rdclass: int):
+    """Return what _rdata returns for the record at position, its _record_key key."""
     found = _records.get(key)
     if found is None:
         rdata = dns.rdata.from_wire(rdclass, rdtype, data, position, end - position)
@@ -715,7 +726,162 @@ def _add(rrsets: dict, owner: tuple[bytes, ...], name: dns.name.Name, kept: dict
     rrset.items.update(kept)
 
 
-Response = Reply | dns.message.Message  # replies over TCP are read by dnspython
+FIXED_SIZES = {b"\x00\x01": 4, b"\x00\x1c": 16}  # A, AAAA by their wire type: rdata sizes
+SOA_TYPE = b"\x00\x06\x00\x01"  # SOA, IN
+TTL_LENGTH = struct.Struct("!IH")
+
+
+class Plain:
+    """A reply of one of the two shapes most cache misses get, read at wire level without
+    dnspython: addresses at the question's name (A or AAAA records pointing at the question,
+    nothing else in the answer), or a negative answer (NXDOMAIN or NODATA) with one SOA
+    record as its whole authority section. For a question asked with Question.wired; any
+    other reply is read by Reply.parse, and the resolvers read this one so too when its
+    shape is not enough (recursive.classify: a name out of bailiwick).
+
+    The records it does not use (a referral's NS set beside an answer, glue, OPT, TSIG) must
+    read as Reply.parse reads them, or the reply is left to it (_framed); an OPT with an
+    extended rcode makes it not plain.
+    """
+
+    __slots__ = ("data", "question", "flags", "_rcode", "ttl", "wires", "soa")
+
+    def __init__(self, data: bytes, question: Question, flags: int, ttl: int, wires, soa) -> None:
+        self.data, self.question, self.flags, self._rcode = data, question, flags, flags & 0xF
+        self.ttl = ttl  # the lowest of the answer's records, or the SOA record's
+        self.wires = wires  # the answer's rdatas, each once, in the reply's order
+        # A negative answer's SOA: its owner's labels, the record as _rdata keeps it, and
+        # its MINIMUM.
+        self.soa = soa
+
+    def rcode(self) -> int:
+        return self._rcode
+
+    def reply(self) -> Reply:
+        """Return the reply as Reply.parse reads it."""
+        return Reply.parse(self.data, self.question)
+
+    def soa_rrset(self) -> dns.rrset.RRset:
+        """Return a negative answer's SOA record as Reply.parse reads it (shared with the
+        other replies that hold it), but its TTL: that of the negative answer, min(its TTL,
+        its MINIMUM) (RFC 2308 3), as classify gives it (recursive._soa)."""
+        owner, kept, minimum = self.soa
+        rrset = dns.rrset.RRset(_name(owner), IN, SOA)
+        rrset.items.update(kept)
+        rrset.ttl = min(self.ttl, minimum)
+        return rrset
+
+    @classmethod
+    def read(cls, data: bytes, question: Question) -> Plain | None:
+        """Return the reply in data (answering question, Question.matches) if it has one of
+        the plain shapes; None for any other; raise one of MALFORMED if it cannot be read."""
+        _, flags, qdcount, ancount, nscount, arcount = wire.HEADER.unpack_from(data)
+        if flags & TC_FLAG or flags & 0xF not in (0, 3) or qdcount != 1:
+            return None
+        if not question.repeated(data):
+            return None  # the name in another case: the records may not point at ours
+        position = 12 + len(question.section)
+        asked = question.section[-4:]  # the type and class asked
+        wires, soa, ttl = (), None, 0
+        if ancount:
+            size = FIXED_SIZES.get(asked[:2])
+            if flags & 0xF or size is None:
+                return None
+            header = b"\xc0\x0c" + asked
+            lowest, found = 1 << 31, []
+            for _ in range(ancount):
+                if data[position : position + 6] != header:
+                    return None  # another owner, type or class: a CNAME chain, say
+                ttl, length = TTL_LENGTH.unpack_from(data, position + 6)
+                position += 12
+                if length != size or position + length > len(data):
+                    return None  # Reply.parse's to raise (or dnspython's)
+                lowest = min(lowest, ttl if not ttl >> 31 else 0)  # RFC 2181 8
+                found.append(data[position : position + length])
+                position += length
+            ttl, wires = lowest, tuple(dict.fromkeys(found))  # a record twice is one record
+        elif nscount == 1:
+            owner, position = wire.read_labels(data, position)
+            if data[position : position + 4] != SOA_TYPE:
+                return None
+            ttl, length = TTL_LENGTH.unpack_from(data, position + 4)
+            start = position + 10
+            position = start + length
+            mname, after = wire.read_labels(data, start)
+            rname, after = wire.read_labels(data, after)
+            if after + 20 != position or position > len(data):
+                return None
+            ttl = ttl if not ttl >> 31 else 0
+            key = (SOA, mname, rname, data[after:position])  # its _record_key
+            # Read by dnspython (unless kept), which refuses more than wire.read_labels does
+            # (16 pointers in a row at most): as Reply.parse reads it.
+            kept = _kept_rdata(key, data, start, position, SOA, IN)
+            minimum = int.from_bytes(data[position - 4 : position], "big")
+            soa, nscount = (owner, kept, minimum), 0
+        else:
+            return None
+        if not _framed(data, position, nscount + arcount):
+            return None
+        return cls(data, question, flags, ttl, wires, soa)
+
+
+def rrset_of(name: dns.name.Name, rdtype: int, ttl: int, wires: Iterable[bytes]) -> dns.rrset.RRset:
+    """Return the RRset of records of one of PLAIN_TYPES in wire form, as Reply.parse reads
+    them (each record shared with the replies that hold it, its wire form kept)."""
+    rrset = dns.rrset.RRset(name, IN, rdtype)
+    for data in wires:
+        rrset.items.update(_rdata(data, 0, len(data), rdtype, IN))
+    rrset.ttl = ttl
+    return rrset
+
+
+def _framed(data: bytes, position: int, count: int) -> bool:
+    """Tell whether the count records from position (those a Plain reply does not use) read
+    as Reply.parse reads them, without an OPT record carrying an extended rcode: each an
+    OPT, a TSIG (skipped by Reply.parse too), or a record of class IN an address of its
+    size, or of PLAIN_TYPES or NAME_TYPES as Reply.parse reads it (_rdata, most of them
+    kept from earlier replies). Any other record is for Reply.parse to judge."""
+    size = len(data)
+    for _ in range(count):
+        if data[position]:
+            position = wire.read_labels(data, position)[1]
+        else:
+            position += 1  # the root, an OPT record's owner
+        rdtype, rdclass, ttl, length = wire.RR_HEADER.unpack_from(data, position)
+        position += 10
+        end = position + length
+        if end > size:
+            return False
+        if rdtype == OPT:
+            if ttl >> 24:
+                return False
+        elif rdtype != TSIG and not _valid(data, position, end, rdtype, rdclass):
+            return False
+        position = end
+    return True
+
+
+ADDRESS_SIZES = {1: 4, 28: 16}  # A, AAAA: the only sizes dnspython reads them of
+
+
+def _valid(data: bytes, position: int, end: int, rdtype: int, rdclass: int) -> bool:
+    """Tell whether the record's rdata (position to end) reads as Reply.parse reads it; False
+    for the types Reply.parse leaves to dnspython each time (whatever they hold)."""
+    if rdclass != IN:
+        return False
+    size = ADDRESS_SIZES.get(rdtype)
+    if size is not None:
+        return end - position == size
+    if rdtype not in PLAIN_TYPES and rdtype not in NAME_TYPES:
+        return False
+    try:
+        _rdata(data, position, end, rdtype, IN)
+    except MALFORMED:
+        return False
+    return True
+
+
+Response = Reply | Plain | dns.message.Message  # replies over TCP are read by dnspython
 
 
 class Overloaded(Exception):

@@ -112,6 +112,17 @@ def _read_question(wire: bytes, query: Query) -> int:
     return position + 4
 
 
+def checked_name(labels: tuple[bytes, ...]) -> dns.name.Name:
+    """Return the Name of labels read from a message and checked there (each of 1 to 63
+    bytes but the root's, last), without dnspython checking them again (2 µs of every
+    cache miss): what Name.__init__ sets. Raise NameTooLong past 255 bytes."""
+    if sum(map(len, labels)) + len(labels) > 255:
+        raise dns.name.NameTooLong
+    name = object.__new__(dns.name.Name)
+    object.__setattr__(name, "labels", labels)  # past the immutable Name's guard, as __init__
+    return name
+
+
 def read_name(wire: bytes, position: int) -> tuple[dns.name.Name, int]:
     """Return the name at position and the position after it.
 
@@ -153,32 +164,29 @@ def read_labels(wire: bytes, position: int) -> tuple[tuple[bytes, ...], int]:
 
     Every pointer must point before the last one followed (so the chain cannot loop), but
     their number is not limited: BIND answers a query whose name takes 200 hops, where
-    dnspython's reader gives up after 16.
+    dnspython's reader gives up after 16. A label running past the end of the message
+    raises IndexError (reading the byte after it), a name longer than 255 bytes
+    NameTooLong as soon as its labels pass them (a message of 64 KB holds 32K labels).
     """
     labels: list[bytes] = []
     end = 0
     lowest = position
-    size = 1
-    while True:
-        length = wire[position]
-        if length == 0:
-            break
-        if length >= 0xC0:
+    size = 1  # the name's wire length so far, the root's byte included
+    while length := wire[position]:
+        if length < 0x40:
+            size += length + 1
+            if size > 255:
+                raise dns.name.NameTooLong
+            labels.append(wire[position + 1 : position + 1 + length])
+            position += length + 1
+        elif length >= 0xC0:
             target = (length & 0x3F) << 8 | wire[position + 1]
             end = end or position + 2
             if target >= lowest:
                 raise dns.name.BadPointer
             lowest = position = target
-        elif length > 63:
-            raise dns.name.BadLabelType
         else:
-            size += length + 1
-            if size > 255:
-                raise dns.name.NameTooLong
-            if position + 1 + length > len(wire):
-                raise IndexError("label runs past the end of the message")
-            labels.append(wire[position + 1 : position + 1 + length])
-            position += length + 1
+            raise dns.name.BadLabelType
     labels.append(b"")
     return tuple(labels), end or position + 1
 
@@ -311,11 +319,12 @@ def _add_sections(writer: MessageWriter, sections: Sections) -> bool:
     return truncated
 
 
-def write_owned(query: bytes, end: int, records: Records) -> bytes | None:
+def write_owned(query: bytes, end: int, records: Records, flags: int = AA) -> bytes | None:
     """Return the answer to a plain UDP query (a question of one plain name ending at end, at
     most an OPT record without options) made of one RRset at the question's name with no name
     in its rdata, byte for byte as write_response writes it (the owners point at the
-    question); None for any other query, or when the RRset does not fit."""
+    question), with flags (AA, ours; RA, 0x80, the cache's); None for any other query, or
+    when the RRset does not fit."""
     plain = _plain_edns(query, end)
     if plain is None:
         return None
@@ -330,7 +339,7 @@ def write_owned(query: bytes, end: int, records: Records) -> bytes | None:
         )
     if end + 4 + len(answer) > limit:
         return None  # write_response decides what to leave out
-    flags = QR | AA | (int.from_bytes(query[2:4], "big") & ECHOED_FLAGS)
+    flags |= QR | (int.from_bytes(query[2:4], "big") & ECHOED_FLAGS)
     header = HEADER.pack(int.from_bytes(query[:2], "big"), flags, 1, len(wires), 0, 1 if opt else 0)
     return b"".join((header, query[12 : end + 4], answer, opt))
 
@@ -359,6 +368,26 @@ def write_alias(
     writer.counts[3] = 1 if opt else 0
     flags = QR | AA | (int.from_bytes(query[2:4], "big") & ECHOED_FLAGS)
     return writer.finish(int.from_bytes(query[:2], "big"), flags)
+
+
+def plain_query(query: bytes, end: int) -> Query | None:
+    """Return what parse_query makes of a plain query (as _plain_edns takes them) without
+    DNSSEC OK, whose question (one plain name ending at end) is of class IN, but its qname,
+    left to the caller; None for any other."""
+    if query[end + 2 : end + 4] != b"\0\1" or query[2] & 0xF8:
+        return None  # another class, a response, another opcode
+    qid, flags = int.from_bytes(query[:2], "big"), int.from_bytes(query[2:4], "big")
+    qtype = query[end] << 8 | query[end + 1]
+    question = query[12 : end + 4]
+    extra = len(query) - end - 4
+    if extra == 0 and query[4:12] == b"\0\1\0\0\0\0\0\0":
+        return Query(qid, flags, None, qtype, IN, question=question)
+    if extra != OPT_SIZE or query[4:12] != b"\0\1\0\0\0\0\0\1" or query[end + 4]:
+        return None
+    _, rdtype, payload, ttl, rdlength = PLAIN_OPT.unpack_from(query, end + 4)
+    if rdtype != dns.rdatatype.OPT or rdlength or ttl & 0xFF0000 or ttl & DO:
+        return None  # options, a version we do not speak (BADVERS), DNSSEC OK
+    return Query(qid, flags, None, qtype, IN, 0, ttl & 0xFFFF, payload, NOERROR, question)
 
 
 def _plain_edns(query: bytes, end: int) -> tuple[int, bytes] | None:
@@ -430,43 +459,89 @@ NAMELESS = frozenset({dns.rdatatype.A, dns.rdatatype.TXT, dns.rdatatype.AAAA})
 def _write_negative(query: Query, sections: Sections, tcp: bool) -> bytes | None:
     """Return the negative answer made of one SOA record in the authority section and
     nothing else (an NXDOMAIN or NODATA from the cache or upstream), byte for byte as
-    write_response writes it, without a MessageWriter: its names compressed as
-    MessageWriter compresses them (against the question's suffixes, then those written
-    before), the SOA's names split once per record (_soa_names); None for any other
-    response, or when it does not fit."""
+    write_response writes it, without a MessageWriter (the record as _soa_record writes
+    it); None for any other response, or when it does not fit."""
     if sections.answer or len(sections.authority) != 1 or query.qname is None:
         return None
     rrset = sections.authority[0]
     if rrset.rdtype != dns.rdatatype.SOA or len(rrset) != 1 or sections.error:
         return None
-    labels = query.qname.labels
+    head, tail = _soa_record(query.qname.labels, rrset)
+    edns = query.edns >= 0
+    size = 16 + len(query.question) + len(head) + len(tail) + (OPT_SIZE if edns else 0)
+    if size > query.limit(tcp):
+        return None  # write_response decides what to leave out
+    rcode = sections.rcode
+    opt = b""
+    if edns:
+        ttl = ((rcode >> 4) << 24) | (query.ednsflags & DO)
+        opt = PLAIN_OPT.pack(0, dns.rdatatype.OPT, OUR_PAYLOAD, ttl, 0)
+    flags = QR | (query.flags & ECHOED_FLAGS) | (rcode & 0xF)
+    header = HEADER.pack(query.id, flags, 1, 0, 1, int(edns))
+    record_ttl = rrset.ttl.to_bytes(4, "big")
+    return b"".join((header, query.question, head, record_ttl, tail, opt))
+
+
+KEPT_SOA_RECORDS = 4096
+_soa_records: dict[tuple, tuple[object, bytes, bytes]] = {}
+
+
+def _soa_record(labels: tuple[bytes, ...], rrset: dns.rrset.RRset) -> tuple[bytes, bytes]:
+    """Return the SOA record of a negative answer to a question of the name of labels, as
+    write_response writes it after the question, but its TTL: its owner, type and class,
+    then its rdata's length and rdata; its names compressed as MessageWriter compresses them
+    (against the question's suffixes, then those written before).
+
+    Made once for each record (by identity: replies share it, upstream.Reply) and each way
+    a question's name shares endings with the record's three names, which with the name's
+    length decide every pointer: the questions of one zone's negative answers, unique as
+    they may be, share a few.
+    """
+    soa = next(iter(rrset))
+    owner = rrset.name.labels
     folded = tuple(map(bytes.lower, labels))
+    mname, rname, numbers = _soa_names(soa)
+    owned = tuple(map(bytes.lower, owner))
+    size = sum(map(len, labels)) + len(labels)  # the name's wire length
+    key = (
+        id(soa), owner, size, _common(owned, folded), _common(mname[1], folded),
+        _common(rname[1], folded),
+    )  # fmt: skip
+    kept = _soa_records.get(key)
+    if kept is not None and kept[0] is soa:
+        return kept[1], kept[2]
     suffixes: dict[tuple[bytes, ...], int] = {}
     offset = 12
     for i in range(len(labels) - 1):
         suffixes.setdefault(folded[i:], offset)
         offset += len(labels[i]) + 1
-    buffer = bytearray(12) + query.question
-    owner = rrset.name.labels
-    write_name(buffer, suffixes, owner, tuple(map(bytes.lower, owner)))
-    buffer += RR_TYPE_TTL.pack(dns.rdatatype.SOA, IN, rrset.ttl)
-    start = len(buffer)
+    start = 16 + size  # after the header and the question: only their length matters here
+    buffer = bytearray(start)
+    write_name(buffer, suffixes, owner, owned)
+    buffer += QUESTION.pack(dns.rdatatype.SOA, IN)
+    ttl = len(buffer)
+    buffer += bytes(4)  # the TTL's place, for the offsets after it
+    middle = len(buffer)
     buffer += b"\0\0"
-    mname, rname, numbers = _soa_names(next(iter(rrset)))
     write_name(buffer, suffixes, *mname)
     write_name(buffer, suffixes, *rname)
     buffer += numbers
-    buffer[start : start + 2] = (len(buffer) - start - 2).to_bytes(2, "big")
-    edns = query.edns >= 0
-    if len(buffer) + (OPT_SIZE if edns else 0) > query.limit(tcp):
-        return None  # write_response decides what to leave out
-    rcode = sections.rcode
-    if edns:
-        ttl = ((rcode >> 4) << 24) | (query.ednsflags & DO)
-        buffer += PLAIN_OPT.pack(0, dns.rdatatype.OPT, OUR_PAYLOAD, ttl, 0)
-    flags = QR | (query.flags & ECHOED_FLAGS) | (rcode & 0xF)
-    HEADER.pack_into(buffer, 0, query.id, flags, 1, 0, 1, int(edns))
-    return bytes(buffer)
+    buffer[middle : middle + 2] = (len(buffer) - middle - 2).to_bytes(2, "big")
+    head, tail = bytes(buffer[start:ttl]), bytes(buffer[middle:])
+    if len(_soa_records) >= KEPT_SOA_RECORDS:
+        _soa_records.clear()
+    _soa_records[key] = (soa, head, tail)
+    return head, tail
+
+
+def _common(name: tuple[bytes, ...], other: tuple[bytes, ...]) -> int:
+    """Return how many labels two names (case-folded) end with alike, the root's included."""
+    count = 0
+    for mine, theirs in zip(reversed(name), reversed(other), strict=False):
+        if mine != theirs:
+            break
+        count += 1
+    return count
 
 
 Split = tuple[tuple[bytes, ...], tuple[bytes, ...]]  # a name's labels, and them case-folded

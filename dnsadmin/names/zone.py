@@ -553,6 +553,13 @@ class Zone:
                 return None
         return _no_data(node, qtype)
 
+    def name_error_below_origin(self, label: bytes) -> bool:
+        """Tell whether the name of this case-folded label right below the origin does not
+        exist, as ``decider`` finds it ((b"", ()): no such node, no wildcard at the origin,
+        no DNAME there), with three lookups: a random subdomain's case."""
+        nodes = self._nodes
+        return (label,) not in nodes and (b"*",) not in nodes and () not in self._dnames
+
     def node_at(self, rel: Key) -> Node | None:
         """Return the node of the name of these case-folded labels relative to the origin when
         ``lookup`` answers from that node: it exists, and is neither a zone cut nor below one

@@ -1,4 +1,5 @@
-"""Fixtures for the DNS engine tests: the test zones, our server, and BIND 9 as a reference."""
+"""Fixtures for the DNS engine tests: the test zones, our server, BIND 9 as a reference, and
+a tree of servers to recurse through."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.server import DNSServer
+from tests.names.hierarchy import Hierarchy, start_hierarchy
 from tests.names.zones import Bind, ThreadedServer, make_catalog, serve
 
 
@@ -43,3 +45,11 @@ def bind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bind]:
     reference.start()
     yield reference
     reference.stop()
+
+
+@pytest.fixture
+async def hierarchy() -> AsyncIterator[Hierarchy]:
+    """The fake DNS tree on loopback (tests/names/hierarchy.py), started for one test."""
+    tree = await start_hierarchy()
+    yield tree
+    await tree.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import dns.flags
@@ -19,10 +18,8 @@ from dnsadmin.names.zone import zone_from_text
 from tests.names.hierarchy import (
     EXAMPLE,
     Clock,
-    Hierarchy,
     ScriptedServer,
     forger,
-    start_hierarchy,
 )
 
 HOME_ZONE = """
@@ -34,13 +31,6 @@ www IN A 192.0.2.80
 """
 
 LOOPBACK, OUTSIDER = "127.0.0.1", "192.0.2.200"
-
-
-@pytest.fixture
-async def hierarchy() -> AsyncIterator[Hierarchy]:
-    tree = await start_hierarchy()
-    yield tree
-    await tree.stop()
 
 
 @pytest.fixture

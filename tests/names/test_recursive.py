@@ -45,7 +45,6 @@ from tests.names.hierarchy import (
     Clock,
     Hierarchy,
     deep_name,
-    start_hierarchy,
 )
 
 A, MX, TXT, NS = dns.rdatatype.A, dns.rdatatype.MX, dns.rdatatype.TXT, dns.rdatatype.NS
@@ -58,13 +57,6 @@ def name(text: str) -> dns.name.Name:
 
 def addresses(found) -> list[str]:
     return sorted(r.address for rrset in found.answer if rrset.rdtype == A for r in rrset)
-
-
-@pytest.fixture
-async def hierarchy() -> AsyncIterator[Hierarchy]:
-    tree = await start_hierarchy()
-    yield tree
-    await tree.stop()
 
 
 @pytest.fixture
