@@ -43,6 +43,7 @@ origin_name = functools.lru_cache(maxsize=1024)(dns.name.from_text)  # for each 
 CACHE_WRITE_BATCH = 2000  # entries written per round at most (the rest go in the next)
 GC_YOUNG = 10_000  # new objects between collections of the youngest generation (700 by default)
 COMMIT_LOOK_EVERY = 0.05  # seconds between looks at SQLite's count of commits (Commits)
+COMMIT_BURST_LOOKS = 20  # looks at most (a reconcile interval) for a burst of commits to end
 
 
 class DNSWorker(WorkerConsumer):
@@ -151,6 +152,13 @@ class DNSWorker(WorkerConsumer):
         heartbeat (this worker's, the bot's, the web's), which one cheap query tells."""
         if not commits.moved():
             return
+        # Read once a burst of commits is over (an import, edits in a row): a zone read while
+        # its changes go on is read again, and past READ_ATTEMPTS served without its journal
+        # (snapshot.refresh_served), which would cost its secondaries a full transfer.
+        for _ in range(COMMIT_BURST_LOOKS):
+            await asyncio.sleep(COMMIT_LOOK_EVERY)
+            if not commits.moved():
+                break
         mark = await database_sync_to_async(data_mark)()
         if mark != self.mark:
             await self.read_changes(mark)
