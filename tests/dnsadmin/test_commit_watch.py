@@ -6,6 +6,9 @@ import asyncio
 import logging
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -85,32 +88,55 @@ def test_a_change_is_served_long_before_the_next_reconcile(worker_env, tmp_path)
         stop(server)
 
 
-def test_commits_that_change_no_zone_and_no_cache_command_are_not_read(
-    transactional_db, monkeypatch
-):
+@contextmanager
+def followed_commits(tmp_path: Path) -> Iterator[tuple[Commits, Callable[[], None]]]:
+    """Yield the commits a worker follows and a way to tell them a write was committed: on
+    SQLite, the database's own (its writes move them); elsewhere, where rundns follows none,
+    those of a file of their own, moved by hand, so that what is read after a commit (the
+    data_mark's gate, which reads the database in use) is tested there too."""
     commits = Commits.of_database()
-    if commits is None:
-        pytest.skip("commits are followed on SQLite only (elsewhere the channel layer rings)")
+    if commits is not None:
+        try:
+            yield commits, lambda: None
+        finally:
+            commits.close()
+        return
+    other = sqlite3.connect(tmp_path / "signal.sqlite3", isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("CREATE TABLE t (x)")
+    commits = Commits(tmp_path / "signal.sqlite3")
+    try:
+        yield commits, lambda: other.execute("INSERT INTO t VALUES (1)")
+    finally:
+        commits.close()
+        other.close()
+
+
+def test_commits_that_change_no_zone_and_no_cache_command_are_not_read(
+    transactional_db, monkeypatch, tmp_path
+):
     reads = []
     zone_versions = snapshot.zone_versions
     monkeypatch.setattr(snapshot, "zone_versions", lambda: reads.append(1) or zone_versions())
-    worker = reading_worker(commits)
-    try:
+    with followed_commits(tmp_path) as (commits, committed):
+        worker = reading_worker(commits)
+        commits.moved()  # the signal file's making, elsewhere than SQLite
         asyncio.run(worker.read_changes())  # as the reconcile reads
         assert not commits.moved()  # its own look taken
         log_a_query()
         log_a_query()
+        committed()
         asyncio.run(worker.read_committed(commits))
         assert len(reads) == 1
         cachesync.delete("www.example.org.")  # a cache command: read at once
+        committed()
         asyncio.run(worker.read_committed(commits))
         assert len(reads) == 2
         assert worker.last_command == cachesync.last_command_id()
         log_a_query()
+        committed()
         asyncio.run(worker.read_committed(commits))
         assert len(reads) == 2
-    finally:
-        commits.close()
 
 
 def test_a_cache_command_read_twice_at_once_is_applied_once(transactional_db, caplog):
