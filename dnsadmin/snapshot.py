@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import dns.rdatatype
@@ -242,7 +243,10 @@ def enabled_rows(zone: Zone) -> Iterator[tuple[str, int | None, str, bytes]]:
 # sees most one at a time); past them the journal starts again, and clients older than that
 # get the whole zone once.
 JOURNAL_CHANGES = (4, 500)
-READ_ATTEMPTS = 3
+# Reads of a zone whose changes go on (edits in a row, each ringing the workers), a pause
+# between them growing so that a burst of a second or so ends meanwhile.
+READ_ATTEMPTS = 8
+READ_PAUSE = 0.01  # seconds, doubled after each read that a change overtook
 
 
 def refresh_served(origin: str, previous: ServedZone | None) -> ServedZone | None:
@@ -251,8 +255,11 @@ def refresh_served(origin: str, previous: ServedZone | None) -> ServedZone | Non
     A journal describes versions exactly, so the zone must hold its serial's records, no
     newer: it is read again if a change was committed meanwhile (its serial moved). A zone
     that cannot be read between changes is served without a journal (its clients get the
-    whole zone), and the next one's starts afresh."""
-    for _ in range(READ_ATTEMPTS):
+    whole zone), and the next one's starts afresh. Runs in a database thread, never in the
+    event loop, so its pauses hold up no answer."""
+    for attempt in range(READ_ATTEMPTS):
+        if attempt:
+            time.sleep(READ_PAUSE * 2 ** (attempt - 1))
         zone = refresh_zone(origin, previous)
         if zone is None:
             return None
