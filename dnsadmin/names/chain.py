@@ -97,7 +97,9 @@ class ChainConfig:
     within zone.WIRED_MAX; SRV answers with their target's addresses; about 37 MB for
     bench/mix's 123,000 such answers; at most zone.WIRED_BUDGET a zone, past which a zone
     precomputes nothing), which answer questions in any case, kept then by the question
-    case-folded within memo_entries and memo_bytes. ``memory()`` reports both.
+    case-folded as their bodies alone (memo.Bodies: about 260 bytes each on bench/mix's zone,
+    counted as 300) in a budget of their own as large, memo_entries and memo_bytes, which
+    bounds them near 64 MB more. ``memory()`` reports both.
     """
 
     recursion: bool = True
@@ -396,7 +398,7 @@ class ResolverChain:
         zone.WIRED_MAX, and all of a zone's within zone.WIRED_BUDGET)."""
         zones = list(self.catalog.by_wire.values())
         return {
-            "answers": len(self.answers.positive.entries) + len(self.answers.negative.entries),
+            "answers": len(self.answers),
             "answer_bytes": self.answers.bytes,
             "templates": len(self.templates.entries),
             "templates_below": len(self.templates.below),

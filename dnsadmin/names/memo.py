@@ -28,6 +28,10 @@ from .zone import Key, Zone, lower_labels
 
 FOREVER = float("inf")  # an answer from our zones stays right until the zones change
 TTL = struct.Struct("!I")
+# What a kept answer costs beside its body and its key's bytes, roughly, in the budget's count:
+# its key's tuple, the objects' headers, the entries of the dicts that hold it, and a Memo's
+# fields for the answers that have one (an overcount for those that do not: see Bodies).
+KEPT_OVERHEAD = 200
 RR_FIXED = struct.Struct("!HHIH")
 # A question gets a different answer by transport and by whether the client may recurse
 # (which sets RA, and lets the cache answer): the bits of its kind.
@@ -135,6 +139,33 @@ class Budget(Generic[V]):
         self.entries.clear()
         self.by_name.clear()
         self.bytes = 0
+
+
+class Bodies(Budget[bytes]):
+    """Our zones' precomputed answers kept to send again (``AnswerMemo.put_precomputed``) as
+    their bodies alone, without a Memo each: most are kept for a question asked once (a fresh
+    server's, a mix over many names), and making a Memo and budgeting it cost more than the
+    answer. They need none of its fields: their source is the authority, they stay right until
+    the zones change (which drops every answer), and they have no TTL to count down. Bounded
+    in number and in bytes as a Budget is, the oldest going first."""
+
+    def add(self, key: tuple[int, bytes], value: bytes) -> None:
+        """Keep the body under key, which holds none."""
+        size = len(value) + len(key[1]) + KEPT_OVERHEAD
+        if len(self.entries) >= self.max_entries or self.bytes + size > self.max_bytes:
+            if size > self.max_bytes or self.max_entries <= 0:
+                return
+            self._make_room(size)
+        self.entries[key] = value
+        self.index[key] = value
+        self.bytes += size
+
+    def pop(self, key: tuple[int, bytes]) -> None:
+        """Drop the body under key, if any."""
+        value = self.entries.pop(key, None)
+        if value is not None:
+            del self.index[key]
+            self.bytes -= len(value) + len(key[1]) + KEPT_OVERHEAD
 
 
 class Memo:
@@ -250,11 +281,17 @@ class AnswerMemo:
         self._kept: dict[Hashable, Memo] = {}
         self.positive: Budget[Memo] = Budget(max_entries, max_bytes, self._kept)
         self.negative: Budget[Memo] = Budget(max_negative_entries, max_negative_bytes, self._kept)
+        # Our zones' precomputed answers, in a budget of their own as large as the positive one.
+        self.bodies = Bodies(max_entries, max_bytes, self._kept)
 
     @property
     def bytes(self) -> int:
         """Return what the kept answers cost."""
-        return self.positive.bytes + self.negative.bytes
+        return self.positive.bytes + self.negative.bytes + self.bodies.bytes
+
+    def __len__(self) -> int:
+        """Return how many answers are kept."""
+        return len(self._kept)
 
     def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | bytes:
         """Return the response kept for query (its ID put in) and its source, while right;
@@ -270,6 +307,8 @@ class AnswerMemo:
         key = (kind, query[2:])
         memo = self._kept.get(key)
         if memo is not None:
+            if type(memo) is bytes:  # a precomputed answer's body (Bodies)
+                return query[:2] + memo, "authority"
             if memo.lasting:
                 return query[:2] + memo.body, memo.source
             end = 0
@@ -283,7 +322,11 @@ class AnswerMemo:
                 return folded_name  # its key was the query's own
             key = (kind, query[2:12] + folded_name + query[end:])  # (keyed's, inline)
             memo = self._kept.get(key)
-            if memo is None or memo.exact:
+            if memo is None:
+                return folded_name
+            if type(memo) is bytes:  # (with_question inline, as below)
+                return b"".join((query[:2], memo[:10], query[12:end], memo[end - 2 :])), "authority"
+            if memo.exact:
                 return folded_name
             if memo.lasting:  # (_sent's first case, with_question inline: the hot path of a
                 body = memo.body  # name in any case)
@@ -299,6 +342,8 @@ class AnswerMemo:
         end and name already."""
         key = (kind, keyed(query, end, name))
         memo = self._kept.get(key)
+        if type(memo) is bytes:  # a precomputed answer's body (Bodies)
+            return with_question(query, memo, end), "authority"
         if memo is None or (memo.exact and name != query[12:end]):
             return None
         return self._sent(key, memo, query, end, clock)
@@ -350,7 +395,7 @@ class AnswerMemo:
             body = response[2:]
         ttls = tuple(_ttl_offsets(response, expiries)) if expiries else ()
         # Roughly what it costs: the body, the key's copy of the query, and the objects.
-        size = len(body) + len(query) + 24 * len(ttls) + 200
+        size = len(body) + len(query) + 24 * len(ttls) + KEPT_OVERHEAD
         memo = Memo(body, source, expires, ttls, tuple(dict.fromkeys(names)) if names else (), size)
         memo.exact = not end
         # Data answers (NOERROR with answer records and no authority) go in the budget of
@@ -359,6 +404,7 @@ class AnswerMemo:
         if key in self._kept:  # kept again: by one budget only, the one it goes in now
             self.positive.pop(key)
             self.negative.pop(key)
+            self.bodies.pop(key)
         (self.positive if positive else self.negative).put(key, memo)
 
     def put_precomputed(
@@ -367,15 +413,13 @@ class AnswerMemo:
         """Keep response, a zone's precomputed answer to query (``authority.wired_answer``:
         NOERROR with answer records, made of the zone's data and the question as the client
         wrote it, which ends at end; name: its name case-folded), for the question in any
-        case. Half of ``put``'s cost: nothing after its question is the client's (no case to
-        check), and it is made of no name to forget it by (a zone change drops it, as it
-        drops every answer). An answer kept for that very question only (Memo.exact) stays."""
+        case, as its body alone (Bodies). A fraction of ``put``'s cost: nothing after its
+        question is the client's (no case to check), and it is made of no name to forget it
+        by (a zone change drops it, as it drops every answer). An answer kept for that very
+        question only (Memo.exact) stays."""
         key = (kind, query[2:12] + name + query[end:])
-        if key in self._kept:
-            return
-        body = response[2:12] + name + response[end:]
-        size = len(body) + len(query) + 200  # as put counts it
-        self.positive.add(key, Memo(body, "authority", FOREVER, (), (), size))
+        if key not in self._kept:
+            self.bodies.add(key, response[2:12] + name + response[end:])
 
     def forget(self, labels: Key) -> int:
         """Drop the answers made of the name; return how many there were."""
@@ -386,6 +430,7 @@ class AnswerMemo:
         self._kept.clear()
         self.positive.clear()
         self.negative.clear()
+        self.bodies.clear()
 
 
 Decided = tuple[
@@ -405,15 +450,19 @@ class Templates:
 
     def __init__(self, max_entries: int = 20_000) -> None:
         self.max_entries = max_entries
-        self.entries: dict[Hashable, bytes] = {}
+        self.entries: dict[Hashable, bytes | tuple[bytes, frozenset[bytes]]] = {}
         # The name errors of names whose first label alone varies (a random-subdomain
         # flood's), by the rest of the name case-folded: the response without its ID split
         # around its question, the zone, what decided it there and the type asked.
-        self.below: dict[Hashable, tuple[bytes, bytes, Zone, tuple, int]] = {}
+        self.below: dict[Hashable, tuple[bytes, bytes, Zone, tuple, int, frozenset]] = {}
 
     def get(self, kind: int, query: bytes, end: int, decided: Decided) -> bytes | None:
         """Return the answer to query (a plain question ending at end) decided so, if known."""
         body = self.entries.get((kind, decided[0], end, query[2:12], query[end:]))
+        if type(body) is tuple:  # (body, hazards: see put)
+            body, hazards = body
+            if _last_label(query, 12 + decided[1]) in hazards:
+                return None
         return None if body is None else with_question(query, body, end)
 
     def below_name(
@@ -429,9 +478,11 @@ class Templates:
         kept = self.below.get((kind, name[first + 1 :], end, query[2:12], query[end:]))
         if kept is None:
             return None
-        header, rest, zone, found, qtype = kept
+        header, rest, zone, found, qtype, hazards = kept
         # (found[1]: the closest encloser, the labels the first one goes before)
         if zone.decider((name[1 : first + 1],) + found[1], qtype) != found or name in zones:
+            return None
+        if hazards and name[: first + 1] in hazards:
             return None
         return b"".join((query[:2], header, query[12:end], rest))
 
@@ -447,29 +498,42 @@ class Templates:
             return None
         if not zone.name_error_below_origin(name[1 : first + 1]):
             return None
+        if kept[5] and name[: first + 1] in kept[5]:
+            return None
         return b"".join((query[:2], kept[0], query[12:end], kept[1]))
 
     def put(self, kind: int, query: bytes, end: int, decided: Decided, response: bytes) -> bool:
         """Keep response as the answer to every question like query decided the same way,
         unless it depends on more than that (then return False): a compression pointer into
         the labels that vary (but for an answer's owner pointing at the whole name, as a
-        wildcard's answers are owned), or the client's case outside the question."""
+        wildcard's answers are owned), or the client's case outside the question.
+
+        A name written as labels and a pointer to the labels that do not vary (an SOA's
+        hostmaster.<origin> in a name error below the origin) would point further into the
+        question whose varying labels end with the last of those (hostmaster.<origin>
+        itself): such questions (its hazards, that label case-folded) are not answered so.
+        """
         decider, varying = decided
         if response[4:6] != b"\0\1" or response[12:end] != query[12:end]:
             return False
         if not case_free(query, response, end):
             return False
-        for offset, owner in pointers(response):
+        hazards = set()
+        for offset, owner, last in pointers(response):
             if 12 <= offset < 12 + varying and not (owner and offset == 12):
                 return False
+            if varying and offset == 12 + varying and last:
+                hazards.add(response[last : last + 1 + response[last]].lower())
+        hazards = frozenset(hazards)
         tail = (end, query[2:12], query[end:])
-        _bounded(self.entries, self.max_entries)[(kind, decider, *tail)] = response[2:]
+        body = (response[2:], hazards) if hazards else response[2:]
+        _bounded(self.entries, self.max_entries)[(kind, decider, *tail)] = body
         zone, how, _ = decider
         if how == b"" and varying == query[12] + 1:
             # A name error (a random subdomain's): kept by the rest of the name too.
             above = query[13 + query[12] : end].lower()
             qtype = int.from_bytes(query[end : end + 2], "big")
-            kept = (response[2:12], response[end:], zone, decider[1:], qtype)
+            kept = (response[2:12], response[end:], zone, decider[1:], qtype, hazards)
             _bounded(self.below, self.max_entries)[(kind, above, *tail)] = kept
         return True
 
@@ -486,6 +550,16 @@ def _bounded(entries: dict, max_entries: int) -> dict:
         for key in _oldest(entries, max(1, max_entries // 64)):
             del entries[key]
     return entries
+
+
+def _last_label(query: bytes, end: int) -> bytes:
+    """Return the last label of the question's name before end (a label's end), with its
+    length, case-folded."""
+    position = last = 12
+    while position < end:
+        last = position
+        position += query[position] + 1
+    return query[last:end].lower()
 
 
 def _oldest(entries: dict, count: int) -> list:

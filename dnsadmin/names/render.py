@@ -174,9 +174,10 @@ def write_name(
     buffer.append(0)
 
 
-def pointers(message: bytes) -> Iterator[tuple[int, bool]]:
+def pointers(message: bytes) -> Iterator[tuple[int, bool, int]]:
     """Yield where each compression pointer in the records of message points (RFC 1035 4.1.4),
-    in the names this writer compresses, and whether it is the owner of an answer record: for
+    in the names this writer compresses, whether it is the owner of an answer record, and
+    where the last label written before it starts (0 for a name that is a pointer alone): for
     whoever reuses a part of the message."""
     _, _, qdcount, ancount, nscount, arcount = HEADER.unpack_from(message)
     position = 12
@@ -195,15 +196,17 @@ def pointers(message: bytes) -> Iterator[tuple[int, bool]]:
         position += rdlength
 
 
-def _name_pointers(message: bytes, position: int, owner: bool) -> Iterator[tuple[int, bool]]:
+def _name_pointers(message: bytes, position: int, owner: bool) -> Iterator[tuple[int, bool, int]]:
     """Yield the pointer ending the name at position, if any; return the position after it."""
+    last = 0
     while True:
         length = message[position]
         if length >= 0xC0:
-            yield (length & 0x3F) << 8 | message[position + 1], owner
+            yield (length & 0x3F) << 8 | message[position + 1], owner, last
             return position + 2
         if length == 0:
             return position + 1
+        last = position
         position += length + 1
 
 

@@ -147,3 +147,37 @@ def test_precomputed_answers_kept_stay_within_the_memo_budget():
         query = wire(shaken(f"h{i}.example.org.", rng), qid=i)
         assert answered(chain, query) == authority.answer(query, catalog)
     assert 0 < chain.memory()["answers"] <= 128
+
+
+@pytest.mark.parametrize("rdtype", ["A", "TXT"])
+def test_a_name_error_whose_name_a_kept_one_wrote_in_part_is_written_as_for_itself(rdtype):
+    """A kept name error writes the SOA's RNAME (hostmaster, no name of the zone) as its own
+    label and a pointer to the zone's origin in the question; asked for hostmaster itself (a
+    name as long: kept answers are by the question's length), the whole RNAME points at the
+    question, in the client's case, as BIND writes it."""
+    catalog = catalog_of()
+    chain = ResolverChain(catalog, AUTHORITATIVE)
+    for qid, name in enumerate(("randomname.example.org.", "randomtwo2.Example.ORG.")):
+        query = wire(name, rdtype, qid=qid)
+        assert answered(chain, query) == authority.answer(query, catalog)
+    for qid, name in enumerate(("HostMaster.eXamPlE.org.", "hostmaster.example.org.")):
+        query = wire(name, rdtype, qid=qid)
+        expected = authority.answer(query, catalog)
+        assert b"\x0ahostmaster" not in expected[question_end(query) :]  # all a pointer
+        assert answered(chain, query) == expected, name
+        assert answered(chain, query) == expected, name  # and once more, as kept
+
+
+def test_a_wildcard_answer_whose_target_a_kept_one_wrote_in_part_is_written_as_for_itself():
+    """As above for an answer kept by what decides it (a wildcard's): its MX target below
+    the wildcard's parent is written in full as the question when the question is that name."""
+    catalog = catalog_of(ZONE + "*.mx IN MX 10 mail.mx\n")
+    chain = ResolverChain(catalog, AUTHORITATIVE)
+    for qid, name in enumerate(
+        ("abcd.mx.example.org.", "efgh.MX.example.ORG.", "Mail.mX.example.org.")
+    ):
+        query = wire(name, "MX", qid=qid)
+        expected = authority.answer(query, catalog)
+        assert answered(chain, query) == expected, name
+        assert answered(chain, query) == expected, name
+    assert b"\x04mail" not in expected[question_end(query) :]  # all a pointer
