@@ -11,7 +11,7 @@ import dns.rcode
 
 from dnsadmin.names import authority
 from dnsadmin.names.catalog import ZoneCatalog
-from dnsadmin.names.memo import Budget, Memo, Templates
+from dnsadmin.names.memo import UDP, AnswerMemo, Budget, Memo, Templates, question_end
 from dnsadmin.names.zone import zone_from_text
 from tests.names.zones import EXAMPLE_COM, authoritative, make_catalog
 
@@ -47,6 +47,33 @@ def test_a_value_bigger_than_the_budget_is_not_kept_and_drops_nothing():
     budget.put("small", memo(10))
     budget.put("huge", memo(1001))
     assert list(budget.entries) == ["small"]
+
+
+def test_precomputed_bodies_stay_within_their_budget_and_give_way_to_an_answer_put():
+    """A precomputed answer is kept as its body (memo.Bodies), counted in bytes and in number
+    within a budget of its own; an answer put for the same question replaces it in both."""
+    answers = AnswerMemo(64, 12_000, 16, 4_000)
+    rng = random.Random(8)
+    for i in range(500):
+        query = dns.message.make_query(f"h{i}.Example.com.", "A")
+        query.id = i
+        wire = query.to_wire()
+        end = question_end(wire)
+        response = wire[:2] + b"\x85\x00" + wire[4:] + bytes(rng.randrange(10, 200))
+        answers.put_precomputed(UDP, wire, end, wire[12:end].lower(), response)
+        bodies = answers.bodies
+        assert len(bodies.entries) <= 64 and bodies.bytes <= 12_000
+        assert bodies.bytes == sum(
+            len(body) + len(key[1]) + 200 for key, body in bodies.entries.items()
+        )
+        assert len(answers) == len(bodies.entries)
+    assert answers.get(UDP, wire, float) == (response, "authority")
+    answers.put(UDP, wire, response[:-1] + b"!", "authority", end=end)
+    assert answers.get(UDP, wire, float)[0].endswith(b"!")
+    assert len(answers) == len(bodies.entries) + 1  # the body dropped from its budget
+    assert len(answers.positive.entries) + len(answers.negative.entries) == 1
+    answers.clear()
+    assert (len(answers), answers.bytes) == (0, 0)
 
 
 def test_templates_stay_within_their_bound():
