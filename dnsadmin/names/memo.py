@@ -211,6 +211,20 @@ def question_end(query: bytes) -> int:
     return position + 1
 
 
+def _foldable(query: bytes, end: int) -> bool:
+    """Tell whether the answer to a plain question (ending at end) may be kept by its
+    question case-folded: its name has no zero byte but the root's (see AnswerMemo.get)."""
+    return query.find(b"\0", 12) + 1 == end
+
+
+def _folded_name(query: bytes, end: int, folded_name: bytes) -> bytes:
+    """Return what AnswerMemo.get returns for a query no answer is kept for: its question's
+    name case-folded (folded_name, when it ends at end, the first zero byte), or b"" for a
+    query that is not one plain question."""
+    true_end = question_end(query)
+    return folded_name if true_end == end else query[12:true_end].lower()
+
+
 def folded(query: bytes, end: int) -> bytes:
     """Return the key of query: without its ID, the name of its question case-folded.
 
@@ -303,6 +317,12 @@ class AnswerMemo:
         kept holds it as is (the hot path of a repeated question: one lookup, one join);
         then, for a name in another case, the question case-folded. Each is one lookup, in
         the one dict of both budgets.
+
+        The name is taken to end at the query's first zero byte, found at C speed where
+        walking its labels (``question_end``) costs a Python loop: only names without a zero
+        byte in a label are kept by their question case-folded (``_foldable``), so a key
+        found so is one of those, in another case, ending there; any other query finds none
+        and is told by question_end then.
         """
         key = (kind, query[2:])
         memo = self._kept.get(key)
@@ -313,17 +333,15 @@ class AnswerMemo:
                 return query[:2] + memo.body, memo.source
             end = 0
         else:
-            end = question_end(query)
-            if not end:
-                return b""
+            end = query.find(b"\0", 12) + 1
             name = query[12:end]
             folded_name = name.lower()
-            if folded_name == name:
-                return folded_name  # its key was the query's own
+            if folded_name == name:  # its key was the query's own
+                return _folded_name(query, end, folded_name)
             key = (kind, query[2:12] + folded_name + query[end:])  # (keyed's, inline)
             memo = self._kept.get(key)
             if memo is None:
-                return folded_name
+                return _folded_name(query, end, folded_name)
             if type(memo) is bytes:  # (with_question inline, as below)
                 return b"".join((query[:2], memo[:10], query[12:end], memo[end - 2 :])), "authority"
             if memo.exact:
@@ -382,6 +400,7 @@ class AnswerMemo:
             if (
                 response[4:6] == b"\0\1"
                 and response[12:end] == name
+                and _foldable(query, end)
                 and case_free(query, response, end)
             ):
                 # The question as its key has it (folded), for the lowercase questions to
@@ -418,7 +437,7 @@ class AnswerMemo:
         by (a zone change drops it, as it drops every answer). An answer kept for that very
         question only (Memo.exact) stays."""
         key = (kind, query[2:12] + name + query[end:])
-        if key not in self._kept:
+        if key not in self._kept and _foldable(query, end):
             self.bodies.add(key, response[2:12] + name + response[end:])
 
     def forget(self, labels: Key) -> int:

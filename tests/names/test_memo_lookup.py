@@ -8,7 +8,7 @@ from __future__ import annotations
 import dns.message
 
 from dnsadmin.names import authority
-from dnsadmin.names.memo import UDP, AnswerMemo
+from dnsadmin.names.memo import UDP, AnswerMemo, question_end
 from tests.names.zones import authoritative, make_catalog
 
 CLIENT = "192.0.2.1"
@@ -74,3 +74,32 @@ def test_an_answer_carrying_the_clients_case_is_kept_for_that_very_question():
     assert len(chain.answers.positive.entries) == 2  # one a question
     other = wire("A.B.DN.example.com.")  # worked out (not kept for the others' cases)
     assert (chain.at_once(other, CLIENT) or (None,))[0] in (None, authority.answer(other, catalog))
+
+
+def test_a_name_with_a_zero_byte_in_a_label_is_kept_for_its_very_case_only():
+    """The memo takes a name to end at its first zero byte: a name with one in a label is
+    kept for the question as asked, so that every case gets its own question back."""
+    memo = AnswerMemo(100, 1 << 20, 100, 1 << 20)
+    catalog = make_catalog()
+    asked = [wire(name, qid=5) for name in ("ab\\000cd.example.com.", "AB\\000cD.example.com.")]
+    for query in asked:
+        response = authority.answer(query, catalog)
+        end = question_end(query)
+        memo.put(UDP, query, response, "authority")
+        memo.put_precomputed(UDP, query, end, query[12:end].lower(), response)
+    for query in asked:
+        assert memo.get(UDP, query, float)[0] == authority.answer(query, catalog)
+    other = wire("Ab\\000CD.example.com.", qid=5)
+    assert memo.get(UDP, other, float) == other[12 : question_end(other)].lower()  # none kept
+
+
+def test_questions_that_differ_in_the_case_of_a_byte_after_the_name_are_not_one():
+    """Only the name is case-folded: type 65 (HTTPS, "A" in ASCII) is not type 97 ("a")."""
+    memo = AnswerMemo(100, 1 << 20, 100, 1 << 20)
+    catalog = make_catalog()
+    kept = wire("www.example.com.", "TYPE97")
+    memo.put(UDP, kept, authority.answer(kept, catalog), "authority")
+    for name in ("www.example.com.", "WWW.example.com."):
+        asked = wire(name, "HTTPS")
+        assert asked[12:].lower() == wire(name.lower(), "TYPE97")[12:]
+        assert memo.get(UDP, asked, float) == b"\3www\7example\3com\0"
