@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import functools
 import operator
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import dns.exception
-import dns.ipv4
 import dns.ipv6
 import dns.name
 import dns.rdata
@@ -210,7 +210,10 @@ class Cache:
             (labels,), wires,
         )  # fmt: skip
         self._replaced(labels, key)
-        self.positive.put(key, entry)
+        if labels in self.positive.by_name:
+            self.positive.put(key, entry)
+        else:
+            self.positive.add(key, entry)  # a name new to the cache (a miss): no look for one
 
     def _replaced(self, labels: Key, key: tuple[Key, int]) -> None:
         """Drop what answer data at key replaces: the negative answers there, the rendered
@@ -239,14 +242,16 @@ class Cache:
         )  # fmt: skip
         # RFC 2308: the negative answer is newer than whatever the cache held there; an
         # NXDOMAIN says the name has nothing at all, a NODATA speaks of one type.
+        key = (labels, key_type)
+        self._retire_answers(labels)
         if nxdomain:
             _forget(self.positive, labels)
             _forget(self.negative, labels)
+            self.negative.add(key, entry)  # nothing is left at the name: no look for it
         else:
             self.positive.pop((labels, rdtype))
-        self._retire_answers(labels)
-        self.negative.put((labels, key_type), entry)
-        self._changed.add((labels, key_type))
+            self.negative.put(key, entry)
+        self._changed.add(key)
 
     def store_failure(self, name: dns.name.Name, rdtype: int, ttl: int = FAILURE_TTL) -> None:
         """Remember that a question could not be resolved (RFC 9520), briefly at first, then
@@ -348,9 +353,19 @@ class Cache:
 
     def delegation(self, name: dns.name.Name) -> dns.rrset.RRset | None:
         """Return the NS RRset of the closest enclosing zone cut the cache knows, if any."""
+        cut = self.cut(name)
+        return None if cut is None else _with_ttl(cut[0], cut[1].rdataset, self._left(cut[1]))
+
+    def cut(self, name: dns.name.Name) -> tuple[dns.name.Name, Entry] | None:
+        """Return the owner of the closest enclosing zone cut the cache knows (spelt as in
+        name) and its NS entry, None if none: delegation without an RRset made (recursion
+        only reads the name servers)."""
         labels = folded(name)
         now = self.clock()
+        cached = self.positive.by_name  # every entry's owner: most names asked have none
         for start in range(len(labels)):  # the name, then each of its parents up to the root
+            if labels[start:] not in cached:
+                continue
             entry = self.positive.get((labels[start:], NS), now)
             if entry is not None:
                 owner = name
@@ -359,7 +374,7 @@ class Cache:
                     owner = entry.name
                     if owner.labels != name.labels[start:]:
                         owner = dns.name.Name(name.labels[start:])
-                return _with_ttl(owner, entry.rdataset, self._left(entry))
+                return owner, entry
         return None
 
     def _left(self, entry: Entry) -> int:
@@ -563,14 +578,15 @@ def _record(entry: Entry, ttl: int) -> CacheRecord:
 
 
 NXDOMAIN_TEXT, NODATA_TEXT = Kind.NXDOMAIN.value, Kind.NODATA.value
-ADDRESS_TEXT = {dns.rdatatype.A: dns.ipv4.inet_ntoa, dns.rdatatype.AAAA: dns.ipv6.inet_ntoa}
+# dnspython's text of addresses: an IPv4 address's as the socket module writes it (in C).
+ADDRESS_TEXT = {dns.rdatatype.A: socket.inet_ntoa, dns.rdatatype.AAAA: dns.ipv6.inet_ntoa}
 
 
 def _text(name: dns.name.Name) -> str:
     """Return name.to_text(), written here for plain labels (letters, digits, hyphens,
     underscores): several times faster than dnspython, which escapes the others."""
     labels = name.labels[:-1]
-    if labels and name.is_absolute():
+    if labels and not name.labels[-1]:  # absolute (name.is_absolute(), without its call)
         joined = b".".join(labels)
         if wire._plain_text(joined, len(labels)):  # one pass in C, no expression per label
             return joined.decode() + "."

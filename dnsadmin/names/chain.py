@@ -46,7 +46,7 @@ from .memo import (
     question_end,
 )
 from .recursive import ROOT_HINTS, Found, Recursive, read_hints
-from .render import Records, labels_at
+from .render import Records
 from .tsig import TSIG_MARK
 
 log = logging.getLogger(__name__)
@@ -433,9 +433,8 @@ class ResolverChain:
         parsed = wire.plain_query(query, end)
         if parsed is None:
             return None
-        try:
-            parsed.qname = wire.checked_name(labels_at(query, 12)[0])
-        except dns.exception.DNSException:
+        parsed.qname = wire.question_name(query, end)
+        if parsed.qname is None:
             return None  # a name too long: the links' FORMERR
         labels = folded_name(parsed.qname)
         cache = self.cache
@@ -498,9 +497,11 @@ class ResolverChain:
         self, parsed: wire.Query, tcp: bool, query: bytes = b"", end: int = 0
     ) -> bytes:
         """Return the response to parsed from recursion; given the query and where its
-        question ends (_plain_miss), asked wired, and addresses written from wire forms."""
+        question ends (_plain_miss), asked wired, and its plain answer (addresses, or a
+        negative answer's SOA) written straight."""
         try:
-            found = await self.upstream.resolve(parsed.qname, parsed.qtype, end > 0)
+            wired = query[12:end]  # the name's wire form (none, end 0, for the general path)
+            found = await self.upstream.resolve(parsed.qname, parsed.qtype, wired)
         except Exception:
             # A resolver bug costs this answer (and is logged), never the server.
             log.exception("resolution of %s/%s failed", parsed.qname, parsed.qtype)
@@ -509,8 +510,11 @@ class ResolverChain:
             if found.kind is Kind.ANSWER:
                 records = Records(found.rdtype, found.ttl, found.wires)
                 response = wire.write_owned(query, end, records, RA)
-                if response is not None:
-                    return response
+            else:
+                rcode = wire.NXDOMAIN if found.kind is Kind.NXDOMAIN else wire.NOERROR
+                response = wire.write_negative(parsed, rcode, found.soa, tcp, RA)
+            if response is not None:
+                return response
             found = found.sections()
         return _with_ra(wire.write_rrsets(parsed, found, tcp))
 

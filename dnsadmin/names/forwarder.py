@@ -49,19 +49,19 @@ class Forwarder(Upstream):
         self.forwarders = [f if isinstance(f, tuple) else parse_address(f) for f in forwarders]
 
     def _resolve(
-        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bool
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes
     ) -> Awaitable[Sections]:
         return follow_chain(
             self.cache, qname, qtype,
-            lambda name: self._forward(name, qtype, deadline, wired and name is qname),
+            lambda name: self._forward(name, qtype, deadline, wired if name is qname else b""),
         )  # fmt: skip
 
     async def _forward(
-        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bool = False
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes = b""
     ) -> Sections:
         """Return the first usable reply of the forwarders, fastest first, classified, having
         cached what it proves (one coroutine for all of them: each more cost every cache miss
-        a microsecond); asked wired (Question.wired), if told."""
+        a microsecond); asked wired (Question.wired: wired is qname's wire form), if told."""
         question = Question.of(qname, qtype, recursion=True, wired=wired)
         loop = asyncio.get_running_loop()
         for server in self.servers.order(self.forwarders):

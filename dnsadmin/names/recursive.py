@@ -179,11 +179,12 @@ class Upstream:
         self.sockets = Sockets(socket_budget())
         self._coalescer: Coalescer[Sections] = Coalescer(max_inflight)
 
-    async def resolve(self, qname: dns.name.Name, qtype: int, wired: bool = False) -> Sections:
+    async def resolve(self, qname: dns.name.Name, qtype: int, wired: bytes = b"") -> Sections:
         """Return the answer to qname/qtype; SERVFAIL (cached briefly) when it cannot be had.
 
-        wired: the caller takes a Found too (a plain reply to the question, when it was the
-        one to ask: another asker of the same question at once gets it as Sections)."""
+        wired: qname's wire form, as the client spelt it, when the caller takes a Found too
+        (a plain reply to the question, when it was the one to ask: another asker of the same
+        question at once gets it as Sections)."""
         key = (folded(qname), qtype)
         try:
             found = await self._coalescer.run(key, self._within_deadline, qname, qtype, wired)
@@ -196,7 +197,7 @@ class Upstream:
         await self._coalescer.close()
         self.sockets.close()
 
-    async def _within_deadline(self, qname: dns.name.Name, qtype: int, wired: bool) -> Sections:
+    async def _within_deadline(self, qname: dns.name.Name, qtype: int, wired: bytes) -> Sections:
         """Return the answer within the deadline, or SERVFAIL, cached briefly (RFC 9520).
 
         The deadline is handed down to each wait for a server (upstream.exchange), the only
@@ -213,11 +214,12 @@ class Upstream:
         return found
 
     def _resolve(
-        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bool
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes
     ) -> Awaitable[Sections]:
         """Return the resolution of qname/qtype (a coroutine, awaited by _within_deadline:
         a plain function returning it adds no coroutine to every cache miss); wired, the
-        question itself asked wired (Question.wired), its plain reply handed on as Found."""
+        question itself asked wired (Question.wired: wired is qname's wire form), its plain
+        reply handed on as Found."""
         raise NotImplementedError
 
 
@@ -247,22 +249,22 @@ class Recursive(Upstream):
         self.ipv6 = ipv6
 
     def _resolve(
-        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bool
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes
     ) -> Awaitable[Sections]:
         return self.follow(qname, qtype, Budget(deadline=deadline), 0, wired)
 
     def follow(
-        self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bool = False
+        self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bytes = b""
     ) -> Awaitable[Sections]:
         """Resolve qname, restarting at each CNAME target the answers leave open (qname
-        alone asked wired, if told)."""
+        alone asked wired, if told: wired is its wire form)."""
         return follow_chain(
             self.cache, qname, qtype,
-            lambda name: self._iterate(name, qtype, budget, depth, wired and name is qname),
+            lambda name: self._iterate(name, qtype, budget, depth, wired if name is qname else b""),
         )  # fmt: skip
 
     async def _iterate(
-        self, name: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bool
+        self, name: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bytes
     ) -> Sections:
         """Walk down the zone cuts from the closest known one to the servers of name."""
         zone, nameservers = self._closest(name, qtype)
@@ -277,10 +279,11 @@ class Recursive(Upstream):
     def _closest(self, name: dns.name.Name, qtype: int) -> tuple[dns.name.Name, NameServers]:
         # DS lives in the parent zone (RFC 4035 3.1.4.1): start above the cut.
         start = name.parent() if qtype == DS and name != dns.name.root else name
-        cut = self.cache.delegation(start)
+        cut = self.cache.cut(start)
         if cut is None:
             return dns.name.root, [(ns, self._usable(addrs)) for ns, addrs in self.hints.items()]
-        return cut.name, [(rdata.target, self._known(rdata.target)) for rdata in cut]
+        owner, entry = cut
+        return owner, [(rdata.target, self._known(rdata.target)) for rdata in entry.rdataset]
 
     def _referred(self, step: Sections) -> NameServers:
         glue: dict[Key, list[str]] = {}
@@ -302,7 +305,7 @@ class Recursive(Upstream):
 
     async def _ask(
         self, zone: dns.name.Name, nameservers: NameServers, name: dns.name.Name, qtype: int,
-        budget: Budget, depth: int, wired: bool,
+        budget: Budget, depth: int, wired: bytes,
     ) -> Sections:  # fmt: skip
         """Return the first usable reply from the servers of zone, fastest first, classified:
         the addresses known, then those of a few glueless names resolved.
@@ -325,7 +328,7 @@ class Recursive(Upstream):
 
     async def _try(
         self, address: str, tried: set[str], zone: dns.name.Name, name: dns.name.Name,
-        qtype: int, budget: Budget, wired: bool,
+        qtype: int, budget: Budget, wired: bytes,
     ) -> Sections | None:  # fmt: skip
         """Return the classified reply of address, None when it gave none usable (or was
         tried already for this question). The exchange is awaited here, not in a coroutine
@@ -460,7 +463,8 @@ def _found(plain: Plain, zone: Key, qname: dns.name.Name, qtype: int) -> Found |
 
 def _under(labels: Key, zone: Key) -> bool:
     """Tell whether a name (its case-folded labels) is zone or below it."""
-    return len(labels) >= len(zone) and labels[len(labels) - len(zone) :] == zone
+    # A name shorter than zone is itself what the slice gives, which differs from zone.
+    return labels[-len(zone) :] == zone or not zone
 
 
 def _chain(

@@ -133,6 +133,8 @@ class DNSServer:
         self.max_resolving = max_resolving
         self._resolving = 0  # UDP resolutions under way
         self._waiting: deque[tuple] = deque(maxlen=WAITING)  # resolutions not yet started
+        # The answers of the full path to send at the end of this turn, by listener.
+        self._replies: dict[batchio.Batches, list[tuple[bytes, tuple]]] = {}
         self.messages = messages  # UPDATEs and TSIG-signed messages, off the fast path
         self.tcp_idle_timeout = tcp_idle_timeout
         self.tcp_write_timeout = tcp_write_timeout  # for the client to take a reply
@@ -452,10 +454,23 @@ class DNSServer:
         return rrl.slipped(response, cookie is not None), ""
 
     def _send_udp(self, udp: batchio.Batches, response: bytes, client) -> None:
-        try:
-            udp.sendto(response, client)
-        except OSError:
-            self.stats.dropped += 1  # a full send buffer: UDP may drop, the client retries
+        """Send response with the others of this turn of the event loop (_send_replies)."""
+        replies = self._replies.get(udp)
+        if replies is None:
+            if not self._replies:
+                self._loop.call_soon(self._send_replies)
+            replies = self._replies[udp] = []
+        replies.append((response, client))
+
+    def _send_replies(self) -> None:
+        """Send the answers of the full path made since the last call, a batch a listener:
+        a client on this machine is woken once for them all, where a datagram sent alone
+        costs a wakeup (18 µs of CPU on a virtual machine, a quarter of a cache miss)."""
+        replies, self._replies = self._replies, {}
+        for udp, batch in replies.items():
+            if udp.fileno() >= 0:  # not closed by stop() meanwhile
+                # The refused: a full send buffer, UDP may drop, the client retries.
+                self.stats.dropped += len(udp.send(batch))
 
     async def _finish_udp(
         self, udp, query, client, pending, source, started, cookie=None, *, resolving=False

@@ -263,7 +263,7 @@ WWW = dns.name.from_text("www.wired.test.")
 
 
 def asked(rdtype: int = A) -> Question:
-    return Question.of(WWW, rdtype, recursion=True, edns=False, wired=True)
+    return Question.of(WWW, rdtype, recursion=True, edns=False, wired=WWW.to_wire())
 
 
 def test_addresses_are_read_each_once_at_their_lowest_ttl():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 
 import dns.asyncquery
@@ -422,3 +423,29 @@ async def test_stop_closes_open_connections(catalog):
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
     assert server.stats.tcp_connections == 0
+
+
+async def test_answers_of_the_full_path_go_out_together_at_the_end_of_the_turn(
+    catalog, monkeypatch
+):
+    server = DNSServer(ResolverChain(catalog, ChainConfig(recursion=False)))
+    await server.start(["127.0.0.1"], 0)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    udp, sent = server._udp[0], []
+    send = udp.send
+    monkeypatch.setattr(udp, "send", lambda replies: sent.append(len(replies)) or send(replies))
+    try:
+        for number in range(3):
+            server._send_udp(udp, b"answer %d" % number, client.getsockname())
+        server._send_udp(udp, b"refused", ("127.0.0.1", 0))
+        assert sent == []
+        await asyncio.sleep(0)  # the turn's end: one batch for the listener
+        assert sent == [4] and server.stats.dropped == 1
+        assert [client.recv(64) for _ in range(3)] == [b"answer 0", b"answer 1", b"answer 2"]
+        server._send_udp(udp, b"late", client.getsockname())
+    finally:
+        await server.stop()
+        client.close()
+    await asyncio.sleep(0)
+    assert sent == [4]  # the listener closed meanwhile: nothing more is sent

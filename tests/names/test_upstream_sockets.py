@@ -331,3 +331,44 @@ def test_a_forked_child_does_not_send_its_parents_next_query_ids():
     assert os.read(read, 16) != _random.take(16)
     os.close(read)
     os.close(write)
+
+
+def echoing(query, data, addr, server: Upstream) -> None:
+    server.send(answer(query), addr)
+
+
+async def test_the_queries_of_a_turn_of_the_event_loop_go_out_together_at_its_end(start, pool):
+    server = await start(echoing)
+    sockets = pool()
+    questions = [Question.of(name(f"n{i}.example.test."), A, recursion=False) for i in range(3)]
+    asked = [
+        asyncio.ensure_future(sockets.udp(q, "127.0.0.1", server.port, 5.0)) for q in questions
+    ]
+    await asyncio.sleep(0)  # each query is made, none sent yet
+    assert len(sockets._outgoing) == 3
+    await asyncio.sleep(0)  # the turn's end: all of them sent at once
+    assert not sockets._outgoing
+    replies = await asyncio.gather(*asked)
+    assert all(addresses(reply) == ["192.0.2.1"] for reply, _ in replies)
+    assert len(server.sources) == 3
+
+
+async def test_a_query_whose_asker_gave_up_before_the_turn_ended_is_not_sent(start, pool):
+    server = await start(echoing)
+    sockets = pool()
+    given_up = Question.of(name("gone.example.test."), A, recursion=False)
+    waiting = asyncio.ensure_future(sockets.udp(given_up, "127.0.0.1", server.port, 5.0))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    question = Question.of(name("www.example.test."), A, recursion=False)
+    reply, _ = await sockets.udp(question, "127.0.0.1", server.port, 5.0)
+    assert addresses(reply) == ["192.0.2.1"]
+    assert waiting.cancelled() and len(server.sources) == 1
+
+
+async def test_a_query_that_cannot_be_sent_fails_with_the_error_at_once(pool):
+    sockets = pool()
+    question = Question.of(name("www.example.test."), A, recursion=False)
+    with pytest.raises(PermissionError):  # broadcast, without SO_BROADCAST
+        await sockets.udp(question, "255.255.255.255", 53, 5.0)
+    assert not sockets._outgoing and sockets.open == 1
