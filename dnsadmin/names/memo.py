@@ -217,12 +217,10 @@ def _foldable(query: bytes, end: int) -> bool:
     return query.find(b"\0", 12) + 1 == end
 
 
-def _folded_name(query: bytes, end: int, folded_name: bytes) -> bytes:
-    """Return what AnswerMemo.get returns for a query no answer is kept for: its question's
-    name case-folded (folded_name, when it ends at end, the first zero byte), or b"" for a
-    query that is not one plain question."""
-    true_end = question_end(query)
-    return folded_name if true_end == end else query[12:true_end].lower()
+def _true_name(query: bytes) -> bytes:
+    """Return the name of query's one question case-folded, or b"" for a query that is not
+    one plain question (``question_end``)."""
+    return query[12 : question_end(query)].lower()
 
 
 def folded(query: bytes, end: int) -> bytes:
@@ -316,7 +314,7 @@ class AnswerMemo:
         First the query's own bytes: a question in lowercase is its own key, and the body
         kept holds it as is (the hot path of a repeated question: one lookup, one join);
         then, for a name in another case, the question case-folded. Each is one lookup, in
-        the one dict of both budgets.
+        the one dict of every budget.
 
         The name is taken to end at the query's first zero byte, found at C speed where
         walking its labels (``question_end``) costs a Python loop: only names without a zero
@@ -331,26 +329,26 @@ class AnswerMemo:
                 return query[:2] + memo, "authority"
             if memo.lasting:
                 return query[:2] + memo.body, memo.source
-            end = 0
-        else:
-            end = query.find(b"\0", 12) + 1
-            name = query[12:end]
-            folded_name = name.lower()
-            if folded_name == name:  # its key was the query's own
-                return _folded_name(query, end, folded_name)
+            return self._sent(key, memo, query, 0, clock) or _true_name(query)
+        end = query.find(b"\0", 12) + 1
+        name = query[12:end]
+        folded_name = name.lower()
+        if folded_name != name:  # (else its key was the query's own)
             key = (kind, query[2:12] + folded_name + query[end:])  # (keyed's, inline)
             memo = self._kept.get(key)
-            if memo is None:
-                return _folded_name(query, end, folded_name)
-            if type(memo) is bytes:  # (with_question inline, as below)
-                return b"".join((query[:2], memo[:10], query[12:end], memo[end - 2 :])), "authority"
-            if memo.exact:
-                return folded_name
-            if memo.lasting:  # (_sent's first case, with_question inline: the hot path of a
-                body = memo.body  # name in any case)
-                return b"".join((query[:2], body[:10], query[12:end], body[end - 2 :])), memo.source
-        found = self._sent(key, memo, query, end, clock)
-        return query[12 : end or question_end(query)].lower() if found is None else found
+            if memo is not None:
+                if type(memo) is bytes:  # (with_question inline, as below)
+                    body = b"".join((query[:2], memo[:10], query[12:end], memo[end - 2 :]))
+                    return body, "authority"
+                if not memo.exact:
+                    if memo.lasting:  # (_sent's first case, with_question inline: the hot
+                        body = memo.body  # path of a name in any case)
+                        answer = b"".join((query[:2], body[:10], query[12:end], body[end - 2 :]))
+                        return answer, memo.source
+                    return self._sent(key, memo, query, end, clock) or folded_name
+        # None kept for the question in any case: its name as question_end reads it, which a
+        # zero byte in a label or a query of another form makes another.
+        return folded_name if question_end(query) == end else _true_name(query)
 
     def get_folded(
         self, kind: int, query: bytes, end: int, name: bytes, clock: Callable[[], float]
@@ -542,16 +540,19 @@ class Templates:
             if 12 <= offset < 12 + varying and not (owner and offset == 12):
                 return False
             if varying and offset == 12 + varying and last:
-                hazards.add(response[last : last + 1 + response[last]].lower())
-        hazards = frozenset(hazards)
+                label = response[last : last + 1 + response[last]].lower()
+                if len(label) <= varying:  # (a longer one is no question's of this length)
+                    hazards.add(label)
         tail = (end, query[2:12], query[end:])
-        body = (response[2:], hazards) if hazards else response[2:]
+        body = (response[2:], frozenset(hazards)) if hazards else response[2:]
         _bounded(self.entries, self.max_entries)[(kind, decider, *tail)] = body
         zone, how, _ = decider
         if how == b"" and varying == query[12] + 1:
             # A name error (a random subdomain's): kept by the rest of the name too.
             above = query[13 + query[12] : end].lower()
             qtype = int.from_bytes(query[end : end + 2], "big")
+            # (the first label varies: only a hazard of its length can be it)
+            hazards = frozenset(label for label in hazards if len(label) == varying)
             kept = (response[2:12], response[end:], zone, decider[1:], qtype, hazards)
             _bounded(self.below, self.max_entries)[(kind, above, *tail)] = kept
         return True

@@ -103,3 +103,14 @@ def test_questions_that_differ_in_the_case_of_a_byte_after_the_name_are_not_one(
         asked = wire(name, "HTTPS")
         assert asked[12:].lower() == wire(name.lower(), "TYPE97")[12:]
         assert memo.get(UDP, asked, float) == b"\3www\7example\3com\0"
+
+
+def test_an_answer_kept_for_a_name_with_a_zero_byte_tells_another_case_its_whole_name():
+    """Kept for its very question (a zero byte in a label), an answer found by another case
+    of the name as far as the zero byte is not for it: the memo tells its whole name."""
+    memo = AnswerMemo(100, 1 << 20, 100, 1 << 20)
+    catalog = make_catalog()
+    kept = wire("ab\\000cd.example.com.")
+    memo.put(UDP, kept, authority.answer(kept, catalog), "authority")
+    other = wire("AB\\000cd.example.com.")
+    assert memo.get(UDP, other, float) == b"\5ab\0cd\7example\3com\0"
