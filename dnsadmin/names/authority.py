@@ -100,12 +100,16 @@ def locate(query: bytes, end: int, catalog: ZoneCatalog) -> Located | None:
     Read from the bytes, with no dnspython object: what a question for a random name costs
     before its answer is found.
     """
-    if query[end + 2 : end + 4] != b"\0\1":
-        return None  # class IN only
     name = query[12:end].lower()
     zone, position = closest(name, catalog.by_wire)
-    if zone is None:
-        return None
+    return None if zone is None else located_in(query, end, name, zone, position)
+
+
+def located_in(query: bytes, end: int, name: bytes, zone: Zone, position: int) -> Located | None:
+    """Return ``locate``'s answer for a question whose zone the caller has found (name: its
+    name case-folded, position: where the zone's origin starts in it, ``closest``'s)."""
+    if query[end + 2 : end + 4] != b"\0\1":
+        return None  # class IN only
     if zone.dnssec is not None or zone.expired:
         return None
     # One label below the zone's origin is the usual case: no loop over the labels then.

@@ -316,14 +316,13 @@ class ResolverChain:
             # Not a standard query: a NOTIFY, an UPDATE, a signed query (answered and signed
             # by the server's SignedHandler).
             return None
-        # A name that does not exist (a random subdomain): neither located nor kept by name,
-        # as it may never come back and would push out the answers that do.
-        response = self.templates.below_name(kind, query, end, name, zones)
-        if response is not None:
-            return response, "authority"
-        if not len(self.catalog):
-            return None
-        located = authority.locate(query, end, self.catalog)
+        if position != name[0] + 1:  # (else below_origin has looked)
+            # A name that does not exist (a random subdomain): neither located nor kept by
+            # name, as it may never come back and would push out the answers that do.
+            response = self.templates.below_name(kind, query, end, name, zones)
+            if response is not None:
+                return response, "authority"
+        located = authority.located_in(query, end, name, zone, position)
         if located is None:
             return None
         decided = authority.decided_by(located)

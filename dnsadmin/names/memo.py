@@ -467,7 +467,7 @@ class Templates:
 
     def __init__(self, max_entries: int = 20_000) -> None:
         self.max_entries = max_entries
-        self.entries: dict[Hashable, bytes | tuple[bytes, frozenset[bytes]]] = {}
+        self.entries: dict[Hashable, bytes | tuple[bytes, tuple[bytes, ...]]] = {}
         # The name errors of names whose first label alone varies (a random-subdomain
         # flood's), by the rest of the name case-folded: the response without its ID split
         # around its question, the zone, what decided it there and the type asked.
@@ -478,7 +478,8 @@ class Templates:
         body = self.entries.get((kind, decided[0], end, query[2:12], query[end:]))
         if type(body) is tuple:  # (body, hazards: see put)
             body, hazards = body
-            if _last_label(query, 12 + decided[1]) in hazards:
+            # (the labels that vary ending so: rarely not as a label, then worked out)
+            if query[12 : 12 + decided[1]].lower().endswith(hazards):
                 return None
         return None if body is None else with_question(query, body, end)
 
@@ -544,7 +545,7 @@ class Templates:
                 if len(label) <= varying:  # (a longer one is no question's of this length)
                     hazards.add(label)
         tail = (end, query[2:12], query[end:])
-        body = (response[2:], frozenset(hazards)) if hazards else response[2:]
+        body = (response[2:], tuple(hazards)) if hazards else response[2:]
         _bounded(self.entries, self.max_entries)[(kind, decider, *tail)] = body
         zone, how, _ = decider
         if how == b"" and varying == query[12] + 1:
@@ -570,16 +571,6 @@ def _bounded(entries: dict, max_entries: int) -> dict:
         for key in _oldest(entries, max(1, max_entries // 64)):
             del entries[key]
     return entries
-
-
-def _last_label(query: bytes, end: int) -> bytes:
-    """Return the last label of the question's name before end (a label's end), with its
-    length, case-folded."""
-    position = last = 12
-    while position < end:
-        last = position
-        position += query[position] + 1
-    return query[last:end].lower()
 
 
 def _oldest(entries: dict, count: int) -> list:
