@@ -63,7 +63,9 @@ MAX_CLIENTS_REMEMBERED = 4096
 # The rest waits in the server's backlog, with whatever else needs the full path.
 WORKED_OUT_PER_SECOND = 4000
 MAX_SEEN = 65536  # questions for names that may not exist, remembered to keep the second
-MAX_OUTSIDE = 4096  # queries found outside our zones, remembered until resolved
+# A miss at_once found outside our zones is told as one int, where its question's name ends
+# (below OUTSIDE_SPAN) plus OUTSIDE_SPAN times the zones' generation then: no object a miss.
+OUTSIDE_SPAN = 1 << 16
 OUTSIDE = NOT_MINE  # _quick's answer for a name under no zone of ours
 # The types asked wired on a miss, in wire form: A and AAAA, whose answers are read plain
 # (upstream.Plain), and the common ones whose negative answers are: TXT, MX, SRV, PTR, SVCB,
@@ -156,10 +158,6 @@ class ResolverChain:
         self.answers = AnswerMemo(config.memo_entries, config.memo_bytes, *negative)
         self.templates = Templates()
         self._seen: set[tuple[int, bytes]] = set()  # see _again
-        # The queries _missed found nothing kept for, outside our zones (the server's at_once
-        # found, for those it left to resolve()): each, where its question's name ends and
-        # the zones' generation then, by its identity, for resolve() not to look again.
-        self._outside: dict[int, tuple[bytes, int, int]] = {}
         self._worked_out = [0, 0]  # the second (of the clock), answers worked out at once in it
 
     def _upstream(self, config: ChainConfig, clock: Callable[[], float]) -> Recursive | Forwarder:
@@ -194,18 +192,22 @@ class ResolverChain:
             self._clients[client] = permitted
         return permitted
 
-    def resolve(self, query: bytes, *, tcp: bool, client: str) -> tuple[Result, str]:
-        """Return the response to query from client, and the name of the link that made it."""
+    def resolve(
+        self, query: bytes, *, tcp: bool, client: str, outside: int | None = None
+    ) -> tuple[Result, str]:
+        """Return the response to query from client, and the name of the link that made it;
+        outside: what at_once told of the query (a miss outside our zones), if anything."""
         allowed = self.allows_recursion(client)
         kind = flavour(tcp=tcp, recursive=allowed)
-        outside = self._outside_now(query)
-        if outside is None:
+        end = None if outside is None else self._outside_now(outside)
+        if end is None:
             kept = self._kept(kind, query)
-            if kept is not None:
+            if type(kept) is tuple:
                 return kept
-            outside = self._outside_now(query)
+            if kept is not None:
+                end = self._outside_now(kept)  # found outside our zones just now
         if allowed and self._wired and not tcp:
-            pending = self._plain_miss(query, outside)
+            pending = self._plain_miss(query, end)
             if pending is not None:
                 return pending, self.upstream.source
         if self.version is not None and chaos.asks_version(query):
@@ -231,10 +233,11 @@ class ResolverChain:
 
     # answers kept to send again (memo.py)
 
-    def at_once(self, query: bytes, client: str) -> tuple[bytes, str] | None:
+    def at_once(self, query: bytes, client: str) -> tuple[bytes, str] | int | None:
         """Return the UDP answer worked out before for the same question from the same kind of
         client, while it stays right: no parsing, no rendering, one dict lookup (the hot path).
-        """
+        An int for a miss outside our zones (see OUTSIDE_SPAN), to hand to resolve(): it does
+        not look again."""
         allowed = self._clients.get(client)
         if allowed is None or self.catalog.generation != self._zones_seen:
             return None  # resolve() drops what the zone change made wrong
@@ -243,7 +246,7 @@ class ResolverChain:
         kept = self.answers.get(kind, query, self.cache.clock)
         return kept if type(kept) is tuple else self._missed(kind, query, kept)
 
-    def _kept(self, kind: int, query: bytes) -> tuple[bytes, str] | None:
+    def _kept(self, kind: int, query: bytes) -> tuple[bytes, str] | int | None:
         if self.catalog.generation != self._zones_seen:
             # Any kept answer may be wrong now, a name the cache answered having become ours.
             self.cache.answers.clear()
@@ -255,10 +258,11 @@ class ResolverChain:
         kept = self.answers.get(kind, query, self.cache.clock)
         return kept if type(kept) is tuple else self._missed(kind, query, kept)
 
-    def _missed(self, kind: int, query: bytes, name: bytes) -> tuple[bytes, str] | None:
+    def _missed(self, kind: int, query: bytes, name: bytes) -> tuple[bytes, str] | int | None:
         """Return _quick's answer to query, or for a client that may recurse the one the
-        cache keeps for a name outside our zones (name: the name of its plain question
-        case-folded, b"" for a query that is not one plain question)."""
+        cache keeps for a name outside our zones, else where the name ends with the zones'
+        generation (at_once's int) (name: the name of its plain question case-folded, b""
+        for a query that is not one plain question)."""
         recursive = kind & RECURSIVE
         if not name:
             kept = self.cache.answers.get(kind, query, self.cache.clock) if recursive else 0
@@ -274,9 +278,7 @@ class ResolverChain:
         # client's own case only, rare, come from resolve()).
         kept = self.cache.answers.get_folded(kind, query, end, name, self.cache.clock)
         if kept is None and self._authority_first:
-            if len(self._outside) >= MAX_OUTSIDE:
-                self._outside.clear()  # those of queries shed, never resolved
-            self._outside[id(query)] = (query, end, self.catalog.generation)
+            return end + self.catalog.generation * OUTSIDE_SPAN
         return kept
 
     def _quick(
@@ -405,15 +407,13 @@ class ResolverChain:
             "precomputed_bytes": sum(zone.wired_bytes() for zone in zones),
         }
 
-    def _outside_now(self, query: bytes) -> int | None:
-        """Return where the question's name ends in a query _missed found nothing kept for
-        and outside our zones, while the zones stay as they were (what the kept answers
-        would have for it since, the links answer alike); None for any other, or when the
-        zones changed. Forgotten once told."""
-        found = self._outside.pop(id(query), None)
-        if found is None or found[0] is not query or found[2] != self.catalog.generation:
-            return None
-        return found[1]
+    def _outside_now(self, outside: int) -> int | None:
+        """Return where the question's name ends in a query at_once found nothing kept for
+        and outside our zones (outside: what it told), while the zones stay as they were
+        (what the kept answers would have for it since, the links answer alike); None when
+        the zones changed."""
+        generation, end = divmod(outside, OUTSIDE_SPAN)
+        return end if generation == self.catalog.generation else None
 
     def _plain_miss(self, query: bytes, end: int | None) -> Awaitable[bytes] | None:
         """Return the resolution of a plain UDP question (wire.plain_query: one of

@@ -472,8 +472,12 @@ class Sockets:
         return shared
 
     def _readable(self, shared: _Socket) -> None:
-        """Hand each datagram to the query it answers; drop and count the others."""
+        """Hand each datagram to the query it answers; drop and count the others. Reading
+        ends once as many replies were handed on as queries wait on the socket: most sockets
+        wait for one, and a read more to find the socket empty cost every reply a system call
+        and an exception (what came besides is read once the loop sees the socket again)."""
         sock, pending = shared.sock, shared.pending
+        awaited = len(pending)
         for _ in range(BATCH):
             try:
                 data, source = sock.recvfrom(MAX_REPLY)
@@ -494,6 +498,10 @@ class Sockets:
                 reply.set_result(plain or Reply.parse(data, question))
             except MALFORMED:
                 self.dropped += 1  # a reply that does not parse is no reply: keep waiting
+                continue
+            awaited -= 1
+            if not awaited:
+                return
 
     def _close(self, shared: _Socket) -> None:
         if shared in self._all:

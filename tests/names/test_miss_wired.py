@@ -24,7 +24,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from dnsadmin.names import forwarder, recursive, wire
+from dnsadmin.names import authority, forwarder, recursive, wire
 from dnsadmin.names.answer import Kind, Sections
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ChainConfig, ResolverChain
@@ -91,16 +91,16 @@ def queries(name: str, rdtype: int) -> list[bytes]:
     return [query.to_wire() for query in (plain, edns, small, dnssec)]
 
 
-async def ask(chain: ResolverChain, query: bytes) -> bytes:
-    result, _ = chain.resolve(query, tcp=False, client=CLIENT)
+async def ask(chain: ResolverChain, query: bytes, outside: int | None = None) -> bytes:
+    result, _ = chain.resolve(query, tcp=False, client=CLIENT, outside=outside)
     return result if isinstance(result, bytes) else await result
 
 
 async def served(chain: ResolverChain, query: bytes) -> bytes:
     """Return the answer as the server gets it: from the kept answers (at_once), or else
-    from resolve() (which knows then what at_once found, chain._outside_now)."""
+    from resolve() told what at_once found (a miss outside our zones, chain._outside_now)."""
     kept = chain.at_once(query, CLIENT)
-    return kept[0] if kept is not None else await ask(chain, query)
+    return kept[0] if type(kept) is tuple else await ask(chain, query, kept)
 
 
 def general(chain: ResolverChain) -> ResolverChain:
@@ -462,15 +462,31 @@ async def test_a_name_that_became_ours_is_answered_by_our_zone_not_asked_upstrea
     chain = forwarding()
     query = queries("www.wired.test.", A)[1]
     assert len(dns.message.from_wire(await ask(chain, query)).answer[0]) == 2  # BIND's
-    assert chain.at_once(query, CLIENT) is None  # found outside our zones, left to resolve()
+    outside = chain.at_once(query, CLIENT)
+    assert type(outside) is int  # found outside our zones, left to resolve()
     ours = "$TTL 60\n@ SOA ns hostmaster 1 2 3 4 5\n@ NS ns\nwww A 198.51.100.1\n"
     chain.catalog.replace(zone_from_text(ours, "wired.test."))
     chain.cache.flush()
-    response = dns.message.from_wire(await ask(chain, query))  # the very same query
+    response = dns.message.from_wire(await ask(chain, query, outside))  # told before the change
     assert response.flags & dns.flags.AA
     assert [rrset.to_text() for rrset in response.answer] == [
         "www.wired.test. 60 IN A 198.51.100.1"
     ]
+
+
+@pytest.mark.integration
+async def test_a_miss_found_outside_our_zones_at_once_is_not_looked_up_again(forwarding):
+    chain, plain = forwarding(), general(forwarding())
+    await ask(chain, queries("short.wired.test.", A)[1])  # the client known to may recurse
+    query = queries("www.wired.test.", A)[1]
+    outside = chain.at_once(query, CLIENT)
+    assert type(outside) is int  # what the server keeps in the backlog job for resolve()
+    with (
+        mock.patch.object(chain, "_kept", side_effect=AssertionError("looked up again")),
+        mock.patch.object(authority, "zone_of", side_effect=AssertionError("zones again")),
+    ):
+        answer = await ask(chain, query, outside)
+    assert answer == await ask(plain, query)
 
 
 def plain_queries() -> list[tuple[bytes, bool]]:

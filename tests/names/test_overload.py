@@ -19,9 +19,9 @@ COST = 0.005  # seconds each question of the flood takes to answer
 class SlowChain(ResolverChain):
     """The production chain, with every question that misses the kept answers made slow."""
 
-    def resolve(self, query: bytes, *, tcp: bool, client: str):
+    def resolve(self, query: bytes, *, tcp: bool, client: str, outside: int | None = None):
         time.sleep(COST)
-        return super().resolve(query, tcp=tcp, client=client)
+        return super().resolve(query, tcp=tcp, client=client, outside=outside)
 
 
 def query(name: str, qid: int) -> bytes:

@@ -443,9 +443,12 @@ async def test_answers_of_the_full_path_go_out_together_at_the_end_of_the_turn(
         await asyncio.sleep(0)  # the turn's end: one batch for the listener
         assert sent == [4] and server.stats.dropped == 1
         assert [client.recv(64) for _ in range(3)] == [b"answer 0", b"answer 1", b"answer 2"]
+        server._send_udp(udp, b"last", client.getsockname())
+        await server.stop()  # in the same turn: what it queued goes out before it closes
+        assert sent == [4, 1] and client.recv(64) == b"last"
         server._send_udp(udp, b"late", client.getsockname())
+        await asyncio.sleep(0)
+        assert sent == [4, 1] and server.stats.dropped == 2  # its listener closed: dropped
     finally:
         await server.stop()
         client.close()
-    await asyncio.sleep(0)
-    assert sent == [4]  # the listener closed meanwhile: nothing more is sent

@@ -353,11 +353,16 @@ async def test_the_queries_of_a_turn_of_the_event_loop_go_out_together_at_its_en
     assert len(server.sources) == 3
 
 
+def asked_soon(sockets: Sockets, server: Upstream, qname: str) -> asyncio.Future:
+    """Return the asking of server for qname/A, under way from the loop's next turn."""
+    question = Question.of(name(qname), A, recursion=False)
+    return asyncio.ensure_future(sockets.udp(question, "127.0.0.1", server.port, 5.0))
+
+
 async def test_a_query_whose_asker_gave_up_before_the_turn_ended_is_not_sent(start, pool):
     server = await start(echoing)
     sockets = pool()
-    given_up = Question.of(name("gone.example.test."), A, recursion=False)
-    waiting = asyncio.ensure_future(sockets.udp(given_up, "127.0.0.1", server.port, 5.0))
+    waiting = asked_soon(sockets, server, "gone.example.test.")
     await asyncio.sleep(0)
     waiting.cancel()
     question = Question.of(name("www.example.test."), A, recursion=False)
@@ -372,3 +377,36 @@ async def test_a_query_that_cannot_be_sent_fails_with_the_error_at_once(pool):
     with pytest.raises(PermissionError):  # broadcast, without SO_BROADCAST
         await sockets.udp(question, "255.255.255.255", 53, 5.0)
     assert not sockets._outgoing and sockets.open == 1
+
+
+class Counted:
+    """A socket whose reads are counted."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.reads = sock, 0
+
+    def recvfrom(self, size: int):
+        self.reads += 1
+        return self.sock.recvfrom(size)
+
+    def __getattr__(self, attribute: str):
+        return getattr(self.sock, attribute)
+
+
+async def test_a_socket_is_not_read_again_once_its_queries_have_their_replies(start, pool):
+    server = await start(echoing)
+    sockets = pool()
+    asked = asked_soon(sockets, server, "www.example.test.")
+    await asyncio.sleep(0)
+    (shared,) = sockets._all
+    shared.sock = counted = Counted(shared.sock)
+    reply, _ = await asked
+    assert addresses(reply) == ["192.0.2.1"]
+    assert counted.reads == 1  # the reply, without a read more to find the socket empty
+    stray = answer(dns.message.make_query("late.example.test.", "A"))
+    server.send(stray, counted.getsockname())
+    for _ in range(500):  # what comes later is read when it comes
+        if sockets.dropped:
+            break
+        await asyncio.sleep(0.01)
+    assert sockets.dropped == 1
