@@ -290,7 +290,7 @@ class AnswerMemo:
     ) -> None:
         # Both budgets' answers in one dict, looked up on every datagram: one lookup for an
         # answer not kept, not one a budget.
-        self._kept: dict[Hashable, Memo] = {}
+        self._kept: dict[Hashable, Memo | bytes] = {}
         self.positive: Budget[Memo] = Budget(max_entries, max_bytes, self._kept)
         self.negative: Budget[Memo] = Budget(max_negative_entries, max_negative_bytes, self._kept)
         # Our zones' precomputed answers, in a budget of their own as large as the positive one.
