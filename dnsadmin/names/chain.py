@@ -100,8 +100,10 @@ class ChainConfig:
     bench/mix's 123,000 such answers; at most zone.WIRED_BUDGET a zone, past which a zone
     precomputes nothing), which answer questions in any case, kept then by the question
     case-folded as their bodies alone (memo.Bodies: about 260 bytes each on bench/mix's zone,
-    counted as 300) in a budget of their own as large, memo_entries and memo_bytes, which
-    bounds them near 64 MB more. ``memory()`` reports both.
+    counted as 300), as are the answers of templates asked twice (no data at a name, a
+    wildcard's, a referral), in budgets of their own as large as the others (memo_entries and
+    memo_bytes, a quarter of each for those without data), which bound them near 80 MB more.
+    ``memory()`` reports both.
     """
 
     recursion: bool = True
@@ -312,7 +314,7 @@ class ResolverChain:
                 # Kept by the question case-folded: one lookup when it comes back (in
                 # lowercase, its own bytes), in any case (the precomputed answer's way
                 # costs twice the kept answer's).
-                self.answers.put_precomputed(kind, query, end, name, response)
+                self.answers.put_body(kind, query, end, name, response)
                 return response, "authority"
         if query[2] & 0xF8 or TSIG_MARK in query[end:]:
             # Not a standard query: a NOTIFY, an UPDATE, a signed query (answered and signed
@@ -334,7 +336,7 @@ class ResolverChain:
                 # Kept by question once it comes back (one lookup then), but for a name
                 # error: a flood of random names would push out the answers that repeat.
                 if decided[0][1] and self._again(kind, keyed(query, end, name)):
-                    self.answers.put(kind, query, response, "authority", end=end)
+                    self.answers.put_body(kind, query, end, name, response)
                 return response, "authority"
         if kind & TCP:
             return None

@@ -142,12 +142,12 @@ class Budget(Generic[V]):
 
 
 class Bodies(Budget[bytes]):
-    """Our zones' precomputed answers kept to send again (``AnswerMemo.put_precomputed``) as
-    their bodies alone, without a Memo each: most are kept for a question asked once (a fresh
-    server's, a mix over many names), and making a Memo and budgeting it cost more than the
-    answer. They need none of its fields: their source is the authority, they stay right until
-    the zones change (which drops every answer), and they have no TTL to count down. Bounded
-    in number and in bytes as a Budget is, the oldest going first."""
+    """Answers from our zones kept to send again (``AnswerMemo.put_body``) as their bodies
+    alone, without a Memo each: most precomputed ones are kept for a question asked once (a
+    fresh server's, a mix over many names), and making a Memo and budgeting it cost more
+    than the answer. They need none of its fields: their source is the authority, they stay
+    right until the zones change (which drops every answer), and they have no TTL to count
+    down. Bounded in number and in bytes as a Budget is, the oldest going first."""
 
     def add(self, key: tuple[int, bytes], value: bytes) -> None:
         """Keep the body under key, which holds none."""
@@ -293,13 +293,15 @@ class AnswerMemo:
         self._kept: dict[Hashable, Memo | bytes] = {}
         self.positive: Budget[Memo] = Budget(max_entries, max_bytes, self._kept)
         self.negative: Budget[Memo] = Budget(max_negative_entries, max_negative_bytes, self._kept)
-        # Our zones' precomputed answers, in a budget of their own as large as the positive one.
+        # Answers kept as their bodies alone (put_body), in budgets of their own as large.
         self.bodies = Bodies(max_entries, max_bytes, self._kept)
+        self.negative_bodies = Bodies(max_negative_entries, max_negative_bytes, self._kept)
 
     @property
     def bytes(self) -> int:
         """Return what the kept answers cost."""
-        return self.positive.bytes + self.negative.bytes + self.bodies.bytes
+        budgets = self.positive, self.negative, self.bodies, self.negative_bodies
+        return sum(budget.bytes for budget in budgets)
 
     def __len__(self) -> int:
         """Return how many answers are kept."""
@@ -422,21 +424,23 @@ class AnswerMemo:
             self.positive.pop(key)
             self.negative.pop(key)
             self.bodies.pop(key)
+            self.negative_bodies.pop(key)
         (self.positive if positive else self.negative).put(key, memo)
 
-    def put_precomputed(
-        self, kind: int, query: bytes, end: int, name: bytes, response: bytes
-    ) -> None:
-        """Keep response, a zone's precomputed answer to query (``authority.wired_answer``:
-        NOERROR with answer records, made of the zone's data and the question as the client
-        wrote it, which ends at end; name: its name case-folded), for the question in any
-        case, as its body alone (Bodies). A fraction of ``put``'s cost: nothing after its
-        question is the client's (no case to check), and it is made of no name to forget it
-        by (a zone change drops it, as it drops every answer). An answer kept for that very
-        question only (Memo.exact) stays."""
+    def put_body(self, kind: int, query: bytes, end: int, name: bytes, response: bytes) -> None:
+        """Keep response, an answer to query made of our zones' data and of the question as
+        the client wrote it, which ends at end (name: its name case-folded), for the question
+        in any case, as its body alone (Bodies), in the budget of data or of the others as
+        ``put`` would: a zone's precomputed answer (``authority.wired_answer``), or one kept
+        by what decides it (``Templates``: no data, a wildcard's, a referral). A fraction of
+        ``put``'s cost: nothing after its question is the client's (no case to check), and it
+        is made of no name to forget it by (a zone change drops it, as it drops every
+        answer). An answer kept for that very question only (Memo.exact) stays."""
         key = (kind, query[2:12] + name + query[end:])
         if key not in self._kept and _foldable(query, end):
-            self.bodies.add(key, response[2:12] + name + response[end:])
+            # (with data, as put tells it, for these answers: no authority records)
+            bodies = self.bodies if response[8:10] == b"\0\0" else self.negative_bodies
+            bodies.add(key, response[2:12] + name + response[end:])
 
     def forget(self, labels: Key) -> int:
         """Drop the answers made of the name; return how many there were."""
@@ -448,6 +452,7 @@ class AnswerMemo:
         self.positive.clear()
         self.negative.clear()
         self.bodies.clear()
+        self.negative_bodies.clear()
 
 
 Decided = tuple[

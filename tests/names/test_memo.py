@@ -60,7 +60,7 @@ def test_precomputed_bodies_stay_within_their_budget_and_give_way_to_an_answer_p
         wire = query.to_wire()
         end = question_end(wire)
         response = wire[:2] + b"\x85\x00" + wire[4:] + bytes(rng.randrange(10, 200))
-        answers.put_precomputed(UDP, wire, end, wire[12:end].lower(), response)
+        answers.put_body(UDP, wire, end, wire[12:end].lower(), response)
         bodies = answers.bodies
         assert len(bodies.entries) <= 64 and bodies.bytes <= 12_000
         assert bodies.bytes == sum(

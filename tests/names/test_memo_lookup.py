@@ -86,7 +86,7 @@ def test_a_name_with_a_zero_byte_in_a_label_is_kept_for_its_very_case_only():
         response = authority.answer(query, catalog)
         end = question_end(query)
         memo.put(UDP, query, response, "authority")
-        memo.put_precomputed(UDP, query, end, query[12:end].lower(), response)
+        memo.put_body(UDP, query, end, query[12:end].lower(), response)
     for query in asked:
         assert memo.get(UDP, query, float)[0] == authority.answer(query, catalog)
     other = wire("Ab\\000CD.example.com.", qid=5)

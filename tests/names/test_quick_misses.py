@@ -1,6 +1,6 @@
 """The cheap ways of the answers no kept question holds (issue 16): a name error right below a
 zone's origin told by the zone from a kept one (``Templates.below_origin``), and a precomputed
-answer kept case-folded once asked in any case (``AnswerMemo.put_precomputed``): byte for byte
+answer kept case-folded once asked in any case (``AnswerMemo.put_body``): byte for byte
 what the authority writes, the client's case echoed, and within the memo's budget."""
 
 from __future__ import annotations
@@ -181,3 +181,20 @@ def test_a_wildcard_answer_whose_target_a_kept_one_wrote_in_part_is_written_as_f
         assert answered(chain, query) == expected, name
         assert answered(chain, query) == expected, name
     assert b"\x04mail" not in expected[question_end(query) :]  # all a pointer
+
+
+def test_an_answer_kept_by_what_decides_it_is_kept_as_a_body_once_asked_again():
+    """No data at a name (and a wildcard's answer) come from a template; asked a second time,
+    the answer is kept by its question case-folded as its body alone, in the budget of the
+    answers without data (or with), and sent to the question in every case byte for byte."""
+    catalog = catalog_of()
+    chain = ResolverChain(catalog, AUTHORITATIVE)
+    rng = random.Random(4)
+    asked = (("host.example.org.", "MX"), ("abc.wild.example.org.", "A"))
+    for qid in range(6):
+        for name, rdtype in asked:
+            query = wire(shaken(name, rng), rdtype, qid=qid)
+            assert answered(chain, query) == authority.answer(query, catalog), (name, qid)
+    answers = chain.answers
+    assert (len(answers.negative_bodies.entries), len(answers.bodies.entries)) == (1, 1)
+    assert len(answers.positive.entries) + len(answers.negative.entries) == 0
