@@ -280,7 +280,9 @@ class ResolverChain:
         # client's own case only, rare, come from resolve()).
         kept = self.cache.answers.get_folded(kind, query, end, name, self.cache.clock)
         if kept is None and self._authority_first:
-            return end + self.catalog.generation * OUTSIDE_SPAN
+            # The zones' generation as looked at before the lookup (at_once, _kept): a zone
+            # published meanwhile makes the int stale, not right for the new zones.
+            return end + self._zones_seen * OUTSIDE_SPAN
         return kept
 
     def _quick(

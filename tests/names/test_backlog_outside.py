@@ -9,8 +9,10 @@ import socket
 import dns.message
 import dns.rcode
 
-from dnsadmin.names.chain import AUTHORITATIVE, ResolverChain
+from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.chain import AUTHORITATIVE, ChainConfig, ResolverChain
 from dnsadmin.names.server import DNSServer
+from dnsadmin.names.zone import zone_from_text
 
 FOUND = 12 + 17  # what at_once tells of every miss here (a name ending at byte 29)
 
@@ -49,3 +51,32 @@ async def test_a_miss_found_outside_our_zones_takes_what_was_found_to_resolve(ca
         await server.stop()
     assert rcode == dns.rcode.NOERROR
     assert chain.told == [FOUND]
+
+
+def test_a_zone_published_while_a_miss_was_looked_up_makes_what_was_found_stale():
+    """at_once tells a miss outside our zones with the zones' generation it looked in: a zone
+    published while it looked (by another thread) is not skipped by resolve(), which answers
+    from it."""
+    soa = "$TTL 300\n@ IN SOA ns hm 1 7200 900 1209600 300\n@ IN NS ns\nns IN A 192.0.2.1\n"
+    catalog = ZoneCatalog([zone_from_text(soa, "example.org.")])
+    config = ChainConfig(allow_recursion=["127.0.0.0/8"], forwarders=["127.0.0.1"], port=9)
+    chain = ResolverChain(catalog, config)
+    chain.resolve(
+        dns.message.make_query("ns.example.org.", "A").to_wire(), tcp=False, client="127.0.0.1"
+    )
+    query = dns.message.make_query("www.example.net.", "A").to_wire()
+    looked_up = chain.cache.answers.get_folded
+
+    def published_meanwhile(*args, **kwargs):
+        catalog.replace(zone_from_text(soa + "www IN A 192.0.2.80\n", "example.net."))
+        return looked_up(*args, **kwargs)
+
+    chain.cache.answers.get_folded = published_meanwhile
+    found = chain.at_once(query, "127.0.0.1")
+    chain.cache.answers.get_folded = looked_up
+    assert type(found) is int
+    response, source = chain.resolve(query, tcp=False, client="127.0.0.1", outside=found)
+    if not isinstance(response, bytes):
+        response.close()  # (a forwarding, were it wrongly started)
+    assert source == "authority"
+    assert dns.message.from_wire(response).answer[0].to_text().endswith("192.0.2.80")

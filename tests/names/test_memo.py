@@ -135,7 +135,9 @@ def test_names_that_exist_or_start_another_zone_are_not_answered_as_a_name_error
         assert kept is None, other
     for other in ("www", "zzz"):
         query = wire(f"{other}.example.com.", "A", 5)
-        found = chain.at_once(query, CLIENT) or chain.resolve(query, tcp=False, client=CLIENT)
+        found = chain.at_once(query, CLIENT)
+        if type(found) is not tuple:  # (an int: a miss outside our zones, for resolve())
+            found = chain.resolve(query, tcp=False, client=CLIENT, outside=found)
         assert dns.message.from_wire(found[0]).rcode() == dns.rcode.NOERROR, other
 
 
