@@ -88,28 +88,35 @@ def measure(server: dnsbench.Server, work: Path, files: dict[str, Path], seconds
                 flood = dnsbench.dnsperf(server.port, files["flood"], server.load)
                 print(f"    flood: {flood}", flush=True)
                 results["rss after"] = dnsbench.rss(process)
-            cpu = group_cpu(process.pid)
+            user, system = group_cpu(process.pid)
             results[label] = dnsbench.dnsperf(
                 server.port, files[name], server.load, seconds=seconds
             )
             answered = results[label].qps * seconds
-            results[f"{label} cpu"] = (group_cpu(process.pid) - cpu) / answered * 1e6
-            print(f"    {label}: {results[label]}; {results[f'{label} cpu']:.1f} µs CPU/query")
+            user_after, system_after = group_cpu(process.pid)
+            system = (system_after - system) / answered * 1e6
+            results[f"{label} cpu"] = (user_after - user) / answered * 1e6 + system
+            print(
+                f"    {label}: {results[label]}; {results[f'{label} cpu']:.1f} µs CPU/query "
+                f"({system:.1f} in the kernel)"
+            )
             if label == BEFORE:
                 results["rss before"] = dnsbench.rss(process)
     return results
 
 
-def group_cpu(group: int) -> float:
-    """Return the CPU time (user and system, seconds) the processes of a group have used."""
-    total = 0
+def group_cpu(group: int) -> tuple[float, float]:
+    """Return the CPU time the processes of a group have used in user mode and in the
+    kernel (seconds)."""
+    user = system = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError, ValueError):
             text = stat.read_text()
             fields = text[text.rindex(")") + 2 :].split()
             if int(fields[2]) == group:  # after the state, the parent: the group is third
-                total += int(fields[11]) + int(fields[12])  # utime, stime (in ticks)
-    return total / TICKS
+                user += int(fields[11])  # utime, then stime (in ticks)
+                system += int(fields[12])
+    return user / TICKS, system / TICKS
 
 
 def report(runs: dict[str, list[dict]]) -> None:
