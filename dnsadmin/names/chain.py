@@ -263,8 +263,9 @@ class ResolverChain:
     def _missed(self, kind: int, query: bytes, name: bytes) -> tuple[bytes, str] | int | None:
         """Return _quick's answer to query, or for a client that may recurse the one the
         cache keeps for a name outside our zones, else where the name ends with the zones'
-        generation (at_once's int) (name: the name of its plain question case-folded, b""
-        for a query that is not one plain question)."""
+        generation (at_once's int) (name: what AnswerMemo.get gave, the name of its plain
+        question case-folded as far as the query's first zero byte, unchecked; b"" for a
+        query without)."""
         recursive = kind & RECURSIVE
         if not name:
             kept = self.cache.answers.get(kind, query, self.cache.clock) if recursive else 0
@@ -280,6 +281,8 @@ class ResolverChain:
         # client's own case only, rare, come from resolve()).
         kept = self.cache.answers.get_folded(kind, query, end, name, self.cache.clock)
         if kept is None and self._authority_first:
+            if question_end(query) != end:
+                return None  # not the question's name: the general path reads the query
             # The zones' generation as looked at before the lookup (at_once, _kept): a zone
             # published meanwhile makes the int stale, not right for the new zones.
             return end + self._zones_seen * OUTSIDE_SPAN
@@ -295,7 +298,11 @@ class ResolverChain:
         records (the first time a name or an alias of it is asked), or over UDP worked out
         in full within WORKED_OUT_PER_SECOND (a CNAME chain, additional data), so that a
         zone whose names are asked in turn is not left to the server's backlog. OUTSIDE for
-        a name under no zone of ours."""
+        a name under no zone of ours.
+
+        name is not checked (see AnswerMemo.get): the lookups by a name (of a zone's
+        precomputed answers, and of the name errors kept below a zone's origin) match only
+        the name of a question; it is checked before its labels are read."""
         zones = self.catalog.by_wire
         zone, position = authority.closest(name, zones)
         if zone is None:
@@ -318,6 +325,8 @@ class ResolverChain:
                 # costs twice the kept answer's).
                 self.answers.put_body(kind, query, end, name, response)
                 return response, "authority"
+        if question_end(query) != end:
+            return None  # not the question's name: the general path reads the query
         if query[2] & 0xF8 or TSIG_MARK in query[end:]:
             # Not a standard query: a NOTIFY, an UPDATE, a signed query (answered and signed
             # by the server's SignedHandler).
@@ -335,9 +344,12 @@ class ResolverChain:
         if decided:
             response = self.templates.get(kind, query, end, decided)
             if response is not None:
-                # Kept by question once it comes back (one lookup then), but for a name
-                # error: a flood of random names would push out the answers that repeat.
-                if decided[0][1] and self._again(kind, keyed(query, end, name)):
+                # Kept by question (one lookup when it comes back): no data at a name that
+                # exists at once, as a zone's precomputed answer is (the names are the
+                # zone's); a wildcard's answer or a referral once it comes back, and never a
+                # name error: a flood of random names would push out the answers that repeat.
+                how = decided[0][1]
+                if how == b"-" or how and self._again(kind, keyed(query, end, name)):
                     self.answers.put_body(kind, query, end, name, response)
                 return response, "authority"
         if kind & TCP:

@@ -309,9 +309,9 @@ class AnswerMemo:
 
     def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | bytes:
         """Return the response kept for query (its ID put in) and its source, while right;
-        when none is, the name of its question case-folded (it ends at 12 + its length), or
-        b"" for a query that is not one plain question (``question_end``), for the caller to
-        go on with.
+        when none is, what may be the name of its question case-folded, unchecked (see
+        below; it ends at 12 + its length), or b"" for a query that has none, for the caller
+        to go on with.
 
         First the query's own bytes: a question in lowercase is its own key, and the body
         kept holds it as is (the hot path of a repeated question: one lookup, one join);
@@ -321,8 +321,13 @@ class AnswerMemo:
         The name is taken to end at the query's first zero byte, found at C speed where
         walking its labels (``question_end``) costs a Python loop: only names without a zero
         byte in a label are kept by their question case-folded (``_foldable``), so a key
-        found so is one of those, in another case, ending there; any other query finds none
-        and is told by question_end then.
+        found so is one of those, in another case, ending there. A query that finds none
+        gets the bytes up to that zero byte, case-folded, not checked: walking them costs as
+        much as the lookups, and most such questions are found or refused by a lookup whose
+        keys are all names (a zone's precomputed answers, the name errors below a zone's
+        origin), which no other bytes match. The caller checks them (``question_end``) before
+        it reads their labels, and asks the general path when they are not the question's
+        name (a zero byte in a label, several questions, a pointer).
         """
         key = (kind, query[2:])
         memo = self._kept.get(key)
@@ -348,9 +353,7 @@ class AnswerMemo:
                         answer = b"".join((query[:2], body[:10], query[12:end], body[end - 2 :]))
                         return answer, memo.source
                     return self._sent(key, memo, query, end, clock) or folded_name
-        # None kept for the question in any case: its name as question_end reads it, which a
-        # zero byte in a label or a query of another form makes another.
-        return folded_name if question_end(query) == end else _true_name(query)
+        return folded_name  # (unchecked: see above)
 
     def get_folded(
         self, kind: int, query: bytes, end: int, name: bytes, clock: Callable[[], float]
@@ -514,7 +517,9 @@ class Templates:
     ) -> bytes | None:
         """Return ``below_name``'s answer for a name right below zone's origin (where
         ``authority.closest`` found it: no zone's origin itself), told by the zone at the cost
-        of a few set lookups (``Zone.name_error_below_origin``)."""
+        of a few set lookups (``Zone.name_error_below_origin``). name need not be checked
+        (AnswerMemo.get): an answer kept by its ending and length makes it one label, as long
+        as the name kept had, before that ending."""
         first = name[0]
         kept = self.below.get((kind, name[first + 1 :], end, query[2:12], query[end:]))
         if kept is None or kept[2] is not zone:

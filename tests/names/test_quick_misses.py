@@ -200,3 +200,20 @@ def test_an_answer_kept_by_what_decides_it_is_kept_as_a_body_once_asked_again():
     answers = chain.answers
     assert (len(answers.negative_bodies.entries), len(answers.bodies.entries)) == (1, 1)
     assert len(answers.positive.entries) + len(answers.negative.entries) == 0
+
+
+def test_no_data_at_a_name_that_exists_is_kept_at_its_first_answer_from_a_template():
+    """No data at one of the zone's names is kept as its body the first time a template
+    answers it (the zone's names bound them, as its precomputed answers); a wildcard's answer
+    (any name below it) once asked again."""
+    catalog = catalog_of()
+    chain = ResolverChain(catalog, AUTHORITATIVE)
+    for name, rdtype in (("host.example.org.", "MX"), ("abc.wild.example.org.", "A")):
+        answered(chain, wire(name, rdtype))  # worked out, and the templates made
+    answers = chain.answers
+    for name, rdtype in (("HosT.example.org.", "MX"), ("XyZ.wild.example.org.", "A")):
+        query = wire(name, rdtype, qid=9)
+        assert answered(chain, query) == authority.answer(query, catalog), name
+    assert (len(answers.negative_bodies.entries), len(answers.bodies.entries)) == (1, 0)
+    query = wire("hOSt.example.org.", "MX", qid=10)
+    assert chain.at_once(query, CLIENT) == (authority.answer(query, catalog), "authority")
