@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from itertools import islice
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import dns.name
 
@@ -37,6 +37,7 @@ RR_FIXED = struct.Struct("!HHIH")
 # (which sets RA, and lets the cache answer): the bits of its kind.
 TCP, RECURSIVE = 1, 2
 UDP, UDP_RECURSIVE = 0, RECURSIVE
+KINDS = 4
 
 
 def flavour(*, tcp: bool, recursive: bool) -> int:
@@ -53,6 +54,8 @@ class Sized(Protocol):
 
 
 V = TypeVar("V", bound=Sized)
+# The answers of several budgets, a dict per kind of answer (``flavour``) by question.
+Index = tuple[dict[bytes, Any], ...]
 
 
 class Budget(Generic[V]):
@@ -60,11 +63,10 @@ class Budget(Generic[V]):
     of the budget at a time), and indexed by the names they depend on, so forgetting one
     name needs no scan."""
 
-    def __init__(
-        self, max_entries: int, max_bytes: int, index: dict[Hashable, V] | None = None
-    ) -> None:
-        """``index``: a dict that holds this budget's values too, for one lookup in several
-        budgets (one key lives in one of them)."""
+    def __init__(self, max_entries: int, max_bytes: int, index: Index | None = None) -> None:
+        """``index``: dicts that hold this budget's values too, for one lookup in several
+        budgets (one key lives in one of them), a dict per kind of answer (``flavour``) by
+        the question: the keys are then (kind, question)."""
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.entries: dict[Hashable, V] = {}
@@ -86,7 +88,7 @@ class Budget(Generic[V]):
             self._make_room(value.size)
         self.entries[key] = value
         if self.index is not None:
-            self.index[key] = value
+            self.index[key[0]][key[1]] = value
         self.bytes += value.size
         for labels in value.names:
             self.by_name.setdefault(labels, set()).add(key)
@@ -115,7 +117,7 @@ class Budget(Generic[V]):
         if value is None:
             return
         if self.index is not None:
-            del self.index[key]
+            del self.index[key[0]][key[1]]
         self.bytes -= value.size
         for labels in value.names:
             keys = self.by_name.get(labels)
@@ -133,9 +135,9 @@ class Budget(Generic[V]):
 
     def clear(self) -> None:
         """Drop every value."""
-        if self.index:  # (none left when the index was cleared first: see AnswerMemo.clear)
-            for key in self.entries:
-                self.index.pop(key, None)
+        if self.index is not None and any(self.index):  # (none left when cleared first: see
+            for kind, question in self.entries:  # AnswerMemo.clear)
+                self.index[kind].pop(question, None)
         self.entries.clear()
         self.by_name.clear()
         self.bytes = 0
@@ -157,14 +159,14 @@ class Bodies(Budget[bytes]):
                 return
             self._make_room(size)
         self.entries[key] = value
-        self.index[key] = value
+        self.index[key[0]][key[1]] = value
         self.bytes += size
 
     def pop(self, key: tuple[int, bytes]) -> None:
         """Drop the body under key, if any."""
         value = self.entries.pop(key, None)
         if value is not None:
-            del self.index[key]
+            del self.index[key[0]][key[1]]
             self.bytes -= len(value) + len(key[1]) + KEPT_OVERHEAD
 
 
@@ -288,9 +290,10 @@ class AnswerMemo:
     def __init__(
         self, max_entries: int, max_bytes: int, max_negative_entries: int, max_negative_bytes: int
     ) -> None:
-        # Both budgets' answers in one dict, looked up on every datagram: one lookup for an
-        # answer not kept, not one a budget.
-        self._kept: dict[Hashable, Memo | bytes] = {}
+        # Every budget's answers in one dict per kind of answer, looked up on every datagram:
+        # one lookup for an answer not kept, not one a budget; by the question alone, a
+        # bytes key, which the lookup compares without a tuple to make, hash and fetch.
+        self._kept: Index = tuple({} for _ in range(KINDS))
         self.positive: Budget[Memo] = Budget(max_entries, max_bytes, self._kept)
         self.negative: Budget[Memo] = Budget(max_negative_entries, max_negative_bytes, self._kept)
         # Answers kept as their bodies alone (put_body), in budgets of their own as large.
@@ -305,7 +308,7 @@ class AnswerMemo:
 
     def __len__(self) -> int:
         """Return how many answers are kept."""
-        return len(self._kept)
+        return sum(len(kept) for kept in self._kept)
 
     def get(self, kind: int, query: bytes, clock: Callable[[], float]) -> tuple[bytes, str] | bytes:
         """Return the response kept for query (its ID put in) and its source, while right;
@@ -329,20 +332,20 @@ class AnswerMemo:
         it reads their labels, and asks the general path when they are not the question's
         name (a zero byte in a label, several questions, a pointer).
         """
-        key = (kind, query[2:])
-        memo = self._kept.get(key)
+        kept = self._kept[kind]
+        memo = kept.get(query[2:])
         if memo is not None:
             if type(memo) is bytes:  # a precomputed answer's body (Bodies)
                 return query[:2] + memo, "authority"
             if memo.lasting:
                 return query[:2] + memo.body, memo.source
-            return self._sent(key, memo, query, 0, clock) or _true_name(query)
+            return self._sent((kind, query[2:]), memo, query, 0, clock) or _true_name(query)
         end = query.find(b"\0", 12) + 1
         name = query[12:end]
         folded_name = name.lower()
         if folded_name != name:  # (else its key was the query's own)
-            key = (kind, query[2:12] + folded_name + query[end:])  # (keyed's, inline)
-            memo = self._kept.get(key)
+            question = query[2:12] + folded_name + query[end:]  # (keyed's, inline)
+            memo = kept.get(question)
             if memo is not None:
                 if type(memo) is bytes:  # (with_question inline, as below)
                     body = b"".join((query[:2], memo[:10], query[12:end], memo[end - 2 :]))
@@ -352,7 +355,7 @@ class AnswerMemo:
                         body = memo.body  # path of a name in any case)
                         answer = b"".join((query[:2], body[:10], query[12:end], body[end - 2 :]))
                         return answer, memo.source
-                    return self._sent(key, memo, query, end, clock) or folded_name
+                    return self._sent((kind, question), memo, query, end, clock) or folded_name
         return folded_name  # (unchecked: see above)
 
     def get_folded(
@@ -361,13 +364,13 @@ class AnswerMemo:
         """Return what ``get`` returns for a plain question (ending at end, name: its name
         case-folded) kept by its key case-folded, or None: for a caller that has worked out
         end and name already."""
-        key = (kind, keyed(query, end, name))
-        memo = self._kept.get(key)
+        question = keyed(query, end, name)
+        memo = self._kept[kind].get(question)
         if type(memo) is bytes:  # a precomputed answer's body (Bodies)
             return with_question(query, memo, end), "authority"
         if memo is None or (memo.exact and name != query[12:end]):
             return None
-        return self._sent(key, memo, query, end, clock)
+        return self._sent((kind, question), memo, query, end, clock)
 
     def _sent(
         self, key: Hashable, memo: Memo, query: bytes, end: int, clock: Callable[[], float]
@@ -423,7 +426,7 @@ class AnswerMemo:
         # Data answers (NOERROR with answer records and no authority) go in the budget of
         # data; anything else counts against the negative one.
         positive = not body[1] & 0xF and body[4:6] != b"\0\0" and body[6:8] == b"\0\0"
-        if key in self._kept:  # kept again: by one budget only, the one it goes in now
+        if key[1] in self._kept[kind]:  # kept again: by one budget only, the one it goes in now
             self.positive.pop(key)
             self.negative.pop(key)
             self.bodies.pop(key)
@@ -439,11 +442,11 @@ class AnswerMemo:
         ``put``'s cost: nothing after its question is the client's (no case to check), and it
         is made of no name to forget it by (a zone change drops it, as it drops every
         answer). An answer kept for that very question only (Memo.exact) stays."""
-        key = (kind, query[2:12] + name + query[end:])
-        if key not in self._kept and _foldable(query, end):
+        question = query[2:12] + name + query[end:]
+        if question not in self._kept[kind] and _foldable(query, end):
             # (with data, as put tells it, for these answers: no authority records)
             bodies = self.bodies if response[8:10] == b"\0\0" else self.negative_bodies
-            bodies.add(key, response[2:12] + name + response[end:])
+            bodies.add((kind, question), response[2:12] + name + response[end:])
 
     def forget(self, labels: Key) -> int:
         """Drop the answers made of the name; return how many there were."""
@@ -451,7 +454,8 @@ class AnswerMemo:
 
     def clear(self) -> None:
         """Drop every answer."""
-        self._kept.clear()
+        for kept in self._kept:
+            kept.clear()
         self.positive.clear()
         self.negative.clear()
         self.bodies.clear()
