@@ -128,8 +128,8 @@ def zone_of(name: bytes, zones: dict[bytes, Zone]) -> Zone | None:
 def closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
     """Return zone_of's zone and where its origin starts in name (None, 0 for none): past
     the first label (name[0] + 1) for a name right below the origin, which then is no zone's
-    origin itself. Bytes that are not a name (AnswerMemo.get's, unchecked) find none, or a
-    zone past labels the caller checks."""
+    origin itself. Bytes that are not a name (AnswerMemo.get's, unchecked) find a zone past
+    labels the caller checks, or none: (None, -1) when a length runs past their end."""
     position = 0
     try:
         while (zone := zones.get(name[position:])) is None:
@@ -138,7 +138,7 @@ def closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
                 return None, 0
             position += length + 1
     except IndexError:
-        return None, 0  # a length past the end: not a name
+        return None, -1  # not a name
     return zone, position
 
 

@@ -88,11 +88,11 @@ class ChainConfig:
     which SERVFAIL sheds the load; memo_entries, memo_bytes: the budget of the answers from our
     zones kept to send again (a quarter of each again for negative answers), beside the
     cache's. Memory: a kept answer takes about 650 bytes (measured on bench/mix's zone, where
-    118,000 answers take 75 MB, and 5 MB more for the one dict that finds them in either
-    budget) while memo_bytes counts about half of that, so the defaults bound it near
+    118,000 answers take 75 MB, and 5 MB more for the dicts by kind of answer that find them
+    in every budget) while memo_bytes counts about half of that, so the defaults bound it near
     140 MB + 30 MB; answers kept by what decides them (memo.Templates) stay under 20,000
-    entries of each of their two kinds and the questions seen once (no data at a name, a
-    wildcard's, a referral, a signed zone's name errors) under MAX_SEEN, whatever
+    entries of each of their two kinds and the questions seen once (a wildcard's, a
+    referral, a signed zone's name errors) under MAX_SEEN, whatever
     is asked; a name error from an unsigned zone is never kept by name. Beside these, each
     unsigned zone precomputes the answers that are one RRset at a name when it is built
     (zone.Zone.wired: at most one an RRset, or a CNAME and a type at its target, each
@@ -100,9 +100,10 @@ class ChainConfig:
     bench/mix's 123,000 such answers; at most zone.WIRED_BUDGET a zone, past which a zone
     precomputes nothing), which answer questions in any case, kept then by the question
     case-folded as their bodies alone (memo.Bodies: about 260 bytes each on bench/mix's zone,
-    counted as 300), as are the answers of templates asked twice (no data at a name, a
-    wildcard's, a referral), in budgets of their own as large as the others (memo_entries and
-    memo_bytes, a quarter of each for those without data), which bound them near 80 MB more.
+    counted as 300), as are the answers of templates (no data at a name at once, a
+    wildcard's and a referral asked twice), in budgets of their own as large as the others
+    (memo_entries and memo_bytes, a quarter of each for those without data), which bound them
+    near 80 MB more.
     ``memory()`` reports both.
     """
 
@@ -302,11 +303,13 @@ class ResolverChain:
 
         name is not checked (see AnswerMemo.get): the lookups by a name (of a zone's
         precomputed answers, and of the name errors kept below a zone's origin) match only
-        the name of a question; it is checked before its labels are read."""
+        the name of a question; it is checked before its labels are read, and the question
+        looked at again by the name its labels make when it is not that (a zero byte in a
+        label)."""
         zones = self.catalog.by_wire
         zone, position = authority.closest(name, zones)
         if zone is None:
-            return OUTSIDE
+            return OUTSIDE if position == 0 else self._quick_read(kind, query)
         if position == name[0] + 1 and not (query[2] & 0xF8 or TSIG_MARK in query[end:]):
             # A name right below the origin, for which a name error is kept (a random
             # subdomain's): the zone tells whether this one is one too, and nothing else
@@ -326,7 +329,7 @@ class ResolverChain:
                 self.answers.put_body(kind, query, end, name, response)
                 return response, "authority"
         if question_end(query) != end:
-            return None  # not the question's name: the general path reads the query
+            return self._quick_read(kind, query)
         if query[2] & 0xF8 or TSIG_MARK in query[end:]:
             # Not a standard query: a NOTIFY, an UPDATE, a signed query (answered and signed
             # by the server's SignedHandler).
@@ -369,6 +372,14 @@ class ResolverChain:
         if type(result) is not bytes:
             return None
         return self._keep(kind, query, _flagged(result, bool(kind & RECURSIVE)), "authority")
+
+    def _quick_read(self, kind: int, query: bytes) -> tuple[bytes, str] | None | NotMine:
+        """Return _quick's answer to query by its question's name as its labels read
+        (``question_end``), when the bytes up to its first zero byte were not that name: a
+        zero byte in a label, which a flood of random names may carry as well as any. None
+        for a query that is not one plain question (the general path reads it)."""
+        end = question_end(query)
+        return self._quick(kind, query, end, query[12:end].lower()) if end else None
 
     def _may_work_out(self) -> bool:
         """Tell whether another answer may be worked out in full at once this second."""

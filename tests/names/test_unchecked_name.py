@@ -5,6 +5,7 @@ such a query gets the general path's answer."""
 
 from __future__ import annotations
 
+import random
 import struct
 
 import dns.message
@@ -12,7 +13,8 @@ import dns.rcode
 
 from dnsadmin.names import authority
 from dnsadmin.names.catalog import ZoneCatalog
-from dnsadmin.names.chain import ChainConfig, ResolverChain
+from dnsadmin.names.chain import OUTSIDE_SPAN, ChainConfig, ResolverChain
+from dnsadmin.names.memo import question_end
 from dnsadmin.names.zone import zone_from_text
 from tests.names.zones import authoritative, make_catalog
 
@@ -58,17 +60,41 @@ def test_a_length_past_the_end_of_the_name_is_formerr():
     assert rcode(response) == dns.rcode.FORMERR
 
 
+def answered(chain: ResolverChain, query: bytes) -> tuple[bytes, str]:
+    """Return the chain's UDP answer to query the way the server gets it, and its source."""
+    found = chain.at_once(query, CLIENT)
+    if type(found) is tuple:
+        return found
+    return chain.resolve(query, tcp=False, client=CLIENT, outside=found)
+
+
 def test_a_name_with_a_zero_byte_in_a_label_gets_the_zones_answer():
     catalog = make_catalog()
     chain = authoritative(catalog)
     keep_name_errors(chain)
     for label in (b"ab\0cd", b"A\0\0\1\0\1"):  # (the second: "type A, class IN" after a zero)
         query = raw_query(bytes([len(label)]) + label + EXAMPLE_COM)
-        assert chain.at_once(query, CLIENT) is None
-        response, source = chain.resolve(query, tcp=False, client=CLIENT)
+        response, source = answered(chain, query)
         assert source == "authority"
         assert response == authority.answer(query, catalog)
         assert dns.message.from_wire(response).rcode() == dns.rcode.NXDOMAIN
+
+
+def test_a_flood_of_random_names_with_a_zero_byte_in_a_label_is_answered_at_once():
+    """Such names are read by their labels, and the name error kept below the origin
+    answers them as it answers any random name there: not one the general path's."""
+    catalog = make_catalog()
+    chain = authoritative(catalog)
+    rng = random.Random(7)
+    for number in range(50):
+        label = bytes(rng.choice(b"abcdefgh") for _ in range(8))
+        label = label[:2] + b"\0" + label[3:]
+        query = raw_query(b"\x08" + label + EXAMPLE_COM)
+        kept = chain.at_once(query, CLIENT)
+        if number:
+            assert kept == (authority.answer(query, catalog), "authority")
+        else:
+            chain.resolve(query, tcp=False, client=CLIENT)  # (the first: worked out, and kept)
 
 
 def test_a_name_in_our_zone_is_not_told_outside_them_for_a_zero_byte_in_a_label():
@@ -80,7 +106,22 @@ def test_a_name_in_our_zone_is_not_told_outside_them_for_a_zero_byte_in_a_label(
     chain = ResolverChain(catalog, config)
     chain.resolve(raw_query(b"\2ns" + EXAMPLE_COM), tcp=False, client=CLIENT)  # (client known)
     query = raw_query(b"\6A\0\0\1\0\1" + EXAMPLE_COM)
-    assert chain.at_once(query, CLIENT) is None
-    response, source = chain.resolve(query, tcp=False, client=CLIENT)
+    assert type(chain.at_once(query, CLIENT)) is not int
+    response, source = answered(chain, query)
     assert source == "authority"
     assert dns.message.from_wire(response).rcode() == dns.rcode.NXDOMAIN
+
+
+def test_a_name_outside_our_zones_is_told_with_where_its_name_ends():
+    """What at_once tells resolve() of a miss outside our zones (an int) says where the
+    question's name ends: never the first zero byte's place, for a zero byte in a label."""
+    soa = "$TTL 300\n@ IN SOA ns hm 1 7200 900 1209600 300\n@ IN NS ns\nns IN A 192.0.2.1\n"
+    catalog = ZoneCatalog([zone_from_text(soa, "example.com.")])
+    config = ChainConfig(allow_recursion=["127.0.0.0/8"], forwarders=["127.0.0.1"], port=9)
+    chain = ResolverChain(catalog, config)
+    chain.resolve(raw_query(b"\2ns" + EXAMPLE_COM), tcp=False, client=CLIENT)  # (client known)
+    for name in (b"\6A\0\0\1\0\1\7example\3net\0", b"\3www\7example\3net\0"):
+        query = raw_query(name)
+        found = chain.at_once(query, CLIENT)
+        assert type(found) is not int or found % OUTSIDE_SPAN == question_end(query), name
+    assert type(found) is int  # (the plain name: told outside, where its name ends)
