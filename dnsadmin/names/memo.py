@@ -225,6 +225,14 @@ def _true_name(query: bytes) -> bytes:
     return query[12 : question_end(query)].lower()
 
 
+def _into_id(query: bytes) -> bool:
+    """Tell whether query may hold a compression pointer into its ID (C0 00 or C0 01 after
+    its header): the name read so is made of the ID, so the answer is the one query's, not
+    one to send again to the same bytes with another ID (the key has no ID)."""
+    rest = query[12:]
+    return b"\xc0\x00" in rest or b"\xc0\x01" in rest
+
+
 def folded(query: bytes, end: int) -> bytes:
     """Return the key of query: without its ID, the name of its question case-folded.
 
@@ -416,6 +424,8 @@ class AnswerMemo:
             else:
                 end = 0  # kept for this very question only (Memo.exact)
         if not end:
+            if _into_id(query):
+                return
             key = (kind, query[2:])
             body = response[2:]
         ttls = tuple(_ttl_offsets(response, expiries)) if expiries else ()

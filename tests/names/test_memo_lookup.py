@@ -122,3 +122,19 @@ def not_its_name(query: bytes, found) -> bool:
     """Tell whether the memo found no answer to query and told, as its name, bytes that are
     not (AnswerMemo.get: the caller checks them with question_end)."""
     return type(found) is bytes and question_end(query) != 12 + len(found)
+
+
+def test_an_answer_to_a_name_read_through_a_pointer_into_the_id_is_not_sent_again():
+    """A question's name may point at the ID (offset 0): the name is then made of the ID's
+    bytes, as BIND reads it, and the answer is that query's alone, not one to send to the
+    same bytes asked with another ID."""
+    catalog = make_catalog()
+    chain = authoritative(catalog)
+    rest = bytes.fromhex("01000001000000000000024400c000001c0001")  # "D\\0" and a pointer to 0
+    for qid in ("08f2", "09f3"):
+        query = bytes.fromhex(qid) + rest
+        found = chain.at_once(query, CLIENT)
+        if type(found) is not tuple:
+            found = chain.resolve(query, tcp=False, client=CLIENT, outside=found)
+        assert found[0] == authoritative(catalog).resolve(query, tcp=False, client=CLIENT)[0]
+        assert bytes.fromhex(qid) in found[0][12:]  # (the name read from its own ID)
