@@ -186,10 +186,19 @@ class Upstream:
         (a plain reply to the question, when it was the one to ask: another asker of the same
         question at once gets it as Sections)."""
         key = (folded(qname), qtype)
-        try:
-            found = await self._coalescer.run(key, self._within_deadline, qname, qtype, wired)
-        except Overloaded:
-            return Sections(Kind.SERVFAIL)  # shed load; not cached, unlike a failure
+        coalescer = self._coalescer
+        if coalescer.claim(key):  # the first asker (most often the only one): no run()
+            try:
+                found = await self._within_deadline(qname, qtype, wired)
+            except BaseException as error:
+                coalescer.settle(key, error=error)
+                raise
+            coalescer.settle(key, found)
+        else:
+            try:
+                found = await coalescer.run(key, self._within_deadline, qname, qtype, wired)
+            except Overloaded:
+                return Sections(Kind.SERVFAIL)  # shed load; not cached, unlike a failure
         return found if wired or type(found) is not Found else found.sections()
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ questions shares sockets or waits for one rather than taking the last descriptor
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 import os
 import resource
@@ -189,11 +190,15 @@ class Question(NamedTuple):
     def matches(self, reply: bytes, ident: bytes) -> bool:
         """Tell whether reply answers this question sent with ident: the name in any case,
         the type and class exactly."""
-        end = 12 + len(self.section)
+        section = self.section
+        end = 12 + len(section)
+        asked = reply[12:end]
         return (
             reply[:2] == ident and reply[2] & QR and reply[4:6] == b"\x00\x01"
-            and reply[12 : end - 4].lower() == self.section[:-4]
-            and reply[end - 4 : end] == self.section[-4:]
+            # The name in lower case, as most are asked: no bytes made lower to compare.
+            and (asked == section or (
+                asked[:-4].lower() == section[:-4] and asked[-4:] == section[-4:]
+            ))
         )  # fmt: skip
 
 
@@ -536,18 +541,19 @@ class _Random:
     SIZE = 4096
 
     def __init__(self) -> None:
-        self._buffer, self._at = b"", 0
+        self._forget()
         os.register_at_fork(after_in_child=self._forget)
 
     def take(self, count: int) -> bytes:
-        if self._at + count > len(self._buffer):
-            self._buffer, self._at = os.urandom(self.SIZE), 0
-        start = self._at
-        self._at += count
-        return self._buffer[start : start + count]
+        # The buffer read as a stream (a C method call), not sliced at an offset kept here.
+        taken = self._read(count)
+        if len(taken) < count:  # spent: what is left of it is dropped
+            self._read = io.BytesIO(os.urandom(self.SIZE)).read
+            taken = self._read(count)
+        return taken
 
     def _forget(self) -> None:
-        self._buffer, self._at = b"", 0
+        self._read = io.BytesIO().read
 
 
 _random = _Random()
@@ -656,12 +662,15 @@ class _Asked:
     owner and the two names in it; a referral's NS set) ends in labels of the Name asked,
     taken from it rather than read again."""
 
-    __slots__ = ("labels", "_starts", "_end")
+    __slots__ = ("labels", "_starts", "_end", "lowest")
 
     def __init__(self, labels: tuple[bytes, ...]) -> None:
         self.labels = labels
         self._starts: dict[int, int] = {}  # where each label starts in the reply: its index
         self._end = 0  # where the question's name ends; both found at the first pointer
+        # The first of the question's labels a name read took, -1 once one pointed elsewhere
+        # (read by the general reader): what, beside their own bytes, the names depend on.
+        self.lowest = len(labels)
 
     def read_labels(self, data: bytes, position: int) -> tuple[tuple[bytes, ...], int]:
         """Return what wire.read_labels returns for the name at position."""
@@ -676,7 +685,10 @@ class _Asked:
             index = self._starts.get(target)
             # Within a name's 255 bytes: the labels read, then the question's from target.
             if index is not None and position - start + self._end - target <= 255:
+                if index < self.lowest:
+                    self.lowest = index
                 return (*labels, *self.labels[index:]), position + 2
+            self.lowest = -1
         return wire.read_labels(data, start)  # the general reader, and its errors
 
     def _find_starts(self) -> None:
@@ -842,31 +854,81 @@ class Plain:
                 position += length
             ttl, wires = lowest, tuple(dict.fromkeys(found))  # a record twice is one record
         elif nscount == 1:
-            # The names end in pointers into the question's (the zone's): read with its
-            # labels, as Reply.parse reads them.
-            read_labels = _Asked(question.name.labels).read_labels
-            owner, position = read_labels(data, position)
-            if data[position : position + 4] != SOA_TYPE:
+            negative = _negative(data, position, question.name.labels)
+            if negative is None:
                 return None
-            ttl, length = TTL_LENGTH.unpack_from(data, position + 4)
-            start = position + 10
-            position = start + length
-            mname, after = read_labels(data, start)
-            rname, after = read_labels(data, after)
-            if after + 20 != position or position > len(data):
-                return None
-            ttl = ttl if not ttl >> 31 else 0
-            key = (SOA, mname, rname, data[after:position])  # its _record_key
-            # Read by dnspython (unless kept), which refuses more than wire.read_labels does
-            # (16 pointers in a row at most): as Reply.parse reads it.
-            kept = _kept_rdata(key, data, start, position, SOA, IN)
-            minimum = int.from_bytes(data[position - 4 : position], "big")
-            soa, nscount = (owner, kept, minimum), 0
+            soa, ttl, position = negative
+            nscount = 0
         else:
             return None
-        if not _framed(data, position, nscount + arcount):
-            return None
+        others = nscount + arcount
+        if others and (others != 1 or data[position:] not in _tails):
+            if not _framed(data, position, others):
+                return None
+            _tail_framed(data, position, others)
         return cls(data, question, flags, ttl, wires, soa)
+
+
+KEPT_NEGATIVES = 1024
+# Negative answers' SOA records as Plain reads them, by the bytes that decide them: the
+# record's but its TTL, and the question's from its second label (what the names in the
+# record point at, and where it starts) to the record's type and class. A zone's negative
+# answers, to unique names, share a few (one for each length of their first label).
+_negatives: dict[tuple[bytes, bytes, int], tuple] = {}
+
+
+def _negative(data: bytes, position: int, asked: tuple[bytes, ...]) -> tuple | None:
+    """Return the negative answer's SOA record at position (the question's name being asked,
+    its labels, repeated byte for byte) as Plain.soa holds it, its TTL, and the position
+    after it; None for another record; raise one of MALFORMED if it cannot be read.
+
+    Read once for each key of _negatives: for a record whose owner is one pointer and whose
+    names point at the question's name past its first label, if at all."""
+    key = None
+    if data[position] >= 0xC0:  # the owner a pointer: the TTL 6 bytes on
+        ttl, length = TTL_LENGTH.unpack_from(data, position + 6)
+        end = position + 12 + length
+        key = (data[13 + data[12] : position + 6], data[position + 10 : end], position)
+        kept = _negatives.get(key)
+        if kept is not None:
+            return kept, ttl if not ttl >> 31 else 0, end
+    # The names end in pointers into the question's (the zone's): read with its labels, as
+    # Reply.parse reads them.
+    names = _Asked(asked)
+    owner, position = names.read_labels(data, position)
+    if data[position : position + 4] != SOA_TYPE:
+        return None
+    ttl, length = TTL_LENGTH.unpack_from(data, position + 4)
+    start = position + 10
+    position = start + length
+    mname, after = names.read_labels(data, start)
+    rname, after = names.read_labels(data, after)
+    if after + 20 != position or position > len(data):
+        return None
+    # Read by dnspython (unless kept), which refuses more than wire.read_labels does (16
+    # pointers in a row at most): as Reply.parse reads it.
+    kept = _kept_rdata((SOA, mname, rname, data[after:position]), data, start, position, SOA, IN)
+    soa = (owner, kept, int.from_bytes(data[position - 4 : position], "big"))
+    if key is not None and names.lowest > 0:
+        if len(_negatives) >= KEPT_NEGATIVES:
+            _negatives.clear()
+        _negatives[key] = soa
+    return soa, ttl if not ttl >> 31 else 0, position
+
+
+KEPT_TAILS = 64
+# The last records of replies that _framed accepted, when one record of 11 bytes owned by
+# the root (an OPT record without options, as a server answers our queries): the same
+# bytes are accepted alike, told by a set lookup.
+_tails: set[bytes] = set()
+
+
+def _tail_framed(data: bytes, position: int, count: int) -> None:
+    """Remember the last record at position of a reply _framed accepted, if one of _tails."""
+    if count == 1 and len(data) == position + 11 and not data[position]:
+        if len(_tails) >= KEPT_TAILS:
+            _tails.clear()
+        _tails.add(data[position:])
 
 
 def rrset_of(name: dns.name.Name, rdtype: int, ttl: int, wires: Iterable[bytes]) -> dns.rrset.RRset:
@@ -963,20 +1025,37 @@ class Coalescer(Generic[T]):
                 if self.closed:  # close() failed it, and leaves it in flight: ask no more
                     raise Overloaded("closing") from None
                 continue
-        if self.closed or len(inflight) >= self.limit:
+        if not self.claim(key):
             raise Overloaded(f"{self.limit} resolutions in flight")
-        inflight[key] = None
         try:
             outcome = await start(*args)
         except BaseException as error:
-            shared = inflight.pop(key)
-            if shared is not None:
-                _fail(shared, _Abandoned() if isinstance(error, asyncio.CancelledError) else error)
+            self.settle(key, error=error)
             raise
-        shared = inflight.pop(key)
-        if shared is not None:
-            shared.set_result(outcome)
+        self.settle(key, outcome)
         return outcome
+
+    def claim(self, key: Hashable) -> bool:
+        """Take key in flight if it is not and there is room: the caller resolves it then,
+        and hands its outcome to settle(). Else (False) run() shares the outcome of the
+        resolution in flight, or raises Overloaded. What run() does first, for a caller that
+        would rather not await it (a coroutine more for every cache miss)."""
+        inflight = self._inflight
+        if key in inflight or self.closed or len(inflight) >= self.limit:
+            return False
+        inflight[key] = None
+        return True
+
+    def settle(self, key: Hashable, outcome=None, error: BaseException | None = None) -> None:
+        """Take key claimed out of flight with its outcome, or the error its resolution
+        ended with, for the askers waiting on it."""
+        shared = self._inflight.pop(key)
+        if shared is None:
+            return
+        if error is None:
+            shared.set_result(outcome)
+        else:
+            _fail(shared, _Abandoned() if isinstance(error, asyncio.CancelledError) else error)
 
     async def close(self) -> None:
         """Take no more questions; those waiting on another's resolution get Overloaded."""

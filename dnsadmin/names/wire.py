@@ -27,7 +27,9 @@ RR_HEADER = struct.Struct("!HHIH")
 QUESTION = struct.Struct("!HH")
 RR_TYPE_TTL = struct.Struct("!HHI")
 PLAIN_OPT = struct.Struct("!BHHIH")  # owner (the root), type, payload size, TTL, rdata length
+ID_FLAGS = struct.Struct("!HH")
 IN = 1
+OPT = 41  # a plain int, not an attribute of dns.rdatatype looked up for every miss
 
 QR = 0x8000
 AA = 0x0400
@@ -394,8 +396,8 @@ def plain_query(query: bytes, end: int) -> Query | None:
     DNSSEC OK, whose question (one plain name ending at end) is of class IN, but its qname,
     left to the caller; None for any other."""
     if query[end + 2 : end + 4] != b"\0\1" or query[2] & 0xF8:
-        return None  # another class, a response, another opcode
-    qid, flags = int.from_bytes(query[:2], "big"), int.from_bytes(query[2:4], "big")
+        return None  # another class (or none: the query cut short), a response, an opcode
+    qid, flags = ID_FLAGS.unpack_from(query)
     qtype = query[end] << 8 | query[end + 1]
     question = query[12 : end + 4]
     extra = len(query) - end - 4
@@ -404,7 +406,7 @@ def plain_query(query: bytes, end: int) -> Query | None:
     if extra != OPT_SIZE or query[4:12] != b"\0\1\0\0\0\0\0\1" or query[end + 4]:
         return None
     _, rdtype, payload, ttl, rdlength = PLAIN_OPT.unpack_from(query, end + 4)
-    if rdtype != dns.rdatatype.OPT or rdlength or ttl & 0xFF0000 or ttl & DO:
+    if rdtype != OPT or rdlength or ttl & (0xFF0000 | DO):
         return None  # options, a version we do not speak (BADVERS), DNSSEC OK
     return Query(qid, flags, None, qtype, IN, 0, ttl & 0xFFFF, payload, NOERROR, question)
 
@@ -511,6 +513,11 @@ def write_negative(
 
 KEPT_SOA_RECORDS = 4096
 _soa_records: dict[tuple, tuple[object, bytes, bytes]] = {}
+# The same records by what decides them for the questions whose first label is not compared
+# with one of the record's names (_question_free): the record, its owner, the question's
+# labels but the first, and the first's length; with the labels (case-folded) a first label
+# must not be, so that no name of the record ends in the whole question's name.
+_soa_quick: dict[tuple, tuple[object, bytes, bytes, frozenset[bytes]]] = {}
 
 
 def _soa_record(labels: tuple[bytes, ...], rrset: dns.rrset.RRset) -> tuple[bytes, bytes]:
@@ -522,10 +529,15 @@ def _soa_record(labels: tuple[bytes, ...], rrset: dns.rrset.RRset) -> tuple[byte
     Made once for each record (by identity: replies share it, upstream.Reply) and each way
     a question's name shares endings with the record's three names, which with the name's
     length decide every pointer: the questions of one zone's negative answers, unique as
-    they may be, share a few.
+    they may be, share a few. Found first by the question's name but its first label and
+    that label's length (_soa_quick), without comparing endings, for most of them.
     """
     soa = next(iter(rrset))
     owner = rrset.name.labels
+    quick = (id(soa), owner, labels[1:], len(labels[0]))
+    kept = _soa_quick.get(quick)
+    if kept is not None and kept[0] is soa and labels[0].lower() not in kept[3]:
+        return kept[1], kept[2]
     folded = tuple(map(bytes.lower, labels))
     mname, rname, numbers = _soa_names(soa)
     owned = tuple(map(bytes.lower, owner))
@@ -536,7 +548,42 @@ def _soa_record(labels: tuple[bytes, ...], rrset: dns.rrset.RRset) -> tuple[byte
     )  # fmt: skip
     kept = _soa_records.get(key)
     if kept is not None and kept[0] is soa:
-        return kept[1], kept[2]
+        head, tail = kept[1], kept[2]
+    else:
+        head, tail = _write_soa_record(labels, folded, size, owner, owned, mname, rname, numbers)
+        if len(_soa_records) >= KEPT_SOA_RECORDS:
+            _soa_records.clear()
+        _soa_records[key] = (soa, head, tail)
+    firsts = _question_free(folded, (owned, mname[1], rname[1]))
+    if firsts is not None:
+        if len(_soa_quick) >= KEPT_SOA_RECORDS:
+            _soa_quick.clear()
+        _soa_quick[quick] = (soa, head, tail, firsts)
+    return head, tail
+
+
+def _question_free(folded: tuple[bytes, ...], names: tuple) -> frozenset[bytes] | None:
+    """Return the labels a question's first label must not be for the names (case-folded)
+    to share with it the endings they share with the question of folded's labels, whatever
+    its first label: the label each name that ends in all of the question's labels but the
+    first has before them; None when one ends in the whole question (its first label
+    decides)."""
+    size = len(folded)
+    firsts = set()
+    for name in names:
+        if len(name) >= size and name[len(name) + 1 - size :] == folded[1:]:
+            if name[-size] == folded[0]:
+                return None
+            firsts.add(name[-size])
+    return frozenset(firsts)
+
+
+def _write_soa_record(
+    labels: tuple[bytes, ...], folded: tuple[bytes, ...], size: int, owner: tuple[bytes, ...],
+    owned: tuple[bytes, ...], mname: Split, rname: Split, numbers: bytes,
+) -> tuple[bytes, bytes]:  # fmt: skip
+    """Return what _soa_record returns, written (folded: labels case-folded, size: their
+    wire length; owned: owner case-folded)."""
     suffixes: dict[tuple[bytes, ...], int] = {}
     offset = 12
     for i in range(len(labels) - 1):
@@ -554,11 +601,7 @@ def _soa_record(labels: tuple[bytes, ...], rrset: dns.rrset.RRset) -> tuple[byte
     write_name(buffer, suffixes, *rname)
     buffer += numbers
     buffer[middle : middle + 2] = (len(buffer) - middle - 2).to_bytes(2, "big")
-    head, tail = bytes(buffer[start:ttl]), bytes(buffer[middle:])
-    if len(_soa_records) >= KEPT_SOA_RECORDS:
-        _soa_records.clear()
-    _soa_records[key] = (soa, head, tail)
-    return head, tail
+    return bytes(buffer[start:ttl]), bytes(buffer[middle:])
 
 
 def _common(name: tuple[bytes, ...], other: tuple[bytes, ...]) -> int:
