@@ -41,7 +41,7 @@ CACHE_WRITE_EVERY = 10.0  # seconds between cache write-behinds
 PATCH_IN_LOOP = 20_000  # names: a zone up to this size is patched on the event loop
 origin_name = functools.lru_cache(maxsize=1024)(dns.name.from_text)  # for each update
 CACHE_WRITE_BATCH = 2000  # entries written per round at most (the rest go in the next)
-GC_YOUNG = 10_000  # new objects between collections of the youngest generation (700 by default)
+GC_YOUNG = 50_000  # new objects between collections of the youngest generation (700 by default)
 COMMIT_LOOK_EVERY = 0.05  # seconds between looks at SQLite's count of commits (Commits)
 COMMIT_BURST_LOOKS = 20  # looks at most (a reconcile interval) for a burst of commits to end
 

@@ -63,7 +63,7 @@ def child(args: argparse.Namespace) -> None:
         chain = ResolverChain(ZoneCatalog(), config)
         gc.collect()
         gc.freeze()
-        gc.set_threshold(10_000, 10, 10)  # as the worker sets it
+        gc.set_threshold(50_000, 10, 10)  # as the worker sets it (GC_YOUNG)
         pending = iter(enumerate(queries))
         answered = 0
         if args.opcodes:  # the first questions (the root's referral) asked before counting

@@ -109,7 +109,7 @@ def flood_queries(count: int) -> list[bytes]:
     return [query[:13] + bytes(rng.choices(alphabet, k=12)) + query[25:] for _ in range(count)]
 
 
-GC_YOUNG = 10_000  # dnsadmin.worker's (not imported: it needs Django)
+GC_YOUNG = 50_000  # dnsadmin.worker's (not imported: it needs Django)
 
 
 def serving(module, zone_text: str, on_query, args: argparse.Namespace):

@@ -193,18 +193,19 @@ class Cache:
 
     def store_wired(
         self, name: dns.name.Name, rdtype: int, ttl: int, wires: tuple[bytes, ...], *,
-        source: str = "recursive",
+        source: str = "recursive", labels: Key = (),
     ) -> None:  # fmt: skip
         """Keep addresses (A or AAAA records in wire form, each once) as store_rrset keeps
         their RRset as an answer: made into dnspython objects when the cache's data is read
         (a later question), not for every cache miss (a record read by dnspython costs
-        microseconds)."""
+        microseconds). labels: name's case-folded, if known."""
         ttl = min(ttl, self.max_ttl)
         if ttl <= 0:
             return
-        labels = folded(name)
+        labels = labels or folded(name)
         key = (labels, rdtype)
-        size = _wire_size(name) + sum(map(len, wires)) + 10 * len(wires) + 200  # as _size
+        # As _size (_wire_size(name), inline: the labels folded are as long).
+        size = sum(map(len, labels)) + len(labels) + sum(map(len, wires)) + 10 * len(wires) + 200
         entry = Entry(
             name, rdtype, Kind.ANSWER, None, None, self.clock() + ttl, source, size, ANSWER,
             (labels,), wires,
@@ -226,27 +227,31 @@ class Cache:
 
     def store_negative(
         self, name: dns.name.Name, rdtype: int, soa: dns.rrset.RRset, *, nxdomain: bool,
-        source: str = "recursive",
+        source: str = "recursive", labels: Key = (),
     ) -> None:  # fmt: skip
         """Keep a negative answer: an NXDOMAIN (per name) or NODATA (per name and type) lives
-        min(SOA TTL, SOA MINIMUM); without an SOA it is not cached at all (RFC 2308 5)."""
+        min(SOA TTL, SOA MINIMUM); without an SOA it is not cached at all (RFC 2308 5).
+        labels: name's case-folded, if known."""
         ttl = min(soa.ttl, next(iter(soa.items)).minimum, self.max_negative_ttl)
         if ttl <= 0 or (rdtype == ANY and not nxdomain):
             return  # an empty ANY answer says nothing about any one type
         kind, key_type = (Kind.NXDOMAIN, NX_KEY) if nxdomain else (Kind.NODATA, rdtype)
         rdataset, size = _soa_kept(soa)
-        labels = folded(name)
+        labels = labels or folded(name)
         entry = Entry(
             name, rdtype, kind, rdataset, soa.name, self.clock() + ttl, source,
-            _wire_size(name) + size + _wire_size(soa.name), ANSWER, (labels,),
+            sum(map(len, labels)) + len(labels) + size + _wire_size(soa.name), ANSWER, (labels,),
         )  # fmt: skip
         # RFC 2308: the negative answer is newer than whatever the cache held there; an
         # NXDOMAIN says the name has nothing at all, a NODATA speaks of one type.
         key = (labels, key_type)
         self._retire_answers(labels)
         if nxdomain:
-            _forget(self.positive, labels)
-            _forget(self.negative, labels)
+            # Looked for first (a new name has none).
+            if labels in self.positive.by_name:
+                self.positive.forget(labels)
+            if labels in self.negative.by_name:
+                self.negative.forget(labels)
             self.negative.add(key, entry)  # nothing is left at the name: no look for it
         else:
             self.positive.pop((labels, rdtype))
@@ -468,12 +473,6 @@ class Cache:
             lines = record.rdata.splitlines()
             rrset = dns.rrset.from_text_list(name, record.ttl, IN, rdtype, lines)
             self.store_rrset(rrset, source=record.source)
-
-
-def _forget(budget: Budget, labels: Key) -> None:
-    """Drop the budget's entries at a name, looked for first (a new name has none)."""
-    if labels in budget.by_name:
-        budget.forget(labels)
 
 
 def _data(entry: Entry) -> dns.rdataset.Rdataset:

@@ -535,7 +535,7 @@ class ResolverChain:
         if type(found) is Found:
             if found.kind is Kind.ANSWER:
                 records = Records(found.rdtype, found.ttl, found.wires)
-                response = wire.write_owned(query, end, records, RA)
+                response = wire.write_answer(parsed, records, RA)
             else:
                 rcode = wire.NXDOMAIN if found.kind is Kind.NXDOMAIN else wire.NOERROR
                 response = wire.write_negative(parsed, rcode, found.soa, tcp, RA)

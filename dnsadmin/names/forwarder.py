@@ -46,25 +46,43 @@ class Forwarder(Upstream):
             cache, deadline=deadline, query_timeout=query_timeout, max_inflight=max_inflight,
             clock=clock,
         )  # fmt: skip
-        self.forwarders = [f if isinstance(f, tuple) else parse_address(f) for f in forwarders]
+        self.forwarders = list(
+            dict.fromkeys(f if isinstance(f, tuple) else parse_address(f) for f in forwarders)
+        )
 
     def _resolve(
         self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes
     ) -> Awaitable[Sections]:
+        # A name the cache knows nothing of is forwarded at once, _forward following the
+        # chain its answer leaves open: no follow_chain coroutine for most cache misses.
+        step = self.cache.find(qname, qtype)
+        if step is None:
+            return self._forward(qname, qtype, deadline, wired, chain=True)
+        return self._chain(qname, qtype, deadline, wired, step)
+
+    def _chain(
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes, step: Sections
+    ) -> Awaitable[Sections]:
+        """Return follow_chain from qname's own step (from the cache, or forwarded)."""
         return follow_chain(
             self.cache, qname, qtype,
             lambda name: self._forward(name, qtype, deadline, wired if name is qname else b""),
+            step,
         )  # fmt: skip
 
     async def _forward(
-        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes = b""
-    ) -> Sections:
+        self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes = b"",
+        chain: bool = False,
+    ) -> Sections:  # fmt: skip
         """Return the first usable reply of the forwarders, fastest first, classified, having
         cached what it proves (one coroutine for all of them: each more cost every cache miss
-        a microsecond); asked wired (Question.wired: wired is qname's wire form), if told."""
+        a microsecond); asked wired (Question.wired: wired is qname's wire form), if told;
+        with chain, on along the CNAME chain the reply leaves open (_resolve)."""
         question = Question.of(qname, qtype, recursion=True, wired=wired)
         loop = asyncio.get_running_loop()
-        for server in self.servers.order(self.forwarders):
+        # One forwarder, the rule, is asked live or probed alike (Servers.order): not ordered.
+        servers = self.forwarders
+        for server in servers if len(servers) < 2 else self.servers.order(servers):
             started = loop.time()
             try:
                 response = await exchange(
@@ -77,6 +95,8 @@ class Forwarder(Upstream):
             step = classify(response, dns.name.root, qname, qtype)
             if step is not None and step.kind is not Kind.REFERRAL:
                 remember(step, self.cache, qname, qtype, self.source)
+                if chain and step.kind is Kind.ALIAS:
+                    return await self._chain(qname, qtype, deadline, wired, step)
                 return step
         raise Unreachable(f"no forwarder answered {qname}")
 

@@ -74,19 +74,26 @@ class Unresolvable(Exception):
     """One name cannot be resolved: a CNAME loop, too many restarts or referrals."""
 
 
+# What ends a resolution with SERVFAIL (cached briefly) rather than an error.
+FAILURES = (PastDeadline, TimeoutError, Exhausted, Unresolvable, Unreachable)
+
+
 class Found:
     """A plain reply (upstream.Plain) classified: the addresses at the name asked (ANSWER),
     kept as their wire forms, or a negative answer (NXDOMAIN, NODATA) with its SOA. What a
     resolution asked wired hands on in place of Sections, to be cached (Cache.store_wired)
-    and written (wire.write_owned) without dnspython objects; sections() for any other use.
+    and written (wire.write_answer) without dnspython objects; sections() for any other use.
     """
 
-    __slots__ = ("kind", "name", "rdtype", "ttl", "wires", "soa")
+    __slots__ = ("kind", "name", "rdtype", "ttl", "wires", "soa", "labels")
 
-    def __init__(self, kind: Kind, name: dns.name.Name, rdtype: int, ttl: int, wires, soa):
+    def __init__(
+        self, kind: Kind, name: dns.name.Name, rdtype: int, ttl: int, wires, soa, labels: Key
+    ) -> None:
         self.kind, self.name, self.rdtype, self.ttl = kind, name, rdtype, ttl
         self.wires = wires  # the addresses in wire form (ANSWER)
         self.soa = soa  # the SOA RRset of a negative answer, its TTL the negative's
+        self.labels = labels  # the name's, case-folded: cached by them (Cache.store_wired)
 
     def sections(self) -> Sections:
         """Return the same answer as classify makes it from the reply read by Reply.parse."""
@@ -105,10 +112,14 @@ def remember(step: Sections, cache: Cache, qname: dns.name.Name, qtype: int, sou
     if type(step) is Found:
         if step.kind is Kind.ANSWER:
             step.ttl = min(step.ttl, cache.max_ttl)
-            cache.store_wired(step.name, step.rdtype, step.ttl, step.wires, source=source)
+            cache.store_wired(
+                step.name, step.rdtype, step.ttl, step.wires, source=source, labels=step.labels
+            )
         else:
             nxdomain = step.kind is Kind.NXDOMAIN
-            cache.store_negative(qname, qtype, step.soa, nxdomain=nxdomain, source=source)
+            cache.store_negative(
+                qname, qtype, step.soa, nxdomain=nxdomain, source=source, labels=step.labels
+            )
         return
     if step.kind is Kind.REFERRAL:
         for rrset in step.authority + [glue for glue, _ in step.additional]:
@@ -187,18 +198,26 @@ class Upstream:
         question at once gets it as Sections)."""
         key = (folded(qname), qtype)
         coalescer = self._coalescer
-        if coalescer.claim(key):  # the first asker (most often the only one): no run()
-            try:
-                found = await self._within_deadline(qname, qtype, wired)
-            except BaseException as error:
-                coalescer.settle(key, error=error)
-                raise
-            coalescer.settle(key, found)
-        else:
+        if not coalescer.claim(key):
             try:
                 found = await coalescer.run(key, self._within_deadline, qname, qtype, wired)
             except Overloaded:
                 return Sections(Kind.SERVFAIL)  # shed load; not cached, unlike a failure
+            return found if wired or type(found) is not Found else found.sections()
+        # The first asker (most often the only one): no run(), and _within_deadline's work
+        # done here, a coroutine less for every cache miss.
+        try:
+            deadline = asyncio.get_running_loop().time() + self.deadline
+            try:
+                found = await self._resolve(qname, qtype, deadline, wired)
+            except FAILURES as error:
+                found = self._failed(qname, qtype, error)
+            else:
+                self.cache.resolved(qname, qtype)
+        except BaseException as error:
+            coalescer.settle(key, error=error)
+            raise
+        coalescer.settle(key, found)
         return found if wired or type(found) is not Found else found.sections()
 
     async def close(self) -> None:
@@ -215,18 +234,22 @@ class Upstream:
         deadline = asyncio.get_running_loop().time() + self.deadline
         try:
             found = await self._resolve(qname, qtype, deadline, wired)
-        except (PastDeadline, TimeoutError, Exhausted, Unresolvable, Unreachable) as error:
-            log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
-            self.cache.store_failure(qname, qtype)
-            return Sections(Kind.SERVFAIL)
+        except FAILURES as error:
+            return self._failed(qname, qtype, error)
         self.cache.resolved(qname, qtype)
         return found
+
+    def _failed(self, qname: dns.name.Name, qtype: int, error: Exception) -> Sections:
+        """Return SERVFAIL for a question that could not be resolved, cached briefly."""
+        log.info("SERVFAIL for %s/%s: %r", qname, dns.rdatatype.to_text(qtype), error)
+        self.cache.store_failure(qname, qtype)
+        return Sections(Kind.SERVFAIL)
 
     def _resolve(
         self, qname: dns.name.Name, qtype: int, deadline: float, wired: bytes
     ) -> Awaitable[Sections]:
-        """Return the resolution of qname/qtype (a coroutine, awaited by _within_deadline:
-        a plain function returning it adds no coroutine to every cache miss); wired, the
+        """Return the resolution of qname/qtype (a coroutine, awaited by resolve: a plain
+        function returning it adds no coroutine to every cache miss); wired, the
         question itself asked wired (Question.wired: wired is qname's wire form), its plain
         reply handed on as Found."""
         raise NotImplementedError
@@ -266,21 +289,38 @@ class Recursive(Upstream):
         self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bytes = b""
     ) -> Awaitable[Sections]:
         """Resolve qname, restarting at each CNAME target the answers leave open (qname
-        alone asked wired, if told: wired is its wire form)."""
+        alone asked wired, if told: wired is its wire form). A name the cache knows nothing
+        of is iterated at once, its iteration following the chain its answer leaves open:
+        no follow_chain coroutine for most cache misses."""
+        step = self.cache.find(qname, qtype)
+        if step is None:
+            return self._iterate(qname, qtype, budget, depth, wired, chain=True)
+        return self._chain(qname, qtype, budget, depth, wired, step)
+
+    def _chain(
+        self, qname: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bytes,
+        step: Sections,
+    ) -> Awaitable[Sections]:  # fmt: skip
+        """Return follow_chain from qname's own step (from the cache, or iterated)."""
         return follow_chain(
             self.cache, qname, qtype,
             lambda name: self._iterate(name, qtype, budget, depth, wired if name is qname else b""),
+            step,
         )  # fmt: skip
 
     async def _iterate(
-        self, name: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bytes
-    ) -> Sections:
-        """Walk down the zone cuts from the closest known one to the servers of name."""
+        self, name: dns.name.Name, qtype: int, budget: Budget, depth: int, wired: bytes,
+        chain: bool = False,
+    ) -> Sections:  # fmt: skip
+        """Walk down the zone cuts from the closest known one to the servers of name; with
+        chain, on along the CNAME chain the answer leaves open (follow)."""
         zone, nameservers = self._closest(name, qtype)
         for _ in range(MAX_REFERRALS):
             step = await self._ask(zone, nameservers, name, qtype, budget, depth, wired)
             remember(step, self.cache, name, qtype, self.source)
             if step.kind is not Kind.REFERRAL:
+                if chain and step.kind is Kind.ALIAS:
+                    return await self._chain(name, qtype, budget, depth, wired, step)
                 return step
             zone, nameservers = step.authority[0].name, self._referred(step)
         raise Unresolvable(f"more than {MAX_REFERRALS} referrals")
@@ -317,52 +357,50 @@ class Recursive(Upstream):
         budget: Budget, depth: int, wired: bytes,
     ) -> Sections:  # fmt: skip
         """Return the first usable reply from the servers of zone, fastest first, classified:
-        the addresses known, then those of a few glueless names resolved.
+        the addresses known, then those of a few glueless names resolved, each address once.
 
         Plain loops rather than an async generator: one left unfinished is closed by a task
-        the event loop starts (through its self-pipe), which cost every cache miss one.
+        the event loop starts (through its self-pipe), which cost every cache miss one. The
+        exchange is awaited here, not in a coroutine of its own: each more cost every cache
+        miss a microsecond.
         """
+        addresses = self.servers.order(a for _, addrs in nameservers for a in addrs)
+        glueless = None  # the names without addresses to resolve, once the others failed
         tried: set[str] = set()
-        for address in self.servers.order(a for _, addrs in nameservers for a in addrs):
-            step = await self._try(address, tried, zone, name, qtype, budget, wired)
-            if step is not None:
-                return step
-        if depth < MAX_DEPTH:
-            for ns in [ns for ns, addrs in nameservers if not addrs][:MAX_GLUELESS]:
-                for address in self.servers.order(await self._addresses(ns, budget, depth + 1)):
-                    step = await self._try(address, tried, zone, name, qtype, budget, wired)
-                    if step is not None:
-                        return step
-        raise Unreachable(f"no server of {zone} answered {name}")
-
-    async def _try(
-        self, address: str, tried: set[str], zone: dns.name.Name, name: dns.name.Name,
-        qtype: int, budget: Budget, wired: bytes,
-    ) -> Sections | None:  # fmt: skip
-        """Return the classified reply of address, None when it gave none usable (or was
-        tried already for this question). The exchange is awaited here, not in a coroutine
-        of its own: each more cost every cache miss a microsecond."""
-        if address in tried:
-            return None
-        tried.add(address)
 
         def spend() -> None:
             budget.spend()
             self.sent += 1
 
-        question = Question.of(name, qtype, recursion=False, wired=wired)
+        question = None  # made for the first address asked
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            response = await exchange(
-                question, address, self.port, self.query_timeout, spend, self.sockets,
-                budget.deadline,
-            )  # fmt: skip
-        except UNREACHABLE_ERRORS:
-            self.servers.timed_out(address)
-            return None
-        self.servers.answered(address, loop.time() - started)
-        return classify(response, zone, name, qtype)
+        while True:
+            for address in addresses:
+                if address in tried:
+                    continue
+                tried.add(address)
+                question = question or Question.of(name, qtype, recursion=False, wired=wired)
+                started = loop.time()
+                try:
+                    response = await exchange(
+                        question, address, self.port, self.query_timeout, spend, self.sockets,
+                        budget.deadline,
+                    )  # fmt: skip
+                except UNREACHABLE_ERRORS:
+                    self.servers.timed_out(address)
+                    continue
+                self.servers.answered(address, loop.time() - started)
+                step = classify(response, zone, name, qtype)
+                if step is not None:
+                    return step
+            if glueless is None:
+                glueless = [ns for ns, addrs in nameservers if not addrs][:MAX_GLUELESS]
+                if depth >= MAX_DEPTH:
+                    glueless = []
+            if not glueless:
+                raise Unreachable(f"no server of {zone} answered {name}")
+            found = await self._addresses(glueless.pop(0), budget, depth + 1)
+            addresses = self.servers.order(found)
 
     async def _addresses(self, ns: dns.name.Name, budget: Budget, depth: int) -> list[str]:
         for rdtype in (A, AAAA) if self.ipv6 else (A,):
@@ -380,15 +418,17 @@ class Recursive(Upstream):
 
 async def follow_chain(
     cache: Cache, qname: dns.name.Name, qtype: int,
-    ask: Callable[[dns.name.Name], Awaitable[Sections]],
+    ask: Callable[[dns.name.Name], Awaitable[Sections]], step: Sections | None = None,
 ) -> Sections:  # fmt: skip
     """Return the answer to qname, restarting at each CNAME target the answers leave open,
-    from the cache or else from ask(target); at most MAX_RESTARTS restarts, and no loops."""
+    from the cache or else from ask(target); at most MAX_RESTARTS restarts, and no loops.
+    step: qname's own, if had already (from the cache, or asked)."""
     found: Sections | None = None  # made at the first restart: most answers need none
     name = qname
     seen: set = set()  # the names restarted from: filled at the first restart only
     for _ in range(MAX_RESTARTS + 1):
-        step = cache.find(name, qtype) or await ask(name)
+        if step is None:
+            step = cache.find(name, qtype) or await ask(name)
         if found is None:
             if step.kind is not Kind.ALIAS:
                 return step
@@ -402,6 +442,7 @@ async def follow_chain(
         name = step.target
         if lower_labels(name) in seen:
             raise Unresolvable(f"CNAME loop at {name}")
+        step = None
     raise Unresolvable(f"more than {MAX_RESTARTS} CNAME restarts")
 
 
@@ -458,16 +499,17 @@ def _found(plain: Plain, zone: Key, qname: dns.name.Name, qtype: int) -> Found |
     """Return what classify makes of a plain reply from a server of zone (its labels), as
     a Found; None when the shape is not enough to tell."""
     labels = folded(qname)
-    if not _under(labels, zone):
+    # _under, inline (every cache miss asks one, a negative answer three).
+    if zone and labels[-len(zone) :] != zone:
         return None
     if plain.wires:
-        return Found(Kind.ANSWER, qname, qtype, plain.ttl, plain.wires, None)
+        return Found(Kind.ANSWER, qname, qtype, plain.ttl, plain.wires, None, labels)
     apex = tuple(map(bytes.lower, plain.soa[0]))
-    if not (_under(apex, zone) and _under(labels, apex)):
+    if zone and apex[-len(zone) :] != zone or apex and labels[-len(apex) :] != apex:
         return None
     soa = plain.soa_rrset()
     kind = Kind.NXDOMAIN if plain.rcode() == dns.rcode.NXDOMAIN else Kind.NODATA
-    return Found(kind, qname, qtype, soa.ttl, (), soa)
+    return Found(kind, qname, qtype, soa.ttl, (), soa, labels)
 
 
 def _under(labels: Key, zone: Key) -> bool:

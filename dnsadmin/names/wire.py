@@ -350,19 +350,37 @@ def write_owned(query: bytes, end: int, records: Records, flags: int = AA) -> by
     if plain is None:
         return None
     limit, opt = plain
-    fixed = RR_TYPE_TTL.pack(records.rdtype, IN, records.ttl)
-    wires = records.wires
-    if len(wires) == 1:  # most RRsets: no generator to run
-        answer = b"\xc0\x0c" + fixed + len(wires[0]).to_bytes(2, "big") + wires[0]
-    else:
-        answer = b"".join(
-            b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata for rdata in wires
-        )
+    answer = _owned_records(records)
     if end + 4 + len(answer) > limit:
         return None  # write_response decides what to leave out
     flags |= QR | (int.from_bytes(query[2:4], "big") & ECHOED_FLAGS)
-    header = HEADER.pack(int.from_bytes(query[:2], "big"), flags, 1, len(wires), 0, 1 if opt else 0)
+    header = HEADER.pack(
+        int.from_bytes(query[:2], "big"), flags, 1, len(records.wires), 0, 1 if opt else 0
+    )
     return b"".join((header, query[12 : end + 4], answer, opt))
+
+
+def write_answer(query: Query, records: Records, flags: int) -> bytes | None:
+    """Return what write_owned returns for a plain UDP query that plain_query read (its
+    qname set), without reading the query again."""
+    answer = _owned_records(records)
+    edns = query.edns >= 0
+    limit = min(max(query.payload, MIN_PAYLOAD), OUR_PAYLOAD) - OPT_SIZE if edns else MIN_PAYLOAD
+    if 12 + len(query.question) + len(answer) > limit:
+        return None  # write_response decides what to leave out
+    opt = PLAIN_OPT.pack(0, OPT, OUR_PAYLOAD, query.ednsflags & DO, 0) if edns else b""
+    flags |= QR | (query.flags & ECHOED_FLAGS)
+    header = HEADER.pack(query.id, flags, 1, len(records.wires), 0, int(edns))
+    return b"".join((header, query.question, answer, opt))
+
+
+def _owned_records(records: Records) -> bytes:
+    """Return the records of an RRset at the question's name, their owners pointing at it."""
+    fixed = RR_TYPE_TTL.pack(records.rdtype, IN, records.ttl)
+    wires = records.wires
+    if len(wires) == 1:  # most RRsets: no generator to run
+        return b"\xc0\x0c" + fixed + len(wires[0]).to_bytes(2, "big") + wires[0]
+    return b"".join(b"\xc0\x0c" + fixed + len(rdata).to_bytes(2, "big") + rdata for rdata in wires)
 
 
 class _Owner(NamedTuple):
