@@ -28,7 +28,7 @@ from .render import (
     srv_written,
 )
 from .wire import Query
-from .zone import ADDITIONAL_TARGET, DS, NOT_OWNED, Key, Node, Zone, lower_labels
+from .zone import ADDITIONAL_TARGET, DS, NOT_OWNED, Key, Node, Wired, Zone, lower_labels
 from .zone import CNAME_TYPE as CNAME
 
 log = logging.getLogger(__name__)
@@ -143,21 +143,20 @@ def closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
 
 
 def wired_answer(
-    query: bytes, end: int, name: bytes, zone: Zone, recursive: int, zones: dict[bytes, Zone]
+    query: bytes, end: int, found: Wired, zone: Zone, recursive: int, zones: dict[bytes, Zone]
 ) -> bytes | None:
-    """Return the answer to a plain UDP question (ending at end, name: its name case-folded)
-    in zone (``zone_of``'s among zones, the catalog's by wire name) for an RRset the zone
-    precomputed when it was built (``Zone.wired``), as ``owned_answer`` or, through a CNAME,
-    ``_alias_written`` writes it (RA set if recursive, 1 or 0); None for any other question.
+    """Return the answer to a plain UDP question (ending at end) in zone (``zone_of``'s
+    among zones, the catalog's by wire name) for an RRset the zone precomputed when it was
+    built (found: ``Zone.wired_at`` the question's name case-folded, type and class), as
+    ``owned_answer`` or, through a CNAME, ``_alias_written`` writes it (RA set if recursive,
+    1 or 0); None for a question not of that form.
 
-    A dict lookup finds the answer records, another the header and OPT record a query of
-    this form gets: no node, no Records and nothing else of the zone's is read, which costs
-    more than the Python (memory a question for a name not asked for a while has to fetch).
+    A dict lookup found the answer records, another finds the header and OPT record a query
+    of this form gets: no node, no Records and nothing else of the zone's is read, which
+    costs more than the Python (memory a question for a name not asked for a while has to
+    fetch).
     """
-    key = name + query[end : end + 4]  # type and class: the zone's keys say class IN
-    changes = zone.wired_changes
-    found = changes[key] if key in changes else zone.wired.get(key)
-    if found is None or zone.dnssec is not None or zone.expired:
+    if zone.dnssec is not None or zone.expired:
         return None
     form = query[2:12] + query[end + 4 :]
     plain = _forms.get(form)

@@ -310,23 +310,30 @@ class ResolverChain:
         zone, position = authority.closest(name, zones)
         if zone is None:
             return OUTSIDE if position == 0 else self._quick_read(kind, query)
-        if position == name[0] + 1 and not (query[2] & 0xF8 or TSIG_MARK in query[end:]):
-            # A name right below the origin, for which a name error is kept (a random
-            # subdomain's): the zone tells whether this one is one too, and nothing else
-            # is looked up.
-            response = self.templates.below_origin(kind, query, end, name, zone)
-            if response is not None:
-                return response, "authority"
         if not kind & TCP:
+            # Zone.wired_at inline (the type and class: the keys say class IN), as a random
+            # subdomain's flood looks there in vain.
+            key = name + query[end : end + 4]
+            changes = zone.wired_changes
+            found = changes[key] if key in changes else zone.wired.get(key)
             # Plain standard queries only (wired_answer checks their form first); RA set for
             # a client that may recurse.
-            recursive = (kind & RECURSIVE) >> 1
-            response = authority.wired_answer(query, end, name, zone, recursive, zones)
+            response = found and authority.wired_answer(
+                query, end, found, zone, (kind & RECURSIVE) >> 1, zones
+            )
             if response is not None:
                 # Kept by the question case-folded: one lookup when it comes back (in
                 # lowercase, its own bytes), in any case (the precomputed answer's way
                 # costs twice the kept answer's).
                 self.answers.put_body(kind, query, end, name, response)
+                return response, "authority"
+        if position == name[0] + 1 and not (query[2] & 0xF8 or TSIG_MARK in query[end:]):
+            # A name right below the origin, for which a name error is kept (a random
+            # subdomain's): the zone tells whether this one is one too, and nothing else
+            # is looked up (after the precomputed answers: a name that exists, most
+            # asked, costs the zone no lookup for its node).
+            response = self.templates.below_origin(kind, query, end, name, zone)
+            if response is not None:
                 return response, "authority"
         if question_end(query) != end:
             return self._quick_read(kind, query)

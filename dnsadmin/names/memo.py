@@ -16,6 +16,7 @@ answers, so that a flood of questions for random names cannot push the useful an
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from itertools import islice
 from typing import Any, Generic, Protocol, TypeVar
@@ -143,31 +144,59 @@ class Budget(Generic[V]):
         self.bytes = 0
 
 
-class Bodies(Budget[bytes]):
+class Bodies:
     """Answers from our zones kept to send again (``AnswerMemo.put_body``) as their bodies
     alone, without a Memo each: most precomputed ones are kept for a question asked once (a
     fresh server's, a mix over many names), and making a Memo and budgeting it cost more
     than the answer. They need none of its fields: their source is the authority, they stay
     right until the zones change (which drops every answer), and they have no TTL to count
-    down. Bounded in number and in bytes as a Budget is, the oldest going first."""
+    down. Bounded in number and in bytes as a Budget is, the oldest going first.
 
-    def add(self, key: tuple[int, bytes], value: bytes) -> None:
-        """Keep the body under key, which holds none."""
-        size = len(value) + len(key[1]) + KEPT_OVERHEAD
-        if len(self.entries) >= self.max_entries or self.bytes + size > self.max_bytes:
+    They are kept in the index alone (the dict of their kind of answer, by question), and
+    their order in a queue beside it: a dict of their own would cost every answer kept a
+    second insertion in a large dict, a memory fetch. A body replaced in the index (by a
+    Memo, ``AnswerMemo.put``) or dropped with it (``AnswerMemo.clear``) stays in the queue,
+    and in the count, until its turn to go comes."""
+
+    def __init__(self, max_entries: int, max_bytes: int, index: Index) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.index = index
+        self.bytes = 0
+        self.order: deque[tuple[int, bytes, bytes]] = deque()  # (kind, question, body)
+
+    def __len__(self) -> int:
+        """Return how many bodies are counted (those replaced since included)."""
+        return len(self.order)
+
+    def add(self, kind: int, question: bytes, body: bytes) -> None:
+        """Keep the body for the question, which holds nothing in the index."""
+        size = len(body) + len(question) + KEPT_OVERHEAD
+        if len(self.order) >= self.max_entries or self.bytes + size > self.max_bytes:
             if size > self.max_bytes or self.max_entries <= 0:
                 return
             self._make_room(size)
-        self.entries[key] = value
-        self.index[key[0]][key[1]] = value
+        self.index[kind][question] = body
+        self.order.append((kind, question, body))
         self.bytes += size
 
-    def pop(self, key: tuple[int, bytes]) -> None:
-        """Drop the body under key, if any."""
-        value = self.entries.pop(key, None)
-        if value is not None:
-            del self.index[key[0]][key[1]]
-            self.bytes -= len(value) + len(key[1]) + KEPT_OVERHEAD
+    def _make_room(self, size: int) -> None:
+        """Drop the oldest bodies until one of size fits with a 64th of each budget to spare
+        (as Budget._make_room); those replaced meanwhile are only counted out."""
+        spare = max(1, self.max_entries // 64)
+        keep, room = self.max_entries - spare, self.max_bytes - self.max_bytes // 64 - size
+        order, index = self.order, self.index
+        while order and (len(order) > keep or self.bytes > room):
+            kind, question, body = order.popleft()
+            kept = index[kind]
+            if kept.get(question) is body:
+                del kept[question]
+            self.bytes -= len(body) + len(question) + KEPT_OVERHEAD
+
+    def clear(self) -> None:
+        """Forget every body (the index is cleared by its owner)."""
+        self.order.clear()
+        self.bytes = 0
 
 
 class Memo:
@@ -436,11 +465,12 @@ class AnswerMemo:
         # Data answers (NOERROR with answer records and no authority) go in the budget of
         # data; anything else counts against the negative one.
         positive = not body[1] & 0xF and body[4:6] != b"\0\0" and body[6:8] == b"\0\0"
-        if key[1] in self._kept[kind]:  # kept again: by one budget only, the one it goes in now
+        kept = self._kept[kind].get(key[1])
+        if type(kept) is bytes:  # a body (Bodies): it goes out of the index at once
+            del self._kept[kind][key[1]]
+        elif kept is not None:  # kept again: by one budget only, the one it goes in now
             self.positive.pop(key)
             self.negative.pop(key)
-            self.bodies.pop(key)
-            self.negative_bodies.pop(key)
         (self.positive if positive else self.negative).put(key, memo)
 
     def put_body(self, kind: int, query: bytes, end: int, name: bytes, response: bytes) -> None:
@@ -453,10 +483,10 @@ class AnswerMemo:
         is made of no name to forget it by (a zone change drops it, as it drops every
         answer). An answer kept for that very question only (Memo.exact) stays."""
         question = query[2:12] + name + query[end:]
-        if question not in self._kept[kind] and _foldable(query, end):
+        if question not in self._kept[kind] and query.find(b"\0", 12) + 1 == end:  # (_foldable)
             # (with data, as put tells it, for these answers: no authority records)
             bodies = self.bodies if response[8:10] == b"\0\0" else self.negative_bodies
-            bodies.add((kind, question), response[2:12] + name + response[end:])
+            bodies.add(kind, question, response[2:12] + name + response[end:])
 
     def forget(self, labels: Key) -> int:
         """Drop the answers made of the name; return how many there were."""

@@ -62,16 +62,24 @@ def test_precomputed_bodies_stay_within_their_budget_and_give_way_to_an_answer_p
         response = wire[:2] + b"\x85\x00" + wire[4:] + bytes(rng.randrange(10, 200))
         answers.put_body(UDP, wire, end, wire[12:end].lower(), response)
         bodies = answers.bodies
-        assert len(bodies.entries) <= 64 and bodies.bytes <= 12_000
+        assert len(bodies) <= 64 and bodies.bytes <= 12_000
         assert bodies.bytes == sum(
-            len(body) + len(key[1]) + 200 for key, body in bodies.entries.items()
+            len(body) + len(question) + 200 for _, question, body in bodies.order
         )
-        assert len(answers) == len(bodies.entries)
+        assert len(answers) == len(bodies)
     assert answers.get(UDP, wire, float) == (response, "authority")
     answers.put(UDP, wire, response[:-1] + b"!", "authority", end=end)
     assert answers.get(UDP, wire, float)[0].endswith(b"!")
-    assert len(answers) == len(bodies.entries) + 1  # the body dropped from its budget
+    assert len(answers) == len(bodies)  # the body out of the index, in the count till its turn
     assert len(answers.positive.entries) + len(answers.negative.entries) == 1
+    for i in range(64):  # its turn comes: it goes, and nothing else with it
+        query = dns.message.make_query(f"g{i}.example.com.", "A").to_wire()
+        end = question_end(query)
+        answers.put_body(UDP, query, end, query[12:end], query[:2] + b"\x85\x00" + query[4:])
+    assert answers.get(UDP, wire, float)[0].endswith(b"!")
+    assert len(answers) == len(bodies) + 1 and bodies.bytes == sum(
+        len(body) + len(question) + 200 for _, question, body in bodies.order
+    )
     answers.clear()
     assert (len(answers), answers.bytes) == (0, 0)
 

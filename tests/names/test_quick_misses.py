@@ -198,7 +198,7 @@ def test_an_answer_kept_by_what_decides_it_is_kept_as_a_body_once_asked_again():
             query = wire(shaken(name, rng), rdtype, qid=qid)
             assert answered(chain, query) == authority.answer(query, catalog), (name, qid)
     answers = chain.answers
-    assert (len(answers.negative_bodies.entries), len(answers.bodies.entries)) == (1, 1)
+    assert (len(answers.negative_bodies), len(answers.bodies)) == (1, 1)
     assert len(answers.positive.entries) + len(answers.negative.entries) == 0
 
 
@@ -214,6 +214,6 @@ def test_no_data_at_a_name_that_exists_is_kept_at_its_first_answer_from_a_templa
     for name, rdtype in (("HosT.example.org.", "MX"), ("XyZ.wild.example.org.", "A")):
         query = wire(name, rdtype, qid=9)
         assert answered(chain, query) == authority.answer(query, catalog), name
-    assert (len(answers.negative_bodies.entries), len(answers.bodies.entries)) == (1, 0)
+    assert (len(answers.negative_bodies), len(answers.bodies)) == (1, 0)
     query = wire("hOSt.example.org.", "MX", qid=10)
     assert chain.at_once(query, CLIENT) == (authority.answer(query, catalog), "authority")

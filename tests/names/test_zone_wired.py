@@ -46,7 +46,8 @@ def wired(query: bytes, catalog: ZoneCatalog) -> bytes | None:
     name = query[12:end].lower()
     zones = catalog.by_wire
     zone = authority.zone_of(name, zones)
-    return None if zone is None else authority.wired_answer(query, end, name, zone, 0, zones)
+    found = zone and zone.wired_at(name + query[end : end + 4])
+    return found and authority.wired_answer(query, end, found, zone, 0, zones)
 
 
 def owned(query: bytes, catalog: ZoneCatalog) -> bytes | None:
