@@ -165,6 +165,11 @@ def wired_answer(
         if plain is None:
             return None
     limit, flags, arcount, opt = plain
+    question = query[12 : end + 4]
+    if type(found) is bytes:  # the counts and the records (see zone.Wired)
+        if end - 2 + len(found) > limit:  # (end + 4 + the records' length)
+            return None
+        return b"".join((query[:2], flags[recursive], found[:6], arcount, question, found[6:], opt))
     counts, records, target, additional = found
     if target and zone_of(target, zones) is not zone:
         return None  # the CNAME's target is in another zone of ours (a closer one)
@@ -172,7 +177,6 @@ def wired_answer(
         return None  # write_response decides what to leave out
     if additional:
         arcount = (additional + arcount[1]).to_bytes(2, "big")
-    question = query[12 : end + 4]
     return b"".join((query[:2], flags[recursive], counts, arcount, question, records, opt))
 
 
