@@ -129,17 +129,54 @@ def closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
     """Return zone_of's zone and where its origin starts in name (None, 0 for none): past
     the first label (name[0] + 1) for a name right below the origin, which then is no zone's
     origin itself. Bytes that are not a name (AnswerMemo.get's, unchecked) find a zone past
-    labels the caller checks, or none: (None, -1) when a length runs past their end."""
-    position = 0
+    labels the caller checks, or none: (None, -1) when a length runs past their end.
+
+    The name itself and the name past its first label are looked up first, the usual case
+    of a name in our zones; then a name whose labels after the first are those of a name
+    found outside every zone before is outside them too, without a lookup of the rest (the
+    names missed at once share a few parents: a zone's random subdomains, its hosts)."""
+    zone = zones.get(name)
+    if zone is not None:
+        return zone, 0
     try:
-        while (zone := zones.get(name[position:])) is None:
+        position = name[0] + 1
+        if position == 1:
+            return None, 0  # the root, no zone's origin
+        parent = name[position:]
+        zone = zones.get(parent)
+        if zone is not None:
+            return zone, position
+        outside = _outside  # (read once: another thread may look at other zones meanwhile)
+        if outside[0] is zones and parent in outside[1]:
+            return None, 0
+        while True:  # (from the parent, looked up already)
             length = name[position]
             if not length:
+                _found_outside(zones, parent)
                 return None, 0
             position += length + 1
+            zone = zones.get(name[position:])
+            if zone is not None:
+                break
     except IndexError:
         return None, -1  # not a name
     return zone, position
+
+
+# The names found outside every zone of a catalog (ZoneCatalog.by_wire, a new dict at every
+# change, held here so that its identity stays its own) as the parents of names asked, in
+# wire form as asked; at most KEPT_OUTSIDE, then emptied.
+KEPT_OUTSIDE = 4096
+_outside: tuple[dict | None, set[bytes]] = (None, set())
+
+
+def _found_outside(zones: dict[bytes, Zone], parent: bytes) -> None:
+    """Remember that no zone holds the name parent (a walk from it ended at the root)."""
+    global _outside
+    outside = _outside  # (one read: another thread may put another catalog's meanwhile)
+    if outside[0] is not zones or len(outside[1]) >= KEPT_OUTSIDE:
+        outside = _outside = zones, set()
+    outside[1].add(parent)
 
 
 def wired_answer(

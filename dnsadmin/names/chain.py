@@ -40,13 +40,11 @@ from .memo import (
     UDP_RECURSIVE,
     AnswerMemo,
     Templates,
-    flavour,
     folded,
     keyed,
     question_end,
 )
 from .recursive import ROOT_HINTS, Found, Recursive, read_hints
-from .render import Records
 from .tsig import TSIG_MARK
 
 log = logging.getLogger(__name__)
@@ -200,9 +198,16 @@ class ResolverChain:
     ) -> tuple[Result, str]:
         """Return the response to query from client, and the name of the link that made it;
         outside: what at_once told of the query (a miss outside our zones), if anything."""
-        allowed = self.allows_recursion(client)
-        kind = flavour(tcp=tcp, recursive=allowed)
-        end = None if outside is None else self._outside_now(outside)
+        allowed = self._clients.get(client)  # (allows_recursion's first look, inline)
+        if allowed is None:
+            allowed = self.allows_recursion(client)
+        # (flavour's, inline: this runs for every miss)
+        kind = (RECURSIVE if allowed else 0) | (TCP if tcp else 0)
+        end = None
+        if outside is not None:  # (_outside_now's, inline)
+            generation, end = divmod(outside, OUTSIDE_SPAN)
+            if generation != self.catalog.generation:
+                end = None
         if end is None:
             kept = self._kept(kind, query)
             if type(kept) is tuple:
@@ -282,7 +287,9 @@ class ResolverChain:
         # client's own case only, rare, come from resolve()).
         kept = self.cache.answers.get_folded(kind, query, end, name, self.cache.clock)
         if kept is None and self._authority_first:
-            if question_end(query) != end:
+            # (its labels after the first read before, most often: no walk over them)
+            plain = query[4:6] == b"\0\1" and wire.known_name(query, 12, end)
+            if not plain and question_end(query) != end:
                 return None  # not the question's name: the general path reads the query
             # The zones' generation as looked at before the lookup (at_once, _kept): a zone
             # published meanwhile makes the int stale, not right for the new zones.
@@ -466,10 +473,10 @@ class ResolverChain:
         parsed = wire.plain_query(query, end)
         if parsed is None:
             return None
-        parsed.qname = wire.question_name(query, end)
-        if parsed.qname is None:
+        qname = parsed.qname = wire.question_name(query, end)
+        if qname is None:
             return None  # a name too long: the links' FORMERR
-        labels = folded_name(parsed.qname)
+        labels = folded_name(qname)
         cache = self.cache
         if labels in cache.positive.by_name or labels in cache.negative.by_name:
             return None
@@ -541,8 +548,7 @@ class ResolverChain:
             found = Sections(Kind.SERVFAIL)
         if type(found) is Found:
             if found.kind is Kind.ANSWER:
-                records = Records(found.rdtype, found.ttl, found.wires)
-                response = wire.write_answer(parsed, records, RA)
+                response = wire.write_answer(parsed, found, RA)  # (its type, TTL and wires)
             else:
                 rcode = wire.NXDOMAIN if found.kind is Kind.NXDOMAIN else wire.NOERROR
                 response = wire.write_negative(parsed, rcode, found.soa, tcp, RA)

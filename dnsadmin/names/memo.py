@@ -401,11 +401,13 @@ class AnswerMemo:
         """Return what ``get`` returns for a plain question (ending at end, name: its name
         case-folded) kept by its key case-folded, or None: for a caller that has worked out
         end and name already."""
-        question = keyed(query, end, name)
+        question = query[2:12] + name + query[end:]  # (keyed's, inline: every miss)
         memo = self._kept[kind].get(question)
+        if memo is None:  # (first: every cache miss)
+            return None
         if type(memo) is bytes:  # a precomputed answer's body (Bodies)
             return with_question(query, memo, end), "authority"
-        if memo is None or (memo.exact and name != query[12:end]):
+        if memo.exact and name != query[12:end]:
             return None
         return self._sent((kind, question), memo, query, end, clock)
 

@@ -201,17 +201,17 @@ class DNSServer:
         self._udp.clear()
         self._tcp_servers.clear()
 
-    def _answer(
-        self, query: bytes, tcp: bool, client: str, outside: int | None = None
-    ) -> tuple[Result, str]:
-        """Return the response to query and its source; outside: what at_once told of it."""
+    def _answer(self, query: bytes, tcp: bool, client: str) -> tuple[Result, str]:
+        """Return the response to query and its source (a UDP query, its cookie taken out
+        as it was read, goes to _resolve_query straight: see _take_turn)."""
         if tcp and self.cookies is not None and query[10:12] != b"\0\0":
             return self._answer_with_cookie(query, client)
-        return self._resolve_query(query, tcp, client, outside)
+        return self._resolve_query(query, tcp, client)
 
     def _resolve_query(
         self, query: bytes, tcp: bool, client: str, outside: int | None = None
     ) -> tuple[Result, str]:
+        """Return the response to query and its source; outside: what at_once told of it."""
         try:
             return self.chain.resolve(query, tcp=tcp, client=client, outside=outside)
         except Exception:
@@ -384,7 +384,8 @@ class DNSServer:
         while backlog:
             job = backlog.popleft() if backlog[0][4] >= late else backlog.pop()
             udp, query, client, cookie, started, outside = job
-            result, source = self._answer(query, False, client[0], outside)
+            # (_answer's, for UDP: its cookie was taken out as it was read)
+            result, source = self._resolve_query(query, False, client[0], outside)
             if isinstance(result, bytes):
                 self._reply_udp(udp, query, result, client, cookie, source, started)
             elif result is not None:
@@ -432,7 +433,8 @@ class DNSServer:
     def _reply_udp(self, udp, query, response, client, cookie, source, started) -> None:
         """Send response unless the rate limits drop it (or send it slipped), with the
         client's cookie; count it."""
-        response, source = self._release(response, client[0], cookie, source)
+        if cookie is not None or self.rrl is not None:  # (else _release lets it go as it is)
+            response, source = self._release(response, client[0], cookie, source)
         if response is None or udp.fileno() < 0:
             return  # dropped, or the server stopped meanwhile
         self._send_udp(udp, response, client)

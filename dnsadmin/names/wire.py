@@ -8,10 +8,11 @@ must.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import dns.exception
 import dns.name
@@ -27,6 +28,7 @@ RR_HEADER = struct.Struct("!HHIH")
 QUESTION = struct.Struct("!HH")
 RR_TYPE_TTL = struct.Struct("!HHI")
 PLAIN_OPT = struct.Struct("!BHHIH")  # owner (the root), type, payload size, TTL, rdata length
+PLAIN_TAIL = struct.Struct("!HHBHHIH")  # a question's type and class, then PLAIN_OPT
 ID_FLAGS = struct.Struct("!HH")
 IN = 1
 OPT = 41  # a plain int, not an attribute of dns.rdatatype looked up for every miss
@@ -36,6 +38,7 @@ AA = 0x0400
 TC = 0x0200
 ECHOED_FLAGS = 0x7910  # opcode, RD and CD are copied from the query (RFC 1035, RFC 6840 5.9)
 DO = 0x8000
+VERSION_DO = 0xFF0000 | DO  # an OPT record's EDNS version and DNSSEC OK, in its TTL
 
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, YXDOMAIN = 0, 1, 2, 3, 4, 5, 6
 NOTAUTH = 9
@@ -138,10 +141,24 @@ def question_name(query: bytes, end: int) -> dns.name.Name | None:
             if len(_parents) >= KEPT_PARENTS:
                 _parents.clear()
             parent = _parents[query[after:end]] = labels_at(query, after)[0]
-        labels = (query[13:after], *parent)
-    name = object.__new__(dns.name.Name)
-    object.__setattr__(name, "labels", labels)  # past the immutable Name's guard, as __init__
+        labels = (query[13:after],) + parent
+    name = _new_name()
+    _set(name, "labels", labels)  # past the immutable Name's guard, as __init__
     return name
+
+
+_new_name = functools.partial(object.__new__, dns.name.Name)  # (no Python frame: every miss)
+_set = object.__setattr__
+
+
+def known_name(data: bytes, start: int, end: int) -> bool:
+    """Tell whether the bytes of data from start to end are a plain name (labels of 63 bytes
+    at most, the root's last, as memo.question_end reads them) from its first label alone:
+    a length byte of 63 at most, then a name question_name has read (one of its parents, all
+    plain names: it is given the end question_end found). False when it cannot be told so
+    (a parent not kept, or in another case: then walk the labels)."""
+    first = data[start]
+    return first < 64 and data[start + 1 + first : end] in _parents
 
 
 def read_name(wire: bytes, position: int) -> tuple[dns.name.Name, int]:
@@ -360,9 +377,18 @@ def write_owned(query: bytes, end: int, records: Records, flags: int = AA) -> by
     return b"".join((header, query[12 : end + 4], answer, opt))
 
 
-def write_answer(query: Query, records: Records, flags: int) -> bytes | None:
-    """Return what write_owned returns for a plain UDP query that plain_query read (its
-    qname set), without reading the query again."""
+class WireRRset(Protocol):
+    """An RRset's type, TTL and rdatas in wire form, owner aside: Records, or what a
+    resolution found (recursive.Found), written as they are."""
+
+    rdtype: int
+    ttl: int
+    wires: tuple[bytes, ...]
+
+
+def write_answer(query: Query, records: WireRRset, flags: int) -> bytes | None:
+    """Return what write_owned returns for a plain UDP query that plain_query read, without
+    reading the query again."""
     answer = _owned_records(records)
     edns = query.edns >= 0
     limit = min(max(query.payload, MIN_PAYLOAD), OUR_PAYLOAD) - OPT_SIZE if edns else MIN_PAYLOAD
@@ -374,7 +400,7 @@ def write_answer(query: Query, records: Records, flags: int) -> bytes | None:
     return b"".join((header, query.question, answer, opt))
 
 
-def _owned_records(records: Records) -> bytes:
+def _owned_records(records: WireRRset) -> bytes:
     """Return the records of an RRset at the question's name, their owners pointing at it."""
     fixed = RR_TYPE_TTL.pack(records.rdtype, IN, records.ttl)
     wires = records.wires
@@ -413,20 +439,25 @@ def plain_query(query: bytes, end: int) -> Query | None:
     """Return what parse_query makes of a plain query (as _plain_edns takes them) without
     DNSSEC OK, whose question (one plain name ending at end) is of class IN, but its qname,
     left to the caller; None for any other."""
-    if query[end + 2 : end + 4] != b"\0\1" or query[2] & 0xF8:
-        return None  # another class (or none: the query cut short), a response, an opcode
+    if query[2] & 0xF8:
+        return None  # a response, an opcode
+    extra = len(query) - end
+    if extra == 4 + OPT_SIZE and query[4:12] == b"\0\1\0\0\0\0\0\1":
+        # The question's type and class and the OPT record, in one read.
+        qtype, qclass, owner, rdtype, payload, ttl, rdlength = PLAIN_TAIL.unpack_from(query, end)
+        if qclass != IN or owner or rdtype != OPT or rdlength or ttl & VERSION_DO:
+            return None  # options, a version we do not speak (BADVERS), DNSSEC OK
+        edns = 0
+    elif extra == 4 and query[4:12] == b"\0\1\0\0\0\0\0\0":
+        qtype, qclass = QUESTION.unpack_from(query, end)
+        if qclass != IN:
+            return None
+        edns, ttl, payload = -1, 0, MIN_PAYLOAD
+    else:
+        return None  # another class (or none: the query cut short), other records
     qid, flags = ID_FLAGS.unpack_from(query)
-    qtype = query[end] << 8 | query[end + 1]
     question = query[12 : end + 4]
-    extra = len(query) - end - 4
-    if extra == 0 and query[4:12] == b"\0\1\0\0\0\0\0\0":
-        return Query(qid, flags, None, qtype, IN, question=question)
-    if extra != OPT_SIZE or query[4:12] != b"\0\1\0\0\0\0\0\1" or query[end + 4]:
-        return None
-    _, rdtype, payload, ttl, rdlength = PLAIN_OPT.unpack_from(query, end + 4)
-    if rdtype != OPT or rdlength or ttl & (0xFF0000 | DO):
-        return None  # options, a version we do not speak (BADVERS), DNSSEC OK
-    return Query(qid, flags, None, qtype, IN, 0, ttl & 0xFFFF, payload, NOERROR, question)
+    return Query(qid, flags, None, qtype, IN, edns, ttl & 0xFFFF, payload, NOERROR, question)
 
 
 def _plain_edns(query: bytes, end: int) -> tuple[int, bytes] | None:
@@ -522,7 +553,7 @@ def write_negative(
     opt = b""
     if edns:
         ttl = ((rcode >> 4) << 24) | (query.ednsflags & DO)
-        opt = PLAIN_OPT.pack(0, dns.rdatatype.OPT, OUR_PAYLOAD, ttl, 0)
+        opt = PLAIN_OPT.pack(0, OPT, OUR_PAYLOAD, ttl, 0)
     flags |= QR | (query.flags & ECHOED_FLAGS) | (rcode & 0xF)
     header = HEADER.pack(query.id, flags, 1, 0, 1, int(edns))
     record_ttl = rrset.ttl.to_bytes(4, "big")
