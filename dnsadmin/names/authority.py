@@ -133,8 +133,9 @@ def closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
 
     The name itself and the name past its first label are looked up first, the usual case
     of a name in our zones; then a name whose labels after the first are those of a name
-    found outside every zone before is outside them too, without a lookup of the rest (the
-    names missed at once share a few parents: a zone's random subdomains, its hosts)."""
+    found outside every zone before (zones' outside, a catalog's: catalog.WireZones) is
+    outside them too, without a lookup of the rest (the names missed at once share a few
+    parents: a zone's random subdomains, its hosts)."""
     zone = zones.get(name)
     if zone is not None:
         return zone, 0
@@ -146,13 +147,13 @@ def closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
         zone = zones.get(parent)
         if zone is not None:
             return zone, position
-        outside = _outside  # (read once: another thread may look at other zones meanwhile)
-        if outside[0] is zones and parent in outside[1]:
+        outside = getattr(zones, "outside", None)
+        if outside is not None and parent in outside:
             return None, 0
         while True:  # (from the parent, looked up already)
             length = name[position]
             if not length:
-                _found_outside(zones, parent)
+                _remember(outside, parent)
                 return None, 0
             position += length + 1
             zone = zones.get(name[position:])
@@ -163,20 +164,17 @@ def closest(name: bytes, zones: dict[bytes, Zone]) -> tuple[Zone | None, int]:
     return zone, position
 
 
-# The names found outside every zone of a catalog (ZoneCatalog.by_wire, a new dict at every
-# change, held here so that its identity stays its own) as the parents of names asked, in
-# wire form as asked; at most KEPT_OUTSIDE, then emptied.
-KEPT_OUTSIDE = 4096
-_outside: tuple[dict | None, set[bytes]] = (None, set())
+KEPT_OUTSIDE = 4096  # names remembered outside every zone of a catalog (then forgotten)
 
 
-def _found_outside(zones: dict[bytes, Zone], parent: bytes) -> None:
-    """Remember that no zone holds the name parent (a walk from it ended at the root)."""
-    global _outside
-    outside = _outside  # (one read: another thread may put another catalog's meanwhile)
-    if outside[0] is not zones or len(outside[1]) >= KEPT_OUTSIDE:
-        outside = _outside = zones, set()
-    outside[1].add(parent)
+def _remember(outside: set[bytes] | None, parent: bytes) -> None:
+    """Remember that no zone holds the name parent (a walk from it ended at the root), in
+    the zones' own set (none for zones in a plain dict)."""
+    if outside is None:
+        return
+    if len(outside) >= KEPT_OUTSIDE:
+        outside.clear()
+    outside.add(parent)
 
 
 def wired_answer(

@@ -9,6 +9,18 @@ import dns.name
 from .zone import Key, Zone, lower_labels
 
 
+class WireZones(dict):
+    """Zones by their origin's wire form in lowercase (ZoneCatalog.by_wire), and the names
+    found outside every one of them (authority.closest's parents of the names asked), which
+    go with the dict when the zones change."""
+
+    __slots__ = ("outside",)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.outside: set[bytes] = set()
+
+
 class ZoneCatalog:
     """Zones by origin; the closest enclosing zone answers a name.
 
@@ -22,7 +34,7 @@ class ZoneCatalog:
         self._zones: dict[Key, Zone] = {}
         # The same zones by their origin's wire form in lowercase, as authority.locate looks
         # a question's name up from its bytes.
-        self.by_wire: dict[bytes, Zone] = {}
+        self.by_wire: dict[bytes, Zone] = WireZones()
         self._lock = threading.Lock()
         self.generation = 0
         for zone in zones or ():
@@ -44,7 +56,7 @@ class ZoneCatalog:
             self._publish(zones)
 
     def _publish(self, zones: dict[Key, Zone]) -> None:
-        self.by_wire = {zone.origin.to_wire().lower(): zone for zone in zones.values()}
+        self.by_wire = WireZones((zone.origin.to_wire().lower(), zone) for zone in zones.values())
         self._zones = zones
         self.generation += 1
 

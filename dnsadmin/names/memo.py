@@ -194,7 +194,8 @@ class Bodies:
             self.bytes -= len(body) + len(question) + KEPT_OVERHEAD
 
     def clear(self) -> None:
-        """Forget every body (the index is cleared by its owner)."""
+        """Forget every body: only with the index (AnswerMemo.clear), or the bodies left
+        there would be counted by no budget."""
         self.order.clear()
         self.bytes = 0
 

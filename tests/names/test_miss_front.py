@@ -4,6 +4,9 @@ in one go (wire.plain_query), and what a resolution found is written as its reco
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import dns.message
 import dns.name
 import pytest
@@ -105,6 +108,18 @@ def test_a_parent_found_outside_our_zones_is_looked_up_again_once_they_change():
     zone, position = authority.closest(name, catalog.by_wire)
     assert (zone.origin, position) == (dns.name.from_text("example.net."), 2)
     assert authority.closest(b"\x01b\x01a" + PARENT, catalog.by_wire)[1] == 4
+
+
+def test_the_names_found_outside_go_with_the_zones_they_were_found_outside_of():
+    """The parents remembered outside are the catalog's own, dropped with its zones when they
+    change: nothing holds a replaced zone (a large one, reloaded whole) past its time."""
+    catalog = ZoneCatalog([zone_from_text(ZONE, "example.org.")])
+    replaced = weakref.ref(next(iter(catalog.by_wire.values())))
+    assert authority.closest(b"\x01a" + PARENT, catalog.by_wire) == (None, 0)
+    assert catalog.by_wire.outside == {PARENT}
+    catalog.replace(zone_from_text(ZONE, "example.org."))
+    gc.collect()
+    assert replaced() is None and not catalog.by_wire.outside
 
 
 @pytest.mark.parametrize(
