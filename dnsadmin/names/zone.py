@@ -15,7 +15,6 @@ import logging
 import struct
 import time
 import weakref
-import zlib
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -86,13 +85,6 @@ ALIAS_OBJECTS = 330  # bytes of a name noted in Zone.aliased: its key, a set, a 
 # A zone served before its answers are precomputed (precompute_served) has them made in
 # slices of this many seconds of the event loop, which answers the questions in between.
 WIRE_SLICE = 0.004
-
-# The bits telling which labels right below the origin may name a node (Zone.may_hold_below):
-# at least BELOW_BITS_PER_NAME a node, a power of two between BELOW_BITS_MIN and BELOW_BITS_MAX
-# (2 MiB): for bench/mix's 50,000 names, 128 KiB, one bit in twenty set.
-BELOW_BITS_PER_NAME = 16
-BELOW_BITS_MIN = 1 << 12
-BELOW_BITS_MAX = 1 << 24
 
 Key = tuple[bytes, ...]
 # A precomputed answer (Zone.wired): the header's counts of questions, answers and authority
@@ -234,14 +226,12 @@ class Zone:
         serial: int | None,
         marked: tuple[frozenset[Key], frozenset[Key]] | None = None,
         wired: tuple[dict, dict, dict] | Due | None = None,
-        below: bytearray | None = None,
     ) -> None:
         """``marked``: the keys of the zone cuts and DNAMEs in nodes, when the caller knows
         them (a patched zone's), instead of looking at every node; ``wired``: the zone's
         precomputed answers, the changes to them and the aliases by target when the caller
         has them (a patched zone's, see patch_zone), or a Due to serve the zone without them
-        until precompute_served makes them (None: made now); ``below``: the bits of
-        may_hold_below when the caller has them (a patched zone's)."""
+        until precompute_served makes them (None: made now)."""
         self.origin = origin
         self.transfer_acl = transfer_acl
         # signer.Signed once the zone is signed (RRSIGs, the NSEC/NSEC3 chain); see denial.py.
@@ -255,12 +245,6 @@ class Zone:
                 frozenset(k for k, n in nodes.items() if DNAME in n._raw),
             )
         self._cuts, self._dnames = marked
-        # A bit for each label right below the origin that names a node (and some that no
-        # longer do), by its CRC: most names that do not exist (a random subdomain's) are
-        # told so by a bit in a small array (see may_hold_below), not a lookup in nodes, a
-        # memory fetch. A patched zone's come from the zone it patched (_below_patched).
-        self._below = below if below is not None else _below_bits(nodes)
-        self._below_mask = len(self._below) * 8 - 1
         self.soa_records = self._apex_soa(serial)
         wire = self.soa_records.wires[0]
         # The SOA's wire form ends with its five numbers: SERIAL ... MINIMUM.
@@ -574,17 +558,9 @@ class Zone:
     def name_error_below_origin(self, label: bytes) -> bool:
         """Tell whether the name of this case-folded label right below the origin does not
         exist, as ``decider`` finds it ((b"", ()): no such node, no wildcard at the origin,
-        no DNAME there), with three lookups at most: a random subdomain's case."""
+        no DNAME there), with three lookups: a random subdomain's case."""
         nodes = self._nodes
-        if self.may_hold_below(label) and (label,) in nodes:
-            return False
-        return (b"*",) not in nodes and () not in self._dnames
-
-    def may_hold_below(self, label: bytes) -> bool:
-        """Tell whether this case-folded label right below the origin may name a node of the
-        zone: False only for a label that names none (one bit looked at)."""
-        bit = zlib.crc32(label) & self._below_mask
-        return self._below[bit >> 3] >> (bit & 7) & 1 == 1
+        return (label,) not in nodes and (b"*",) not in nodes and () not in self._dnames
 
     def node_at(self, rel: Key) -> Node | None:
         """Return the node of the name of these case-folded labels relative to the origin when
@@ -881,8 +857,7 @@ def patch_zone(
         wired = ({}, {}, {})  # nor does the zone precompute now (see WIRED_BUDGET)
     elif marked == _marks(previous) and not _drifted(previous):
         wired = (previous.wired, dict(previous.wired_changes), previous.aliased)
-    below = _below_patched(previous, nodes, touched)
-    zone = Zone(origin, nodes, previous.transfer_acl, serial, marked, wired, below)
+    zone = Zone(origin, nodes, previous.transfer_acl, serial, marked, wired)
     zone.transfer_keys = previous.transfer_keys
     if due is None and not wiring:
         zone.unwire()
@@ -1021,37 +996,6 @@ def _rewire(zone: Zone, previous: Zone, touched: Collection[Key]) -> None:
         zone.unwire()
     elif len(zone.wired_changes) > max(WIRED_CHANGES, len(zone.wired) // 8):
         zone.wired, zone.wired_changes = zone.precomputed(), {}
-
-
-def _below_bits(nodes: dict[Key, Node]) -> bytearray:
-    """Return the bits of Zone.may_hold_below for nodes: one set for each node right below
-    the origin (the last of its key's labels, as relative keys end with it)."""
-    size = BELOW_BITS_MIN
-    while size < BELOW_BITS_PER_NAME * len(nodes) and size < BELOW_BITS_MAX:
-        size <<= 1
-    bits = bytearray(size >> 3)
-    _set_below(bits, (key[0] for key in nodes if len(key) == 1))
-    return bits
-
-
-def _below_patched(previous: Zone, nodes: dict[Key, Node], touched: Collection[Key]) -> bytearray:
-    """Return the bits of Zone.may_hold_below for a patch of previous: its own (a copy: it
-    is still served), with those of the labels right below the origin the touched names end
-    with (a name added, or an empty non-terminal above one); made afresh once the zone has
-    outgrown them. A name removed leaves its bit: it only costs that label a lookup."""
-    bits = previous._below
-    if len(bits) * 8 < BELOW_BITS_MAX and len(bits) * 8 < BELOW_BITS_PER_NAME * len(nodes):
-        return _below_bits(nodes)
-    bits = bytearray(bits)
-    _set_below(bits, (key[-1] for key in touched if key and (key[-1],) in nodes))
-    return bits
-
-
-def _set_below(bits: bytearray, labels: Iterable[bytes]) -> None:
-    mask = len(bits) * 8 - 1
-    for label in labels:
-        bit = zlib.crc32(label) & mask
-        bits[bit >> 3] |= 1 << (bit & 7)
 
 
 def _entry_bytes(key: bytes, found: Wired | None) -> int:
