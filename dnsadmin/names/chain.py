@@ -40,6 +40,7 @@ from .memo import (
     UDP_RECURSIVE,
     AnswerMemo,
     Templates,
+    flavour,
     folded,
     keyed,
     question_end,
@@ -198,16 +199,9 @@ class ResolverChain:
     ) -> tuple[Result, str]:
         """Return the response to query from client, and the name of the link that made it;
         outside: what at_once told of the query (a miss outside our zones), if anything."""
-        allowed = self._clients.get(client)  # (allows_recursion's first look, inline)
-        if allowed is None:
-            allowed = self.allows_recursion(client)
-        # (flavour's, inline: this runs for every miss)
-        kind = (RECURSIVE if allowed else 0) | (TCP if tcp else 0)
-        end = None
-        if outside is not None:  # (_outside_now's, inline)
-            generation, end = divmod(outside, OUTSIDE_SPAN)
-            if generation != self.catalog.generation:
-                end = None
+        allowed = self.allows_recursion(client)
+        kind = flavour(tcp=tcp, recursive=allowed)
+        end = None if outside is None else self._outside_now(outside)
         if end is None:
             kept = self._kept(kind, query)
             if type(kept) is tuple:
