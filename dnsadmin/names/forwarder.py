@@ -82,11 +82,19 @@ class Forwarder(Upstream):
         loop = asyncio.get_running_loop()
         # One forwarder, the rule, is asked live or probed alike (Servers.order): not ordered.
         servers = self.forwarders
-        for server in servers if len(servers) < 2 else self.servers.order(servers):
+        order = servers if len(servers) < 2 else self.servers.order(servers)
+        for tried, server in enumerate(order):
             started = loop.time()
+            untried = len(order) - tried
+            # A forwarder waited for no longer than its share of what is left of the deadline:
+            # a silent first one must leave the others their turn (with the whole of it, a
+            # deadline of QUERY_TIMEOUT or less never reached the second).
+            timeout = self.query_timeout
+            if untried > 1:
+                timeout = min(timeout, (deadline - started) / untried)
             try:
                 response = await exchange(
-                    question, *server, self.query_timeout, self._count, self.sockets, deadline
+                    question, *server, timeout, self._count, self.sockets, deadline
                 )
             except UNREACHABLE_ERRORS:
                 self.servers.timed_out(server)

@@ -177,6 +177,17 @@ async def test_it_moves_on_when_a_forwarder_is_silent(scripted, upstream, clock,
     assert len(scripted["silent"].queries) == 1  # backed off after its timeout
 
 
+async def test_a_silent_forwarder_leaves_the_next_its_share_of_the_deadline(
+    scripted, upstream, clock, forwarder_to
+):
+    # Its query timeout (2 s) is longer than the deadline: waited for whole, the silent
+    # first forwarder took all of it and the second was never asked.
+    forwarder = forwarder_to(scripted["silent"].port, upstream.port, clock=clock, deadline=1.0)
+    found = await forwarder.resolve(name("www.example.test."), A)
+    assert addresses(found) == ["192.0.2.1"]
+    assert len(scripted["silent"].queries) == 1
+
+
 async def test_it_gives_servfail_when_no_forwarder_answers(scripted, clock, forwarder_to):
     forwarder = forwarder_to(scripted["silent"].port, clock=clock, query_timeout=0.2)
     found = await forwarder.resolve(name("www.example.test."), A)
