@@ -255,6 +255,13 @@ def _true_name(query: bytes) -> bytes:
     return query[12 : question_end(query)].lower()
 
 
+def _capital_name(query: bytes) -> bool:
+    """Tell whether the name of query's question, as far as its first zero byte (as
+    ``AnswerMemo.get`` reads it), has a capital letter."""
+    name = query[12 : query.find(b"\0", 12) + 1]
+    return name != name.lower()
+
+
 def _into_id(query: bytes) -> bool:
     """Tell whether query may hold a compression pointer into its ID (C0 00 or C0 01 after
     its header): the name read so is made of the ID, so the answer is the one query's, not
@@ -354,10 +361,14 @@ class AnswerMemo:
         below; it ends at 12 + its length), or b"" for a query that has none, for the caller
         to go on with.
 
-        First the query's own bytes: a question in lowercase is its own key, and the body
-        kept holds it as is (the hot path of a repeated question: one lookup, one join);
-        then, for a name in another case, the question case-folded. Each is one lookup, in
-        the one dict of every budget.
+        A query with a capital letter in its name is looked up by its question case-folded,
+        and only so; any other query is its own key (the hot path of a repeated question in
+        lowercase: one lookup, one join). One lookup either way, in the one dict of every
+        budget: a lookup by the query's own bytes first cost a question in another case a
+        lookup that finds nothing (most of the time: resolvers vary the case of each
+        question, 0x20), which in dicts this large costs a fifth of a first answer. So an
+        answer kept for that very question only (Memo.exact) is kept for a name without
+        capitals only (``put``).
 
         The name is taken to end at the query's first zero byte, found at C speed where
         walking its labels (``question_end``) costs a Python loop: only names without a zero
@@ -371,30 +382,35 @@ class AnswerMemo:
         name (a zero byte in a label, several questions, a pointer).
         """
         kept = self._kept[kind]
-        memo = kept.get(query[2:])
+        key = query[2:]
+        if not key.islower():  # a capital letter (or no letter at all) after the ID
+            end = query.find(b"\0", 12) + 1
+            name = query[12:end]
+            folded_name = name.lower()
+            if folded_name != name:  # (else the capital is not in the name)
+                question = query[2:12] + folded_name + query[end:]  # (keyed's, inline)
+                memo = kept.get(question)
+                if memo is not None:
+                    if type(memo) is bytes:  # (with_question inline, as below)
+                        body = b"".join((query[:2], memo[:10], query[12:end], memo[end - 2 :]))
+                        return body, "authority"
+                    if not memo.exact:
+                        if memo.lasting:  # (_sent's first case, with_question inline: the
+                            body = memo.body  # hot path of a name in any case)
+                            answer = b"".join(
+                                (query[:2], body[:10], query[12:end], body[end - 2 :])
+                            )
+                            return answer, memo.source
+                        return self._sent((kind, question), memo, query, end, clock) or folded_name
+                return folded_name  # (unchecked: see above)
+        memo = kept.get(key)
         if memo is not None:
             if type(memo) is bytes:  # a precomputed answer's body (Bodies)
                 return query[:2] + memo, "authority"
             if memo.lasting:
                 return query[:2] + memo.body, memo.source
-            return self._sent((kind, query[2:]), memo, query, 0, clock) or _true_name(query)
-        end = query.find(b"\0", 12) + 1
-        name = query[12:end]
-        folded_name = name.lower()
-        if folded_name != name:  # (else its key was the query's own)
-            question = query[2:12] + folded_name + query[end:]  # (keyed's, inline)
-            memo = kept.get(question)
-            if memo is not None:
-                if type(memo) is bytes:  # (with_question inline, as below)
-                    body = b"".join((query[:2], memo[:10], query[12:end], memo[end - 2 :]))
-                    return body, "authority"
-                if not memo.exact:
-                    if memo.lasting:  # (_sent's first case, with_question inline: the hot
-                        body = memo.body  # path of a name in any case)
-                        answer = b"".join((query[:2], body[:10], query[12:end], body[end - 2 :]))
-                        return answer, memo.source
-                    return self._sent((kind, question), memo, query, end, clock) or folded_name
-        return folded_name  # (unchecked: see above)
+            return self._sent((kind, key), memo, query, 0, clock) or _true_name(query)
+        return query[12 : query.find(b"\0", 12) + 1]  # its name, in lowercase (unchecked)
 
     def get_folded(
         self, kind: int, query: bytes, end: int, name: bytes, clock: Callable[[], float]
@@ -456,8 +472,8 @@ class AnswerMemo:
             else:
                 end = 0  # kept for this very question only (Memo.exact)
         if not end:
-            if _into_id(query):
-                return
+            if _into_id(query) or _capital_name(query):
+                return  # (get looks a name with capitals up case-folded only)
             key = (kind, query[2:])
             body = response[2:]
         ttls = tuple(_ttl_offsets(response, expiries)) if expiries else ()

@@ -1,9 +1,13 @@
 """How the kept answers are looked up (memo.AnswerMemo.get): one dict for both budgets (the
-newest answer to a question, in either, is the one sent; none dropped from a budget is), the
-query's own bytes first (a question in lowercase, or an answer kept for that very question as
-it carries the client's case beyond the question), then its question case-folded."""
+newest answer to a question, in either, is the one sent; none dropped from a budget is), by
+the query's own bytes for a name without capitals (a question in lowercase, or an answer kept
+for that very question as it carries the client's case beyond the question), else by its
+question case-folded only."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable
 
 import dns.message
 
@@ -41,6 +45,38 @@ def test_an_answer_kept_again_in_the_other_budget_is_the_one_sent():
     assert memo.get(UDP, wire("www.example.com.", qid=9), float)[0][3] & 0xF == 0
 
 
+def lookups(memo: AnswerMemo, call: Callable[[], object]) -> int:
+    """Return how many times call looks in the memo's dict of UDP answers."""
+    index, seen = memo._kept[UDP], []
+
+    def profile(frame, event, arg) -> None:
+        if event == "c_call" and getattr(arg, "__self__", None) is index:
+            seen.append(arg.__name__)
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return len(seen)
+
+
+def test_a_question_is_looked_up_once_whatever_its_case():
+    """A name with capitals (resolvers vary the case of each question, 0x20) is looked up
+    case-folded only: a lookup by its own bytes first found nothing most of the time, and
+    cost the first answers a lookup in a dict of up to hundreds of thousands of keys."""
+    catalog = make_catalog()
+    memo = AnswerMemo(100, 1 << 20, 100, 1 << 20)
+    query = wire("www.example.com.")
+    memo.put(UDP, query, authority.answer(query, catalog), "authority")
+    for name in ("www.example.com.", "WwW.example.COM.", "mail.example.com.", "MaIl.example.com."):
+        asked = wire(name, qid=7)
+        assert lookups(memo, lambda asked=asked: memo.get(UDP, asked, float)) == 1, name
+    found, _ = memo.get(UDP, wire("WwW.example.COM.", qid=7), float)
+    assert found == authority.answer(wire("WwW.example.COM.", qid=7), catalog)
+    assert memo.get(UDP, wire("MaIl.example.com."), float) == b"\4mail\7example\3com\0"
+
+
 def test_answers_dropped_from_a_full_budget_are_not_sent():
     catalog = make_catalog()
     memo = AnswerMemo(64, 1 << 20, 64, 1 << 20)
@@ -57,29 +93,32 @@ def test_answers_dropped_from_a_full_budget_are_not_sent():
 
 
 def test_an_answer_carrying_the_clients_case_is_kept_for_that_very_question():
-    """A DNAME's CNAME is made of the client's labels: the answer to a question in one case
-    is kept by the query's own bytes, not for the question in any case."""
+    """A DNAME's CNAME is made of the client's labels: the answer to a question in lowercase
+    is kept by the query's own bytes, not for the question in any case; one to a question
+    with capitals is not kept (get looks those up case-folded only), but worked out."""
     catalog = make_catalog()
     chain = authoritative(catalog)
-    asked = ("A.b.dn.example.com.", "a.B.Dn.example.com.")
-    for name in asked:
+    lower, mixed = "a.b.dn.example.com.", "A.b.Dn.example.com."
+    for name in (lower, mixed):
         chain.resolve(wire(name), tcp=False, client=CLIENT)
+    assert len(chain.answers.positive.entries) == 1  # the lowercase question's
     worked_out = list(chain._worked_out)
-    for name in asked:
-        query = wire(name, qid=4242)
-        kept = chain.at_once(query, CLIENT)
-        assert kept is not None, name
-        assert kept[0] == authority.answer(query, catalog), name
+    query = wire(lower, qid=4242)
+    kept = chain.at_once(query, CLIENT)
+    assert kept is not None and kept[0] == authority.answer(query, catalog)
     assert chain._worked_out == worked_out  # kept, not worked out again
-    assert len(chain.answers.positive.entries) == 2  # one a question
-    other = wire("A.B.DN.example.com.")  # worked out (not kept for the others' cases)
-    found = chain.at_once(other, CLIENT)
-    assert type(found) is not tuple or found[0] == authority.answer(other, catalog)
+    for name in (mixed, "A.B.DN.example.com."):
+        other = wire(name)
+        found = chain.at_once(other, CLIENT)
+        assert type(found) is not tuple or found[0] == authority.answer(other, catalog)
+        assert chain.resolve(other, tcp=False, client=CLIENT)[0] == authority.answer(other, catalog)
+    assert len(chain.answers.positive.entries) == 1
 
 
 def test_a_name_with_a_zero_byte_in_a_label_is_kept_for_its_very_case_only():
     """The memo takes a name to end at its first zero byte: a name with one in a label is
-    kept for the question as asked, so that every case gets its own question back."""
+    kept for the question as asked, so that every case gets its own question back (or not
+    kept, with capitals before that byte: get looks those up case-folded only)."""
     memo = AnswerMemo(100, 1 << 20, 100, 1 << 20)
     catalog = make_catalog()
     asked = [wire(name, qid=5) for name in ("ab\\000cd.example.com.", "AB\\000cD.example.com.")]
@@ -88,8 +127,9 @@ def test_a_name_with_a_zero_byte_in_a_label_is_kept_for_its_very_case_only():
         end = question_end(query)
         memo.put(UDP, query, response, "authority")
         memo.put_body(UDP, query, end, query[12:end].lower(), response)
-    for query in asked:
-        assert memo.get(UDP, query, float)[0] == authority.answer(query, catalog)
+    lower, capitals = asked
+    assert memo.get(UDP, lower, float)[0] == authority.answer(lower, catalog)
+    assert not_its_name(capitals, memo.get(UDP, capitals, float))  # worked out each time
     other = wire("Ab\\000CD.example.com.", qid=5)
     assert not_its_name(other, memo.get(UDP, other, float))  # none kept
 
