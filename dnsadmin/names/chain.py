@@ -95,7 +95,7 @@ class ChainConfig:
     is asked; a name error from an unsigned zone is never kept by name. Beside these, each
     unsigned zone precomputes the answers that are one RRset at a name when it is built
     (zone.Zone.wired: at most one an RRset, or a CNAME and a type at its target, each
-    within zone.WIRED_MAX; SRV answers with their target's addresses; about 37 MB for
+    within zone.WIRED_MAX; SRV answers with their target's addresses; about 34 MB for
     bench/mix's 123,000 such answers; at most zone.WIRED_BUDGET a zone, past which a zone
     precomputes nothing), which answer questions in any case, kept then by the question
     case-folded as their bodies alone (memo.Bodies: about 260 bytes each on bench/mix's zone,

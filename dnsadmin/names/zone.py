@@ -80,7 +80,11 @@ WIRED_CHANGES = 4096
 # (some 200,000 RRsets and up) precomputes nothing, its first answers written when asked
 # as before, until it is built afresh from its rows.
 WIRED_BUDGET = 64 << 20
-ENTRY_OBJECTS = 180  # bytes of objects and dict slot around a precomputed answer (measured)
+# Bytes of the objects and dict slot around a precomputed answer, by its form (measured with
+# sys.getsizeof on bench/mix's zone, the dict's table shared out): one bytes object (most of
+# them), or a tuple of the counts, records and target (what the tuple's items share with
+# other answers counted for each, as an upper bound).
+ENTRY_OBJECTS, TUPLE_OBJECTS = 120, 265
 ALIAS_OBJECTS = 330  # bytes of a name noted in Zone.aliased: its key, a set, a key in it
 # A zone served before its answers are precomputed (precompute_served) has them made in
 # slices of this many seconds of the event loop, which answers the questions in between.
@@ -436,7 +440,7 @@ class Zone:
 
     def wired_bytes(self) -> int:
         """Return roughly what the precomputed answers take: the keys, the answer records and
-        the objects and dict slot around them (ENTRY_OBJECTS, measured with tracemalloc on
+        the objects and dict slot around them (ENTRY_OBJECTS, TUPLE_OBJECTS, measured on
         bench/mix's zone), and the names noted in aliased (ALIAS_OBJECTS), shared with the
         zones patched from the same one; at most WIRED_BUDGET when last counted."""
         return self._wired_bytes + ALIAS_OBJECTS * len(self.aliased)
@@ -1002,8 +1006,9 @@ def _entry_bytes(key: bytes, found: Wired | None) -> int:
     """Return what a precomputed answer under key takes (see Zone.wired_bytes)."""
     if found is None:
         return 0
-    target = b"" if type(found) is bytes else found[2]
-    return len(key) + len(wired_records(found)) + len(target) + ENTRY_OBJECTS
+    if type(found) is bytes:
+        return len(key) + len(found) + ENTRY_OBJECTS
+    return len(key) + len(found[1]) + len(found[2]) + TUPLE_OBJECTS
 
 
 def wired_records(found: Wired) -> bytes:
