@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
 
 import dns.name
@@ -75,38 +76,73 @@ class Forwarder(Upstream):
         chain: bool = False,
     ) -> Sections:  # fmt: skip
         """Return the first usable reply of the forwarders, fastest first, classified, having
-        cached what it proves (one coroutine for all of them: each more cost every cache miss
-        a microsecond); asked wired (Question.wired: wired is qname's wire form), if told;
-        with chain, on along the CNAME chain the reply leaves open (_resolve)."""
+        cached what it proves; asked wired (Question.wired: wired is qname's wire form), if
+        told; with chain, on along the CNAME chain the reply leaves open (_resolve)."""
         question = Question.of(qname, qtype, recursion=True, wired=wired)
+        if len(self.forwarders) > 1:
+            step = await self._first_usable(question, qname, qtype, deadline)
+        else:
+            step = await self._asked(question, qname, qtype, deadline, self.forwarders[0])
+        if step is None:
+            raise Unreachable(f"no forwarder answered {qname}")
+        remember(step, self.cache, qname, qtype, self.source)
+        if chain and step.kind is Kind.ALIAS:
+            return await self._chain(qname, qtype, deadline, wired, step)
+        return step
+
+    async def _asked(
+        self, question: Question, qname: dns.name.Name, qtype: int, deadline: float,
+        server: Address,
+    ) -> Sections | None:  # fmt: skip
+        """Return the reply of one forwarder, classified; None when it is not usable (no reply
+        within its query timeout, a lame one, a referral)."""
         loop = asyncio.get_running_loop()
-        # One forwarder, the rule, is asked live or probed alike (Servers.order): not ordered.
-        servers = self.forwarders
-        order = servers if len(servers) < 2 else self.servers.order(servers)
-        for tried, server in enumerate(order):
-            started = loop.time()
-            untried = len(order) - tried
-            # A forwarder waited for no longer than its share of what is left of the deadline:
-            # a silent first one must leave the others their turn (with the whole of it, a
-            # deadline of QUERY_TIMEOUT or less never reached the second).
-            timeout = self.query_timeout
-            if untried > 1:
-                timeout = min(timeout, (deadline - started) / untried)
-            try:
-                response = await exchange(
-                    question, *server, timeout, self._count, self.sockets, deadline
-                )
-            except UNREACHABLE_ERRORS:
-                self.servers.timed_out(server)
-                continue
-            self.servers.answered(server, loop.time() - started)
-            step = classify(response, dns.name.root, qname, qtype)
-            if step is not None and step.kind is not Kind.REFERRAL:
-                remember(step, self.cache, qname, qtype, self.source)
-                if chain and step.kind is Kind.ALIAS:
-                    return await self._chain(qname, qtype, deadline, wired, step)
-                return step
-        raise Unreachable(f"no forwarder answered {qname}")
+        started = loop.time()
+        try:
+            response = await exchange(
+                question, *server, self.query_timeout, self._count, self.sockets, deadline
+            )
+        except UNREACHABLE_ERRORS:
+            self.servers.timed_out(server)
+            return None
+        self.servers.answered(server, loop.time() - started)
+        step = classify(response, dns.name.root, qname, qtype)
+        return step if step is not None and step.kind is not Kind.REFERRAL else None
+
+    async def _first_usable(
+        self, question: Question, qname: dns.name.Name, qtype: int, deadline: float
+    ) -> Sections | None:
+        """Return the first usable reply of the forwarders, fastest first (Servers.order),
+        each asked in turn once the one before has had its share of what is left of the
+        deadline, and still listened to: a silent first forwarder leaves the others their
+        turn within the deadline, and a slow one that answers is not cut short (as resolvers
+        ask the next server without dropping the query sent). A forwarder still awaited when
+        one asked after it answers is slower than that one: it counts as timed out, and is
+        asked after the others next time."""
+        loop = asyncio.get_running_loop()
+        waiting = list(self.servers.order(self.forwarders))
+        asked: dict[asyncio.Task, Address] = {}
+        try:
+            while waiting or asked:
+                if waiting:
+                    server = waiting.pop(0)
+                    ask = self._asked(question, qname, qtype, deadline, server)
+                    asked[loop.create_task(ask)] = server
+                turn = (deadline - loop.time()) / (len(waiting) + 1) if waiting else None
+                done, _ = await asyncio.wait(asked, timeout=turn, return_when=FIRST_COMPLETED)
+                for task in done:
+                    step = task.result()  # (a failure of the resolution's own ends it)
+                    if step is not None:
+                        for earlier, server in asked.items():  # (in the order asked)
+                            if earlier is task:
+                                break
+                            self.servers.timed_out(server)
+                        return step
+                    del asked[task]
+            return None
+        finally:
+            for task in asked:
+                task.cancel()
 
     def _count(self) -> None:
         self.sent += 1

@@ -188,6 +188,58 @@ async def test_a_silent_forwarder_leaves_the_next_its_share_of_the_deadline(
     assert len(scripted["silent"].queries) == 1
 
 
+class Late(asyncio.DatagramProtocol):
+    """A forwarder answering every query with an address, delay seconds late."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.asked = delay, 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.asked += 1
+        query = dns.message.from_wire(data)
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.RA
+        owner = query.question[0].name
+        response.answer.append(dns.rrset.from_text(owner, 300, "IN", "A", "192.0.2.7"))
+        asyncio.get_running_loop().call_later(self.delay, self.send, response.to_wire(), addr)
+
+    def send(self, wire_form: bytes, addr) -> None:
+        if not self.transport.is_closing():
+            self.transport.sendto(wire_form, addr)
+
+
+async def test_a_forwarder_slower_than_its_turn_is_still_listened_to(clock, forwarder_to):
+    # Each answers in 0.6 s: the second is asked once the first has had its share of the
+    # 1 s deadline, and the first's answer, still awaited, is the one taken (cut short at
+    # its share, the first was blamed and both asked too late: SERVFAIL).
+    loop = asyncio.get_running_loop()
+    late = [
+        await loop.create_datagram_endpoint(lambda: Late(0.6), local_addr=("127.0.0.1", 0))
+        for _ in range(2)
+    ]
+    try:
+        ports = [transport.get_extra_info("sockname")[1] for transport, _ in late]
+        forwarder = forwarder_to(*ports, clock=clock, deadline=1.0)
+        found = await forwarder.resolve(name("www.example.test."), A)
+        assert addresses(found) == ["192.0.2.7"]
+        assert [protocol.asked for _, protocol in late] == [1, 1]
+    finally:
+        for transport, _ in late:
+            transport.close()
+
+
+async def test_a_forwarder_outrun_by_one_asked_after_it_is_asked_last_next_time(
+    scripted, upstream, clock, forwarder_to
+):
+    forwarder = forwarder_to(scripted["silent"].port, upstream.port, clock=clock, deadline=1.0)
+    await forwarder.resolve(name("www.example.test."), A)
+    await forwarder.resolve(name("ftp.example.test."), A)
+    assert len(scripted["silent"].queries) == 1
+
+
 async def test_it_gives_servfail_when_no_forwarder_answers(scripted, clock, forwarder_to):
     forwarder = forwarder_to(scripted["silent"].port, clock=clock, query_timeout=0.2)
     found = await forwarder.resolve(name("www.example.test."), A)
