@@ -386,8 +386,9 @@ class AnswerMemo:
         if not key.islower():  # a capital letter (or no letter at all) after the ID
             end = query.find(b"\0", 12) + 1
             name = query[12:end]
-            folded_name = name.lower()
-            if folded_name != name:  # (else the capital is not in the name)
+            # (islower first: the capital may be after the name, type 65's "A", HTTPS)
+            folded_name = name if name.islower() else name.lower()
+            if folded_name != name:
                 question = query[2:12] + folded_name + query[end:]  # (keyed's, inline)
                 memo = kept.get(question)
                 if memo is not None:
