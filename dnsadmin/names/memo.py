@@ -366,9 +366,10 @@ class AnswerMemo:
         lowercase: one lookup, one join). One lookup either way, in the one dict of every
         budget: a lookup by the query's own bytes first cost a question in another case a
         lookup that finds nothing (most of the time: resolvers vary the case of each
-        question, 0x20), which in dicts this large costs a fifth of a first answer. So an
-        answer kept for that very question only (Memo.exact) is kept for a name without
-        capitals only (``put``).
+        question, 0x20), in dicts this large a cold memory access (the mix's questions in
+        random case, asked of a fresh server, cost about a tenth more with it). So an answer
+        kept for that very question only (Memo.exact) is kept for a name without capitals
+        only (``put``).
 
         The name is taken to end at the query's first zero byte, found at C speed where
         walking its labels (``question_end``) costs a Python loop: only names without a zero
