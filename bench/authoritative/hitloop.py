@@ -104,7 +104,7 @@ async def one_pass(server, queries: list[bytes], batch: int) -> float:
     while sock.refill():
         server._on_udp_readable(sock)
         await asyncio.sleep(0)
-    while getattr(server, "_backlog", None) or server._tasks:
+    while getattr(server, "_backlog", None) or server._tasks or getattr(server, "_runs", None):
         await asyncio.sleep(0)
     return (time.process_time() - started) / len(queries) * 1e6
 

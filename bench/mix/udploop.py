@@ -92,7 +92,7 @@ async def one_pass(server, queries: list[bytes], batch: int) -> float:
     while sock.refill():
         server._on_udp_readable(sock)
         await asyncio.sleep(0)
-    while server._backlog or server._tasks or server._waiting:
+    while server._backlog or server._tasks or server._runs or server._waiting:
         await asyncio.sleep(0)
     elapsed = time.perf_counter() - started
     if sock.sent < len(queries) * 0.99:

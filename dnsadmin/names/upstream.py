@@ -35,7 +35,7 @@ import dns.rcode
 import dns.rdata
 import dns.rrset
 
-from . import wire
+from . import drive, wire
 from .render import labels_wire
 
 UNREACHABLE_ERRORS = (dns.exception.DNSException, OSError, EOFError, ValueError)
@@ -322,8 +322,8 @@ async def _hold(semaphore: asyncio.Semaphore, deadline: float | None) -> None:
         await semaphore.acquire()
         return
     try:
-        async with asyncio.timeout_at(deadline):
-            await semaphore.acquire()
+        # wait_for, not timeout_at: a Run (drive.py) has no current task for it.
+        await asyncio.wait_for(semaphore.acquire(), deadline - asyncio.get_running_loop().time())
     except TimeoutError:
         raise PastDeadline("no upstream socket was free before the deadline") from None
 
@@ -375,7 +375,9 @@ class Sockets:
             ident = _random.take(2)
         key = (ident, host, port)
         loop = asyncio.get_running_loop()
-        reply = loop.create_future()
+        # The server's resolutions are stepped by a Run, the reply resuming it at once.
+        run = drive.current
+        reply = loop.create_future() if run is None else drive.Waiter(run)
         shared.pending[key] = (question, reply)
         shared.uses += 1
         if shared.uses >= SOCKET_USES:
@@ -423,7 +425,8 @@ class Sockets:
         return due
 
     def _expire(self, slot: int) -> None:
-        for reply in self._due.pop(slot, ()):
+        # (a list: a Waiter's query resumed takes itself out of the set as it ends)
+        for reply in list(self._due.pop(slot, ())):
             if not reply.done():
                 reply.set_exception(TimeoutError())
 
@@ -481,13 +484,24 @@ class Sockets:
         ends once as many replies were handed on as queries wait on the socket: most sockets
         wait for one, and a read more to find the socket empty cost every reply a system call
         and an exception (what came besides is read once the loop sees the socket again)."""
+        # Handed on once the socket is read: a Waiter's resumes its resolution at once,
+        # which may send on this socket or close it.
+        for reply, read in self._replies(shared):
+            if reply.done():  # a second reply to one query in the batch
+                self.dropped += 1
+            else:
+                reply.set_result(read)
+
+    def _replies(self, shared: _Socket) -> list[tuple[asyncio.Future | drive.Waiter, object]]:
+        """Return the replies read from the socket with what awaits each (see _readable)."""
         sock, pending = shared.sock, shared.pending
         awaited = len(pending)
+        replies = []
         for _ in range(BATCH):
             try:
                 data, source = sock.recvfrom(MAX_REPLY)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:
                 continue  # an error queued on the socket (ICMP): the query it was for times out
             waiting = pending.get((data[:2], source[0], source[1]))
@@ -500,13 +514,14 @@ class Sockets:
                 continue
             try:
                 plain = Plain.read(data, question) if question.wired else None
-                reply.set_result(plain or Reply.parse(data, question))
+                replies.append((reply, plain or Reply.parse(data, question)))
             except MALFORMED:
                 self.dropped += 1  # a reply that does not parse is no reply: keep waiting
                 continue
             awaited -= 1
             if not awaited:
-                return
+                break
+        return replies
 
     def _close(self, shared: _Socket) -> None:
         if shared in self._all:

@@ -25,11 +25,13 @@ async def test_a_turn_starts_32_of_the_resolutions_waiting():
     assert server._resolving == 32
     assert len(server._waiting) == 8
     server._waiting.clear()
-    await asyncio.sleep(0)  # each under way, awaiting its resolution
-    for task in server._tasks:
-        task.cancel()
-    await asyncio.gather(*server._tasks, return_exceptions=True)
+    assert len(server._runs) == 32  # each under way (stepped at once), awaiting its resolution
+    ending = [run.finished() for run in server._runs]
+    for run in list(server._runs):
+        run.cancel()
+    await asyncio.gather(*ending)
     assert server._resolving == 0
+    assert not server._runs
 
 
 def test_random_bytes_come_in_the_count_asked_across_refills():

@@ -1,0 +1,146 @@
+"""Resolutions stepped without a Task (issue 16): a Run takes its first step at once, a
+Waiter's outcome resumes it at once, a future's when the loop runs its callbacks, and
+cancelling one ends it where it waits, as a Task's cancel would."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import dns.asyncquery
+import dns.message
+import dns.rcode
+import pytest
+
+from dnsadmin.names import drive
+from dnsadmin.names.catalog import ZoneCatalog
+from dnsadmin.names.chain import ChainConfig, ResolverChain
+from dnsadmin.names.server import DNSServer
+from dnsadmin.names.zone import zone_from_text
+from tests.names.hierarchy import EXAMPLE_ZONE
+from tests.names.zones import serve
+
+
+async def test_a_run_takes_its_first_step_at_once_and_a_waiters_outcome_resumes_it_at_once():
+    seen = []
+
+    async def resolution(waiter_box):
+        seen.append(drive.current)
+        waiter_box.append(drive.Waiter(drive.current))
+        seen.append(await waiter_box[0])
+
+    box: list[drive.Waiter] = []
+    run = drive.Run(resolution(box))
+    run.step()
+    assert seen == [run] and not run.done and drive.current is None
+    box[0].set_result("reply")
+    assert seen == [run, "reply"] and run.done  # no turn of the loop in between
+    assert run.finished().done()
+
+
+async def test_a_waiters_error_is_raised_where_it_is_awaited():
+    caught = []
+
+    async def resolution(box):
+        box.append(drive.Waiter(drive.current))
+        try:
+            await box[0]
+        except TimeoutError as error:
+            caught.append(error)
+
+    box: list[drive.Waiter] = []
+    run = drive.Run(resolution(box))
+    run.step()
+    box[0].set_exception(TimeoutError("no reply"))
+    assert [str(error) for error in caught] == ["no reply"] and run.done
+    with pytest.raises(asyncio.InvalidStateError):
+        box[0].set_result("late")
+
+
+async def test_a_future_awaited_resumes_the_run_when_the_loop_runs_its_callbacks():
+    future = asyncio.get_running_loop().create_future()
+    got = []
+
+    async def resolution():
+        got.append(await future)
+        await asyncio.sleep(0)  # a bare yield: stepped again in the next turn
+        got.append("after a turn")
+
+    run = drive.Run(resolution())
+    run.step()
+    future.set_result(7)
+    assert got == []
+    await asyncio.wait_for(run.finished(), 1)
+    assert got == [7, "after a turn"]
+
+
+async def test_cancelling_a_run_waiting_for_a_waiter_ends_it_there_and_ignores_the_reply():
+    ended = []
+
+    async def resolution(box):
+        box.append(drive.Waiter(drive.current))
+        try:
+            await box[0]
+        finally:
+            ended.append(drive.current)
+
+    box: list[drive.Waiter] = []
+    run = drive.Run(resolution(box))
+    run.step()
+    run.cancel()
+    assert ended == [run] and run.done
+    box[0].set_result("too late")  # steps nothing
+
+
+async def test_cancelling_a_run_waiting_for_a_semaphore_gives_no_slot_away():
+    semaphore = asyncio.Semaphore(1)
+    await semaphore.acquire()
+
+    async def resolution():
+        await semaphore.acquire()
+
+    run = drive.Run(resolution())
+    run.step()
+    run.cancel()  # as Task.cancel: the semaphore's future cancelled, raised a turn on
+    await asyncio.wait_for(run.finished(), 1)
+    semaphore.release()
+    assert semaphore._value == 1  # the cancelled waiter took no slot, and added none
+
+
+async def test_an_error_a_resolution_ends_with_is_logged_and_ends_it(caplog):
+    async def resolution():
+        raise LookupError("a bug")
+
+    run = drive.Run(resolution())
+    with caplog.at_level(logging.ERROR, logger="dnsadmin.names.drive"):
+        run.step()
+    assert run.done and "a resolution failed" in caplog.text and "a bug" in caplog.text
+
+
+async def test_a_cache_miss_over_udp_is_resolved_without_a_task(monkeypatch):
+    upstream = serve(ZoneCatalog([zone_from_text(EXAMPLE_ZONE, "example.test.")]))
+    await upstream.start(["127.0.0.1"], 0)
+    config = ChainConfig(forwarders=[f"127.0.0.1:{upstream.port}"], query_timeout=2.0)
+    server = DNSServer(ResolverChain(ZoneCatalog(), config))
+    await server.start(["127.0.0.1"], 0)
+    loop = asyncio.get_running_loop()
+    made = []
+    create_task = loop.create_task
+
+    def counted(coroutine, **kw):
+        made.append(coroutine)
+        return create_task(coroutine, **kw)
+
+    try:
+        monkeypatch.setattr(loop, "create_task", counted)
+        for qname, rcode in (("www.example.test.", "NOERROR"), ("no.example.test.", "NXDOMAIN")):
+            query = dns.message.make_query(qname, "A")
+            response = await dns.asyncquery.udp(query, "127.0.0.1", port=server.port, timeout=3)
+            assert dns.rcode.to_text(response.rcode()) == rcode
+        ours = [c for c in made if "names" in c.cr_code.co_filename]  # not the client's own
+        assert ours == [] and not server._runs and server._resolving == 0
+    finally:
+        monkeypatch.undo()
+        await server.stop()
+        await server.chain.close()
+        await upstream.stop()
