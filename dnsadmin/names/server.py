@@ -133,6 +133,7 @@ class DNSServer:
         # (batchio.Batches, query, client, cookie, started) waiting for the full path, oldest first
         self._backlog: deque[tuple] = deque(maxlen=udp_backlog)
         self._turn: asyncio.Handle | None = None  # the next round of backlog work
+        self._in_turn = False  # (see _take_turn)
         self._read_at = 0.0  # when the UDP sockets were last read (perf_counter)
         self.max_resolving = max_resolving
         self._resolving = 0  # UDP resolutions under way
@@ -273,7 +274,7 @@ class DNSServer:
             read += len(batch)
             if len(batch) < size:
                 break  # the socket is drained
-        if self._backlog and self._turn is None:
+        if self._backlog and self._turn is None and not self._in_turn:
             self._take_turn()
 
     def _answer_batch(self, udp: batchio.Batches, batch: list[tuple], started: float) -> None:
@@ -379,7 +380,19 @@ class DNSServer:
 
     def _take_turn(self) -> None:
         """Answer queued queries for a slice of time and start a few resolutions, then let the
-        sockets be read again (another turn is due if work remains)."""
+        sockets be read again (another turn is due if work remains).
+
+        Not within itself: a resolution started in a turn takes its first step at once, and
+        one that ends there (an error, a question shared with another) reads the sockets
+        (READ_EVERY), whose backlog waits for the next turn rather than nesting one here:
+        under a storm, turns within turns would run as deep as the stack goes."""
+        self._in_turn = True
+        try:
+            self._turn_slice()
+        finally:
+            self._in_turn = False
+
+    def _turn_slice(self) -> None:
         backlog = self._backlog
         now = time.perf_counter()
         deadline, stale, late = now + BACKLOG_SLICE, now - MAX_WAIT, now - FIRST_COME

@@ -13,6 +13,7 @@ import dns.rcode
 import pytest
 
 from dnsadmin.names import drive
+from dnsadmin.names import server as server_module
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ChainConfig, ResolverChain
 from dnsadmin.names.server import DNSServer
@@ -144,3 +145,59 @@ async def test_a_cache_miss_over_udp_is_resolved_without_a_task(monkeypatch):
         await server.stop()
         await server.chain.close()
         await upstream.stop()
+
+
+class Listener:
+    """A UDP listener whose every read gives one question the kept answers cannot answer."""
+
+    size = 16
+
+    def __init__(self, questions: int) -> None:
+        self.left = questions
+
+    def receive(self) -> list[tuple[bytes, tuple[str, int]]]:
+        if not self.left:
+            return []
+        self.left -= 1
+        return [(dns.message.make_query("a.example.", "A").to_wire(), ("127.0.0.1", 5300))]
+
+    def fileno(self) -> int:
+        return 3
+
+    def send(self, replies: list) -> list[int]:
+        return []
+
+
+async def test_a_resolution_ending_in_its_first_step_starts_no_turn_within_its_turn(monkeypatch):
+    # Each resolution ends at once (as one that fails does) and reads the sockets, which
+    # hold another question for the backlog: no turn is taken within the turn that started
+    # it (under a storm, they would nest as deep as the stack goes).
+    server = DNSServer(ResolverChain(ZoneCatalog(), ChainConfig()))
+    server._loop = asyncio.get_running_loop()
+    listener = Listener(40)
+    server._udp.append(listener)
+    monkeypatch.setattr(server_module, "READ_EVERY", 0.0)  # every ending reads the sockets
+
+    async def ended():
+        return None  # (no answer to send)
+
+    monkeypatch.setattr(server.chain, "at_once", lambda query, client: None)
+    monkeypatch.setattr(server.chain, "resolve", lambda query, **kw: (ended(), "forwarder"))
+    depth, deepest = 0, 0
+    take_turn = server._take_turn
+
+    def counted() -> None:
+        nonlocal depth, deepest
+        depth += 1
+        deepest = max(deepest, depth)
+        try:
+            take_turn()
+        finally:
+            depth -= 1
+
+    monkeypatch.setattr(server, "_take_turn", counted)
+    server._on_udp_readable(listener)
+    while server._backlog or server._waiting or server._runs:
+        await asyncio.sleep(0)
+    assert listener.left == 0 and server._resolving == 0
+    assert deepest == 1
