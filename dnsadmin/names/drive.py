@@ -6,8 +6,10 @@ first step at once, and a reply awaited over UDP (``upstream.Sockets``, a ``Wait
 resumes it straight from the read of its socket; a future it awaits otherwise (a shared
 resolution's, a semaphore's) resumes it from the future's done callback, as a Task would.
 
-Code a Run steps has no current task: it must not use what needs one (asyncio.timeout,
-asyncio.timeout_at, asyncio.current_task); ``current`` tells it which Run steps it.
+Code a Run steps has no current task of its own (asyncio.current_task() is None, or the
+Task that stepped it inline): what needs one (asyncio.timeout and timeout_at, wait_for from
+Python 3.12, dnspython's queries when sniffio is installed) goes through ``in_task``, a Task
+of its own; ``current`` tells code which Run steps it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 current: Run | None = None  # the Run stepping now, as asyncio.current_task() tells a Task's
 
@@ -46,12 +49,11 @@ class Run:
             awaited = coroutine.send(None) if error is None else coroutine.throw(error)
         except (StopIteration, asyncio.CancelledError):
             self._end()
-        except (KeyboardInterrupt, SystemExit):
-            self._end()
-            raise
-        except BaseException:
+        except BaseException as failure:
+            self._end()  # first: logging may fail too (a RecursionError)
+            if isinstance(failure, (KeyboardInterrupt, SystemExit)):
+                raise
             log.exception("a resolution failed")
-            self._end()
         else:
             self._wait_on(awaited)
         finally:
@@ -101,6 +103,15 @@ class Run:
             self._finished.set_result(None)
 
 
+async def in_task(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Return what coroutine returns, run in a Task of its own when a Run steps this code:
+    for what needs a current task (the rare paths: a wait for a free upstream slot, a
+    retry over TCP). Cancelling the Run cancels the Task, as a Task's would."""
+    if current is None:
+        return await coroutine
+    return await asyncio.get_running_loop().create_task(coroutine)
+
+
 class Waiter:
     """What a coroutine stepped by a Run awaits for its outcome: handed one (the methods of
     a Future that upstream.Sockets uses), it steps the Run at once."""
@@ -121,6 +132,14 @@ class Waiter:
 
     def set_exception(self, error: BaseException) -> None:
         self._settle(None, error)
+
+    def cancel(self) -> bool:
+        """Mark the outcome as no longer awaited (the coroutine left without it), without
+        stepping the Run; tell whether it was still awaited (as Future.cancel)."""
+        if self._done:
+            return False
+        self._error, self._done = asyncio.CancelledError(), True
+        return True
 
     def _settle(self, result: object, error: BaseException | None) -> None:
         if self._done:

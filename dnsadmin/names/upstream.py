@@ -221,7 +221,7 @@ async def exchange(
         spend()
         queries = sockets.queries
         if not queries.take():
-            await _hold(queries, deadline)
+            await drive.in_task(_hold(queries, deadline))
         wait = _held(queries, timeout, deadline)
         try:
             response, ident = await sockets.udp(question, address, port, wait)
@@ -247,10 +247,11 @@ async def _over_tcp(
     spend()
     query = dns.message.from_wire(ident + question.body)
     if not sockets.tcp.take():
-        await _hold(sockets.tcp, deadline)
+        await drive.in_task(_hold(sockets.tcp, deadline))
     wait = _held(sockets.tcp, timeout, deadline)
     try:
-        response = await dns.asyncquery.tcp(query, address, wait, port)
+        # (in a Task: dnspython's wait_for needs one from Python 3.12, as sniffio does)
+        response = await drive.in_task(dns.asyncquery.tcp(query, address, wait, port))
     except TIMEOUTS:
         _blame_deadline(wait, timeout, address)
         raise
@@ -322,11 +323,14 @@ async def _hold(semaphore: asyncio.Semaphore, deadline: float | None) -> None:
         await semaphore.acquire()
         return
     try:
-        # wait_for, not timeout_at: a Run (drive.py) has no current task for it.
-        await asyncio.wait_for(semaphore.acquire(), deadline - asyncio.get_running_loop().time())
+        async with asyncio.timeout_at(deadline):
+            await semaphore.acquire()
     except TimeoutError:
         raise PastDeadline("no upstream socket was free before the deadline") from None
 
+
+# A reply awaited: a future under a Task, a Waiter under a Run (drive.py).
+Awaited = asyncio.Future | drive.Waiter
 
 POOL_SIZE = 16  # sockets in use for new queries, per address family
 SOCKET_USES = 64  # queries sent from one socket before it is retired for a fresh port
@@ -353,10 +357,10 @@ class Sockets:
         self._active: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
         self._all: set[_Socket] = set()
         self._canonical: dict[str, str] = {}
-        self._due: dict[int, set[asyncio.Future]] = {}  # replies awaited, by when they time out
+        self._due: dict[int, set[Awaited]] = {}  # replies awaited, by when they time out
         # The queries to send at the end of this turn of the event loop (_send_all): socket,
         # datagram, address, and the reply awaited.
-        self._outgoing: list[tuple[socket.socket, bytes, tuple[str, int], asyncio.Future]] = []
+        self._outgoing: list[tuple[socket.socket, bytes, tuple[str, int], Awaited]] = []
 
     async def udp(
         self, question: Question, address: str, port: int, timeout: float
@@ -389,6 +393,7 @@ class Sockets:
         try:
             return await reply, ident
         finally:
+            reply.cancel()  # (if left without its reply: _send_all no longer sends it)
             due.discard(reply)
             shared.pending.pop(key, None)
             if not shared.pending and shared.retired:
@@ -410,8 +415,8 @@ class Sockets:
                 reply.set_exception(error)
 
     def _expire_after(
-        self, loop: asyncio.AbstractEventLoop, reply: asyncio.Future, timeout: float
-    ) -> set[asyncio.Future]:
+        self, loop: asyncio.AbstractEventLoop, reply: Awaited, timeout: float
+    ) -> set[Awaited]:
         """Have reply fail with TimeoutError after timeout seconds (up to TIMER_GRAIN more);
         return the set it waits in, to be taken out of once no longer awaited. Queries timing
         out in the same TIMER_GRAIN share one timer: a timer each (made, pushed on the loop's
@@ -492,7 +497,7 @@ class Sockets:
             else:
                 reply.set_result(read)
 
-    def _replies(self, shared: _Socket) -> list[tuple[asyncio.Future | drive.Waiter, object]]:
+    def _replies(self, shared: _Socket) -> list[tuple[Awaited, object]]:
         """Return the replies read from the socket with what awaits each (see _readable)."""
         sock, pending = shared.sock, shared.pending
         awaited = len(pending)
@@ -504,7 +509,8 @@ class Sockets:
                 break
             except OSError:
                 continue  # an error queued on the socket (ICMP): the query it was for times out
-            waiting = pending.get((data[:2], source[0], source[1]))
+            key = (data[:2], source[0], source[1])
+            waiting = pending.get(key)
             if waiting is None or len(data) < 12:
                 self.dropped += 1
                 continue
@@ -515,6 +521,7 @@ class Sockets:
             try:
                 plain = Plain.read(data, question) if question.wired else None
                 replies.append((reply, plain or Reply.parse(data, question)))
+                del pending[key]  # (a second reply to it in the batch is dropped)
             except MALFORMED:
                 self.dropped += 1  # a reply that does not parse is no reply: keep waiting
                 continue
@@ -545,7 +552,7 @@ class _Socket:
 
     def __init__(self, sock: socket.socket, family: int) -> None:
         self.sock, self.family, self.uses, self.retired = sock, family, 0, False
-        self.pending: dict[tuple[bytes, str, int], tuple[Question, asyncio.Future]] = {}
+        self.pending: dict[tuple[bytes, str, int], tuple[Question, Awaited]] = {}
 
 
 class _Random:

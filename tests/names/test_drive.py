@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import dns.asyncquery
+import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import pytest
 
 from dnsadmin.names import drive
 from dnsadmin.names import server as server_module
+from dnsadmin.names import upstream as upstream_module
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ChainConfig, ResolverChain
 from dnsadmin.names.server import DNSServer
+from dnsadmin.names.upstream import Question, Slots, Sockets
 from dnsadmin.names.zone import zone_from_text
 from tests.names.hierarchy import EXAMPLE_ZONE
 from tests.names.zones import serve
@@ -118,6 +123,20 @@ async def test_an_error_a_resolution_ends_with_is_logged_and_ends_it(caplog):
     assert run.done and "a resolution failed" in caplog.text and "a bug" in caplog.text
 
 
+async def test_a_resolution_whose_error_cannot_be_logged_still_ends(monkeypatch):
+    async def resolution():
+        raise LookupError("a bug")
+
+    def logging_fails(*args, **kwargs):
+        raise RecursionError("no stack left to log with")
+
+    monkeypatch.setattr(drive.log, "exception", logging_fails)
+    run = drive.Run(resolution())
+    with pytest.raises(RecursionError):
+        run.step()
+    assert run.done and drive.current is None
+
+
 async def test_a_cache_miss_over_udp_is_resolved_without_a_task(monkeypatch):
     upstream = serve(ZoneCatalog([zone_from_text(EXAMPLE_ZONE, "example.test.")]))
     await upstream.start(["127.0.0.1"], 0)
@@ -201,3 +220,77 @@ async def test_a_resolution_ending_in_its_first_step_starts_no_turn_within_its_t
         await asyncio.sleep(0)
     assert listener.left == 0 and server._resolving == 0
     assert deepest == 1
+
+
+BIG_ZONE = """$TTL 300
+@ IN SOA ns.big.test. hostmaster.big.test. 1 3600 900 604800 300
+@ IN NS ns.big.test.
+ns IN A 192.0.2.53
+""" + "".join(f'txt IN TXT "{n:03d}{"x" * 60}"\n' for n in range(40))
+
+
+async def forwarding_to(upstream_port: int) -> DNSServer:
+    config = ChainConfig(forwarders=[f"127.0.0.1:{upstream_port}"], query_timeout=2.0)
+    server = DNSServer(ResolverChain(ZoneCatalog(), config))
+    await server.start(["127.0.0.1"], 0)
+    return server
+
+
+async def test_what_needs_a_task_under_a_run_gets_its_own(monkeypatch):
+    # A reply truncated over UDP is asked again over TCP, and a miss finding every upstream
+    # slot taken waits for one: both use what needs a current task (asyncio.timeout_at; from
+    # Python 3.12 wait_for, dnspython's TCP timeouts), which a Run is not.
+    upstream = serve(ZoneCatalog([zone_from_text(BIG_ZONE, "big.test.")]))
+    await upstream.start(["127.0.0.1"], 0)
+    server = await forwarding_to(upstream.port)
+    server.chain.upstream.sockets.queries = Slots(1)
+    seen = []
+    tcp, hold = dns.asyncquery.tcp, upstream_module._hold
+
+    async def tcp_seen(*args, **kwargs):
+        seen.append(("tcp", asyncio.current_task(), drive.current))
+        return await tcp(*args, **kwargs)
+
+    async def hold_seen(*args):
+        seen.append(("hold", asyncio.current_task(), drive.current))
+        return await hold(*args)
+
+    monkeypatch.setattr(dns.asyncquery, "tcp", tcp_seen)
+    monkeypatch.setattr(upstream_module, "_hold", hold_seen)
+    try:
+        big = dns.message.make_query("txt.big.test.", "TXT", use_edns=0, payload=4096)
+        names = [dns.message.make_query(f"h{n}.big.test.", "A") for n in range(6)]
+        asked = [dns.asyncquery.udp(q, "127.0.0.1", port=server.port, timeout=5) for q in names]
+        asked.append(dns.asyncquery.udp(big, "127.0.0.1", port=server.port, timeout=5))
+        answers = await asyncio.gather(*asked)
+        # (too big for UDP to the client too: it asks again over TCP, answered from the cache)
+        answers.append(await tcp(big, "127.0.0.1", port=server.port, timeout=5))
+    finally:
+        await server.stop()
+        await server.chain.close()
+        await upstream.stop()
+    assert [dns.rcode.to_text(a.rcode()) for a in answers] == ["NXDOMAIN"] * 6 + ["NOERROR"] * 2
+    assert answers[-2].flags & dns.flags.TC
+    assert sum(len(rrset) for rrset in answers[-1].answer) == 40
+    assert {what for what, _, _ in seen} == {"tcp", "hold"}
+    assert all(task is not None and run is None for _, task, run in seen)
+
+
+async def test_a_query_whose_run_was_cancelled_before_it_went_out_is_not_sent():
+    listening = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listening.bind(("127.0.0.1", 0))
+    listening.setblocking(False)
+    sockets = Sockets(8)
+    question = Question.of(dns.name.from_text("a.test."), 1, recursion=True)
+    run = drive.Run(sockets.udp(question, "127.0.0.1", listening.getsockname()[1], 2.0))
+    try:
+        run.step()  # its datagram waits for the end of the turn (_send_all)
+        run.cancel()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        with pytest.raises(BlockingIOError):
+            listening.recv(512)
+        assert run.done
+    finally:
+        sockets.close()
+        listening.close()
