@@ -433,8 +433,8 @@ class DNSServer:
             job = waiting.popleft() if waiting[0][5] >= late else waiting.pop()
             self._resolving += 1
             starts -= 1
-            # A Run, not a Task: a Task cost every cache miss 3 µs (drive.py). It says
-            # itself when it ends (_resolved).
+            # A Run, not a Task: a Task costs twice as much (drive.py). It says itself
+            # when it ends (_resolved).
             run = drive.Run(self._finish_udp(*job, resolving=True))
             self._runs.add(run)
             run.step()
