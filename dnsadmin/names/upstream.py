@@ -382,7 +382,7 @@ class Sockets:
         # The server's resolutions are stepped by a Run, the reply resuming it at once.
         run = drive.current
         reply = loop.create_future() if run is None else drive.Waiter(run)
-        shared.pending[key] = (question, reply)
+        shared.pending[key] = waiting = (question, reply)
         shared.uses += 1
         if shared.uses >= SOCKET_USES:
             self._retire(shared)  # kept open while queries wait on it, this one included
@@ -395,7 +395,10 @@ class Sockets:
         finally:
             reply.cancel()  # (if left without its reply: _send_all no longer sends it)
             due.discard(reply)
-            shared.pending.pop(key, None)
+            # Its key only if still its own: taken out once its reply was read (_replies),
+            # it may be another query's since.
+            if shared.pending.get(key) is waiting:
+                del shared.pending[key]
             if not shared.pending and shared.retired:
                 self._close(shared)
 
@@ -492,7 +495,7 @@ class Sockets:
         # Handed on once the socket is read: a Waiter's resumes its resolution at once,
         # which may send on this socket or close it.
         for reply, read in self._replies(shared):
-            if reply.done():  # a second reply to one query in the batch
+            if reply.done():  # no longer awaited: given up by a resolution resumed before
                 self.dropped += 1
             else:
                 reply.set_result(read)

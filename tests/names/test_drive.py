@@ -5,6 +5,7 @@ cancelling one ends it where it waits, as a Task's cancel would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 
@@ -294,3 +295,46 @@ async def test_a_query_whose_run_was_cancelled_before_it_went_out_is_not_sent():
     finally:
         sockets.close()
         listening.close()
+
+
+async def test_a_key_freed_by_a_reply_read_stays_with_the_query_that_takes_it_next(monkeypatch):
+    # Two replies read in one batch free their queries' keys before either resolution
+    # resumes; the first resumed asks again under the second's key (the same ID drawn): the
+    # second, resuming after, must not take that new query's key away.
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    upstream.bind(("127.0.0.1", 0))
+    upstream.setblocking(False)
+    port = upstream.getsockname()[1]
+    drawn = [b"\0\1\0\0", b"\0\2\0\0", b"\0\2\0\0"]  # IDs 1, 2, then 2 again; one socket
+    monkeypatch.setattr(upstream_module._random, "take", lambda count: drawn.pop(0))
+    sockets = Sockets(8, size=1)
+    question = Question.of(dns.name.from_text("a.test."), 1, recursion=True)
+    answers = []
+
+    async def asking_twice():
+        await sockets.udp(question, "127.0.0.1", port, 1.0)
+        answers.append(await sockets.udp(question, "127.0.0.1", port, 1.0))
+
+    first = drive.Run(asking_twice())
+    second = drive.Run(sockets.udp(question, "127.0.0.1", port, 1.0))
+
+    async def answer(count: int) -> None:
+        queries = []
+        while len(queries) < count:
+            await asyncio.sleep(0)
+            with contextlib.suppress(BlockingIOError):
+                queries.append(upstream.recvfrom(512))
+        for data, client in queries:  # sent together: read in one batch
+            reply = dns.message.make_response(dns.message.from_wire(data))
+            upstream.sendto(reply.to_wire(), client)
+
+    try:
+        first.step()
+        second.step()
+        await answer(2)
+        await answer(1)  # the first's second query, under the second's ID
+        await asyncio.wait_for(first.finished(), 2)
+    finally:
+        sockets.close()
+        upstream.close()
+    assert len(answers) == 1 and sockets.dropped == 0
