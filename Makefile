@@ -72,6 +72,7 @@ bench: $(STAMP) test-tools
 	$(PY) bench/authoritative/build_zone.py
 	$(PY) bench/cache/run.py
 	$(PY) bench/workers/run.py
+	$(PY) bench/workers/idle.py
 	$(PY) bench/loading/run.py
 	$(PY) bench/logs/run.py
 	$(PY) bench/logwrite/run.py

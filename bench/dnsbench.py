@@ -331,6 +331,22 @@ class Server:
     startup_times: list[float] = field(default_factory=list)
 
 
+def of_tree(server: Server, tree: Path, name: str) -> Server:
+    """Return server (rundns) as another source tree runs it (`git archive REV | tar -x -C
+    TREE`, its .venv linked): that tree's manage.py, on a port of its own, named name."""
+    port = free_port()
+    own = str(ROOT / "manage.py")
+    command = [str(tree / "manage.py") if part == own else part for part in server.command]
+    command[command.index("--port") + 1] = str(port)
+    return replace(server, name=name, command=command, port=port, startup_times=[])
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time a process has used (user and system), all its threads together."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cache_written_behind(database: Path, timeout: float = 90.0) -> Callable[[], None]:
     """Return a settle step for rundns: wait until its cache is written behind (the
     row count has held still for 2 s), which it does a slice at a time after a cold start."""

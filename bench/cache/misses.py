@@ -23,7 +23,6 @@ leaves that share of a miss's cost out; 40,000 names take it in.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -92,12 +91,7 @@ def contenders(
         options = ["--root-hints", str(hints), "--upstream-port", str(upstream.port)]
     ours = dnsbench.rundns_servers(site, cpus, options=options, label=f"rundns-{mode}")
     if baseline is not None:
-        port = dnsbench.free_port()
-        command = [str(baseline / "manage.py") if part == str(dnsbench.ROOT / "manage.py")
-                   else part for part in ours[0].command]  # fmt: skip
-        command[command.index("--port") + 1] = str(port)
-        base = replace(ours[0], name=f"rundns-{mode}-base", command=command, port=port)
-        ours.append(replace(base, startup_times=[]))
+        ours.append(dnsbench.of_tree(ours[0], baseline, f"rundns-{mode}-base"))
     return [*ours, unbound(work, cpus, upstream, mode)]
 
 
@@ -117,9 +111,9 @@ class Cold:
             fresh = dnsbench.Site(folder, None)
             server.env = {**server.env, **{k: fresh.base_env[k] for k in FRESH}}
         with dnsbench.running(server, self.work) as process:
-            asked, used = dnsbench.bind_queries(self.upstream), cpu_seconds(process.pid)
+            asked, used = dnsbench.bind_queries(self.upstream), dnsbench.cpu_seconds(process.pid)
             result = dnsbench.dnsperf(server.port, self.questions, self.load)
-            used = cpu_seconds(process.pid) - used
+            used = dnsbench.cpu_seconds(process.pid) - used
             sent = dnsbench.bind_queries(self.upstream) - asked
         per_question = used / len(self.questions.read_text().splitlines())
         self.cpu.setdefault(server.name, []).append(per_question)
@@ -133,12 +127,6 @@ class Cold:
                 ref / run for run, ref in zip(runs, self.cpu[reference], strict=True)
             )
             print(f"{name:<26}{statistics.median(runs) * 1e6:>16.0f}   {ratio:.2f}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """Return the CPU time the process has used, all its threads together."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 FRESH = ("DATABASE_URL", "APPLIANCE_VAR_DIR")
