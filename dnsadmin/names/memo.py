@@ -71,7 +71,11 @@ class Budget(Generic[V]):
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.entries: dict[Hashable, V] = {}
-        self.by_name: dict[Key, set[Hashable]] = {}
+        # The keys of the values that depend on each name: the one key itself for a name with
+        # one (most: an entry at its owner's name), a set for more. A set each cost every
+        # cached name 216 bytes and one more object for the collector to walk, a young one
+        # first (a cache miss makes one, a random-subdomain storm thousands a second).
+        self.by_name: dict[Key, Hashable | set[Hashable]] = {}
         self.bytes = 0
         self.index = index
 
@@ -91,8 +95,15 @@ class Budget(Generic[V]):
         if self.index is not None:
             self.index[key[0]][key[1]] = value
         self.bytes += value.size
+        by_name = self.by_name
         for labels in value.names:
-            self.by_name.setdefault(labels, set()).add(key)
+            held = by_name.get(labels)
+            if held is None:
+                by_name[labels] = key
+            elif type(held) is set:
+                held.add(key)
+            elif held != key:
+                by_name[labels] = {held, key}
 
     def _make_room(self, size: int) -> None:
         """Drop the oldest values until one of size fits with a 64th of each budget to spare:
@@ -120,16 +131,20 @@ class Budget(Generic[V]):
         if self.index is not None:
             del self.index[key[0]][key[1]]
         self.bytes -= value.size
+        by_name = self.by_name
         for labels in value.names:
-            keys = self.by_name.get(labels)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self.by_name[labels]
+            held = by_name.get(labels)
+            if type(held) is set:
+                held.discard(key)
+                if len(held) == 1:
+                    by_name[labels] = next(iter(held))
+            elif held == key:
+                del by_name[labels]
 
     def forget(self, labels: Key) -> int:
         """Drop every value that depends on the name; return how many there were."""
-        keys = list(self.by_name.get(labels, ()))
+        held = self.by_name.get(labels)
+        keys = list(held) if type(held) is set else [] if held is None else [held]
         for key in keys:
             self.pop(key)
         return len(keys)

@@ -49,6 +49,52 @@ def test_a_value_bigger_than_the_budget_is_not_kept_and_drops_nothing():
     assert list(budget.entries) == ["small"]
 
 
+def named(*names: tuple[bytes, ...]) -> Memo:
+    return Memo(b"body", "authority", float("inf"), names=names, size=100)
+
+
+def test_a_name_one_value_depends_on_holds_its_key_alone_a_set_only_for_more():
+    # (a set each cost every cached name 216 bytes and one more object for the collector)
+    a, b = (b"a", b"example"), (b"b", b"example")
+    budget = Budget(100, 1 << 20)
+    budget.put(("a", 1), named(a))
+    budget.put(("a", 1), named(a))  # kept again
+    assert budget.by_name == {a: ("a", 1)}
+    budget.put(("a", 28), named(a))
+    budget.put(("ab", 1), named(a, b))
+    assert budget.by_name == {a: {("a", 1), ("a", 28), ("ab", 1)}, b: ("ab", 1)}
+    budget.pop(("a", 28))
+    budget.pop(("ab", 1))
+    assert budget.by_name == {a: ("a", 1)}
+    budget.put(("ab", 1), named(a, b))
+    assert budget.forget(b) == 1
+    assert budget.forget(a) == 1
+    assert budget.by_name == {} and budget.entries == {}
+
+
+def test_the_names_index_follows_every_value_kept_dropped_and_forgotten():
+    rng = random.Random(11)
+    names = [(bytes([97 + i]), b"example") for i in range(6)]
+    budget = Budget(40, 1 << 20)
+    for _ in range(20_000):
+        key = (rng.randrange(12), rng.randrange(4))
+        action = rng.random()
+        if action < 0.6:
+            budget.put(key, named(*rng.sample(names, rng.randrange(1, 3))))
+        elif action < 0.9:
+            budget.pop(key)
+        else:
+            budget.forget(rng.choice(names))
+        expected: dict = {}
+        for kept, value in budget.entries.items():
+            for labels in value.names:
+                expected.setdefault(labels, set()).add(kept)
+        assert {
+            labels: held if type(held) is set else {held} for labels, held in budget.by_name.items()
+        } == expected
+        assert all(type(held) is not set or len(held) > 1 for held in budget.by_name.values())
+
+
 def test_precomputed_bodies_stay_within_their_budget_and_give_way_to_an_answer_put():
     """A precomputed answer is kept as its body (memo.Bodies), counted in bytes and in number
     within a budget of its own; an answer put for the same question replaces it in both."""
