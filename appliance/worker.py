@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
-from django.db import connections
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -121,29 +120,6 @@ def worker_scope(kind: str, **options: Any) -> dict:
         "pid": os.getpid(),
         "options": options,
     }
-
-
-def run_worker_process(consumer_class: type[WorkerConsumer], scope: dict) -> None:
-    """Run one worker as the work of this process (``manage.py rundns``, ``runbot``) until
-    SIGTERM/SIGINT: its database connections kept between trips (``keep_connections``)."""
-    keep_connections()
-    asyncio.run(run_worker(consumer_class, scope))
-
-
-def keep_connections() -> None:
-    """Keep this process's SQLite connections open from one trip to the database to the next.
-
-    The settings open one per trip (CONN_MAX_AGE 0, and Channels closes it after each): right
-    for the web, whose requests come on many threads. A worker makes its trips from one thread,
-    several a second (its reconcile, the commits it follows, the query log, its heartbeat),
-    and an SQLite connection costs about a millisecond to open (Django registers its SQL
-    functions on it, and the settings' PRAGMAs run): 17 of the 40 ms of CPU a second an idle
-    DNS worker took (bench/workers/idle.py). Django still closes one left unusable or in a
-    transaction. PostgreSQL's connections come from Django's pool, which needs CONN_MAX_AGE 0.
-    """
-    for settings_dict in connections.settings.values():
-        if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
-            settings_dict["CONN_MAX_AGE"] = None
 
 
 async def run_worker(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import sys
 import textwrap
 
@@ -163,76 +162,3 @@ async def test_sigterm_and_sigint_drain_the_worker_and_exit_cleanly(signum, work
     out, err = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 0, err.decode()
     assert out.split() == [b"drained", b"exited"]
-
-
-CONNECTIONS_SCRIPT = textwrap.dedent(
-    """
-    import asyncio, os, sys
-    os.environ['DJANGO_SETTINGS_MODULE'] = 'tests.settings'
-    import django; django.setup()
-    from channels.db import database_sync_to_async
-    from django.db import connection
-    from django.db.backends.signals import connection_created
-    from appliance.worker import keep_connections
-
-    opened = []
-    connection_created.connect(lambda **signal: opened.append(1), weak=False)
-    if sys.argv[1] == 'kept':
-        keep_connections()
-
-    @database_sync_to_async
-    def trip():
-        with connection.cursor() as cursor:
-            cursor.execute('SELECT 1')
-
-    async def main():
-        for _ in range(3):
-            await trip()
-
-    asyncio.run(main())
-    print(connection.vendor, len(opened))
-    """
-)
-
-
-@pytest.mark.parametrize("how", ["kept", "default"])
-def test_a_worker_keeps_its_sqlite_connection_from_one_trip_to_the_next(how, worker_env):
-    done = subprocess.run(
-        [sys.executable, "-c", CONNECTIONS_SCRIPT, how],
-        cwd=ROOT, env=clean_environment(worker_env), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    vendor, opened = done.stdout.split()
-    # Three trips through Channels (which closes what is obsolete before and after each): one
-    # connection kept on SQLite; PostgreSQL's come from Django's pool, one a trip as before.
-    assert int(opened) == (1 if how == "kept" and vendor == "sqlite" else 3)
-
-
-@pytest.mark.parametrize(
-    "command, worker",
-    [("rundns", "dnsadmin.worker.DNSWorker"), ("runbot", "botadmin.worker.BotWorker")],
-)
-def test_the_worker_commands_keep_their_connections(command, worker, monkeypatch, settings):
-    from django.core.management import call_command
-    from django.db import connections
-    from django.utils.module_loading import import_string
-
-    ran = []
-
-    def run(worker_run):  # asyncio.run, for the worker's coroutine alone (as far as it starts)
-        ran.append(worker_run.cr_frame.f_locals["consumer_class"])
-        worker_run.close()
-
-    monkeypatch.setattr("asyncio.run", run)
-    settings.DNS_COOKIES = False  # (no secret written where this process keeps its files)
-    before = {alias: dict(config) for alias, config in connections.settings.items()}
-    try:
-        call_command(command, *(["--port", "0"] if command == "rundns" else []))
-        kept = {alias: config["CONN_MAX_AGE"] for alias, config in connections.settings.items()}
-    finally:
-        for alias, config in before.items():
-            connections.settings[alias]["CONN_MAX_AGE"] = config["CONN_MAX_AGE"]
-    assert ran == [import_string(worker)]
-    for alias, config in before.items():
-        sqlite = config["ENGINE"] == "django.db.backends.sqlite3"
-        assert kept[alias] == (None if sqlite else config["CONN_MAX_AGE"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from appliance.worker import run_worker_process, worker_scope
+from appliance.worker import run_worker, worker_scope
 from botadmin.models import Network
 from botadmin.worker import BotWorker
 
@@ -30,4 +32,4 @@ class Command(BaseCommand):
         scope = worker_scope(
             "bot", networks=networks or [], lease_seconds=settings.BOT_LEASE_SECONDS
         )
-        run_worker_process(BotWorker, scope)
+        asyncio.run(run_worker(BotWorker, scope))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import ipaddress
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from appliance.worker import run_worker_process, worker_scope
+from appliance.worker import run_worker, worker_scope
 from dnsadmin.names.addresses import networks
 from dnsadmin.names.chain import ChainConfig
 from dnsadmin.names.cookies import load_secrets
@@ -127,7 +128,7 @@ class Command(BaseCommand):
             rate_limits=rate_limits(), cookie_secrets=cookie_secrets(),
         )  # fmt: skip
         try:
-            run_worker_process(DNSWorker, scope)
+            asyncio.run(run_worker(DNSWorker, scope))
         except (ValueError, FileNotFoundError) as error:
             raise CommandError(f"resolver configuration: {error}") from None
         except OSError as error:
