@@ -82,8 +82,10 @@ class WorkerConsumer(AsyncConsumer):
         while True:
             try:
                 if loop.time() >= next_heartbeat:
-                    await heartbeat(self.scope, self.status())
+                    # Due again a period on, written or not: a heartbeat that fails at once (a
+                    # database refusing writes) must not be retried in a loop with no pause.
                     next_heartbeat = loop.time() + self.heartbeat_interval
+                    await heartbeat(self.scope, self.status())
                 await asyncio.sleep(self.reconcile_interval)
                 await self.reconcile()
             except asyncio.CancelledError:

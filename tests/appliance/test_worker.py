@@ -162,3 +162,37 @@ async def test_sigterm_and_sigint_drain_the_worker_and_exit_cleanly(signum, work
     out, err = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 0, err.decode()
     assert out.split() == [b"drained", b"exited"]
+
+
+class Counting(WorkerConsumer):
+    """A worker whose reconciles are counted, every 10 ms."""
+
+    reconcile_interval = 0.01
+    reconciles = 0
+
+    async def reconcile(self) -> None:
+        Counting.reconciles += 1
+        if Counting.reconciles == 3:
+            Counting.enough.set()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_heartbeat_that_fails_at_once_is_not_retried_without_a_pause(monkeypatch):
+    attempts = []
+
+    async def refused(scope, details):
+        attempts.append(scope)
+        await asyncio.sleep(0)
+        raise OSError("database is locked")  # as a database refusing writes fails
+
+    monkeypatch.setattr("appliance.worker.heartbeat", refused)
+    Counting.reconciles, Counting.enough = 0, asyncio.Event()
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(Counting, worker_scope("counting"), stop=stop))
+    try:
+        await asyncio.wait_for(Counting.enough.wait(), 10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+    # Retried a heartbeat interval (5 s) on, not at once, over and over, before any reconcile.
+    assert len(attempts) == 1
