@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -209,12 +210,15 @@ def served_zone(zone: Zone) -> ServedZone:
                 wire if type(wire) is bytes else bytes(wire),
             )
 
-    with collector_paused():  # a big zone's nodes are all kept: no collector passes
+    # Closed however the build ends: a build that fails while the rows are read would leave
+    # their statement open until the collector frees the exception's frames, holding a read
+    # snapshot of the database (on SQLite, no checkpoint of its write-ahead log meanwhile).
+    with collector_paused(), contextlib.closing(records()) as rows:
         # Served before its answers are precomputed: the worker makes them in the
         # background (names.zone.precompute_served), a signed zone never.
         served = build_zone(
             zone.origin,
-            records(),
+            rows,
             serial=zone.serial,
             transfer_acl=zone.transfer_acl.split(),
             precompute=False,

@@ -11,6 +11,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from dnsadmin import snapshot
 from dnsadmin.changes import (
     ChangeError,
     RecordData,
@@ -172,3 +173,29 @@ def test_a_name_added_and_deleted_between_two_loads_leaves_no_trace(zone):
     patched = refresh_zone("example.org.", served)
     assert patched._nodes is not served._nodes  # patched, not built again
     assert served_form(patched) == served_form(load_zone("example.org."))
+
+
+@pytest.mark.django_db
+def test_a_zone_build_that_fails_leaves_no_rows_being_read(zone, monkeypatch):
+    # Their statement closed at once, not once the collector frees the exception's frames:
+    # open, it holds a read snapshot of the database (on SQLite, no checkpoint meanwhile).
+    closed = []
+    rows_of = snapshot.enabled_rows
+
+    def watched(zone):
+        try:
+            yield from rows_of(zone)
+        finally:
+            closed.append(True)
+
+    def failing_build(origin, records, **options):
+        next(records)  # the SOA
+        next(records)  # a record read from the database, with more to come
+        raise ValueError("a record the zone cannot take")
+
+    monkeypatch.setattr(snapshot, "enabled_rows", watched)
+    monkeypatch.setattr(snapshot, "build_zone", failing_build)
+    with pytest.raises(ValueError) as raised:
+        snapshot.served_zone(zone)
+    assert closed == [True]  # while the error and its frames live on (logged, in a cycle)
+    assert "cannot take" in str(raised.value)
