@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dnsbench import PYTHON, free_port, stop  # noqa: E402 (bench/dnsbench.py)
+from dnsbench import PYTHON, cpu_seconds, free_port, stop  # noqa: E402 (bench/dnsbench.py)
 
 ORIGIN = "load.example."
 READY = re.compile(r"serving \d+ zones? on ")
@@ -239,12 +239,6 @@ def time_loadzone(
         "startup": startup,
         "rss": rss,
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user and system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def watch_exit(process: subprocess.Popen) -> tuple[threading.Thread, dict[str, float]]:

@@ -4,9 +4,10 @@ A Task and the future it awaits cost a resolution 3.5 µs, made and finished by 
 hundred thousand (the Task added to the loop's weak set of tasks, its first step and its
 wakeup each a handle for the event loop to run), a Run and its Waiter 1.5 µs: under a
 forwarded storm past what the server can take, a tenth more of it is answered (bench/storm,
-20,000 q/s). A Run takes its first step at once, and a reply awaited over UDP (``upstream.Sockets``, a ``Waiter``)
-resumes it straight from the read of its socket; a future it awaits otherwise (a shared
-resolution's, a semaphore's) resumes it from the future's done callback, as a Task would.
+20,000 q/s). A Run takes its first step at once, and a reply awaited over UDP
+(``upstream.Sockets``, a ``Waiter``) resumes it straight from the read of its socket; a
+future it awaits otherwise (a shared resolution's, a semaphore's) resumes it from the
+future's done callback, as a Task would.
 
 Code a Run steps has no current task of its own (asyncio.current_task() is None, or the
 Task that stepped it inline): what needs one (asyncio.timeout and timeout_at, wait_for from
