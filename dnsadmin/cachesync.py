@@ -17,6 +17,7 @@ import functools
 from collections.abc import Iterable
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from appliance.control import DNS_GROUP, ring
@@ -145,7 +146,12 @@ def load_snapshot() -> list[CacheRecord]:
 
 
 def last_command_id() -> int:
-    return CacheCommand.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return last_command().first() or 0
+
+
+def last_command() -> QuerySet:
+    """Return the id of the last cache command recorded (none if none was)."""
+    return CacheCommand.objects.order_by("-id").values_list("id", flat=True)[:1]
 
 
 def commands_after(command_id: int) -> list[tuple[int, str, str]]:

@@ -18,7 +18,7 @@ import contextlib
 import datetime
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import dns.exception
@@ -179,8 +179,13 @@ class Transfers:
     takes over within LEASE_SECONDS.
     """
 
-    def __init__(self, holder: str) -> None:
+    def __init__(
+        self, holder: str, has_secondaries: Callable[[], bool | None] | None = None
+    ) -> None:
         self.holder = holder
+        # Tells at little cost whether there is any secondary zone (None: it cannot tell now);
+        # without any, a round has nothing to transfer and takes no lease.
+        self.has_secondaries = has_secondaries
         self.wakeup = asyncio.Event()
         self.running: dict[str, asyncio.Task] = {}
         self.task: asyncio.Task | None = None
@@ -212,6 +217,8 @@ class Transfers:
             self.wakeup.clear()
 
     async def round(self) -> None:
+        if self.has_secondaries is not None and self.has_secondaries() is False:
+            return
         if not await database_sync_to_async(claim)(self.holder):
             return
         for origin in await database_sync_to_async(due_zones)():

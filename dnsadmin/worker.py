@@ -18,12 +18,12 @@ import dns.rdatatype
 import dns.rrset
 from channels.db import database_sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Count, Max, Sum
+from django.db.models import QuerySet
 
 from appliance.control import DNS_GROUP
 from appliance.worker import WorkerConsumer
 from dnsadmin import cachesync, catalogzones, dnssec, querylog, secondary, snapshot
-from dnsadmin.models import CacheCommand, Zone, serial_gt
+from dnsadmin.models import SecondaryZone, serial_gt
 from dnsadmin.names import notify
 from dnsadmin.names.catalog import ZoneCatalog
 from dnsadmin.names.chain import ChainConfig, ResolverChain
@@ -64,10 +64,14 @@ class DNSWorker(WorkerConsumer):
         self.zone_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.background: set[asyncio.Task] = set()  # NOTIFYs sent, reloads due
         self.catalog_due = True  # the catalog zone is to be brought in line with the zones
-        self.transfers = secondary.Transfers(self.name)  # run by the lease holder only
         # Counted from before the zones are read: a commit made meanwhile is read again.
         self.commits = Commits.of_database()
-        self.mark: tuple | None = None  # the data's mark when last read (data_mark)
+        # Run by the lease holder only.
+        self.transfers = secondary.Transfers(
+            self.name, has_secondaries=self.commits.has_secondaries if self.commits else None
+        )
+        self.mark: tuple | None = None  # the data's mark when last read in full (Commits.mark)
+        self.left_behind: set[str] = set()  # zones not served at their version: load failed
         await self.reload_zones()
         # Answer from the start as fast as later: every zone's answers precomputed first (as
         # BIND and Knot load a zone whole before answering from it). A zone changed later is
@@ -122,18 +126,27 @@ class DNSWorker(WorkerConsumer):
 
     async def read_changes(self, mark: tuple | None = None) -> None:
         """Reload the zones that changed and apply the cache commands recorded since (mark:
-        the data's mark, read since the last look at the commits, if it was)."""
+        the data's mark, read since the last look at the commits, if it was).
+
+        On SQLite, nothing is read when the data's mark is the one last read in full: it
+        holds every version zone_versions gives and the last cache command, so the reads
+        would change nothing (each costs the worker a connection of its own, a millisecond
+        or two, twice a second)."""
         if self.commits is not None:
             # Looked at first: what is read here needs no second read when its commit is
             # seen, and what commits from now on is seen. The mark (read before the data:
-            # an older mark costs a read more, never one less) tells follow_commits which
-            # commits changed nothing read here.
+            # an older mark costs a read more, never one less) tells follow_commits and the
+            # next round which commits changed nothing read here.
             self.commits.moved()
             if mark is None:
-                mark = await database_sync_to_async(data_mark)()
-            self.mark = mark
+                mark = self.commits.mark()
+            if mark is not None and mark == self.mark:
+                return
+            self.mark = None  # until read in full: a read that fails is made again
         await self.reload_zones()
         await self.apply_cache_commands()
+        if self.commits is not None and not (self.left_behind or self.catalog_due):
+            self.mark = mark  # (else what is left behind is tried again next round)
 
     async def follow_commits(self, commits: Commits) -> None:
         """Read what changed as soon as a commit to the SQLite database is seen (no channel
@@ -149,7 +162,7 @@ class DNSWorker(WorkerConsumer):
     async def read_committed(self, commits: Commits) -> None:
         """Read what changed when a commit was made since the last look and it changed the
         zones or the cache commands: most commits write the query log, the cache or a
-        heartbeat (this worker's, the bot's, the web's), which one cheap query tells."""
+        heartbeat (this worker's, the bot's, the web's), which the data's mark tells."""
         if not commits.moved():
             return
         # Read once a burst of commits is over (an import, edits in a row): a zone read while
@@ -159,14 +172,13 @@ class DNSWorker(WorkerConsumer):
             await asyncio.sleep(COMMIT_LOOK_EVERY)
             if not commits.moved():
                 break
-        mark = await database_sync_to_async(data_mark)()
-        if mark != self.mark:
-            await self.read_changes(mark)
+        await self.read_changes(commits.mark())
 
     async def reload_zones(self) -> None:
         """Reload zones whose serial or settings changed; drop deleted or disabled ones."""
         async with self.reload_lock:
             current = await database_sync_to_async(snapshot.zone_versions)()
+            self.left_behind.intersection_update(current)
             for origin in self.versions.keys() - current.keys():
                 self.catalog.remove(origin)
                 logger.info("zone %s removed", origin)
@@ -176,8 +188,11 @@ class DNSWorker(WorkerConsumer):
                     # An update this worker applied may have served the version meanwhile.
                     done = self.versions.get(origin) == current[origin]
                     loaded = done or await self.reload(origin)
-                if not loaded:
+                if loaded:
+                    self.left_behind.discard(origin)
+                else:
                     # Not loaded: the version served stays, so the next reconcile tries again.
+                    self.left_behind.add(origin)
                     if origin in self.versions:
                         current[origin] = self.versions[origin]
                     else:
@@ -415,22 +430,18 @@ class DNSWorker(WorkerConsumer):
         }
 
 
-def data_mark() -> tuple:
-    """Return a mark of what read_changes reads, which a change to it moves: the count, last
-    update and serials summed of the enabled zones (snapshot.zone_versions reads their
-    serials and updates) and the last cache command's id (cachesync.commands_after)."""
-    zones = Zone.objects.filter(enabled=True).aggregate(
-        count=Count("pk"), updated=Max("updated"), serials=Sum("serial")
-    )
-    last_command = CacheCommand.objects.aggregate(last=Max("pk"))["last"]
-    return (zones["count"], zones["updated"], zones["serials"], last_command)
-
-
 class Commits:
     """The commits made to the SQLite database since the last look, by any connection (the
     worker's own writes too), seen through PRAGMA data_version on a connection of its own: a
     read of the write-ahead log's shared memory, a few microseconds, which never waits for a
-    lock (a busy database reads as no change; the reconcile catches up)."""
+    lock (a busy database reads as no change; the reconcile catches up).
+
+    The reads the worker makes every round to learn whether there is more to read go through
+    that connection too, in the event loop (``mark``, ``has_secondaries``): a few small reads,
+    where each trip to Django's database thread opened a connection, a millisecond or more
+    (SQLite parses the whole schema again), which made most of what an idle worker cost. Each
+    read is taken to its end at once: a statement left open would hold the connection's view
+    of the database where it was."""
 
     def __init__(self, path: Path) -> None:
         # mode=rw: never create the file; timeout 0: never wait in the event loop.
@@ -438,6 +449,12 @@ class Commits:
             f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None
         )
         self.version: int | None = None  # unknown until a read succeeds (moved)
+        # The queries as Django writes them (the same filters and columns as its reads).
+        self.queries = {
+            "zones": _sql(snapshot.version_rows()),
+            "last_command": _sql(cachesync.last_command()),
+            "secondaries": _sql(SecondaryZone.objects.values_list("pk")[:1]),
+        }
         self.moved()
 
     @classmethod
@@ -467,8 +484,34 @@ class Commits:
         moved, self.version = version != self.version, version
         return moved
 
+    def mark(self) -> tuple | None:
+        """Return a mark of what read_changes reads, which a change to it moves: the version
+        of every enabled zone (snapshot.zone_versions's rows) and the last cache command's
+        id; None when the database cannot be read at once."""
+        zones, command = self._rows("zones"), self._rows("last_command")
+        return None if zones is None or command is None else (tuple(zones), tuple(command))
+
+    def has_secondaries(self) -> bool | None:
+        """Tell whether any secondary zone is recorded; None when that cannot be read at once."""
+        rows = self._rows("secondaries")
+        return None if rows is None else bool(rows)
+
+    def _rows(self, query: str) -> list | None:
+        try:
+            return self.connection.execute(self.queries[query]).fetchall()
+        except sqlite3.Error:
+            return None
+
     def close(self) -> None:
         self.connection.close()
+
+
+def _sql(queryset: QuerySet) -> str:
+    """Return the SQL Django runs for queryset, one without parameters."""
+    sql, parameters = queryset.query.sql_with_params()
+    if parameters:
+        raise ValueError(f"a query read in the event loop takes no parameters: {sql}")
+    return sql
 
 
 async def notify_noted(origin: dns.name.Name, soa, targets: list, keyring: dict, **options) -> None:

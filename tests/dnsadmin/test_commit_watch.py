@@ -6,17 +6,18 @@ import asyncio
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+import dns.name
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from dnsadmin import cachesync, snapshot
+from dnsadmin import cachesync, secondary, snapshot
 from dnsadmin.changes import add_record
 from dnsadmin.models import QueryLogEntry, Zone
 from dnsadmin.names.cache import Cache
@@ -29,10 +30,10 @@ from tests.dnsadmin.test_rundns import start_rundns, stop, wait_for
 def reading_worker(commits: Commits | None) -> DNSWorker:
     """Return a worker with what read_changes uses: no listener, no zone served yet."""
     worker = DNSWorker.__new__(DNSWorker)
-    worker.commits, worker.mark = commits, None
+    worker.commits, worker.mark, worker.left_behind = commits, None, set()
     worker.catalog, worker.versions, worker.catalog_due = ZoneCatalog(), {}, False
     worker.reload_lock, worker.cache_lock = asyncio.Lock(), asyncio.Lock()
-    worker.zone_locks = defaultdict(asyncio.Lock)
+    worker.zone_locks, worker.background = defaultdict(asyncio.Lock), set()
     worker.chain = SimpleNamespace(cache=Cache())
     worker.last_command = 0
     return worker
@@ -89,54 +90,136 @@ def test_a_change_is_served_long_before_the_next_reconcile(worker_env, tmp_path)
 
 
 @contextmanager
-def followed_commits(tmp_path: Path) -> Iterator[tuple[Commits, Callable[[], None]]]:
-    """Yield the commits a worker follows and a way to tell them a write was committed: on
-    SQLite, the database's own (its writes move them); elsewhere, where rundns follows none,
-    those of a file of their own, moved by hand, so that what is read after a commit (the
-    data_mark's gate, which reads the database in use) is tested there too."""
+def followed_commits() -> Iterator[Commits | None]:
+    """Yield the commits a worker follows: None where it follows none (the channel layer
+    rings rundns there, and the reconcile reads every round)."""
     commits = Commits.of_database()
-    if commits is not None:
-        try:
-            yield commits, lambda: None
-        finally:
-            commits.close()
+    if commits is None:
+        assert connection.vendor != "sqlite"
+        yield None
         return
-    other = sqlite3.connect(tmp_path / "signal.sqlite3", isolation_level=None)
-    other.execute("PRAGMA journal_mode=WAL")
-    other.execute("CREATE TABLE t (x)")
-    commits = Commits(tmp_path / "signal.sqlite3")
     try:
-        yield commits, lambda: other.execute("INSERT INTO t VALUES (1)")
+        yield commits
     finally:
         commits.close()
-        other.close()
 
 
-def test_commits_that_change_no_zone_and_no_cache_command_are_not_read(
-    transactional_db, monkeypatch, tmp_path
-):
+def load_zone(tmp_path: Path, origin: str) -> None:
+    """Load the test zone as origin, as an operator would (committed by Django's connection)."""
+    path = tmp_path / f"{origin}zone"
+    path.write_text(ZONE.replace("example.org.", origin))
+    call_command("loadzone", str(path))
+
+
+def counted_reads(monkeypatch) -> list:
+    """Return a list that grows by one at every read of the zones' versions."""
     reads = []
     zone_versions = snapshot.zone_versions
     monkeypatch.setattr(snapshot, "zone_versions", lambda: reads.append(1) or zone_versions())
-    with followed_commits(tmp_path) as (commits, committed):
+    return reads
+
+
+def test_commits_that_change_no_zone_and_no_cache_command_are_not_read(
+    transactional_db, monkeypatch
+):
+    reads = counted_reads(monkeypatch)
+    with followed_commits() as commits:
+        if commits is None:
+            return
         worker = reading_worker(commits)
-        commits.moved()  # the signal file's making, elsewhere than SQLite
         asyncio.run(worker.read_changes())  # as the reconcile reads
         assert not commits.moved()  # its own look taken
         log_a_query()
         log_a_query()
-        committed()
         asyncio.run(worker.read_committed(commits))
         assert len(reads) == 1
         cachesync.delete("www.example.org.")  # a cache command: read at once
-        committed()
         asyncio.run(worker.read_committed(commits))
         assert len(reads) == 2
         assert worker.last_command == cachesync.last_command_id()
         log_a_query()
-        committed()
         asyncio.run(worker.read_committed(commits))
         assert len(reads) == 2
+
+
+def test_a_round_reads_the_zones_again_only_once_they_changed(
+    transactional_db, monkeypatch, tmp_path
+):
+    """On SQLite the reconcile reads the data's mark on the connection it follows the commits
+    with, and nothing more while the mark is the one read in full; everywhere else (no
+    commits followed) it reads every round."""
+    load_zone(tmp_path, "example.org.")
+    reads = counted_reads(monkeypatch)
+    with followed_commits() as commits:
+        worker = reading_worker(commits)
+        asyncio.run(worker.read_changes())
+        asyncio.run(worker.read_changes())
+        log_a_query()  # a commit, of nothing read_changes reads
+        asyncio.run(worker.read_changes())
+        assert len(reads) == (1 if commits else 3)
+        add_record(Zone.objects.get(), "new", "A", "192.0.2.99")
+        asyncio.run(worker.read_changes())
+        assert len(reads) == (2 if commits else 4)
+        served = worker.catalog.get(dns.name.from_text("example.org."))
+        assert served.serial == Zone.objects.get().serial
+        Zone.objects.update(enabled=False)  # (its update time unchanged: its row is gone)
+        asyncio.run(worker.read_changes())
+        assert worker.catalog.get(dns.name.from_text("example.org.")) is None
+
+
+def test_a_zone_that_could_not_be_loaded_is_tried_again_next_round(
+    transactional_db, monkeypatch, tmp_path
+):
+    load_zone(tmp_path, "example.org.")
+    reads = counted_reads(monkeypatch)
+    with followed_commits() as commits:
+        worker = reading_worker(commits)
+        reload = DNSWorker.reload
+        failures = [1]
+
+        async def failing_once(self, origin):
+            if failures:
+                return not failures.pop()
+            return await reload(self, origin)
+
+        monkeypatch.setattr(DNSWorker, "reload", failing_once)
+        asyncio.run(worker.read_changes())
+        assert worker.catalog.get(dns.name.from_text("example.org.")) is None
+        asyncio.run(worker.read_changes())  # nothing committed since
+        assert worker.catalog.get(dns.name.from_text("example.org.")) is not None
+        assert len(reads) == 2
+        asyncio.run(worker.read_changes())
+        assert len(reads) == (2 if commits else 3)
+
+
+def test_the_looks_in_the_event_loop_leave_no_read_open(transactional_db, tmp_path):
+    """A statement left open on the connection would hold its view of the database where it
+    was: it would read the same mark for ever, and no checkpoint could empty the log."""
+    for number in range(3):  # several rows, so a read not taken to its end stays open
+        load_zone(tmp_path, f"example{number}.org.")
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        mark = commits.mark()
+        assert len(mark[0]) == 3
+        assert commits.has_secondaries() is False
+        log_a_query()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = cursor.fetchone()
+        assert busy == 0
+        add_record(Zone.objects.get(origin="example1.org."), "new", "A", "192.0.2.99")
+        assert commits.mark() != mark
+
+
+def test_transfers_take_no_lease_while_there_is_no_secondary_zone(monkeypatch):
+    claims = []
+    monkeypatch.setattr(secondary, "claim", lambda holder: claims.append(holder) or False)
+    answers = [False, None, True]
+    transfers = secondary.Transfers("here", has_secondaries=lambda: answers.pop(0))
+    for _ in range(3):
+        asyncio.run(transfers.round())
+    assert claims == ["here", "here"]  # not when it was told there is none
 
 
 def test_a_cache_command_read_twice_at_once_is_applied_once(transactional_db, caplog):
