@@ -142,11 +142,12 @@ class DNSWorker(WorkerConsumer):
                 mark = self.commits.mark()
             if mark is not None and mark == self.mark:
                 return
-            self.mark = None  # until read in full: a read that fails is made again
         await self.reload_zones()
         await self.apply_cache_commands()
+        # Kept once read in full only: a read that failed, a zone not loaded or a catalog not
+        # brought in line is read again next round (the mark then differs from the last kept).
         if self.commits is not None and not (self.left_behind or self.catalog_due):
-            self.mark = mark  # (else what is left behind is tried again next round)
+            self.mark = mark
 
     async def follow_commits(self, commits: Commits) -> None:
         """Read what changed as soon as a commit to the SQLite database is seen (no channel

@@ -17,8 +17,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from dnsadmin import cachesync, secondary, snapshot
-from dnsadmin.changes import add_record
+from dnsadmin import cachesync, catalogzones, secondary, snapshot
+from dnsadmin.changes import add_record, delete_zone
 from dnsadmin.models import QueryLogEntry, Zone
 from dnsadmin.names.cache import Cache
 from dnsadmin.names.catalog import ZoneCatalog
@@ -188,6 +188,50 @@ def test_a_zone_that_could_not_be_loaded_is_tried_again_next_round(
         asyncio.run(worker.read_changes())  # nothing committed since
         assert worker.catalog.get(dns.name.from_text("example.org.")) is not None
         assert len(reads) == 2
+        asyncio.run(worker.read_changes())
+        assert len(reads) == (2 if commits else 3)
+
+
+def test_a_catalog_not_brought_in_line_is_tried_again_next_round(
+    transactional_db, monkeypatch, tmp_path
+):
+    load_zone(tmp_path, "example.org.")
+    calls = []
+    sync = catalogzones.sync
+
+    def failing_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the catalog zone could not be written")
+        return sync()
+
+    monkeypatch.setattr(catalogzones, "sync", failing_once)
+    with followed_commits() as commits:
+        worker = reading_worker(commits)
+        asyncio.run(worker.read_changes())  # a zone more: the catalog is due
+        assert worker.catalog_due
+        asyncio.run(worker.read_changes())  # nothing committed since
+        assert len(calls) == 2
+        assert not worker.catalog_due
+
+
+def test_a_zone_left_behind_then_deleted_is_not_read_for_again(
+    transactional_db, monkeypatch, tmp_path
+):
+    load_zone(tmp_path, "example.org.")
+    reads = counted_reads(monkeypatch)
+
+    async def failing(self, origin):
+        return False
+
+    monkeypatch.setattr(DNSWorker, "reload", failing)
+    with followed_commits() as commits:
+        worker = reading_worker(commits)
+        asyncio.run(worker.read_changes())
+        assert worker.left_behind == {"example.org."}
+        delete_zone(Zone.objects.get())
+        asyncio.run(worker.read_changes())
+        assert not worker.left_behind
         asyncio.run(worker.read_changes())
         assert len(reads) == (2 if commits else 3)
 
