@@ -124,28 +124,31 @@ class DNSWorker(WorkerConsumer):
         await dnssec.maintain_now_and_then()
         await self.read_changes()
 
-    async def read_changes(self, mark: tuple | None = None) -> None:
-        """Reload the zones that changed and apply the cache commands recorded since (mark:
-        the data's mark, read since the last look at the commits, if it was).
+    async def read_changes(self) -> None:
+        """Reload the zones that changed and apply the cache commands recorded since.
 
         On SQLite, nothing is read when the data's mark is the one last read in full: it
         holds every version zone_versions gives and the last cache command, so the reads
         would change nothing (each costs the worker a connection of its own, a millisecond
         or two, twice a second)."""
+        mark = None
         if self.commits is not None:
-            # Looked at first: what is read here needs no second read when its commit is
-            # seen, and what commits from now on is seen. The mark (read before the data:
-            # an older mark costs a read more, never one less) tells follow_commits and the
-            # next round which commits changed nothing read here.
+            # Looked at first, then the mark: what commits from now on is seen at the next
+            # look (even when the mark misses it), and what is read here needs no second
+            # read. The mark (read before the data: an older mark costs a read more, never
+            # one less) tells the next look which commits changed nothing read here.
             self.commits.moved()
-            if mark is None:
-                mark = self.commits.mark()
+            mark = self.commits.mark()
             if mark is not None and mark == self.mark:
                 return
+            # None until read in full: a read that fails part way, its zones reloaded, must
+            # not leave a mark the data may come back to (a zone disabled, then enabled again
+            # by an update that leaves its update time alone).
+            self.mark = None
         await self.reload_zones()
         await self.apply_cache_commands()
-        # Kept once read in full only: a read that failed, a zone not loaded or a catalog not
-        # brought in line is read again next round (the mark then differs from the last kept).
+        # Kept once read in full only: a zone not loaded or a catalog not brought in line is
+        # read again next round.
         if self.commits is not None and not (self.left_behind or self.catalog_due):
             self.mark = mark
 
@@ -173,7 +176,7 @@ class DNSWorker(WorkerConsumer):
             await asyncio.sleep(COMMIT_LOOK_EVERY)
             if not commits.moved():
                 break
-        await self.read_changes(commits.mark())
+        await self.read_changes()
 
     async def reload_zones(self) -> None:
         """Reload zones whose serial or settings changed; drop deleted or disabled ones."""
@@ -450,6 +453,9 @@ class Commits:
             f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None
         )
         self.version: int | None = None  # unknown until a read succeeds (moved)
+        # The last mark read, and the data_version it was read at: read again only once
+        # that moved (a read of every enabled zone, some milliseconds for thousands).
+        self.marked: tuple[int, tuple] | None = None
         # The queries as Django writes them (the same filters and columns as its reads).
         self.queries = {
             "zones": _sql(snapshot.version_rows()),
@@ -489,8 +495,18 @@ class Commits:
         """Return a mark of what read_changes reads, which a change to it moves: the version
         of every enabled zone (snapshot.zone_versions's rows) and the last cache command's
         id; None when the database cannot be read at once."""
+        try:
+            version = self.read()  # (first: a commit made meanwhile moves it again)
+        except sqlite3.Error:
+            return None
+        if self.marked is not None and self.marked[0] == version:
+            return self.marked[1]
         zones, command = self._rows("zones"), self._rows("last_command")
-        return None if zones is None or command is None else (tuple(zones), tuple(command))
+        if zones is None or command is None:
+            return None
+        mark = (tuple(zones), tuple(command))
+        self.marked = version, mark
+        return mark
 
     def has_secondaries(self) -> bool | None:
         """Tell whether any secondary zone is recorded; None when that cannot be read at once."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -234,6 +235,78 @@ def test_a_zone_left_behind_then_deleted_is_not_read_for_again(
         assert not worker.left_behind
         asyncio.run(worker.read_changes())
         assert len(reads) == (2 if commits else 3)
+
+
+def test_a_commit_made_as_the_follower_reads_the_mark_is_read_at_its_next_look(
+    transactional_db, monkeypatch, tmp_path
+):
+    load_zone(tmp_path, "example.org.")
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        worker = reading_worker(commits)
+        asyncio.run(worker.read_changes())
+        mark = Commits.mark
+
+        def mark_then_commit(self):
+            read = mark(self)
+            monkeypatch.setattr(Commits, "mark", mark)  # once
+            # From another connection, as another process would.
+            edit = threading.Thread(target=add_then_close, args=("new", "192.0.2.99"))
+            edit.start()
+            edit.join()
+            return read
+
+        monkeypatch.setattr(Commits, "mark", mark_then_commit)
+        log_a_query()  # a commit the follower sees: it reads the mark
+        asyncio.run(worker.read_committed(commits))
+        asyncio.run(worker.read_committed(commits))  # its next look
+        served = worker.catalog.get(dns.name.from_text("example.org."))
+        assert served.serial == Zone.objects.get().serial
+
+
+def add_then_close(name: str, address: str) -> None:
+    add_record(Zone.objects.get(), name, "A", address)
+    connection.close()
+
+
+def test_a_read_that_fails_part_way_leaves_no_mark_the_data_may_come_back_to(
+    transactional_db, monkeypatch, tmp_path
+):
+    load_zone(tmp_path, "example.org.")
+    origin = dns.name.from_text("example.org.")
+    with followed_commits() as commits:
+        worker = reading_worker(commits)
+        asyncio.run(worker.read_changes())
+        Zone.objects.update(enabled=False)  # (its update time left alone)
+        apply = DNSWorker.apply_cache_commands
+
+        async def failing(self):
+            monkeypatch.setattr(DNSWorker, "apply_cache_commands", apply)  # once
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(DNSWorker, "apply_cache_commands", failing)
+        with pytest.raises(RuntimeError):
+            asyncio.run(worker.read_changes())
+        assert worker.catalog.get(origin) is None  # reloaded before it failed
+        Zone.objects.update(enabled=True)  # the data as it was last read in full
+        asyncio.run(worker.read_changes())
+        assert worker.catalog.get(origin) is not None
+
+
+def test_the_mark_is_read_again_only_once_something_was_committed(transactional_db, tmp_path):
+    load_zone(tmp_path, "example.org.")
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        statements = []
+        commits.connection.set_trace_callback(statements.append)
+        mark = commits.mark()
+        assert commits.mark() == mark
+        assert sum("dnsadmin_zone" in statement for statement in statements) == 1
+        log_a_query()
+        assert commits.mark() == mark
+        assert sum("dnsadmin_zone" in statement for statement in statements) == 2
 
 
 def test_the_looks_in_the_event_loop_leave_no_read_open(transactional_db, tmp_path):
