@@ -19,6 +19,8 @@ import dns.rrset
 from channels.db import database_sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
+from inotify_simple import INotify
+from inotify_simple import flags as inotify_flags
 
 from appliance.control import DNS_GROUP
 from appliance.worker import WorkerConsumer
@@ -43,6 +45,7 @@ origin_name = functools.lru_cache(maxsize=1024)(dns.name.from_text)  # for each 
 CACHE_WRITE_BATCH = 2000  # entries written per round at most (the rest go in the next)
 GC_YOUNG = 50_000  # new objects between collections of the youngest generation (700 by default)
 COMMIT_LOOK_EVERY = 0.05  # seconds between looks at SQLite's count of commits (Commits)
+COMMIT_SETTLE = 0.01  # seconds from a write to the database's files to the look (Commits.written)
 COMMIT_BURST_LOOKS = 20  # looks at most (a reconcile interval) for a burst of commits to end
 
 
@@ -157,7 +160,7 @@ class DNSWorker(WorkerConsumer):
         layer rings this process from another there: a zone loaded or edited would wait for
         the next reconcile, half a second on average). The reconcile stays the fallback."""
         while True:
-            await asyncio.sleep(COMMIT_LOOK_EVERY)
+            await commits.written()
             try:
                 await self.read_committed(commits)
             except Exception:
@@ -445,13 +448,25 @@ class Commits:
     where each trip to Django's database thread opened a connection, a millisecond or more
     (SQLite parses the whole schema again), which made most of what an idle worker cost. Each
     read is taken to its end at once: a statement left open would hold the connection's view
-    of the database where it was."""
+    of the database where it was.
+
+    The follower looks when the database's files are written (``written``: inotify on their
+    folder), not every COMMIT_LOOK_EVERY: twenty looks a second, each a wakeup of the event
+    loop, made half of what an idle worker cost. Without inotify (another system, or the
+    user's share of inotify instances used up) it looks that often, as before."""
 
     def __init__(self, path: Path) -> None:
+        path = path.resolve()
         # mode=rw: never create the file; timeout 0: never wait in the event loop.
         self.connection = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None
+            f"{path.as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None
         )
+        # The files a commit writes: the write-ahead log, or the database and its rollback
+        # journal (a database not in WAL mode).
+        self.files = {path.name, f"{path.name}-wal", f"{path.name}-journal"}
+        self.watch = _watch(path.parent)
+        self.woken: asyncio.Event | None = None  # set by the watch's events (_on_events)
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop reading the watch
         self.version: int | None = None  # unknown until a read succeeds (moved)
         # The last mark read, and the data_version it was read at: read again only once
         # that moved (a read of every enabled zone, some milliseconds for thousands).
@@ -480,6 +495,44 @@ class Commits:
 
     def read(self) -> int:
         return self.connection.execute("PRAGMA data_version").fetchone()[0]
+
+    async def written(self) -> None:
+        """Return once the database's files were written since the last call, a moment after
+        (COMMIT_SETTLE); COMMIT_LOOK_EVERY later without a watch. A commit is written to the
+        log before it is published in the shared memory a look reads (an mmap, whose writes
+        inotify does not see): when the write is not a commit seen yet (a writer held up
+        between the two, or a checkpoint), a look more is due a while later. A commit
+        published later still is seen at the next write of any connection, or at the
+        reconcile."""
+        if self.watch is None:
+            await asyncio.sleep(COMMIT_LOOK_EVERY)
+            return
+        if self.woken is None:
+            self.woken, self.loop = asyncio.Event(), asyncio.get_running_loop()
+            self.loop.add_reader(self.watch.fileno(), self._on_events)
+        await self.woken.wait()
+        self.woken.clear()
+        await asyncio.sleep(COMMIT_SETTLE)
+        if not self._ahead():
+            await asyncio.sleep(COMMIT_LOOK_EVERY)
+
+    def _ahead(self) -> bool:
+        """Tell whether a commit was made since the last look, without taking the look
+        (moved); yes when that cannot be read (the look will tell)."""
+        try:
+            return self.read() != self.version
+        except sqlite3.Error:
+            return True
+
+    def _on_events(self) -> None:
+        """Wake written() for a write to the database's files, or events lost (the queue
+        overflowed); the other files of the folder are no one's concern here."""
+        try:
+            events = self.watch.read(timeout=0)
+        except OSError:
+            events = ()
+        if any(e.name in self.files or e.mask & inotify_flags.Q_OVERFLOW for e in events):
+            self.woken.set()
 
     def moved(self) -> bool:
         """Tell whether a commit was made since the last look (yes after the first look
@@ -520,7 +573,32 @@ class Commits:
             return None
 
     def close(self) -> None:
+        if self.watch is not None:
+            if self.loop is not None and not self.loop.is_closed():
+                self.loop.remove_reader(self.watch.fileno())
+            self.watch.close()
         self.connection.close()
+
+
+WATCHED = inotify_flags.MODIFY | inotify_flags.CREATE | inotify_flags.MOVED_TO
+
+
+def _watch(folder: Path) -> INotify | None:
+    """Return an inotify instance told of the writes to the files in folder; None where
+    there is none to be had (the follower then looks at the commits every so often)."""
+    try:
+        watch = INotify(nonblocking=True)
+    except (OSError, AttributeError) as error:  # (AttributeError: a libc without inotify)
+        logger.info("no inotify (%s): commits are looked for every %ss", error, COMMIT_LOOK_EVERY)
+        return None
+    try:
+        watch.add_watch(folder, WATCHED)
+    except OSError as error:
+        watch.close()
+        logger.info("%s cannot be watched (%s): commits are looked for every %ss",
+                    folder, error, COMMIT_LOOK_EVERY)  # fmt: skip
+        return None
+    return watch
 
 
 def _sql(queryset: QuerySet) -> str:

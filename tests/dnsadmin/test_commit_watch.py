@@ -23,7 +23,7 @@ from dnsadmin.changes import add_record, delete_zone
 from dnsadmin.models import QueryLogEntry, Zone
 from dnsadmin.names.cache import Cache
 from dnsadmin.names.catalog import ZoneCatalog
-from dnsadmin.worker import Commits, DNSWorker
+from dnsadmin.worker import COMMIT_LOOK_EVERY, COMMIT_SETTLE, Commits, DNSWorker
 from tests.dnsadmin.conftest import ZONE
 from tests.dnsadmin.test_rundns import start_rundns, stop, wait_for
 
@@ -377,3 +377,134 @@ def test_a_first_look_that_finds_the_database_locked_is_taken_again(tmp_path):
             commits.close()
     finally:
         writer.close()
+
+
+def following(worker: DNSWorker, commits: Commits, then) -> object:
+    """Run the worker's follower while the coroutine function then runs; return its result."""
+
+    async def run():
+        task = asyncio.create_task(worker.follow_commits(commits))
+        try:
+            return await then()
+        finally:
+            task.cancel()
+
+    return asyncio.run(run())
+
+
+async def edited_and_served(worker: DNSWorker, address: str) -> bool:
+    """Add www2 at address from another connection (as another process would); tell whether
+    the worker serves the zone's new serial within ten seconds."""
+    serial = await asyncio.to_thread(edit_from_elsewhere, address)
+    origin = dns.name.from_text("example.org.")
+    for _ in range(200):
+        zone = worker.catalog.get(origin)
+        if zone is not None and zone.serial == serial:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def edit_from_elsewhere(address: str) -> int:
+    """Add www2 at address; return the zone's serial."""
+    try:
+        add_record(Zone.objects.get(), "www2", "A", address)
+        return Zone.objects.get().serial
+    finally:
+        connection.close()
+
+
+def test_the_follower_looks_at_the_commits_when_the_database_is_written_only(
+    transactional_db, monkeypatch, tmp_path
+):
+    """Woken by inotify, not every COMMIT_LOOK_EVERY: an idle worker takes no look (it took
+    twenty a second), nor for the other files of the database's folder."""
+    load_zone(tmp_path, "example.org.")
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        assert commits.watch is not None  # (Linux: CI's machine has inotify)
+        worker = reading_worker(commits)
+        asyncio.run(worker.read_changes())
+        looks = []
+        moved = Commits.moved
+        monkeypatch.setattr(Commits, "moved", lambda self: looks.append(1) or moved(self))
+        neighbour = Path(connection.settings_dict["NAME"]).with_suffix(".neighbour")
+
+        async def then():
+            await asyncio.sleep(0.1)  # (a write queued before the follower began: one look)
+            idle = len(looks)
+            await asyncio.sleep(0.3)
+            for _ in range(5):
+                neighbour.write_text("not the database")
+                await asyncio.sleep(0.05)
+            quiet = len(looks) - idle
+            return quiet, await edited_and_served(worker, "192.0.2.99")
+
+        try:
+            quiet, served = following(worker, commits, then)
+        finally:
+            neighbour.unlink(missing_ok=True)
+        assert quiet == 0
+        assert served
+
+
+def test_without_inotify_the_follower_looks_every_so_often(transactional_db, monkeypatch, tmp_path):
+    load_zone(tmp_path, "example.org.")
+
+    def no_inotify(*args, **kwargs):
+        raise OSError(24, "Too many open files")  # (inotify_init1 past the user's instances)
+
+    monkeypatch.setattr("dnsadmin.worker.INotify", no_inotify)
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        assert commits.watch is None
+        worker = reading_worker(commits)
+        asyncio.run(worker.read_changes())
+
+        async def then():
+            return await edited_and_served(worker, "192.0.2.98")
+
+        assert following(worker, commits, then)
+
+
+def test_a_write_not_seen_as_a_commit_yet_is_looked_at_again_a_while_later(
+    transactional_db, monkeypatch
+):
+    """A commit is written to the log, then published in the shared memory a look reads: the
+    look a write wakes may come in between, so written() returns a while later then."""
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        commits.moved()
+        slept = []
+        sleep = asyncio.sleep
+
+        async def counted_sleep(seconds):
+            slept.append(seconds)
+            await sleep(0)
+
+        async def woken_by_a_commit() -> list:
+            await asyncio.to_thread(log_from_elsewhere)
+            slept.clear()
+            await commits.written()
+            commits.moved()  # (the follower's look)
+            return list(slept)
+
+        async def then():
+            monkeypatch.setattr(asyncio, "sleep", counted_sleep)
+            seen = await woken_by_a_commit()
+            monkeypatch.setattr(Commits, "read", lambda self: self.version)  # not published yet
+            return seen, await woken_by_a_commit()
+
+        seen, not_seen = asyncio.run(then())
+        assert seen == [COMMIT_SETTLE]
+        assert not_seen == [COMMIT_SETTLE, COMMIT_LOOK_EVERY]
+
+
+def log_from_elsewhere() -> None:
+    try:
+        log_a_query()
+    finally:
+        connection.close()
