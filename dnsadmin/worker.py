@@ -450,8 +450,8 @@ class Commits:
     read is taken to its end at once: a statement left open would hold the connection's view
     of the database where it was.
 
-    The follower looks when the database's files are written (``written``: inotify on their
-    folder), not every COMMIT_LOOK_EVERY: twenty looks a second, each a wakeup of the event
+    The follower looks when the database's files are written (``written``: inotify on them,
+    DatabaseWrites), not every COMMIT_LOOK_EVERY: twenty looks a second, each a wakeup of the event
     loop, made half of what an idle worker cost. Without inotify (another system, or the
     user's share of inotify instances used up) it looks that often, as before."""
 
@@ -461,10 +461,7 @@ class Commits:
         self.connection = sqlite3.connect(
             f"{path.as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None
         )
-        # The files a commit writes: the write-ahead log, or the database and its rollback
-        # journal (a database not in WAL mode).
-        self.files = {path.name, f"{path.name}-wal", f"{path.name}-journal"}
-        self.watch = _watch(path.parent)
+        self.watch = DatabaseWrites.of(path)
         self.woken: asyncio.Event | None = None  # set by the watch's events (_on_events)
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop reading the watch
         self.version: int | None = None  # unknown until a read succeeds (moved)
@@ -525,13 +522,7 @@ class Commits:
             return True
 
     def _on_events(self) -> None:
-        """Wake written() for a write to the database's files, or events lost (the queue
-        overflowed); the other files of the folder are no one's concern here."""
-        try:
-            events = self.watch.read(timeout=0)
-        except OSError:
-            events = ()
-        if any(e.name in self.files or e.mask & inotify_flags.Q_OVERFLOW for e in events):
+        if self.watch.written_to():
             self.woken.set()
 
     def moved(self) -> bool:
@@ -580,25 +571,66 @@ class Commits:
         self.connection.close()
 
 
-WATCHED = inotify_flags.MODIFY | inotify_flags.CREATE | inotify_flags.MOVED_TO
+class DatabaseWrites:
+    """inotify on the files an SQLite commit writes: the write-ahead log, or the database and
+    its rollback journal (a database not in WAL mode). The files themselves are watched, not
+    their folder, whose other files (the bot's journal, a line for every message) would wake
+    the worker for nothing, each wakeup costing about what twenty idle seconds do; the folder
+    is watched for those files being made anew only, to watch the new ones."""
+
+    def __init__(self, path: Path) -> None:
+        self.folder = path.parent
+        self.names = {path.name, f"{path.name}-wal", f"{path.name}-journal"}
+        self.inotify = INotify(nonblocking=True)
+        try:
+            self.folder_watch = self.inotify.add_watch(self.folder, MADE)
+        except OSError:
+            self.inotify.close()
+            raise
+        for name in self.names:
+            self._watch_file(name)
+
+    @classmethod
+    def of(cls, path: Path) -> DatabaseWrites | None:
+        """Return the watch of the database at path (resolved); None where there is none to
+        be had (the follower then looks at the commits every so often)."""
+        try:
+            return cls(path)
+        except (OSError, AttributeError) as error:  # (AttributeError: a libc without inotify)
+            logger.info(
+                "%s cannot be watched (%s; past fs.inotify.max_user_instances?): "
+                "commits are looked for every %ss", path, error, COMMIT_LOOK_EVERY,
+            )  # fmt: skip
+            return None
+
+    def fileno(self) -> int:
+        return self.inotify.fileno()
+
+    def written_to(self) -> bool:
+        """Read the events waiting; tell whether one is a write to the database's files, one
+        of them made anew (watched from now on), or events lost (the queue overflowed)."""
+        try:
+            events = self.inotify.read(timeout=0)
+        except OSError:
+            return False
+        written = False
+        for event in events:
+            if event.wd != self.folder_watch or event.mask & inotify_flags.Q_OVERFLOW:
+                written = True
+            elif event.name in self.names:
+                self._watch_file(event.name)
+                written = True
+        return written
+
+    def _watch_file(self, name: str) -> None:
+        with contextlib.suppress(OSError):  # not there (yet): its making is watched
+            self.inotify.add_watch(self.folder / name, inotify_flags.MODIFY)
+
+    def close(self) -> None:
+        self.inotify.close()
 
 
-def _watch(folder: Path) -> INotify | None:
-    """Return an inotify instance told of the writes to the files in folder; None where
-    there is none to be had (the follower then looks at the commits every so often)."""
-    try:
-        watch = INotify(nonblocking=True)
-    except (OSError, AttributeError) as error:  # (AttributeError: a libc without inotify)
-        logger.info("no inotify (%s): commits are looked for every %ss", error, COMMIT_LOOK_EVERY)
-        return None
-    try:
-        watch.add_watch(folder, WATCHED)
-    except OSError as error:
-        watch.close()
-        logger.info("%s cannot be watched (%s): commits are looked for every %ss",
-                    folder, error, COMMIT_LOOK_EVERY)  # fmt: skip
-        return None
-    return watch
+MADE = inotify_flags.CREATE | inotify_flags.MOVED_TO  # what the folder is watched for
 
 
 def _sql(queryset: QuerySet) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import select
 import sqlite3
 import threading
 from collections import defaultdict
@@ -17,6 +19,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
+from inotify_simple import INotify
+from inotify_simple import flags as inotify_flags
 
 from dnsadmin import cachesync, catalogzones, secondary, snapshot
 from dnsadmin.changes import add_record, delete_zone
@@ -429,24 +433,40 @@ def test_the_follower_looks_at_the_commits_when_the_database_is_written_only(
         looks = []
         moved = Commits.moved
         monkeypatch.setattr(Commits, "moved", lambda self: looks.append(1) or moved(self))
-        neighbour = Path(connection.settings_dict["NAME"]).with_suffix(".neighbour")
 
         async def then():
             await asyncio.sleep(0.1)  # (a write queued before the follower began: one look)
             idle = len(looks)
             await asyncio.sleep(0.3)
-            for _ in range(5):
-                neighbour.write_text("not the database")
-                await asyncio.sleep(0.05)
             quiet = len(looks) - idle
             return quiet, await edited_and_served(worker, "192.0.2.99")
 
-        try:
-            quiet, served = following(worker, commits, then)
-        finally:
-            neighbour.unlink(missing_ok=True)
+        quiet, served = following(worker, commits, then)
         assert quiet == 0
         assert served
+
+
+def test_writes_to_the_other_files_of_the_database_folder_wake_no_one(transactional_db):
+    """Not even to be told apart: the bot's journal, beside the database, is written for every
+    message, and a wakeup costs what twenty idle seconds do."""
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        neighbour = Path(connection.settings_dict["NAME"]).with_suffix(".neighbour")
+        try:
+            neighbour.write_text("made")  # (its making is seen: the folder is watched for that)
+            commits.watch.written_to()
+            with neighbour.open("a") as journal:
+                for _ in range(5):
+                    journal.write("a line\n")
+                    journal.flush()
+            readable, _, _ = select.select([commits.watch.fileno()], [], [], 0)
+            assert not readable
+            log_a_query()
+            readable, _, _ = select.select([commits.watch.fileno()], [], [], 5)
+            assert readable and commits.watch.written_to()
+        finally:
+            neighbour.unlink(missing_ok=True)
 
 
 def test_without_inotify_the_follower_looks_every_so_often(transactional_db, monkeypatch, tmp_path):
@@ -469,6 +489,13 @@ def test_without_inotify_the_follower_looks_every_so_often(transactional_db, mon
         assert following(worker, commits, then)
 
 
+async def woken_then_looked(commits: Commits) -> None:
+    """Commit from another connection, wait for the watch to tell, and look (the follower's)."""
+    await asyncio.to_thread(log_from_elsewhere)
+    await commits.written()
+    commits.moved()
+
+
 def test_a_write_not_seen_as_a_commit_yet_is_looked_at_again_a_while_later(
     transactional_db, monkeypatch
 ):
@@ -486,10 +513,8 @@ def test_a_write_not_seen_as_a_commit_yet_is_looked_at_again_a_while_later(
             await sleep(0)
 
         async def woken_by_a_commit() -> list:
-            await asyncio.to_thread(log_from_elsewhere)
             slept.clear()
-            await commits.written()
-            commits.moved()  # (the follower's look)
+            await woken_then_looked(commits)
             return list(slept)
 
         async def then():
@@ -508,3 +533,167 @@ def log_from_elsewhere() -> None:
         log_a_query()
     finally:
         connection.close()
+
+
+def counting_sleeps(monkeypatch) -> list:
+    """Make asyncio.sleep return at once; return the list of the seconds asked."""
+    slept, sleep = [], asyncio.sleep
+
+    async def counted(seconds):
+        slept.append(seconds)
+        await sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", counted)
+    return slept
+
+
+def test_without_inotify_the_follower_waits_between_looks(transactional_db, monkeypatch):
+    def no_inotify(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr("dnsadmin.worker.INotify", no_inotify)
+    with followed_commits() as commits:
+        slept = counting_sleeps(monkeypatch)
+        if commits is None:
+            return
+        asyncio.run(commits.written())
+        assert slept == [COMMIT_LOOK_EVERY]
+
+
+def test_a_write_whose_commit_cannot_be_read_yet_is_looked_at_after_the_settle_only(
+    transactional_db, monkeypatch
+):
+    """A look that fails says yes (the follower's look will tell): no second wait."""
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        commits.moved()
+        log_from_elsewhere()  # (its events wait in the watch's queue)
+
+        def locked(self):
+            raise sqlite3.OperationalError("database is locked")
+
+        async def then():
+            slept = counting_sleeps(monkeypatch)
+            monkeypatch.setattr(Commits, "read", locked)
+            await commits.written()
+            return slept
+
+        assert asyncio.run(then()) == [COMMIT_SETTLE]
+
+
+def test_a_write_is_one_wakeup_and_one_made_between_two_waits_wakes_the_next(transactional_db):
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        commits.moved()
+
+        async def then():
+            await woken_then_looked(commits)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(commits.written(), 1)  # (nothing written since)
+            await asyncio.to_thread(log_from_elsewhere)  # (as the follower looks, say)
+            await asyncio.sleep(0.2)  # (the loop reads the events meanwhile)
+            await asyncio.wait_for(commits.written(), 10)
+
+        asyncio.run(then())
+
+
+def events_read(commits: Commits, monkeypatch, *events: tuple[int, int, str]) -> bool:
+    """Return what the watch tells of events (wd, mask, name), -1 for its folder's wd."""
+    watch = commits.watch
+    made = [
+        SimpleNamespace(wd=watch.folder_watch if wd == -1 else wd, mask=mask, cookie=0, name=name)
+        for wd, mask, name in events
+    ]
+    monkeypatch.setattr(watch.inotify, "read", lambda timeout: made)
+    return watch.written_to()
+
+
+def test_the_watch_tells_writes_to_the_database_files_and_lost_events(
+    transactional_db, monkeypatch
+):
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        watch = commits.watch
+        name = Path(connection.settings_dict["NAME"]).name
+        assert not events_read(commits, monkeypatch)
+        assert not events_read(commits, monkeypatch, (-1, inotify_flags.CREATE, f"{name}.log"))
+        assert events_read(commits, monkeypatch, (watch.folder_watch + 1, inotify_flags.MODIFY, ""))
+        assert events_read(commits, monkeypatch, (-1, inotify_flags.Q_OVERFLOW, ""))
+        watched = []
+        monkeypatch.setattr(watch, "_watch_file", watched.append)
+        assert events_read(commits, monkeypatch, (-1, inotify_flags.MOVED_TO, f"{name}-wal"))
+        assert watched == [f"{name}-wal"]  # made anew: its writes are watched from now on
+
+
+def test_events_that_cannot_be_read_wake_no_one(transactional_db, monkeypatch):
+    def unreadable(timeout):
+        raise OSError(9, "Bad file descriptor")
+
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        monkeypatch.setattr(commits.watch.inotify, "read", unreadable)
+        assert not commits.watch.written_to()
+
+
+def test_close_leaves_no_reader_nor_inotify_fd(transactional_db):
+    with followed_commits() as commits:
+        if commits is None:
+            return
+
+        async def then():
+            waiting = asyncio.create_task(commits.written())
+            await asyncio.sleep(0)
+            fd = commits.watch.fileno()
+            waiting.cancel()
+            commits.close()
+            return fd, asyncio.get_running_loop().remove_reader(fd)
+
+        fd, reader_left = asyncio.run(then())
+        assert not reader_left
+        assert not is_inotify(fd)
+
+
+def is_inotify(fd: int) -> bool:
+    try:
+        return "inotify" in os.readlink(f"/proc/self/fd/{fd}")
+    except FileNotFoundError:
+        return False
+
+
+def test_a_folder_that_cannot_be_watched_leaves_no_inotify_instance(transactional_db, monkeypatch):
+    closed = []
+
+    def no_watch(*args):
+        raise OSError(28, "No space left on device")  # (past fs.inotify.max_user_watches)
+
+    monkeypatch.setattr(INotify, "add_watch", no_watch)
+    close = INotify.close
+    monkeypatch.setattr(INotify, "close", lambda self: closed.append(1) or close(self))
+    with followed_commits() as commits:
+        if commits is None:
+            return
+        assert commits.watch is None
+        assert closed == [1]
+
+
+def test_a_database_named_through_a_symlink_is_watched_where_it_is(transactional_db, tmp_path):
+    """SQLite writes the log beside the file the link names: that is the one watched."""
+    if connection.vendor != "sqlite":
+        return
+    link = tmp_path / "db.sqlite3"
+    link.symlink_to(Path(connection.settings_dict["NAME"]).resolve())
+    commits = Commits(link)
+    try:
+        commits.moved()
+
+        async def then():
+            await asyncio.to_thread(log_from_elsewhere)
+            await asyncio.wait_for(commits.written(), 10)
+
+        asyncio.run(then())
+    finally:
+        commits.close()
