@@ -576,14 +576,14 @@ class DatabaseWrites:
     its rollback journal (a database not in WAL mode). The files themselves are watched, not
     their folder, whose other files (the bot's journal, a line for every message) would wake
     the worker for nothing, each wakeup costing about what twenty idle seconds do; the folder
-    is watched for those files being made anew only, to watch the new ones."""
+    is watched for those files being made anew (to watch the new ones) or deleted only."""
 
     def __init__(self, path: Path) -> None:
         self.folder = path.parent
         self.names = {path.name, f"{path.name}-wal", f"{path.name}-journal"}
         self.inotify = INotify(nonblocking=True)
         try:
-            self.folder_watch = self.inotify.add_watch(self.folder, MADE)
+            self.folder_watch = self.inotify.add_watch(self.folder, IN_FOLDER)
         except OSError:
             self.inotify.close()
             raise
@@ -608,7 +608,8 @@ class DatabaseWrites:
 
     def written_to(self) -> bool:
         """Read the events waiting; tell whether one is a write to the database's files, one
-        of them made anew (watched from now on), or events lost (the queue overflowed)."""
+        of them made anew (watched from now on) or deleted, or events lost (the queue
+        overflowed)."""
         try:
             events = self.inotify.read(timeout=0)
         except OSError:
@@ -630,7 +631,9 @@ class DatabaseWrites:
         self.inotify.close()
 
 
-MADE = inotify_flags.CREATE | inotify_flags.MOVED_TO  # what the folder is watched for
+# What the folder is watched for: the files made anew, and the rollback journal's deletion
+# (the commit of a database not in WAL mode).
+IN_FOLDER = inotify_flags.CREATE | inotify_flags.MOVED_TO | inotify_flags.DELETE
 
 
 def _sql(queryset: QuerySet) -> str:

@@ -359,7 +359,7 @@ def test_a_cache_command_read_twice_at_once_is_applied_once(transactional_db, ca
 
 def test_a_first_look_that_finds_the_database_locked_is_taken_again(tmp_path):
     path = tmp_path / "locked.sqlite3"
-    writer = sqlite3.connect(path, isolation_level=None)
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         writer.execute("PRAGMA journal_mode=WAL")
         writer.execute("CREATE TABLE t (x)")
@@ -622,6 +622,8 @@ def test_the_watch_tells_writes_to_the_database_files_and_lost_events(
         assert not events_read(commits, monkeypatch, (-1, inotify_flags.CREATE, f"{name}.log"))
         assert events_read(commits, monkeypatch, (watch.folder_watch + 1, inotify_flags.MODIFY, ""))
         assert events_read(commits, monkeypatch, (-1, inotify_flags.Q_OVERFLOW, ""))
+        # (a rollback journal deleted: the commit of a database not in WAL mode)
+        assert events_read(commits, monkeypatch, (-1, inotify_flags.DELETE, f"{name}-journal"))
         watched = []
         monkeypatch.setattr(watch, "_watch_file", watched.append)
         assert events_read(commits, monkeypatch, (-1, inotify_flags.MOVED_TO, f"{name}-wal"))
@@ -697,3 +699,25 @@ def test_a_database_named_through_a_symlink_is_watched_where_it_is(transactional
         asyncio.run(then())
     finally:
         commits.close()
+
+
+def test_commits_to_a_database_not_in_wal_mode_are_followed(tmp_path):
+    """Its commits write the database and delete the rollback journal."""
+    path = tmp_path / "rollback.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        writer.execute("CREATE TABLE t (x)")
+        commits = Commits(path)
+        try:
+            commits.moved()
+
+            async def then():
+                await asyncio.to_thread(writer.execute, "INSERT INTO t VALUES (1)")
+                await asyncio.wait_for(commits.written(), 10)
+                return commits.moved()
+
+            assert asyncio.run(then())
+        finally:
+            commits.close()
+    finally:
+        writer.close()
