@@ -493,6 +493,13 @@ class Commits:
     def read(self) -> int:
         return self.connection.execute("PRAGMA data_version").fetchone()[0]
 
+    def _version(self) -> int | None:
+        """Return data_version now; None when the database cannot be read at once."""
+        try:
+            return self.read()
+        except sqlite3.Error:
+            return None
+
     async def written(self) -> None:
         """Return once the database's files were written since the last call, a moment after
         (COMMIT_SETTLE); COMMIT_LOOK_EVERY later without a watch. A commit is written to the
@@ -516,10 +523,8 @@ class Commits:
     def _ahead(self) -> bool:
         """Tell whether a commit was made since the last look, without taking the look
         (moved); yes when that cannot be read (the look will tell)."""
-        try:
-            return self.read() != self.version
-        except sqlite3.Error:
-            return True
+        version = self._version()
+        return version is None or version != self.version
 
     def _on_events(self) -> None:
         if self.watch.written_to():
@@ -528,9 +533,8 @@ class Commits:
     def moved(self) -> bool:
         """Tell whether a commit was made since the last look (yes after the first look
         that succeeds, when none did before: what was committed meanwhile is unknown)."""
-        try:
-            version = self.read()
-        except sqlite3.Error:
+        version = self._version()
+        if version is None:
             return False
         moved, self.version = version != self.version, version
         return moved
@@ -539,9 +543,8 @@ class Commits:
         """Return a mark of what read_changes reads, which a change to it moves: the version
         of every enabled zone (snapshot.zone_versions's rows) and the last cache command's
         id; None when the database cannot be read at once."""
-        try:
-            version = self.read()  # (first: a commit made meanwhile moves it again)
-        except sqlite3.Error:
+        version = self._version()  # (first: a commit made meanwhile moves it again)
+        if version is None:
             return None
         if self.marked is not None and self.marked[0] == version:
             return self.marked[1]

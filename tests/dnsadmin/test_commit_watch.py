@@ -269,9 +269,13 @@ def test_a_commit_made_as_the_follower_reads_the_mark_is_read_at_its_next_look(
         assert served.serial == Zone.objects.get().serial
 
 
-def add_then_close(name: str, address: str) -> None:
-    add_record(Zone.objects.get(), name, "A", address)
-    connection.close()
+def add_then_close(name: str, address: str) -> int:
+    """Add name at address; return the zone's serial (from a thread: another connection)."""
+    try:
+        add_record(Zone.objects.get(), name, "A", address)
+        return Zone.objects.get().serial
+    finally:
+        connection.close()
 
 
 def test_a_read_that_fails_part_way_leaves_no_mark_the_data_may_come_back_to(
@@ -399,7 +403,7 @@ def following(worker: DNSWorker, commits: Commits, then) -> object:
 async def edited_and_served(worker: DNSWorker, address: str) -> bool:
     """Add www2 at address from another connection (as another process would); tell whether
     the worker serves the zone's new serial within ten seconds."""
-    serial = await asyncio.to_thread(edit_from_elsewhere, address)
+    serial = await asyncio.to_thread(add_then_close, "www2", address)
     origin = dns.name.from_text("example.org.")
     for _ in range(200):
         zone = worker.catalog.get(origin)
@@ -407,15 +411,6 @@ async def edited_and_served(worker: DNSWorker, address: str) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
-
-
-def edit_from_elsewhere(address: str) -> int:
-    """Add www2 at address; return the zone's serial."""
-    try:
-        add_record(Zone.objects.get(), "www2", "A", address)
-        return Zone.objects.get().serial
-    finally:
-        connection.close()
 
 
 def test_the_follower_looks_at_the_commits_when_the_database_is_written_only(
@@ -469,13 +464,18 @@ def test_writes_to_the_other_files_of_the_database_folder_wake_no_one(transactio
             neighbour.unlink(missing_ok=True)
 
 
+def without_inotify(monkeypatch) -> None:
+    """Have every inotify instance refused, as past the user's share of them."""
+
+    def refused(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr("dnsadmin.worker.INotify", refused)
+
+
 def test_without_inotify_the_follower_looks_every_so_often(transactional_db, monkeypatch, tmp_path):
     load_zone(tmp_path, "example.org.")
-
-    def no_inotify(*args, **kwargs):
-        raise OSError(24, "Too many open files")  # (inotify_init1 past the user's instances)
-
-    monkeypatch.setattr("dnsadmin.worker.INotify", no_inotify)
+    without_inotify(monkeypatch)
     with followed_commits() as commits:
         if commits is None:
             return
@@ -548,10 +548,7 @@ def counting_sleeps(monkeypatch) -> list:
 
 
 def test_without_inotify_the_follower_waits_between_looks(transactional_db, monkeypatch):
-    def no_inotify(*args, **kwargs):
-        raise OSError(24, "Too many open files")
-
-    monkeypatch.setattr("dnsadmin.worker.INotify", no_inotify)
+    without_inotify(monkeypatch)
     with followed_commits() as commits:
         slept = counting_sleeps(monkeypatch)
         if commits is None:
